@@ -1,0 +1,65 @@
+/**
+ * The library's main entry: run a statistics job over one mini-batch in this process, as a
+ * sequence of shards (the same partials → merge → finalise path the worker pools use).
+ */
+import { computeShard, planShards, sliceRows } from '../core/backprop.ts';
+import { UsageError } from '../errors/index.ts';
+import type { HostTensor } from '../io/host-tensor.ts';
+import type { Network } from '../nn/network.ts';
+import { finalize } from '../reduce/finalize.ts';
+import { mergePartials } from '../reduce/merge.ts';
+import type { ShardPartials } from '../reduce/partials.ts';
+import type { ExtensionName } from '../vocabulary.ts';
+
+export interface RunOptions {
+  extensions: ExtensionName[];
+  /** Samples per shard (default: the whole batch in one shard). */
+  shardSize?: number;
+  subsampling?: number[];
+  seed?: number;
+  /** Called after each shard. */
+  onShard?: (done: number, total: number) => void;
+}
+
+export interface RunResult {
+  loss: number;
+  N: number;
+  results: Map<string, HostTensor>;
+  shards: number;
+  timings: { computeMs: number; reduceMs: number };
+}
+
+export function checkSubsampling(subsampling: number[] | undefined, N: number): void {
+  for (const s of subsampling ?? []) {
+    if (!Number.isInteger(s) || s < 0 || s >= N) throw new UsageError(`subsampling index ${s} is outside [0, ${N})`);
+  }
+}
+
+export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, opts: RunOptions): RunResult {
+  const N = inputs.shape[0];
+  if (targets.shape[0] !== N) throw new UsageError(`inputs have ${N} samples but targets have ${targets.shape[0]}`);
+  if (N < 1) throw new UsageError('the batch is empty');
+  const shardSize = opts.shardSize ?? N;
+  if (!Number.isInteger(shardSize) || shardSize < 1) throw new UsageError(`--shard-size must be a positive integer, got ${opts.shardSize}`);
+  checkSubsampling(opts.subsampling, N);
+  const plan = planShards(N, shardSize);
+  const t0 = performance.now();
+  const partials: ShardPartials[] = plan.map((s, shardId) => {
+    const p = computeShard(net, {
+      shardId,
+      inputs: sliceRows(inputs, s.offset, s.count),
+      targets: sliceRows(targets, s.offset, s.count),
+      offset: s.offset,
+      N,
+      extensions: opts.extensions,
+      subsampling: opts.subsampling,
+      seed: opts.seed ?? 0,
+    });
+    opts.onShard?.(shardId + 1, plan.length);
+    return p;
+  });
+  const t1 = performance.now();
+  const merged = mergePartials(partials);
+  const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling });
+  return { loss: merged.loss, N, results, shards: plan.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 } };
+}

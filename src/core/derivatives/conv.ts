@@ -1,0 +1,108 @@
+/**
+ * ConvNd (1d/2d/3d): y[n, o, p] = Σ_{c,k} W[o, c, k] · unfold(x)[n, (c,k), p] + b[o], per group g.
+ * Shapes: x [n, c_in, *in], y [n, c_out, *out], W [c_out, c_in/G, *k], b [c_out];
+ * unfolded columns [n, c_in·K, P] with K = Π kernel, P = Π out.
+ */
+import { tf } from '../tf.ts';
+import { ModelSpecError } from '../../errors/index.ts';
+import { expand, prod, samePadding, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
+import type { SpecOf } from '../../nn/spec.ts';
+import { fold, unfold, unfoldPatchesFirst } from '../ops/windows.ts';
+import { biasJacT, checkChannels } from './conv-common.ts';
+import type { Layer, ModuleMath } from './types.ts';
+
+export interface ConvCfg {
+  geom: WindowGeometry;
+  groups: number;
+  cin: number;
+  cout: number;
+}
+
+type ConvKind = 'Conv1d' | 'Conv2d' | 'Conv3d';
+
+function setupConv(spec: SpecOf<ConvKind>, inShape: number[], where: string, dims: number) {
+  checkChannels(spec, inShape, where, dims);
+  const kernel = expand(spec.kernel_size, dims, `${where}.kernel_size`);
+  const stride = expand(spec.stride, dims, `${where}.stride`);
+  const dilation = expand(spec.dilation, dims, `${where}.dilation`);
+  let padLo: number[];
+  let padHi: number[];
+  if (spec.padding === 'same') {
+    if (stride.some((s) => s !== 1)) throw new ModelSpecError(`${where}: padding='same' requires stride 1 (as in torch), got stride [${stride}]`);
+    ({ lo: padLo, hi: padHi } = samePadding(kernel, dilation));
+  } else if (spec.padding === 'valid') {
+    padLo = padHi = Array(dims).fill(0);
+  } else {
+    padLo = padHi = expand(spec.padding, dims, `${where}.padding`);
+  }
+  const geom = windowGeometry(inShape.slice(1), kernel, stride, dilation, padLo, padHi, where);
+  const weight = [spec.out_channels, spec.in_channels / spec.groups, ...kernel];
+  return {
+    outShape: [spec.out_channels, ...geom.outSize],
+    cfg: { geom, groups: spec.groups, cin: spec.in_channels, cout: spec.out_channels },
+    params: spec.bias ? { weight, bias: [spec.out_channels] } : { weight },
+  };
+}
+
+/** W [c_out, c_in/G, *k] → [G, o_g, c_g·K]. */
+const groupedWeight = (layer: Layer<ConvCfg>) => {
+  const { groups: G, cout } = layer.cfg;
+  return layer.params.weight!.reshape([G, cout / G, -1]);
+};
+
+/** cols [b, G, rows, P] → [G, rows, b·P] so that one (batched over G) 2-D matMul serves all samples. */
+const samplesToColumns = (cols: tf.Tensor, B: number, G: number, P: number) =>
+  cols.reshape([B, G, -1, P]).transpose([1, 2, 0, 3]).reshape([G, -1, B * P]);
+
+/** [G, rows, b·P] → [b, G·rows, P]: the inverse arrangement. */
+const columnsToSamples = (m: tf.Tensor, B: number, P: number) => {
+  const [G, rows] = m.shape;
+  return m.reshape([G, rows, B, P]).transpose([2, 0, 1, 3]).reshape([B, G * rows, P]);
+};
+
+export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCfg> {
+  return {
+    setup: (spec, inShape, where) => setupConv(spec, inShape, where, dims),
+
+    forward(layer, x) {
+      const { geom, groups: G, cout } = layer.cfg;
+      const B = x.shape[0];
+      const P = prod(geom.outSize);
+      const cols = samplesToColumns(unfold(x, geom), B, G, P);
+      let y = columnsToSamples(tf.matMul(groupedWeight(layer), cols), B, P);
+      if (layer.params.bias) y = y.add(layer.params.bias.reshape([1, cout, 1]));
+      return y.reshape([B, cout, ...geom.outSize]);
+    },
+
+    jacTMatProd(layer, _x, _y, V) {
+      const { geom, groups: G, cin, cout } = layer.cfg;
+      const [v, n] = V.shape;
+      const B = v * n;
+      const P = prod(geom.outSize);
+      const vCols = V.reshape([B, G, cout / G, P]).transpose([1, 2, 0, 3]).reshape([G, cout / G, B * P]);
+      const cols = tf.matMul(groupedWeight(layer).transpose([0, 2, 1]), vCols);
+      return fold(columnsToSamples(cols, B, P), geom, cin).reshape([v, n, cin, ...geom.inSize]);
+    },
+
+    paramJacT: {
+      weight: (layer, x, V, sumBatch) => {
+        const { geom, groups: G, cout } = layer.cfg;
+        const v = V.shape[0];
+        const N = x.shape[0];
+        const P = prod(geom.outSize);
+        const og = cout / G;
+        const patches = unfoldPatchesFirst(x, geom, G); // [n, G, P, c_g·K]
+        const wShape = layer.params.weight!.shape;
+        if (sumBatch) {
+          const vt = V.reshape([v, N, G, og, P]).transpose([2, 0, 3, 1, 4]).reshape([G, v * og, N * P]);
+          const pt = patches.transpose([1, 0, 2, 3]).reshape([G, N * P, -1]);
+          return tf.matMul(vt, pt).reshape([G, v, og, -1]).transpose([1, 0, 2, 3]).reshape([v, ...wShape]);
+        }
+        const pv = v === 1 ? patches : tf.tile(patches.reshape([1, N, G, P, -1]), [v, 1, 1, 1, 1]);
+        const out = tf.matMul(V.reshape([v * N * G, og, P]), pv.reshape([v * N * G, P, -1]));
+        return out.reshape([v, N, ...wShape]);
+      },
+      bias: biasJacT,
+    },
+  };
+}

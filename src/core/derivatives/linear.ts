@@ -1,0 +1,64 @@
+/**
+ * Linear: y = x Wᵀ + b over the last axis, any leading dims (l).
+ * Shapes: x [n, *l, i], y [n, *l, o], W [o, i], b [o].
+ */
+import { tf } from '../tf.ts';
+import { ShapeError } from '../../errors/index.ts';
+import { prod } from '../../nn/geometry.ts';
+import type { Layer, ModuleMath } from './types.ts';
+
+export interface LinearCfg {
+  inFeatures: number;
+  outFeatures: number;
+  /** Product of the leading dims between n and the feature axis (1 for [n, i] inputs). */
+  lead: number;
+}
+
+export const linear: ModuleMath<'Linear', LinearCfg> = {
+  setup(spec, inShape, where) {
+    const last = inShape[inShape.length - 1];
+    if (last !== spec.in_features) {
+      throw new ShapeError(`${where}: Linear expects in_features=${spec.in_features} on the last axis, got input [N, ${inShape.join(', ')}]`);
+    }
+    return {
+      outShape: [...inShape.slice(0, -1), spec.out_features],
+      cfg: { inFeatures: spec.in_features, outFeatures: spec.out_features, lead: prod(inShape.slice(0, -1)) },
+      params: spec.bias ? { weight: [spec.out_features, spec.in_features], bias: [spec.out_features] } : { weight: [spec.out_features, spec.in_features] },
+    };
+  },
+
+  forward(layer, x) {
+    const { inFeatures, outFeatures } = layer.cfg;
+    // NOTE: transposing W explicitly first keeps the matMul on wasm's fast path (no transposeB).
+    let y = tf.matMul(x.reshape([-1, inFeatures]), layer.params.weight!.transpose());
+    if (layer.params.bias) y = y.add(layer.params.bias);
+    return y.reshape([x.shape[0], ...layer.outShape.slice(0, -1), outFeatures]);
+  },
+
+  jacTMatProd(layer, _x, _y, V) {
+    const { outFeatures } = layer.cfg;
+    return tf.matMul(V.reshape([-1, outFeatures]), layer.params.weight!).reshape([...V.shape.slice(0, 2), ...layer.inShape]);
+  },
+
+  paramJacT: {
+    weight: (layer, x, V, sumBatch) => {
+      const { inFeatures: I, outFeatures: O, lead: L } = layer.cfg;
+      const v = V.shape[0];
+      const N = x.shape[0];
+      if (sumBatch) {
+        // [v, n·l, o] → [v·o, n·l] @ [n·l, i]
+        const vt = V.reshape([v, N * L, O]).transpose([0, 2, 1]).reshape([v * O, N * L]);
+        return tf.matMul(vt, x.reshape([N * L, I])).reshape([v, O, I]);
+      }
+      if (L === 1) return V.reshape([v, N, O, 1]).mul(x.reshape([1, N, 1, I]));
+      const vt = V.reshape([v * N, L, O]).transpose([0, 2, 1]);
+      const xs = tf.tile(x.reshape([1, N, L, I]), [v, 1, 1, 1]).reshape([v * N, L, I]);
+      return tf.matMul(vt, xs).reshape([v, N, O, I]);
+    },
+    bias: (layer: Layer<LinearCfg>, x, V, sumBatch) => {
+      const { outFeatures: O, lead: L } = layer.cfg;
+      const per = V.reshape([V.shape[0], x.shape[0], L, O]).sum(2);
+      return sumBatch ? per.sum(1) : per;
+    },
+  },
+};

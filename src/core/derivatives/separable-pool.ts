@@ -1,0 +1,120 @@
+/**
+ * Average pools (AvgPoolNd, AdaptiveAvgPoolNd) are linear and separable: y = x ×_1 A_1 ×_2 A_2 …,
+ * one [out_d, in_d] averaging matrix per spatial dim. Forward and Jacobianᵀ are then a few 2-D
+ * matMuls (wasm's fast path) instead of window gathers.
+ * Shapes: x [n, c, *in], y [n, c, *out], A_d [out_d, in_d].
+ */
+import { tf } from '../tf.ts';
+import { ModelSpecError, ShapeError } from '../../errors/index.ts';
+import type { SpecOf } from '../../nn/spec.ts';
+import { poolGeometry } from './max-pool.ts';
+import type { ModuleMath } from './types.ts';
+
+export interface SeparablePoolCfg {
+  /** Row-major [out_d, in_d] averaging matrix per spatial dim. */
+  mats: { out: number; in: number; data: Float32Array }[];
+}
+
+const matCache = new Map<string, tf.Tensor2D>();
+
+/** The matrix (or its transpose) as a tensor kept for the life of the backend. */
+function matTensor(m: SeparablePoolCfg['mats'][number], transposed: boolean): tf.Tensor2D {
+  const key = `${tf.getBackend()}|${transposed}|${m.out}|${m.in}|${m.data.join(',')}`;
+  let t = matCache.get(key);
+  if (!t || t.isDisposed) {
+    const base = tf.tensor2d(m.data, [m.out, m.in]);
+    t = tf.keep(transposed ? base.transpose() : base) as tf.Tensor2D;
+    if (transposed) base.dispose();
+    matCache.set(key, t);
+  }
+  return t;
+}
+
+/** Contracts spatial axis `axis` of x with M [in, out] (or its transpose for the backward pass). */
+function applyAlong(x: tf.Tensor, axis: number, m: tf.Tensor2D): tf.Tensor {
+  const rank = x.rank;
+  const perm = [...Array(rank).keys()].filter((a) => a !== axis).concat(axis);
+  const moved = axis === rank - 1 ? x : x.transpose(perm);
+  const shape = moved.shape;
+  const y = tf.matMul(moved.reshape([-1, shape[rank - 1]]), m).reshape([...shape.slice(0, -1), m.shape[1]]);
+  if (axis === rank - 1) return y;
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return y.transpose(inverse);
+}
+
+/** Applies every dim's matrix: forward uses A_dᵀ as [in, out]; backward A_d as [out, in]. */
+function applyAll(cfg: SeparablePoolCfg, x: tf.Tensor, backward: boolean): tf.Tensor {
+  const first = x.rank - cfg.mats.length;
+  let y = x;
+  cfg.mats.forEach((m, d) => {
+    y = applyAlong(y, first + d, matTensor(m, !backward));
+  });
+  return y;
+}
+
+function math<K extends keyof SpecByKind>(resolve: (spec: SpecByKind[K], inShape: number[], where: string) => SeparablePoolCfg): ModuleMath<K, SeparablePoolCfg> {
+  return {
+    setup(spec, inShape, where) {
+      const cfg = resolve(spec as SpecByKind[K], inShape, where);
+      return { outShape: [inShape[0], ...cfg.mats.map((m) => m.out)], cfg, params: {} };
+    },
+    forward: (layer, x) => applyAll(layer.cfg, x, false),
+    jacTMatProd(layer, _x, _y, V) {
+      const [v, n] = V.shape;
+      const flat = V.reshape([v * n, ...V.shape.slice(2)]);
+      return applyAll(layer.cfg, flat, true).reshape([v, n, ...layer.inShape]);
+    },
+  };
+}
+
+type SpecByKind = {
+  AvgPool1d: SpecOf<'AvgPool1d'>; AvgPool2d: SpecOf<'AvgPool2d'>; AvgPool3d: SpecOf<'AvgPool3d'>;
+  AdaptiveAvgPool1d: SpecOf<'AdaptiveAvgPool1d'>; AdaptiveAvgPool2d: SpecOf<'AdaptiveAvgPool2d'>; AdaptiveAvgPool3d: SpecOf<'AdaptiveAvgPool3d'>;
+};
+
+/** torch's AvgPool: count_include_pad divides by the full window, else by the in-bounds count. */
+function avgPoolMats(spec: SpecOf<'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d'>, inShape: number[], where: string, dims: number): SeparablePoolCfg {
+  const g = poolGeometry(spec, inShape, where, dims);
+  const mats = g.inSize.map((inD, d) => {
+    const out = g.outSize[d];
+    const data = new Float32Array(out * inD);
+    for (let o = 0; o < out; o++) {
+      const start = o * g.stride[d] - g.padLo[d];
+      const lo = Math.max(0, start);
+      const hi = Math.min(inD, start + g.kernel[d]);
+      // count_include_pad counts padded positions, but never beyond the padded extent.
+      const padded = Math.min(start + g.kernel[d], inD + g.padHi[d]) - start;
+      const divisor = spec.count_include_pad ? padded : hi - lo;
+      for (let i = lo; i < hi; i++) data[o * inD + i] = 1 / divisor;
+    }
+    return { out, in: inD, data };
+  });
+  if (spec.divisor_override != null) {
+    // The override replaces Π_d divisor_d by one number: undo the per-dim divisors, divide once.
+    const override = spec.divisor_override;
+    mats.forEach((m, d) => m.data.forEach((val, j) => { if (val !== 0) m.data[j] = d === 0 ? 1 / override : 1; }));
+  }
+  return { mats };
+}
+
+/** torch's adaptive windows: [floor(o·in/out), ceil((o+1)·in/out)). */
+function adaptiveMats(spec: SpecOf<'AdaptiveAvgPool1d' | 'AdaptiveAvgPool2d' | 'AdaptiveAvgPool3d'>, inShape: number[], where: string, dims: number): SeparablePoolCfg {
+  if (inShape.length !== dims + 1) throw new ShapeError(`${where}: expects input [N, C, ${Array(dims).fill('*').join(', ')}], got [N, ${inShape.join(', ')}]`);
+  const sizes = typeof spec.output_size === 'number' ? Array(dims).fill(spec.output_size) : spec.output_size;
+  if (sizes.length !== dims) throw new ModelSpecError(`${where}.output_size has ${sizes.length} entries, expected ${dims}`);
+  const mats = inShape.slice(1).map((inD, d) => {
+    const out = sizes[d] ?? inD;
+    const data = new Float32Array(out * inD);
+    for (let o = 0; o < out; o++) {
+      const lo = Math.floor((o * inD) / out);
+      const hi = Math.ceil(((o + 1) * inD) / out);
+      for (let i = lo; i < hi; i++) data[o * inD + i] = 1 / (hi - lo);
+    }
+    return { out, in: inD, data };
+  });
+  return { mats };
+}
+
+export const avgPool = <K extends 'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d'>(dims: number) => math<K>((s, i, w) => avgPoolMats(s, i, w, dims));
+export const adaptiveAvgPool = <K extends 'AdaptiveAvgPool1d' | 'AdaptiveAvgPool2d' | 'AdaptiveAvgPool3d'>(dims: number) =>
+  math<K>((s, i, w) => adaptiveMats(s, i, w, dims));

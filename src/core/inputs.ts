@@ -1,0 +1,28 @@
+/** Checks a shard's inputs against the network before any math runs. */
+import { NonFiniteError, ShapeError } from '../errors/index.ts';
+import { numel, toFloat64, type HostTensor } from '../io/host-tensor.ts';
+
+/** Inputs [n, *input_shape] as float32, all finite; the message names the first bad sample. */
+export function checkedInputs(x: HostTensor, inputShape: number[], label: string, offset = 0): Float32Array {
+  const expected = inputShape;
+  const got = x.shape.slice(1);
+  if (x.shape.length !== expected.length + 1 || got.some((d, i) => d !== expected[i])) {
+    throw new ShapeError(`${label}: inputs have shape [${x.shape.join(', ')}], the model's input_shape needs [N, ${expected.join(', ')}]`);
+  }
+  if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new ShapeError(`${label}: inputs must be float32 or float64, got ${x.dtype}`);
+  const values = x.data instanceof Float32Array ? x.data : Float32Array.from(toFloat64(x));
+  const per = numel(expected);
+  for (let j = 0; j < values.length; j++) {
+    if (!Number.isFinite(values[j])) {
+      throw new NonFiniteError(`${label}: sample ${offset + Math.floor(j / per)} holds a non-finite value (${values[j]}) at feature ${j % per}`);
+    }
+  }
+  return values;
+}
+
+/** Rows [start, start+count) of a host tensor (a view, no copy). */
+export function sliceRows(t: HostTensor, start: number, count: number): HostTensor {
+  const per = numel(t.shape.slice(1));
+  const data = t.data.subarray(start * per, (start + count) * per) as HostTensor['data'];
+  return { dtype: t.dtype, shape: [count, ...t.shape.slice(1)], data };
+}

@@ -1,0 +1,27 @@
+/**
+ * SumGradSquared (`sum_grad_squared`): Σ_n (∇ℓ_n)² elementwise [*θ].
+ * Linear without leading dims: Σ_n (g_n x_nᵀ)² = (g²)ᵀ (x²), one matMul, no per-sample gradients.
+ */
+import { tf } from '../../core/tf.ts';
+import type { FirstOrderRule, ParamContext, RuleTable } from '../types.ts';
+
+/** The statistic itself, shared with Variance. */
+export function sumGradSquared(p: ParamContext): tf.Tensor {
+  return p.memo('sum_grad_squared', () => {
+    const lead = (p.layer.cfg as { lead?: number }).lead;
+    if (p.layer.kind === 'Linear' && p.param === 'weight' && lead === 1) {
+      // NOTE: explicit transpose keeps the matMul on wasm's fast path (no transposeA/B).
+      return tf.matMul(p.gOut.square().transpose(), p.x.square());
+    }
+    return p.gradBatch().square().sum(0);
+  });
+}
+
+const rule: FirstOrderRule = (p) => [{ field: 'sum_grad_squared', kind: 'sum', value: sumGradSquared(p) }];
+
+export const sumGradSquaredRules = {
+  Linear: rule,
+  Conv1d: rule, Conv2d: rule, Conv3d: rule,
+  ConvTranspose1d: rule, ConvTranspose2d: rule, ConvTranspose3d: rule,
+  BatchNorm1d: rule, BatchNorm2d: rule, BatchNorm3d: rule,
+} satisfies RuleTable;

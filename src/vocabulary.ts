@@ -1,0 +1,52 @@
+/**
+ * One vocabulary for the whole project: module kinds, quantity (extension) names and their
+ * savefields. The CLI, worker messages, queue payloads and output keys all use these strings.
+ */
+
+/** Layer types, spelled as torch.nn spells them. */
+export const MODULE_KINDS = [
+  'Linear',
+  'Conv1d', 'Conv2d', 'Conv3d',
+  'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d',
+  'MaxPool1d', 'MaxPool2d', 'MaxPool3d',
+  'AvgPool1d', 'AvgPool2d', 'AvgPool3d',
+  'AdaptiveAvgPool1d', 'AdaptiveAvgPool2d', 'AdaptiveAvgPool3d',
+  'ZeroPad2d', 'Flatten', 'Dropout', 'Identity',
+  'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'ELU', 'SELU', 'LogSigmoid',
+  'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
+] as const;
+export type ModuleKind = (typeof MODULE_KINDS)[number];
+
+/** Modules that own trainable parameters (`weight`, `bias`). */
+export const PARAMETRIC_KINDS = [
+  'Linear',
+  'Conv1d', 'Conv2d', 'Conv3d',
+  'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d',
+  'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
+] as const satisfies readonly ModuleKind[];
+export type ParametricKind = (typeof PARAMETRIC_KINDS)[number];
+
+export const LOSS_KINDS = ['CrossEntropyLoss', 'MSELoss', 'BCEWithLogitsLoss'] as const;
+export type LossKind = (typeof LOSS_KINDS)[number];
+
+export const REDUCTIONS = ['mean', 'sum'] as const;
+export type Reduction = (typeof REDUCTIONS)[number];
+
+export const PARAM_NAMES = ['weight', 'bias'] as const;
+export type ParamName = (typeof PARAM_NAMES)[number];
+
+/** Quantity names (BackPACK's extension class names) → savefield (the output key suffix). */
+export const SAVEFIELDS = {
+  BatchGrad: 'grad_batch',
+  BatchL2Grad: 'batch_l2',
+  SumGradSquared: 'sum_grad_squared',
+  Variance: 'variance',
+} as const;
+export type ExtensionName = keyof typeof SAVEFIELDS;
+export const EXTENSION_NAMES = Object.keys(SAVEFIELDS) as ExtensionName[];
+
+/** The plain gradient's savefield; always computed. */
+export const GRAD_FIELD = 'grad';
+
+export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow', 'cuda'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
