@@ -7,7 +7,7 @@ export function checkedInputs(x: HostTensor, inputShape: number[], label: string
   const expected = inputShape;
   const got = x.shape.slice(1);
   if (x.shape.length !== expected.length + 1 || got.some((d, i) => d !== expected[i])) {
-    throw new ShapeError(`${label}: inputs have shape [${x.shape.join(', ')}], the model's input_shape needs [N, ${expected.join(', ')}]`);
+    throw new ShapeError(`${label}: shape [${x.shape.join(', ')}] does not match the model's input_shape [${expected.join(', ')}] (expected [N, ${expected.join(', ')}])`);
   }
   if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new ShapeError(`${label}: inputs must be float32 or float64, got ${x.dtype}`);
   const values = x.data instanceof Float32Array ? x.data : Float32Array.from(toFloat64(x));

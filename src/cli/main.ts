@@ -1,0 +1,65 @@
+/** The `backpack-ts` command line. Every failure ends with a typed message and a non-zero exit code. */
+import { Command, CommanderError, Option } from 'commander';
+import { BackpackError, UsageError } from '../errors/index.ts';
+import { BACKEND_NAMES, EXTENSION_NAMES } from '../vocabulary.ts';
+import { demoCommand } from './demo-command.ts';
+import { setLogger, stderrLogger } from './log.ts';
+import { intList, nonNegativeInt, positiveInt } from './options.ts';
+import { runCommand } from './run-command.ts';
+
+function program(): Command {
+  const cli = new Command('backpack-ts')
+    .description('BackPACK quantities (per-sample gradients, variance, curvature) for models in model.json')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  cli
+    .command('run')
+    .description('compute the gradient and the chosen quantities for one mini-batch')
+    .requiredOption('--model <file>', 'model.json (torch.nn layer names and attributes)')
+    .requiredOption('--weights <file>', 'weights.safetensors, parameters named like an nn.Sequential ("0.weight")')
+    .requiredOption('--inputs <file>', 'inputs .npy/.safetensors [N, *input_shape]')
+    .requiredOption('--targets <file>', 'targets .npy/.safetensors: class indices [N] or values [N, *out]')
+    .option('--extensions <list>', `comma-separated: ${EXTENSION_NAMES.join(', ')}`, '')
+    .requiredOption('--out <dir>', 'output directory for results.safetensors and summary.json')
+    .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_NAMES]).default('wasm'))
+    .option('--shard-size <S>', 'samples per shard', positiveInt('--shard-size'))
+    .option('--seed <K>', 'seed of all randomness (MC samples, dropout)', nonNegativeInt('--seed'), 0)
+    .option('--subsampling <list>', 'global sample indices for per-sample quantities, e.g. 0,5,7', intList('--subsampling'))
+    .option('--quiet', 'no progress output')
+    .action(async (opts) => {
+      setLogger(stderrLogger(Boolean(opts.quiet)));
+      await runCommand(opts);
+    });
+
+  cli
+    .command('demo')
+    .description('run the bundled example job (no arguments, no network) and print a per-layer summary')
+    .option('--out <dir>', 'where to write the results', 'out/demo')
+    .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_NAMES]).default('wasm'))
+    .action(async (opts) => {
+      setLogger(stderrLogger(false));
+      await demoCommand(opts);
+    });
+  return cli;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; commander already printed its usage message otherwise.
+      return e.exitCode === 0 ? 0 : new UsageError(e.message).exitCode;
+    }
+    if (e instanceof BackpackError) {
+      process.stderr.write(`error [${e.code}] ${e.name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const err = e as Error;
+    process.stderr.write(`internal error: ${err?.stack?.split('\n').slice(0, 4).join('\n') ?? String(e)}\n`);
+    return 1;
+  }
+}
