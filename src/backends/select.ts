@@ -41,18 +41,16 @@ export async function useBackend(name: string): Promise<BackendName> {
   if (tf.getBackend() === backend) return backend;
   await register(backend);
   let ok = false;
-  // NOTE: the cpu backend prints a multi-line advert for tfjs-node when created in Node; mute it.
-  const warn = console.warn;
-  if (backend === 'cpu') console.warn = () => {};
   try {
     ok = await tf.setBackend(backend);
   } catch {
     ok = false;
-  } finally {
-    console.warn = warn;
   }
   if (!ok) throw new BackendUnavailableError(`backend '${backend}' failed to initialise on this machine`);
   await tf.ready();
+  // NOTE: the cpu backend prints a multi-line tfjs-node advert on its first tensor write in Node.
+  const cpu = tf.backend() as unknown as { firstUse?: boolean };
+  if (backend === 'cpu' && cpu.firstUse) cpu.firstUse = false;
   clearWindowCache();
   return backend;
 }

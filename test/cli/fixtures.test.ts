@@ -1,0 +1,55 @@
+/**
+ * BackPACK's own float64 results (../shared/fixtures/backpack) reproduced through the CLI contract:
+ * every quantity BackPACK computed that we support, every parameter, rtol 1e-4 relative to the
+ * largest magnitude of the expected tensor.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readTensorMap } from '../../src/io/tensor-file.ts';
+import { EXTENSION_NAMES, SAVEFIELDS } from '../../src/vocabulary.ts';
+import { runCli } from '../helpers/cli.ts';
+import { expectClose } from '../helpers/expect-close.ts';
+import { fixtureCases } from '../helpers/fixtures.ts';
+
+const cases = fixtureCases();
+const supported = new Set<string>(EXTENSION_NAMES);
+
+describe.each(['wasm', 'cpu'])('BackPACK fixtures through `backpack-ts run` on %s', (backend) => {
+  it('finds the fixtures', () => expect(cases.length).toBeGreaterThanOrEqual(3));
+
+  describe.each(cases.map((c) => [c.name, c] as const))('%s', (_name, fixture) => {
+    const quantities = Object.keys(fixture.extensions).filter((q) => supported.has(q));
+
+    it.each([undefined, 3])('matches with shard size %s', async (shardSize) => {
+      const out = mkdtempSync(path.join(tmpdir(), 'bp-fixture-'));
+      const f = (file: string) => path.join(fixture.dir, file);
+      const args = ['run', '--model', f('model.json'), '--weights', f('weights.safetensors'), '--inputs', f('inputs.npy'),
+        '--targets', f('targets.npy'), '--extensions', quantities.join(','), '--out', out, '--backend', backend, '--quiet'];
+      if (shardSize) args.push('--shard-size', String(shardSize));
+      const { code, stderr } = await runCli(args);
+      expect(code, stderr).toBe(0);
+
+      const expected = await readTensorMap(f('expected.safetensors'));
+      const actual = await readTensorMap(path.join(out, 'results.safetensors'));
+      const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8'));
+      expect(summary.N).toBe(fixture.N);
+      expect(Math.abs(summary.loss - fixture.loss) / Math.abs(fixture.loss)).toBeLessThan(1e-5);
+
+      const fields = new Set(['grad', ...quantities.map((q) => SAVEFIELDS[q as keyof typeof SAVEFIELDS])]);
+      let compared = 0;
+      for (const [key, exp] of expected) {
+        const field = key.split('.').slice(2).join('.');
+        if (!fields.has(field)) continue;
+        const got = actual.get(key);
+        expect(got, `missing result ${key}`).toBeDefined();
+        expect(got!.shape, key).toEqual(exp.shape);
+        expect(got!.dtype).toBe('float32');
+        expectClose(got!.data as Float32Array, exp.data as Float64Array, { rtol: 1e-4, label: `${fixture.name} ${key}` });
+        compared++;
+      }
+      expect(compared).toBeGreaterThan(0);
+    });
+  });
+});
