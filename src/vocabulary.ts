@@ -41,9 +41,31 @@ export const SAVEFIELDS = {
   BatchL2Grad: 'batch_l2',
   SumGradSquared: 'sum_grad_squared',
   Variance: 'variance',
+  DiagGGNExact: 'diag_ggn_exact',
+  DiagGGNMC: 'diag_ggn_mc',
+  BatchDiagGGNExact: 'diag_ggn_exact_batch',
+  BatchDiagGGNMC: 'diag_ggn_mc_batch',
+  SqrtGGNExact: 'sqrt_ggn_exact',
+  SqrtGGNMC: 'sqrt_ggn_mc',
+  DiagHessian: 'diag_h',
+  BatchDiagHessian: 'diag_h_batch',
+  KFAC: 'kfac',
+  KFLR: 'kflr',
+  KFRA: 'kfra',
+  GGNMP: 'ggnmp',
+  HMP: 'hmp',
 } as const;
 export type ExtensionName = keyof typeof SAVEFIELDS;
 export const EXTENSION_NAMES = Object.keys(SAVEFIELDS) as ExtensionName[];
+
+/** First-order quantities: they need only the gradient w.r.t. each layer output. */
+export const FIRST_ORDER = ['BatchGrad', 'BatchL2Grad', 'SumGradSquared', 'Variance'] as const satisfies readonly ExtensionName[];
+
+/**
+ * What a quantity backpropagates besides the gradient: the exact or Monte-Carlo square-root GGN
+ * factors, the signed factors of the exact Hessian, or KFRA's batch-averaged GGN (a collective).
+ */
+export type Backprop = 'sqrtExact' | 'sqrtMC' | 'hessian' | 'kfra';
 
 /** The plain gradient's savefield; always computed. */
 export const GRAD_FIELD = 'grad';

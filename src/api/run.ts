@@ -2,12 +2,14 @@
  * The library's main entry: run a statistics job over one mini-batch in this process, as a
  * sequence of shards (the same partials → merge → finalise path the worker pools use).
  */
-import { computeShard, planShards, sliceRows } from '../core/backprop.ts';
+import { backwardShard, computeShard, planShards, sliceRows, type ShardRequest } from '../core/backprop.ts';
+import { disposeShardState, forwardShard } from '../core/forward.ts';
+import { kfraInProcess } from '../core/kfra.ts';
 import { UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import { finalize } from '../reduce/finalize.ts';
-import { mergePartials } from '../reduce/merge.ts';
+import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import type { ExtensionName } from '../vocabulary.ts';
 
@@ -17,6 +19,9 @@ export interface RunOptions {
   shardSize?: number;
   subsampling?: number[];
   seed?: number;
+  mcSamples?: number;
+  /** Vectors for GGNMP/HMP, keyed by parameter name, each [V, *θ]. */
+  vectors?: Map<string, HostTensor>;
   /** Called after each shard. */
   onShard?: (done: number, total: number) => void;
 }
@@ -44,22 +49,51 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   checkSubsampling(opts.subsampling, N);
   const plan = planShards(N, shardSize);
   const t0 = performance.now();
-  const partials: ShardPartials[] = plan.map((s, shardId) => {
-    const p = computeShard(net, {
-      shardId,
-      inputs: sliceRows(inputs, s.offset, s.count),
-      targets: sliceRows(targets, s.offset, s.count),
-      offset: s.offset,
-      N,
-      extensions: opts.extensions,
-      subsampling: opts.subsampling,
-      seed: opts.seed ?? 0,
+  const requests: ShardRequest[] = plan.map((s, shardId) => ({
+    shardId,
+    inputs: sliceRows(inputs, s.offset, s.count),
+    targets: sliceRows(targets, s.offset, s.count),
+    offset: s.offset,
+    N,
+    extensions: opts.extensions,
+    subsampling: opts.subsampling,
+    seed: opts.seed ?? 0,
+    mcSamples: opts.mcSamples,
+    vectors: opts.vectors,
+  }));
+  let partials: ShardPartials[];
+  let kfraFactors: Map<number, Float64Array> | null = null;
+  if (opts.extensions.includes('KFRA')) {
+    // KFRA averages over the whole batch at every layer: keep every shard's forward state.
+    const states = requests.map((r) => forwardShard(net, r));
+    try {
+      partials = states.map((st, i) => {
+        const p = backwardShard(net, st);
+        opts.onShard?.(i + 1, plan.length);
+        return p;
+      });
+      kfraFactors = kfraInProcess(net.layers, states, N);
+    } finally {
+      states.forEach(disposeShardState);
+    }
+  } else {
+    partials = requests.map((r, i) => {
+      const p = computeShard(net, r);
+      opts.onShard?.(i + 1, plan.length);
+      return p;
     });
-    opts.onShard?.(shardId + 1, plan.length);
-    return p;
-  });
+  }
   const t1 = performance.now();
   const merged = mergePartials(partials);
+  if (kfraFactors) addKfraFactors(net, merged, kfraFactors);
   const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling });
   return { loss: merged.loss, N, results, shards: plan.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 } };
+}
+
+/** Adds KFRA's B (computed by the collective) to the merged partials of each parametric layer. */
+export function addKfraFactors(net: Network, merged: MergedPartials, factors: Map<number, Float64Array>): void {
+  for (const [index, data] of factors) {
+    const d = Math.round(Math.sqrt(data.length));
+    for (const param of Object.keys(net.layers[index].params)) merged.entries[`${index}.${param}.kfra.0`] = { kind: 'sum', shape: [d, d], data };
+  }
 }

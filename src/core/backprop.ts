@@ -1,111 +1,129 @@
 /**
- * Extended backprop on one shard (BackPACK's hooks, made explicit): a forward pass that keeps each
- * layer's input, then a backward pass that at every parametric layer lets each requested quantity
- * compute its partials from the layer input x and the output gradient g, before g moves on.
+ * The backward half of extended backprop on one shard (BackPACK's hooks, made explicit). At every
+ * parametric layer each requested quantity computes its partials from the layer input x, the output
+ * gradient g and the backpropagated factors; then g and the factors move on to the layer's input.
  */
 import { tf } from './tf.ts';
 import { mathOf } from './derivatives/index.ts';
-import type { ForwardContext, Layer } from './derivatives/types.ts';
-import { checkedInputs, sliceRows } from './inputs.ts';
-import { ruleFor } from '../extensions/index.ts';
+import type { Layer } from './derivatives/types.ts';
+import { propagateFactors, type Factor, type Factors } from './factors.ts';
+import { disposeShardState, forwardShard, type ShardRequest, type ShardState } from './forward.ts';
+import { sliceRows } from './inputs.ts';
+import { sampleUniforms, STREAM } from './random.ts';
+import { BACKPROPS, ruleFor } from '../extensions/index.ts';
 import type { ParamContext } from '../extensions/types.ts';
-import type { HostTensor } from '../io/host-tensor.ts';
-import { LOSSES } from '../nn/losses/index.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
-import { GRAD_FIELD, type ExtensionName, type ParamName } from '../vocabulary.ts';
-import { UsageError } from '../errors/index.ts';
+import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
-export interface ShardRequest {
-  shardId: number;
-  /** Inputs [n, *input_shape] and targets of this shard only. */
-  inputs: HostTensor;
-  targets: HostTensor;
-  /** Global index of the shard's first sample and the global batch size N (for ρ). */
-  offset: number;
-  N: number;
-  extensions: ExtensionName[];
-  /** Global sample indices for per-sample quantities (all samples when absent). */
-  subsampling?: number[];
-  seed: number;
-}
-
-/** The shard's rows that subsampling selects: local positions and their global indices. */
-function selectedRows(req: ShardRequest, n: number): { local: Int32Array; global: Int32Array } | null {
-  if (!req.subsampling) return null;
-  const mine = [...new Set(req.subsampling)].filter((s) => s >= req.offset && s < req.offset + n).sort((a, b) => a - b);
-  return { local: Int32Array.from(mine, (s) => s - req.offset), global: Int32Array.from(mine) };
-}
+export type { ShardRequest } from './forward.ts';
 
 function toEntry(kind: 'sum' | 'rows', value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
   if (kind === 'sum') return { kind, shape: value.shape, data: Float64Array.from(value.dataSync()) };
   return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: Float32Array.from(value.dataSync()) };
 }
 
-function paramContext(layer: Layer, param: ParamName, x: tf.Tensor, gOut: tf.Tensor, rows: ReturnType<typeof selectedRows>): ParamContext {
+function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.Tensor, gOut: tf.Tensor, factors: Factors): ParamContext {
   const jac = mathOf(layer.kind).paramJacT![param]!;
-  const memo = new Map<string, tf.Tensor>();
-  const remember = (key: string, compute: () => tf.Tensor) => {
+  const { rows } = state;
+  const memo = new Map<unknown, tf.Tensor>();
+  const remember = <K>(key: K, compute: () => tf.Tensor) => {
     if (!memo.has(key)) memo.set(key, compute());
     return memo.get(key)!;
   };
-  const sub = () =>
-    rows
-      ? { x: remember('sub.x', () => tf.gather(x, tf.tensor1d(rows.local, 'int32'))), gOut: remember('sub.g', () => tf.gather(gOut, tf.tensor1d(rows.local, 'int32'))) }
-      : { x, gOut };
+  const index = rows ? remember('rows', () => tf.tensor1d(rows.local, 'int32')) : null;
+  const subRows = (t: tf.Tensor, axis: number) => (index ? tf.gather(t, index, axis) : t);
+  const sub = () => ({ x: remember('sub.x', () => subRows(x, 0)), gOut: remember('sub.g', () => subRows(gOut, 0)) });
+  const key = `${layer.index}.${param}`;
+  const vectors = state.req.vectors?.get(key);
   const ctx: ParamContext = {
     layer,
     param,
+    key,
     x,
     gOut,
     memo: remember,
     sub,
+    subRows,
+    factors,
+    paramSqrt: (f: Factor) => remember(f, () => jac(layer, x, f.S, false)),
     gradBatch: () => remember('gradBatch', () => jac(layer, x, gOut.expandDims(0), false).squeeze([0])),
     gradBatchSub: () => (rows ? remember('gradBatchSub', () => jac(layer, sub().x, sub().gOut.expandDims(0), false).squeeze([0])) : ctx.gradBatch()),
+    vectors: vectors ? remember('vectors', () => tf.tensor(Float32Array.from(vectors.data as Float32Array), vectors.shape)) : undefined,
   };
   return ctx;
 }
 
-/** Runs forward + extended backward on one shard and returns its partials. */
-export function computeShard(net: Network, req: ShardRequest): ShardPartials {
-  const n = req.inputs.shape[0];
-  if (req.offset < 0 || req.offset + n > req.N) throw new UsageError(`shard [${req.offset}, ${req.offset + n}) lies outside the batch of ${req.N} samples`);
-  const loss = LOSSES[net.loss.type];
-  const xs = checkedInputs(req.inputs, net.inputShape, 'inputs', req.offset);
-  const rows = selectedRows(req, n);
+const disposeFactors = (factors: Factors) => Object.values(factors).flat().forEach((f) => f.S.dispose());
+
+/** The factors at the network output, √ρ-scaled, for the backprops the quantities need. */
+function initialFactors(state: ShardState): Factors {
+  const needs = new Set(state.req.extensions.flatMap((q) => BACKPROPS[q]));
+  const f = state.acts[state.acts.length - 1];
+  const root = Math.sqrt(state.rho);
+  const factors: Factors = {};
+  if (needs.has('sqrtExact') || needs.has('hessian')) {
+    const exact = state.loss.sqrtHessian(f).mul(root);
+    if (needs.has('sqrtExact')) factors.sqrtExact = [{ S: exact, sign: 1 }];
+    if (needs.has('hessian')) factors.hessian = [{ S: exact, sign: 1 }];
+  }
+  if (needs.has('sqrtMC')) {
+    const { seed, offset, mcSamples = 1 } = state.req;
+    const uniforms = (mc: number, row: number, count: number) => sampleUniforms(seed, STREAM.mcLoss, mc, offset + row, count);
+    factors.sqrtMC = [{ S: state.loss.sampledSqrtHessian(f, mcSamples, uniforms).mul(root), sign: 1 }];
+  }
+  return factors;
+}
+
+/** Runs the backward pass over a forward state and returns the shard's partials. */
+export function backwardShard(net: Network, state: ShardState): ShardPartials {
+  const { req, n, rows } = state;
   const rowIndex = rows ? rows.global : Int32Array.from({ length: n }, (_, i) => req.offset + i);
   const entries: Record<string, PartialEntry> = {};
-  let lossValue = 0;
-
   tf.tidy(() => {
-    const y = loss.targets(req.targets, net.outputShape, 'targets');
-    const ctx: ForwardContext = { seed: req.seed, sampleIndex: Int32Array.from({ length: n }, (_, i) => req.offset + i) };
-    const acts: tf.Tensor[] = [tf.tensor(xs, [n, ...net.inputShape])];
-    for (const layer of net.layers) acts.push(mathOf(layer.kind).forward(layer, acts[acts.length - 1], ctx));
-    const f = acts[acts.length - 1];
-    const rho = loss.rho(net.loss.reduction, req.N, net.outputShape);
-    lossValue = loss.perSample(f, y).sum().dataSync()[0] * rho;
-
-    let g = loss.gradient(f, y).mul(rho);
+    const f = state.acts[state.acts.length - 1];
+    let g = state.loss.gradient(f, state.targets).mul(state.rho);
+    let factors = initialFactors(state);
     for (let i = net.layers.length - 1; i >= 0; i--) {
       const layer = net.layers[i];
-      const x = acts[i];
+      const x = state.acts[i];
       const math = mathOf(layer.kind);
       const gOut = g;
       for (const param of Object.keys(layer.params) as ParamName[]) {
         tf.tidy(() => {
           const key = `${layer.index}.${param}`;
           entries[`${key}.${GRAD_FIELD}`] = toEntry('sum', math.paramJacT![param]!(layer, x, gOut.expandDims(0), true).squeeze([0]), rowIndex);
-          const p = paramContext(layer, param, x, gOut, rows);
+          const p = paramContext(state, layer, param, x, gOut, factors);
           for (const q of req.extensions) {
             for (const out of ruleFor(q, layer.kind)(p)) entries[`${key}.${out.field}`] = toEntry(out.kind, out.value, rowIndex);
           }
         });
       }
-      if (i > 0) g = tf.tidy(() => math.jacTMatProd(layer, x, acts[i + 1], gOut.expandDims(0)).squeeze([0]));
+      if (i === 0) break;
+      let moved: Factors = {};
+      g = tf.tidy(() => {
+        const y = state.acts[i + 1];
+        moved = propagateFactors(layer, x, y, gOut, factors);
+        // tidy keeps only what it returns; the factors are kept explicitly (they sit inside the outer tidy).
+        for (const f of Object.values(moved).flat()) tf.keep(f.S);
+        return math.jacTMatProd(layer, x, y, gOut.expandDims(0)).squeeze([0]);
+      });
+      disposeFactors(factors);
+      factors = moved;
     }
+    disposeFactors(factors);
   });
-  return { shardId: req.shardId, offset: req.offset, count: n, loss: lossValue, entries };
+  return { shardId: req.shardId, offset: req.offset, count: n, loss: state.lossValue, entries };
+}
+
+/** Forward + extended backward on one shard; frees everything but the returned partials. */
+export function computeShard(net: Network, req: ShardRequest): ShardPartials {
+  const state = forwardShard(net, req);
+  try {
+    return backwardShard(net, state);
+  } finally {
+    disposeShardState(state);
+  }
 }
 
 /** Splits rows [0, N) into shards of `size` (the last one may be smaller). */

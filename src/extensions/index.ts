@@ -1,13 +1,26 @@
 /**
- * The quantities backpack-ts computes, each with its rule table (how a shard computes its
- * partials at every parametric module) and its finaliser (how merged partials become the result).
+ * The quantities backpack-ts computes: each one's rule table (how a shard computes its partials at
+ * every parametric module) and what it needs backpropagated. Finalisers live in reduce/finalize.ts.
  */
 import { UnknownExtensionError, UnsupportedModuleError } from '../errors/index.ts';
-import { EXTENSION_NAMES, type ExtensionName, type ModuleKind } from '../vocabulary.ts';
+import { EXTENSION_NAMES, type Backprop, type ExtensionName, type ModuleKind } from '../vocabulary.ts';
+import { batchDiagGGNExact } from './batch-diag-ggn-exact/index.ts';
+import { batchDiagGGNMC } from './batch-diag-ggn-mc/index.ts';
+import { batchDiagHessian } from './batch-diag-hessian/index.ts';
 import { batchGrad } from './batch-grad/index.ts';
 import { batchL2Grad } from './batch-l2-grad/index.ts';
+import { diagGGNExact } from './diag-ggn-exact/index.ts';
+import { diagGGNMC } from './diag-ggn-mc/index.ts';
+import { diagHessian } from './diag-hessian/index.ts';
+import { ggnmp } from './ggnmp/index.ts';
+import { hmp } from './hmp/index.ts';
+import { kfac } from './kfac/index.ts';
+import { kflr } from './kflr/index.ts';
+import { kfra } from './kfra/index.ts';
+import { sqrtGGNExact } from './sqrt-ggn-exact/index.ts';
+import { sqrtGGNMC } from './sqrt-ggn-mc/index.ts';
 import { sumGradSquaredRules } from './sum-grad-squared/index.ts';
-import type { FirstOrderRule, RuleTable } from './types.ts';
+import type { Rule, RuleTable } from './types.ts';
 import { variance } from './variance/index.ts';
 
 export const RULES: Record<ExtensionName, RuleTable> = {
@@ -15,10 +28,32 @@ export const RULES: Record<ExtensionName, RuleTable> = {
   BatchL2Grad: batchL2Grad,
   SumGradSquared: sumGradSquaredRules,
   Variance: variance,
+  DiagGGNExact: diagGGNExact,
+  DiagGGNMC: diagGGNMC,
+  BatchDiagGGNExact: batchDiagGGNExact,
+  BatchDiagGGNMC: batchDiagGGNMC,
+  SqrtGGNExact: sqrtGGNExact,
+  SqrtGGNMC: sqrtGGNMC,
+  DiagHessian: diagHessian,
+  BatchDiagHessian: batchDiagHessian,
+  KFAC: kfac,
+  KFLR: kflr,
+  KFRA: kfra,
+  GGNMP: ggnmp,
+  HMP: hmp,
 };
 
-export function ruleFor(quantity: ExtensionName, kind: ModuleKind): FirstOrderRule {
-  const rule = (RULES[quantity] as Partial<Record<ModuleKind, FirstOrderRule>>)[kind];
+/** What each quantity needs backpropagated besides the gradient. */
+export const BACKPROPS: Record<ExtensionName, Backprop[]> = {
+  BatchGrad: [], BatchL2Grad: [], SumGradSquared: [], Variance: [],
+  DiagGGNExact: ['sqrtExact'], BatchDiagGGNExact: ['sqrtExact'], SqrtGGNExact: ['sqrtExact'], KFLR: ['sqrtExact'], GGNMP: ['sqrtExact'],
+  DiagGGNMC: ['sqrtMC'], BatchDiagGGNMC: ['sqrtMC'], SqrtGGNMC: ['sqrtMC'], KFAC: ['sqrtMC'],
+  DiagHessian: ['hessian'], BatchDiagHessian: ['hessian'], HMP: ['hessian'],
+  KFRA: ['kfra'],
+};
+
+export function ruleFor(quantity: ExtensionName, kind: ModuleKind): Rule {
+  const rule = (RULES[quantity] as Partial<Record<ModuleKind, Rule>>)[kind];
   if (!rule) throw new UnsupportedModuleError(quantity, kind);
   return rule;
 }

@@ -1,9 +1,11 @@
 /**
- * What a first-order quantity sees at one parameter during extended backprop, and what it returns.
- * Index letters: n = samples (of the shard, or the subsampled rows), θ = the parameter's shape.
+ * What a quantity sees at one parameter during extended backprop, and what it returns.
+ * Index letters: v = stacked vectors (classes or MC samples), n = samples (of the shard, or the
+ * subsampled rows), θ = the parameter's shape.
  */
 import type { tf } from '../core/tf.ts';
 import type { Layer } from '../core/derivatives/types.ts';
+import type { Factor, Factors } from '../core/factors.ts';
 import type { ParametricKind, ParamName } from '../vocabulary.ts';
 
 export interface ParamContext {
@@ -12,6 +14,8 @@ export interface ParamContext {
   /** The layer's input [n, *in] and the gradient of the (ρ-scaled) loss w.r.t. its output [n, *out]. */
   x: tf.Tensor;
   gOut: tf.Tensor;
+  /** Key of the parameter in results, e.g. "3.weight". */
+  key: string;
   /** Per-sample gradients [n, *θ] of all the shard's samples (memoised: computed at most once). */
   gradBatch(): tf.Tensor;
   /** The same restricted to the subsampled rows, in `rows.local` order. */
@@ -20,12 +24,22 @@ export interface ParamContext {
   memo(key: string, compute: () => tf.Tensor): tf.Tensor;
   /** x and gOut restricted to the subsampled rows (all rows when there is no subsampling). */
   sub(): { x: tf.Tensor; gOut: tf.Tensor };
+  /** Restricts a tensor's sample axis (`axis`) to the subsampled rows. */
+  subRows(t: tf.Tensor, axis: number): tf.Tensor;
+  /** Backpropagated factors w.r.t. the layer output, [v, n, *out] each (already √ρ-scaled). */
+  factors: Factors;
+  /** J_θᵀ S for one factor: [v, n, *θ] (memoised per factor). */
+  paramSqrt(f: Factor): tf.Tensor;
+  /** Vectors [V, *θ] for curvature-matrix products, when the job has them. */
+  vectors?: tf.Tensor;
 }
 
 /** A contribution to the shard's partials: summed over samples, or one row per (subsampled) sample. */
 export type RuleOutput = { field: string; kind: 'sum' | 'rows'; value: tf.Tensor };
 
-export type FirstOrderRule = (p: ParamContext) => RuleOutput[];
+export type Rule = (p: ParamContext) => RuleOutput[];
+/** Kept for readability in first-order files. */
+export type FirstOrderRule = Rule;
 
 /** A quantity's rule table: one entry per module kind that has parameters (compiler-checked). */
-export type RuleTable = Record<ParametricKind, FirstOrderRule>;
+export type RuleTable = Record<ParametricKind, Rule>;

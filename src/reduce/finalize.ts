@@ -1,7 +1,8 @@
 /**
- * Turns merged partials into BackPACK's results, once, after all shards are merged.
- * Each quantity says how: a sum as it is, rows ordered by sample (or by the subsampling list),
- * or a formula over several sums (Variance). Output keys are `<param>.<savefield>`.
+ * Turns merged partials into BackPACK's results, once, after all shards are merged. Each quantity
+ * says how (its entry in FINALIZERS): a sum as it is, rows ordered by sample (or by the
+ * subsampling list), a formula over several sums (Variance), or a list (Kronecker factors,
+ * written `<param>.<savefield>.<k>`).
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
@@ -19,24 +20,21 @@ export interface FinalizeOptions {
   subsampling?: number[];
 }
 
-type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => HostTensor;
+/** Results of one quantity at one parameter: [key suffix after `<param>.`, tensor]. */
+type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => [string, HostTensor][];
+type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
+type RowsEntry = Extract<PartialEntry, { kind: 'rows' }>;
 
-function entry(merged: MergedPartials, key: string, kind: PartialEntry['kind']): PartialEntry {
+function entry<K extends PartialEntry['kind']>(merged: MergedPartials, key: string, kind: K): Extract<PartialEntry, { kind: K }> {
   const e = merged.entries[key];
   if (!e || e.kind !== kind) throw new BackpackError(ErrorCode.Internal, `missing ${kind} partial '${key}'`, false);
-  return e;
+  return e as Extract<PartialEntry, { kind: K }>;
 }
 
-const sumOf = (merged: MergedPartials, key: string) => entry(merged, key, 'sum') as Extract<PartialEntry, { kind: 'sum' }>;
-
-const fromSum = (field: string): Finalizer => (param, merged) => {
-  const e = sumOf(merged, `${param}.${field}`);
-  return { dtype: 'float32', shape: e.shape, data: Float32Array.from(e.data) };
-};
+const asFloat32 = (e: SumEntry, scale = 1): HostTensor => ({ dtype: 'float32', shape: e.shape, data: Float32Array.from(e.data, (v) => v * scale) });
 
 /** Rows in the order of `subsampling` (duplicates allowed, as in BackPACK), else by sample index. */
-const fromRows = (field: string): Finalizer => (param, merged, opts) => {
-  const e = entry(merged, `${param}.${field}`, 'rows') as Extract<PartialEntry, { kind: 'rows' }>;
+function orderedRows(e: RowsEntry, key: string, opts: FinalizeOptions): HostTensor {
   const width = e.rowShape.reduce((a, b) => a * b, 1);
   const order = opts.subsampling ?? Array.from({ length: opts.N }, (_, i) => i);
   const position = new Map<number, number>();
@@ -44,22 +42,42 @@ const fromRows = (field: string): Finalizer => (param, merged, opts) => {
   const data = new Float32Array(order.length * width);
   order.forEach((sample, j) => {
     const row = position.get(sample);
-    if (row === undefined) throw new BackpackError(ErrorCode.Internal, `no shard returned sample ${sample} for '${param}.${field}'`, false);
+    if (row === undefined) throw new BackpackError(ErrorCode.Internal, `no shard returned sample ${sample} for '${key}'`, false);
     data.set(e.data.subarray(row * width, (row + 1) * width), j * width);
   });
   return { dtype: 'float32', shape: [order.length, ...e.rowShape], data };
-};
+}
+
+/** [n, v, *θ] → [v, n, *θ]: square-root factors are stored by sample, reported by vector. */
+function swapLeadingAxes(t: HostTensor): HostTensor {
+  const [n, v, ...rest] = t.shape;
+  const width = rest.reduce((a, b) => a * b, 1);
+  const src = t.data as Float32Array;
+  const data = new Float32Array(src.length);
+  for (let i = 0; i < n; i++) for (let j = 0; j < v; j++) data.set(src.subarray((i * v + j) * width, (i * v + j + 1) * width), (j * n + i) * width);
+  return { dtype: 'float32', shape: [v, n, ...rest], data };
+}
+
+const fromSum = (field: string): Finalizer => (param, merged) => [[field, asFloat32(entry(merged, `${param}.${field}`, 'sum'))]];
+
+const fromRows = (field: string): Finalizer => (param, merged, opts) => [[field, orderedRows(entry(merged, `${param}.${field}`, 'rows'), `${param}.${field}`, opts)]];
+
+const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[field, swapLeadingAxes(fromRows(field)(param, merged, opts)[0][1])]];
 
 /** (1/N) Σ g_n² − ((1/N) Σ g_n)², in float64. */
 const varianceOf: Finalizer = (param, merged, opts) => {
-  const sum = sumOf(merged, `${param}.${GRAD_FIELD}`);
-  const sumsq = sumOf(merged, `${param}.${VARIANCE_SUMSQ}`);
-  const data = new Float32Array(sum.data.length);
-  for (let j = 0; j < data.length; j++) {
-    const mean = sum.data[j] / opts.N;
-    data[j] = sumsq.data[j] / opts.N - mean * mean;
-  }
-  return { dtype: 'float32', shape: sum.shape, data };
+  const sum = entry(merged, `${param}.${GRAD_FIELD}`, 'sum');
+  const sumsq = entry(merged, `${param}.${VARIANCE_SUMSQ}`, 'sum');
+  const data = Float32Array.from(sum.data, (s, j) => sumsq.data[j] / opts.N - (s / opts.N) ** 2);
+  return [[SAVEFIELDS.Variance, { dtype: 'float32', shape: sum.shape, data }]];
+};
+
+/** [B] for biases, [B, A] for weights with A = (1/N) Σ x xᵀ. */
+const kronecker = (field: string): Finalizer => (param, merged, opts) => {
+  const out: [string, HostTensor][] = [[`${field}.0`, asFloat32(entry(merged, `${param}.${field}.0`, 'sum'))]];
+  const A = merged.entries[`${param}.${field}.A`];
+  if (A?.kind === 'sum') out.push([`${field}.1`, asFloat32(A, 1 / opts.N)]);
+  return out;
 };
 
 export const FINALIZERS: Record<ExtensionName, Finalizer> = {
@@ -67,15 +85,40 @@ export const FINALIZERS: Record<ExtensionName, Finalizer> = {
   BatchL2Grad: fromRows(SAVEFIELDS.BatchL2Grad),
   SumGradSquared: fromSum(SAVEFIELDS.SumGradSquared),
   Variance: varianceOf,
+  DiagGGNExact: fromSum(SAVEFIELDS.DiagGGNExact),
+  DiagGGNMC: fromSum(SAVEFIELDS.DiagGGNMC),
+  BatchDiagGGNExact: fromRows(SAVEFIELDS.BatchDiagGGNExact),
+  BatchDiagGGNMC: fromRows(SAVEFIELDS.BatchDiagGGNMC),
+  SqrtGGNExact: fromSqrtRows(SAVEFIELDS.SqrtGGNExact),
+  SqrtGGNMC: fromSqrtRows(SAVEFIELDS.SqrtGGNMC),
+  DiagHessian: fromSum(SAVEFIELDS.DiagHessian),
+  BatchDiagHessian: fromRows(SAVEFIELDS.BatchDiagHessian),
+  KFAC: kronecker(SAVEFIELDS.KFAC),
+  KFLR: kronecker(SAVEFIELDS.KFLR),
+  KFRA: kronecker(SAVEFIELDS.KFRA),
+  GGNMP: fromSum(SAVEFIELDS.GGNMP),
+  HMP: fromSum(SAVEFIELDS.HMP),
+};
+
+/**
+ * How each quantity combines across shards, for readers and for the coordinator: sums add,
+ * rows concatenate by global sample index, and KFRA's B is not decomposable (a per-layer collective).
+ */
+export const COMBINES: Record<ExtensionName, 'sum' | 'rows' | 'sum, derived once' | 'collective per layer'> = {
+  BatchGrad: 'rows', BatchL2Grad: 'rows', SumGradSquared: 'sum', Variance: 'sum, derived once',
+  DiagGGNExact: 'sum', DiagGGNMC: 'sum', BatchDiagGGNExact: 'rows', BatchDiagGGNMC: 'rows',
+  SqrtGGNExact: 'rows', SqrtGGNMC: 'rows', DiagHessian: 'sum', BatchDiagHessian: 'rows',
+  KFAC: 'sum', KFLR: 'sum', KFRA: 'collective per layer', GGNMP: 'sum', HMP: 'sum',
 };
 
 /** All results: `<param>.grad` for every parameter, then each requested quantity. */
 export function finalize(merged: MergedPartials, opts: FinalizeOptions): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
-  const grad = fromSum(GRAD_FIELD);
   for (const param of opts.paramNames) {
-    out.set(`${param}.${GRAD_FIELD}`, grad(param, merged, opts));
-    for (const q of opts.extensions) out.set(`${param}.${SAVEFIELDS[q]}`, FINALIZERS[q](param, merged, opts));
+    for (const [suffix, t] of fromSum(GRAD_FIELD)(param, merged, opts)) out.set(`${param}.${suffix}`, t);
+    for (const q of opts.extensions) {
+      for (const [suffix, t] of FINALIZERS[q](param, merged, opts)) out.set(`${param}.${suffix}`, t);
+    }
   }
   return out;
 }

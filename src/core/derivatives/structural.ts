@@ -49,7 +49,7 @@ export const dropout: ModuleMath<'Dropout', DropoutCfg> = {
   forward(layer, x, ctx) {
     if (!layer.cfg.train || layer.cfg.p === 0) return x.clone();
     const mask = dropoutMask(layer, x.shape, ctx);
-    const y = x.mul(mask);
+    const y = x.mul(tf.tensor(mask, x.shape));
     maskCache.set(y, mask);
     return y;
   },
@@ -58,14 +58,17 @@ export const dropout: ModuleMath<'Dropout', DropoutCfg> = {
     // NOTE: y/x cannot recover the mask where x = 0, so forward remembers it per output tensor.
     const mask = maskCache.get(y);
     if (!mask) throw new Error('Dropout backward called without its forward output');
-    return V.mul(mask.expandDims(0));
+    return V.mul(tf.tensor(mask, [1, ...y.shape]));
   },
 };
 
-/** Masks by output tensor, so backward uses exactly the forward's mask. */
-const maskCache = new WeakMap<tf.Tensor, tf.Tensor>();
+/**
+ * Masks by output tensor, so backward uses exactly the forward's mask. Kept as host data: a mask
+ * tensor would be freed by the forward pass's tidy scope before the backward pass runs.
+ */
+const maskCache = new WeakMap<tf.Tensor, Float32Array>();
 
-function dropoutMask(layer: Layer<DropoutCfg>, shape: number[], ctx: ForwardContext): tf.Tensor {
+function dropoutMask(layer: Layer<DropoutCfg>, shape: number[], ctx: ForwardContext): Float32Array {
   const per = prod(shape.slice(1));
   const data = new Float32Array(shape[0] * per);
   const keepScale = 1 / (1 - layer.cfg.p);
@@ -73,7 +76,7 @@ function dropoutMask(layer: Layer<DropoutCfg>, shape: number[], ctx: ForwardCont
     const u = sampleUniforms(ctx.seed, STREAM.dropout, layer.index, ctx.sampleIndex[r], per);
     for (let j = 0; j < per; j++) data[r * per + j] = u[j] >= layer.cfg.p ? keepScale : 0;
   }
-  return tf.tensor(data, shape);
+  return data;
 }
 
 export const zeroPad2d: ModuleMath<'ZeroPad2d', { left: number; right: number; top: number; bottom: number }> = {

@@ -3,7 +3,8 @@
  * Linear without leading dims: Σ_n (g_n x_nᵀ)² = (g²)ᵀ (x²), one matMul, no per-sample gradients.
  */
 import { tf } from '../../core/tf.ts';
-import type { FirstOrderRule, ParamContext, RuleTable } from '../types.ts';
+import { everyParametric } from '../shared/tables.ts';
+import type { ParamContext } from '../types.ts';
 
 /** The statistic itself, shared with Variance. */
 export function sumGradSquared(p: ParamContext): tf.Tensor {
@@ -17,11 +18,4 @@ export function sumGradSquared(p: ParamContext): tf.Tensor {
   });
 }
 
-const rule: FirstOrderRule = (p) => [{ field: 'sum_grad_squared', kind: 'sum', value: sumGradSquared(p) }];
-
-export const sumGradSquaredRules = {
-  Linear: rule,
-  Conv1d: rule, Conv2d: rule, Conv3d: rule,
-  ConvTranspose1d: rule, ConvTranspose2d: rule, ConvTranspose3d: rule,
-  BatchNorm1d: rule, BatchNorm2d: rule, BatchNorm3d: rule,
-} satisfies RuleTable;
+export const sumGradSquaredRules = everyParametric((p) => [{ field: 'sum_grad_squared', kind: 'sum', value: sumGradSquared(p) }]);

@@ -1,12 +1,18 @@
 /**
  * BCEWithLogitsLoss: ℓ_n = Σ_d max(f,0) − f·y + log(1 + e^{−|f|}) (the stable form torch uses),
  * ∂ℓ_n/∂f_n = σ(f_n) − y_n; 'mean' divides by N·D as torch does. Targets must lie in [0, 1].
+ * Hessian diag(σ(1−σ)) for any number of outputs (BackPACK only takes one): factor diag(√(σ(1−σ))).
  */
 import { tf } from '../../core/tf.ts';
 import { LabelRangeError } from '../../errors/index.ts';
 import { numel } from '../../io/host-tensor.ts';
 import { floatTargets } from './targets.ts';
 import type { LossMath } from './types.ts';
+
+const curvature = (f: tf.Tensor) => {
+  const s = tf.sigmoid(f);
+  return s.mul(tf.scalar(1).sub(s));
+};
 
 export const bceWithLogits: LossMath = {
   kind: 'BCEWithLogitsLoss',
@@ -23,4 +29,26 @@ export const bceWithLogits: LossMath = {
     return terms.reshape([f.shape[0]!, -1]).sum(1);
   },
   gradient: (f, y) => tf.sigmoid(f).sub(y),
+  sqrtHessian(f) {
+    const [n, ...out] = f.shape;
+    const D = numel(out);
+    const root = curvature(f).sqrt().reshape([1, n, D]);
+    return tf.eye(D).reshape([D, 1, D]).mul(root).reshape([D, n, ...out]);
+  },
+  sampledSqrtHessian(f, M, uniforms) {
+    const [n, ...out] = f.shape;
+    const D = numel(out);
+    const s = tf.sigmoid(f);
+    const probs = s.dataSync();
+    const draws = new Float32Array(M * n * D);
+    for (let m = 0; m < M; m++) {
+      for (let i = 0; i < n; i++) {
+        const u = uniforms(m, i, D);
+        for (let d = 0; d < D; d++) draws[(m * n + i) * D + d] = u[d] < probs[i * D + d] ? 1 : 0;
+      }
+    }
+    return s.expandDims(0).sub(tf.tensor(draws, [M, n, ...out])).div(Math.sqrt(M));
+  },
+  sumHessian: (f) => tf.diag(curvature(f).reshape([f.shape[0]!, -1]).sum(0)),
+  hessianMatProd: (f, U) => U.mul(curvature(f).expandDims(0)),
 };

@@ -2,6 +2,7 @@
  * CrossEntropyLoss on logits f [n, c]: ℓ_n = logsumexp(f_n) − f_n[y_n], ∂ℓ_n/∂f_n = softmax(f_n) − e_{y_n}.
  * Soft labels (class probabilities y [n, c], torch ≥ 1.10): ℓ_n = −Σ_c y_c log softmax_c,
  * ∂ℓ_n/∂f_n = softmax(f_n)·Σ_c y_c − y_n.
+ * Hessian (hard labels, Σ y = 1): ∇²ℓ_n = diag(p) − p pᵀ, factor S = diag(√p) − p √pᵀ.
  */
 import { tf } from '../../core/tf.ts';
 import { ShapeError } from '../../errors/index.ts';
@@ -12,6 +13,22 @@ const requireVectorOutput = (outShape: number[]) => {
   if (outShape.length !== 1) throw new ShapeError(`CrossEntropyLoss needs network output [N, C], got [N, ${outShape.join(', ')}]`);
   return outShape[0];
 };
+
+/** Inverse-CDF draw of one class per (mc, row) from p [n, c]. */
+function sampleClasses(p: Float32Array, n: number, c: number, u: (row: number) => number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const target = u(i);
+    let acc = 0;
+    let k = 0;
+    for (; k < c - 1; k++) {
+      acc += p[i * c + k];
+      if (target < acc) break;
+    }
+    out[i] = k;
+  }
+  return out;
+}
 
 export const crossEntropy: LossMath = {
   kind: 'CrossEntropyLoss',
@@ -33,5 +50,32 @@ export const crossEntropy: LossMath = {
     const p = tf.softmax(f);
     if (y.rank === 2) return p.mul(y.sum(1, true)).sub(y);
     return p.sub(tf.oneHot(y, f.shape[1]!));
+  },
+  sqrtHessian(f) {
+    const [n, c] = f.shape as [number, number];
+    const p = tf.softmax(f);
+    const tau = p.sqrt();
+    // S[v, n, k] = τ_k δ_vk − p_k τ_v
+    const diag = tf.eye(c).reshape([c, 1, c]).mul(tau.reshape([1, n, c]));
+    return diag.sub(tau.transpose().reshape([c, n, 1]).mul(p.reshape([1, n, c])));
+  },
+  sampledSqrtHessian(f, M, uniforms) {
+    const [n, c] = f.shape as [number, number];
+    const p = tf.softmax(f);
+    const probs = p.dataSync() as Float32Array;
+    const grads = [];
+    for (let m = 0; m < M; m++) {
+      const classes = sampleClasses(probs, n, c, (row) => uniforms(m, row, 1)[0]);
+      grads.push(p.sub(tf.oneHot(tf.tensor1d(classes, 'int32'), c)));
+    }
+    return tf.stack(grads).div(Math.sqrt(M));
+  },
+  sumHessian(f) {
+    const p = tf.softmax(f);
+    return tf.diag(p.sum(0)).sub(tf.matMul(p.transpose(), p));
+  },
+  hessianMatProd(f, U) {
+    const p = tf.softmax(f).expandDims(0);
+    return p.mul(U).sub(p.mul(p.mul(U).sum(-1, true)));
   },
 };

@@ -1,0 +1,74 @@
+/**
+ * The forward half of extended backprop on one shard: validated inputs, every layer's input
+ * kept for the backward pass, the loss value and its ρ from the *global* batch size.
+ */
+import { tf } from './tf.ts';
+import { mathOf } from './derivatives/index.ts';
+import type { ForwardContext } from './derivatives/types.ts';
+import { checkedInputs } from './inputs.ts';
+import { UsageError } from '../errors/index.ts';
+import type { HostTensor } from '../io/host-tensor.ts';
+import { LOSSES, type LossMath } from '../nn/losses/index.ts';
+import type { Network } from '../nn/network.ts';
+import type { ExtensionName } from '../vocabulary.ts';
+
+export interface ShardRequest {
+  shardId: number;
+  /** Inputs [n, *input_shape] and targets of this shard only. */
+  inputs: HostTensor;
+  targets: HostTensor;
+  /** Global index of the shard's first sample and the global batch size N (for ρ). */
+  offset: number;
+  N: number;
+  extensions: ExtensionName[];
+  /** Global sample indices for per-sample quantities (all samples when absent). */
+  subsampling?: number[];
+  seed: number;
+  /** Monte-Carlo samples for the *MC quantities and KFAC (default 1). */
+  mcSamples?: number;
+  /** Vectors for GGNMP/HMP: `<param>` → [V, *θ]. */
+  vectors?: Map<string, HostTensor>;
+}
+
+export interface ShardState {
+  req: ShardRequest;
+  n: number;
+  loss: LossMath;
+  /** acts[i] is the input of layer i; acts[L] the network output f. */
+  acts: tf.Tensor[];
+  targets: tf.Tensor;
+  rho: number;
+  /** ρ·Σ_n ℓ_n over the shard. */
+  lossValue: number;
+  /** The shard's rows that subsampling selects (local positions, global indices); null = all. */
+  rows: { local: Int32Array; global: Int32Array } | null;
+}
+
+function selectedRows(req: ShardRequest, n: number): ShardState['rows'] {
+  if (!req.subsampling) return null;
+  const mine = [...new Set(req.subsampling)].filter((s) => s >= req.offset && s < req.offset + n).sort((a, b) => a - b);
+  return { local: Int32Array.from(mine, (s) => s - req.offset), global: Int32Array.from(mine) };
+}
+
+/** Runs the forward pass; the returned tensors are kept until `disposeShardState`. */
+export function forwardShard(net: Network, req: ShardRequest): ShardState {
+  const n = req.inputs.shape[0];
+  if (req.offset < 0 || req.offset + n > req.N) throw new UsageError(`shard [${req.offset}, ${req.offset + n}) lies outside the batch of ${req.N} samples`);
+  const loss = LOSSES[net.loss.type];
+  const xs = checkedInputs(req.inputs, net.inputShape, 'inputs', req.offset);
+  const ctx: ForwardContext = { seed: req.seed, sampleIndex: Int32Array.from({ length: n }, (_, i) => req.offset + i) };
+  const rho = loss.rho(net.loss.reduction, req.N, net.outputShape);
+  const { acts, targets, lossValue } = tf.tidy(() => {
+    const targets = loss.targets(req.targets, net.outputShape, 'targets');
+    const acts: tf.Tensor[] = [tf.tensor(xs, [n, ...net.inputShape])];
+    for (const layer of net.layers) acts.push(mathOf(layer.kind).forward(layer, acts[acts.length - 1], ctx));
+    const lossValue = loss.perSample(acts[acts.length - 1], targets).sum().dataSync()[0] * rho;
+    return { acts: acts.map((a) => tf.keep(a)), targets: tf.keep(targets), lossValue };
+  });
+  return { req, n, loss, acts, targets, rho, lossValue, rows: selectedRows(req, n) };
+}
+
+export function disposeShardState(state: ShardState): void {
+  for (const a of state.acts) a.dispose();
+  state.targets.dispose();
+}

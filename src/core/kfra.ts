@@ -1,0 +1,91 @@
+/**
+ * KFRA's backward pass (Botev et al. 2017): a [D, D] matrix G, the batch-averaged GGN w.r.t. a
+ * layer's output, moves to the layer's input as G_in = (1/N) Σ_n J_nᵀ G J_n. The average runs over
+ * the *whole* batch, so this is a collective: every shard contributes Σ_{n in shard} J_nᵀ G J_n, the
+ * coordinator adds them, divides by N and hands G_in back for the next layer.
+ * Shapes: G [D_out, D_out] with D = Π of a layer's per-sample shape.
+ */
+import { tf } from './tf.ts';
+import type { ConvCfg } from './derivatives/conv.ts';
+import { ACTIVATIONS, type ActivationKind } from './derivatives/elementwise.ts';
+import { mathOf } from './derivatives/index.ts';
+import type { Layer } from './derivatives/types.ts';
+import type { ShardState } from './forward.ts';
+import { numel } from '../io/host-tensor.ts';
+
+/** Layers whose Jacobian does not depend on the sample (J_n = J for all n). */
+const SAMPLE_INDEPENDENT = new Set<string>([
+  'Linear', 'Conv1d', 'Conv2d', 'Conv3d', 'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d',
+  'AvgPool1d', 'AvgPool2d', 'AvgPool3d', 'AdaptiveAvgPool1d', 'AdaptiveAvgPool2d', 'AdaptiveAvgPool3d',
+  'ZeroPad2d', 'Flatten', 'Identity', 'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
+]);
+
+const sampleIndependent = (layer: Layer) => SAMPLE_INDEPENDENT.has(layer.kind) || (layer.kind === 'Dropout' && !(layer.cfg as { train: boolean }).train);
+
+/** Jᵀ M J for a sample-independent Jacobian, by applying Jᵀ to M's rows and then to the result's. */
+function sandwich(layer: Layer, x: tf.Tensor, y: tf.Tensor, G: tf.Tensor): tf.Tensor {
+  const math = mathOf(layer.kind);
+  const dOut = G.shape[0]!;
+  const dIn = numel(layer.inShape);
+  const x1 = x.slice(0, 1);
+  const y1 = y.slice(0, 1);
+  const left = math.jacTMatProd(layer, x1, y1, G.reshape([dOut, 1, ...layer.outShape])).reshape([dOut, dIn]);
+  const both = math.jacTMatProd(layer, x1, y1, left.transpose().reshape([dIn, 1, ...layer.outShape])).reshape([dIn, dIn]);
+  return both.transpose();
+}
+
+/** Σ_n J_nᵀ G J_n over one shard's samples. */
+export function eaJacTMatJacProdSum(layer: Layer, x: tf.Tensor, y: tf.Tensor, G: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const n = x.shape[0]!;
+    if (sampleIndependent(layer)) return sandwich(layer, x, y, G).mul(n);
+    if (layer.kind in ACTIVATIONS) {
+      // J_n = diag(d_n): Σ_n J_nᵀ G J_n = (Dᵀ D) ⊙ G with D [n, D] the derivatives.
+      const d = ACTIVATIONS[layer.kind as ActivationKind].df(x, y, layer.cfg as never).reshape([n, -1]);
+      return tf.matMul(d.transpose(), d).mul(G);
+    }
+    // Generic: apply each sample's Jᵀ to G's rows, transpose, apply again, sum over samples.
+    const math = mathOf(layer.kind);
+    const dOut = G.shape[0]!;
+    const dIn = numel(layer.inShape);
+    const rows = G.reshape([dOut, 1, ...layer.outShape]).tile([1, n, ...layer.outShape.map(() => 1)]);
+    const left = math.jacTMatProd(layer, x, y, rows).reshape([dOut, n, dIn]); // [o, n, i]
+    const turned = left.transpose([2, 1, 0]).reshape([dIn, n, ...layer.outShape]);
+    return math.jacTMatProd(layer, x, y, turned).reshape([dIn, n, dIn]).sum(1).transpose();
+  });
+}
+
+/** KFRA's B for a parametric layer: G summed over spatial positions / leading dims on both sides. */
+export function kfraOutputFactor(layer: Layer, G: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    if (layer.kind === 'Linear') {
+      const O = layer.outShape[layer.outShape.length - 1];
+      const L = numel(layer.outShape) / O;
+      return G.reshape([L, O, L, O]).sum([0, 2]);
+    }
+    const C = (layer.cfg as ConvCfg).cout ?? layer.outShape[0];
+    const P = numel(layer.outShape) / C;
+    return G.reshape([C, P, C, P]).sum([1, 3]);
+  });
+}
+
+/**
+ * Runs the collective over shards held in this process, returning B per parametric layer index.
+ * The worker pool runs the same steps with the shards spread over workers (coordinator/).
+ */
+export function kfraInProcess(layers: Layer[], states: ShardState[], N: number): Map<number, Float64Array> {
+  const out = new Map<number, Float64Array>();
+  let G = tf.tidy(() => states.map((s) => s.loss.sumHessian(s.acts[s.acts.length - 1]).mul(s.rho)).reduce((a, b) => a.add(b)));
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i];
+    if (Object.keys(layer.params).length > 0) out.set(i, Float64Array.from(kfraOutputFactor(layer, G).dataSync()));
+    if (i === 0) break;
+    const next = tf.tidy(() =>
+      states.map((s) => eaJacTMatJacProdSum(layer, s.acts[i], s.acts[i + 1], G)).reduce((a, b) => a.add(b)).div(N),
+    );
+    G.dispose();
+    G = next;
+  }
+  G.dispose();
+  return out;
+}

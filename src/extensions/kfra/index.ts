@@ -1,0 +1,12 @@
+/**
+ * KFRA (`kfra`): Kronecker factors with B the batch-averaged GGN backpropagated as a matrix
+ * (Botev et al. 2017). B is not decomposable over shards: every backward step averages over the
+ * whole batch, so it is computed by a per-layer collective (core/kfra.ts), not by this rule.
+ * The rule returns only A's partial sum; the collective adds `kfra.0`.
+ */
+import type { Rule } from '../types.ts';
+import { inputFactorSum, kroneckerTable } from '../shared/kronecker.ts';
+
+const rule: Rule = (p) => (p.param === 'weight' ? [{ field: 'kfra.A', kind: 'sum', value: inputFactorSum(p) }] : []);
+
+export const kfra = kroneckerTable('KFRA', rule);

@@ -1,0 +1,24 @@
+/**
+ * Block curvature-matrix products (BackPACK's GGNMP/HMP): for vectors v [V, *θ],
+ * C_θ v = Σ_f ±Σ_{c,n} Q_f[c,n] ⟨Q_f[c,n], v⟩ with Q_f = J_θᵀ S_f [c, n, *θ]. Exact for the
+ * parameter's diagonal block, since every supported layer is linear in its own parameters.
+ */
+import { tf } from '../../core/tf.ts';
+import type { Factor } from '../../core/factors.ts';
+import { UsageError } from '../../errors/index.ts';
+import type { ParamContext } from '../types.ts';
+
+export function blockProduct(p: ParamContext, factors: Factor[], quantity: string): tf.Tensor {
+  const v = p.vectors;
+  if (!v) throw new UsageError(`${quantity} needs vectors for '${p.key}': pass --vectors FILE with a tensor '${p.key}' of shape [V, *θ]`);
+  const V = v.shape[0];
+  const flatV = v.reshape([V, -1]);
+  const terms = factors.map((f) => {
+    const q = p.paramSqrt(f);
+    const Q = q.reshape([-1, flatV.shape[1]!]); // [c·n, P]
+    const w = tf.matMul(Q, flatV.transpose()); // [c·n, V]
+    const r = tf.matMul(w.transpose(), Q); // [V, P]
+    return f.sign < 0 ? r.neg() : r;
+  });
+  return terms.reduce((a, b) => a.add(b)).reshape(v.shape);
+}

@@ -1,0 +1,38 @@
+/**
+ * Diagonals of curvature matrices from backpropagated factors: diag(Σ_f ±Σ_v (J_θᵀ S_f)(J_θᵀ S_f)ᵀ),
+ * summed over samples or per sample. Shapes: S [v, n, *out]; results [*θ] or [n, *θ].
+ * Linear without leading dims never materialises J_θᵀ S: (g xᵀ)² = g² (x²)ᵀ elementwise.
+ */
+import { tf } from '../../core/tf.ts';
+import type { Factor } from '../../core/factors.ts';
+import type { ParamContext } from '../types.ts';
+
+const isPlainLinearWeight = (p: ParamContext) =>
+  p.layer.kind === 'Linear' && p.param === 'weight' && (p.layer.cfg as { lead: number }).lead === 1;
+
+/** Σ_v (J_θᵀ S)² per sample: [n, *θ]. */
+function perSampleSquares(p: ParamContext, f: Factor): tf.Tensor {
+  if (isPlainLinearWeight(p)) {
+    const s2 = f.S.square().sum(0); // [n, o]
+    const [n, o] = s2.shape as [number, number];
+    return s2.reshape([n, o, 1]).mul(p.x.square().reshape([n, 1, -1]));
+  }
+  return p.paramSqrt(f).square().sum(0);
+}
+
+/** Σ_n Σ_v (J_θᵀ S)²: [*θ]. */
+function summedSquares(p: ParamContext, f: Factor): tf.Tensor {
+  if (isPlainLinearWeight(p)) return tf.matMul(f.S.square().sum(0).transpose(), p.x.square());
+  return p.paramSqrt(f).square().sum([0, 1]);
+}
+
+const signed = (terms: { value: tf.Tensor; sign: number }[]) =>
+  terms.map((t) => (t.sign < 0 ? t.value.neg() : t.value)).reduce((a, b) => a.add(b));
+
+/** The diagonal summed over the shard's samples. */
+export const diagonalSum = (p: ParamContext, factors: Factor[]): tf.Tensor =>
+  signed(factors.map((f) => ({ value: summedSquares(p, f), sign: f.sign })));
+
+/** The diagonal per subsampled sample: [n_sub, *θ]. */
+export const diagonalRows = (p: ParamContext, factors: Factor[]): tf.Tensor =>
+  p.subRows(signed(factors.map((f) => ({ value: perSampleSquares(p, f), sign: f.sign }))), 0);

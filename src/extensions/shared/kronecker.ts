@@ -1,0 +1,75 @@
+/**
+ * Kronecker factors (KFAC, KFLR, KFRA) with BackPACK's conventions:
+ *   weight ≈ B ⊗ A, bias ≈ B, with A = (1/N) Σ_n x_n x_nᵀ (Linear) or the unfolded input's
+ *   (1/N) Σ_n Σ_p u_np u_npᵀ (ConvNd, Ω in Grosse & Martens 2016), and for KFAC/KFLR
+ *   B = Σ_{v,n} s s ᵀ with s the backpropagated factor summed over spatial positions / leading dims.
+ * Partials: `<q>.0` (B, a sum) and `<q>.A` (Σ x xᵀ, a sum divided by N when finalised).
+ * Leading dims of Linear are treated like conv's spatial positions (BackPACK refuses them).
+ */
+import { tf } from '../../core/tf.ts';
+import type { ConvCfg } from '../../core/derivatives/conv.ts';
+import type { Factor } from '../../core/factors.ts';
+import { unfold } from '../../core/ops/windows.ts';
+import type { ParametricKind } from '../../vocabulary.ts';
+import type { ParamContext, Rule, RuleOutput } from '../types.ts';
+import { unsupported } from './tables.ts';
+
+/** Σ_{v,n} s sᵀ with s = S summed over everything between n and the channel/feature axis. */
+export function outputFactor(p: ParamContext, f: Factor): tf.Tensor {
+  const S = f.S;
+  const shape = S.shape as number[];
+  const [v, n] = shape;
+  const channels = p.layer.kind === 'Linear' ? shape[shape.length - 1] : shape[2];
+  // Linear: [v, n, *l, o] → [v·n·l, o]; conv: [v, n, c, *sp] → Σ_sp → [v·n, c].
+  const s = p.layer.kind === 'Linear' ? S.reshape([-1, channels]) : S.reshape([v * n, channels, -1]).sum(2);
+  return tf.matMul(s.transpose(), s);
+}
+
+/** Σ_n x_n x_nᵀ (Linear) or Σ_n Σ_p u_np u_npᵀ (ConvNd); divided by N in the reducer. */
+export function inputFactorSum(p: ParamContext): tf.Tensor {
+  return p.memo('kron.A', () => {
+    if (p.layer.kind === 'Linear') {
+      const X = p.x.reshape([-1, p.x.shape[p.x.rank - 1]]);
+      return tf.matMul(X.transpose(), X);
+    }
+    const { geom } = p.layer.cfg as ConvCfg;
+    const U = unfold(p.x, geom); // [n, c·K, P]
+    const [n, ck, P] = U.shape;
+    const flat = U.transpose([1, 0, 2]).reshape([ck, n * P]);
+    return tf.matMul(flat, flat.transpose());
+  });
+}
+
+/** The rule of KFAC or KFLR: B from the factor, A (weight only) from the input. */
+export function kroneckerRule(field: string, factorOf: (p: ParamContext) => Factor): Rule {
+  return (p) => {
+    const out: RuleOutput[] = [{ field: `${field}.0`, kind: 'sum', value: outputFactor(p, factorOf(p)) }];
+    if (p.param === 'weight') out.push({ field: `${field}.A`, kind: 'sum', value: inputFactorSum(p) });
+    return out;
+  };
+}
+
+const groupsOf = (p: ParamContext) => (p.layer.cfg as { groups?: number }).groups ?? 1;
+
+/** Conv rules refuse grouped convolutions (the Kronecker structure does not hold across groups). */
+export function convKronecker(quantity: string, rule: Rule): Rule {
+  return (p) => {
+    if (groupsOf(p) > 1) return unsupported(quantity, p.layer.kind as ParametricKind, 'grouped convolutions (groups > 1) have no Kronecker-factored curvature')(p);
+    return rule(p);
+  };
+}
+
+/** A full table for a Kronecker quantity: Linear and ConvNd; transposed convs and BatchNorm refused. */
+export function kroneckerTable(quantity: string, rule: Rule): Record<ParametricKind, Rule> {
+  const conv = convKronecker(quantity, rule);
+  return {
+    Linear: rule,
+    Conv1d: conv, Conv2d: conv, Conv3d: conv,
+    ConvTranspose1d: unsupported(quantity, 'ConvTranspose1d', 'no Kronecker factorisation is defined for transposed convolutions (as in BackPACK)'),
+    ConvTranspose2d: unsupported(quantity, 'ConvTranspose2d', 'no Kronecker factorisation is defined for transposed convolutions (as in BackPACK)'),
+    ConvTranspose3d: unsupported(quantity, 'ConvTranspose3d', 'no Kronecker factorisation is defined for transposed convolutions (as in BackPACK)'),
+    BatchNorm1d: unsupported(quantity, 'BatchNorm1d', 'no Kronecker factorisation is defined for BatchNorm (as in BackPACK)'),
+    BatchNorm2d: unsupported(quantity, 'BatchNorm2d', 'no Kronecker factorisation is defined for BatchNorm (as in BackPACK)'),
+    BatchNorm3d: unsupported(quantity, 'BatchNorm3d', 'no Kronecker factorisation is defined for BatchNorm (as in BackPACK)'),
+  };
+}
