@@ -26,6 +26,8 @@ function program(): Command {
     .option('--shard-size <S>', 'samples per shard', positiveInt('--shard-size'))
     .option('--seed <K>', 'seed of all randomness (MC samples, dropout)', nonNegativeInt('--seed'), 0)
     .option('--subsampling <list>', 'global sample indices for per-sample quantities, e.g. 0,5,7', intList('--subsampling'))
+    .option('--mc-samples <M>', 'Monte-Carlo samples for DiagGGNMC, BatchDiagGGNMC, SqrtGGNMC, KFAC', positiveInt('--mc-samples'), 1)
+    .option('--vectors <file>', 'GGNMP/HMP: .safetensors with one tensor [V, *θ] per parameter name')
     .option('--quiet', 'no progress output')
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));

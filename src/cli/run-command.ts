@@ -7,6 +7,7 @@ import { writeResults, type Summary } from '../io/results.ts';
 import { buildNetwork, disposeNetwork } from '../nn/network.ts';
 import { readModelSpec } from '../nn/parse-spec.ts';
 import { log } from './log.ts';
+import { checkVectors } from '../api/vectors.ts';
 
 export interface RunCommandOptions {
   model: string;
@@ -19,6 +20,8 @@ export interface RunCommandOptions {
   shardSize?: number;
   seed: number;
   subsampling?: number[];
+  mcSamples?: number;
+  vectors?: string;
 }
 
 export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
@@ -29,6 +32,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const net = buildNetwork(spec, await readTensorMap(opts.weights));
   const inputs = await readTensorFile(opts.inputs);
   const targets = await readTensorFile(opts.targets);
+  const vectors = opts.vectors ? checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors) : undefined;
   const t1 = performance.now();
   try {
     const result = runBatch(net, inputs, targets, {
@@ -36,6 +40,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
       shardSize: opts.shardSize,
       subsampling: opts.subsampling,
       seed: opts.seed,
+      mcSamples: opts.mcSamples,
+      vectors,
       onShard: (done, total) => log.info(`shard ${done}/${total} done`),
     });
     const t2 = performance.now();
@@ -46,6 +52,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
       extensions,
       shards: result.shards,
       seed: opts.seed,
+      mcSamples: opts.mcSamples ?? 1,
       subsampling: opts.subsampling ?? null,
       timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
     });
