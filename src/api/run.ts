@@ -4,7 +4,7 @@
  */
 import { backwardShard, computeShard, planShards, sliceRows, type ShardRequest } from '../core/backprop.ts';
 import { disposeShardState, forwardShard } from '../core/forward.ts';
-import { kfraInProcess } from '../core/kfra.ts';
+import { runKfraSync } from '../core/kfra.ts';
 import { UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
@@ -72,7 +72,7 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
         opts.onShard?.(i + 1, plan.length);
         return p;
       });
-      kfraFactors = kfraInProcess(net.layers, states, N);
+      kfraFactors = runKfraSync(net.layers, states, N);
     } finally {
       states.forEach(disposeShardState);
     }

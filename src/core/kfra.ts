@@ -69,23 +69,63 @@ export function kfraOutputFactor(layer: Layer, G: tf.Tensor): tf.Tensor {
   });
 }
 
+const toTensor = (data: Float64Array, d: number) => tf.tensor2d(Float32Array.from(data), [d, d]);
+
 /**
- * Runs the collective over shards held in this process, returning B per parametric layer index.
- * The worker pool runs the same steps with the shards spread over workers (coordinator/).
+ * KFRA's backward pass over the shards this worker holds, as a program that yields its local
+ * [D, D] contribution whenever the whole batch must be summed (the loss, and every layer whose
+ * Jacobian depends on the sample) and resumes with the sum over all shard groups. Layers with a
+ * sample-independent Jacobian need no communication: every group computes the same Jᵀ G J.
+ * Drive it with `runKfraSync` (all shards local) or `runKfraAsync` (an all-reduce across workers).
+ * Returns B per parametric layer index.
  */
-export function kfraInProcess(layers: Layer[], states: ShardState[], N: number): Map<number, Float64Array> {
+export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): Generator<Float64Array, Map<number, Float64Array>, Float64Array> {
   const out = new Map<number, Float64Array>();
-  let G = tf.tidy(() => states.map((s) => s.loss.sumHessian(s.acts[s.acts.length - 1]).mul(s.rho)).reduce((a, b) => a.add(b)));
-  for (let i = layers.length - 1; i >= 0; i--) {
-    const layer = layers[i];
-    if (Object.keys(layer.params).length > 0) out.set(i, Float64Array.from(kfraOutputFactor(layer, G).dataSync()));
-    if (i === 0) break;
-    const next = tf.tidy(() =>
-      states.map((s) => eaJacTMatJacProdSum(layer, s.acts[i], s.acts[i + 1], G)).reduce((a, b) => a.add(b)).div(N),
-    );
+  const local = (fn: (s: ShardState) => tf.Tensor) => Float64Array.from(tf.tidy(() => states.map(fn).reduce((a, b) => a.add(b))).dataSync());
+  const dLoss = numel(layers[layers.length - 1].outShape);
+  let G: tf.Tensor = toTensor(yield local((s) => s.loss.sumHessian(s.acts[s.acts.length - 1]).mul(s.rho)), dLoss);
+  try {
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const layer = layers[i];
+      if (Object.keys(layer.params).length > 0) out.set(i, Float64Array.from(kfraOutputFactor(layer, G).dataSync()));
+      if (i === 0) break;
+      let next: tf.Tensor;
+      if (sampleIndependent(layer)) {
+        const s = states[0];
+        next = tf.tidy(() => sandwich(layer, s.acts[i], s.acts[i + 1], G));
+      } else {
+        const Gi = G;
+        const sum: Float64Array = yield local((s) => eaJacTMatJacProdSum(layer, s.acts[i], s.acts[i + 1], Gi));
+        next = tf.tidy(() => toTensor(sum, numel(layer.inShape)).div(N));
+      }
+      G.dispose();
+      G = next;
+    }
+  } finally {
     G.dispose();
-    G = next;
   }
-  G.dispose();
   return out;
+}
+
+/** All shards in this process: the "all-reduce" is the local sum itself. */
+export function runKfraSync(layers: Layer[], states: ShardState[], N: number): Map<number, Float64Array> {
+  const program = kfraProgram(layers, states, N);
+  let step = program.next();
+  while (!step.done) step = program.next(step.value);
+  return step.value;
+}
+
+/** Shards spread over workers: each yielded contribution goes through `allReduce`. */
+export async function runKfraAsync(layers: Layer[], states: ShardState[], N: number, allReduce: (local: Float64Array) => Promise<Float64Array>): Promise<Map<number, Float64Array>> {
+  const program = kfraProgram(layers, states, N);
+  let step = program.next();
+  while (!step.done) step = program.next(await allReduce(step.value));
+  return step.value;
+}
+
+/** Largest matrix an all-reduce of this network carries (elements), for sizing shared buffers. */
+export function kfraCapacity(layers: Layer[]): number {
+  let d = numel(layers[layers.length - 1].outShape);
+  for (const layer of layers.slice(1)) if (!sampleIndependent(layer)) d = Math.max(d, numel(layer.inShape));
+  return d * d;
 }

@@ -1,0 +1,105 @@
+/**
+ * The typed wire protocol between the coordinator and its workers (threads or processes).
+ * Discriminated unions only; tensors travel as TensorRef handles (threads) or shm file
+ * references (processes); errors as SerializedError so their class and code survive.
+ */
+import type { SerializedError } from '../errors/index.ts';
+import type { ModelSpec } from '../nn/spec.ts';
+import type { PartialEntry } from '../reduce/partials.ts';
+import type { BackendName, ExtensionName } from '../vocabulary.ts';
+import type { TensorRef } from './shared-tensor.ts';
+
+/** Everything about a job that does not change from shard to shard. */
+export interface JobContext {
+  jobId: string;
+  backend: BackendName;
+  /** Identifies the model replica; a worker builds each model once and reuses it. */
+  modelKey: string;
+  spec: ModelSpec;
+  weights: Record<string, TensorRef>;
+  inputs: TensorRef;
+  targets: TensorRef;
+  N: number;
+  extensions: ExtensionName[];
+  subsampling?: number[];
+  seed: number;
+  mcSamples: number;
+  vectors?: Record<string, TensorRef>;
+}
+
+export interface ShardSpec {
+  shardId: number;
+  offset: number;
+  count: number;
+}
+
+/** Compute one shard's partials. */
+export interface ShardTask {
+  type: 'shard';
+  job: JobContext;
+  shard: ShardSpec;
+  /** Test hook: make the worker fail in a chosen way (never set by the CLI). */
+  fault?: FaultInjection;
+}
+
+/**
+ * KFRA: one worker holds a group of shards and takes part in a per-layer all-reduce with the
+ * other groups through a shared-memory barrier (threads) or coordinator messages (processes).
+ */
+export interface KfraGroupTask {
+  type: 'kfra-group';
+  job: JobContext;
+  shards: ShardSpec[];
+  group: number;
+  barrier: BarrierHandle;
+}
+
+export type BarrierHandle = SharedBarrier | { kind: 'messages'; groups: number; timeoutMs: number };
+
+export interface SharedBarrier {
+  kind: 'shared-memory';
+  groups: number;
+  /** [generation, arrived] control words. */
+  control: SharedArrayBuffer;
+  /** groups × capacity float64 contribution slots, then one result slot. */
+  slots: SharedArrayBuffer;
+  capacity: number;
+  timeoutMs: number;
+}
+
+export type FaultInjection =
+  | { kind: 'throw'; shardId: number; times: number; counter: SharedArrayBuffer }
+  | { kind: 'exit'; shardId: number; times: number; counter: SharedArrayBuffer }
+  | { kind: 'hang'; shardId: number; times: number; counter: SharedArrayBuffer };
+
+export type WorkerTask = ShardTask | KfraGroupTask;
+
+export interface ShardResult {
+  type: 'partials';
+  shardId: number;
+  offset: number;
+  count: number;
+  loss: number;
+  entries: Record<string, PartialEntry>;
+  /** KFRA groups also return B per parametric layer index. */
+  kfra?: Record<number, Float64Array>;
+  workerId: string;
+}
+
+export interface GroupResult {
+  type: 'group';
+  results: ShardResult[];
+  kfra: Record<number, Float64Array>;
+}
+
+export type WorkerReply = { ok: true; value: ShardResult | GroupResult } | { ok: false; error: SerializedError };
+
+/** Process pool only: messages between a child and the coordinator besides task/reply. */
+export type ChildMessage =
+  | { type: 'ready'; pid: number }
+  | { type: 'reply'; taskId: number; reply: WorkerReply }
+  | { type: 'allreduce'; taskId: number; round: number; group: number; file: string; length: number };
+
+export type ParentMessage =
+  | { type: 'task'; taskId: number; task: WorkerTask }
+  | { type: 'allreduced'; taskId: number; round: number; file: string; length: number };
