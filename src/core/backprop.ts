@@ -14,13 +14,15 @@ import { BACKPROPS, ruleFor } from '../extensions/index.ts';
 import type { ParamContext } from '../extensions/types.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
+import { sharedFloat32, sharedFloat64 } from '../protocol/shared-tensor.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';
 
+/** Partials live in shared memory, so handing them from a worker thread to the coordinator copies nothing. */
 function toEntry(kind: 'sum' | 'rows', value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
-  if (kind === 'sum') return { kind, shape: value.shape, data: Float64Array.from(value.dataSync()) };
-  return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: Float32Array.from(value.dataSync()) };
+  if (kind === 'sum') return { kind, shape: value.shape, data: sharedFloat64(value.dataSync()) };
+  return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: sharedFloat32(value.dataSync()) };
 }
 
 function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.Tensor, gOut: tf.Tensor, factors: Factors): ParamContext {
@@ -93,9 +95,15 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
         tf.tidy(() => {
           const key = `${layer.index}.${param}`;
           entries[`${key}.${GRAD_FIELD}`] = toEntry('sum', math.paramJacT![param]!(layer, x, gOut.expandDims(0), true).squeeze([0]), rowIndex);
-          const p = paramContext(state, layer, param, x, gOut, factors);
+          // A shard holding none of the subsampled samples still sends (empty) rows entries.
+          const noRows = rows !== null && rows.local.length === 0;
+          const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
           for (const q of req.extensions) {
-            for (const out of ruleFor(q, layer.kind)(p)) entries[`${key}.${out.field}`] = toEntry(out.kind, out.value, rowIndex);
+            for (const out of ruleFor(q, layer.kind)(p)) {
+              entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
+                ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
+                : toEntry(out.kind, out.value, rowIndex);
+            }
           }
         });
       }

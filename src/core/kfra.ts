@@ -12,6 +12,7 @@ import { mathOf } from './derivatives/index.ts';
 import type { Layer } from './derivatives/types.ts';
 import type { ShardState } from './forward.ts';
 import { numel } from '../io/host-tensor.ts';
+import { sumInOrder } from '../reduce/sum-in-order.ts';
 
 /** Layers whose Jacobian does not depend on the sample (J_n = J for all n). */
 const SAMPLE_INDEPENDENT = new Set<string>([
@@ -79,9 +80,11 @@ const toTensor = (data: Float64Array, d: number) => tf.tensor2d(Float32Array.fro
  * Drive it with `runKfraSync` (all shards local) or `runKfraAsync` (an all-reduce across workers).
  * Returns B per parametric layer index.
  */
-export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): Generator<Float64Array, Map<number, Float64Array>, Float64Array> {
+export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): Generator<Float64Array[], Map<number, Float64Array>, Float64Array> {
   const out = new Map<number, Float64Array>();
-  const local = (fn: (s: ShardState) => tf.Tensor) => Float64Array.from(tf.tidy(() => states.map(fn).reduce((a, b) => a.add(b))).dataSync());
+  // One contribution per shard: the all-reduce adds them in global shard order, in float64, so
+  // the result is bitwise the same however the shards are spread over workers.
+  const local = (fn: (s: ShardState) => tf.Tensor) => states.map((s) => Float64Array.from(tf.tidy(() => fn(s)).dataSync()));
   const dLoss = numel(layers[layers.length - 1].outShape);
   let G: tf.Tensor = toTensor(yield local((s) => s.loss.sumHessian(s.acts[s.acts.length - 1]).mul(s.rho)), dLoss);
   try {
@@ -107,16 +110,16 @@ export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): 
   return out;
 }
 
-/** All shards in this process: the "all-reduce" is the local sum itself. */
+/** All shards in this process: the "all-reduce" is the ordered sum of the local contributions. */
 export function runKfraSync(layers: Layer[], states: ShardState[], N: number): Map<number, Float64Array> {
   const program = kfraProgram(layers, states, N);
   let step = program.next();
-  while (!step.done) step = program.next(step.value);
+  while (!step.done) step = program.next(sumInOrder(step.value));
   return step.value;
 }
 
-/** Shards spread over workers: each yielded contribution goes through `allReduce`. */
-export async function runKfraAsync(layers: Layer[], states: ShardState[], N: number, allReduce: (local: Float64Array) => Promise<Float64Array>): Promise<Map<number, Float64Array>> {
+/** Shards spread over workers: each step's per-shard contributions go through `allReduce`. */
+export async function runKfraAsync(layers: Layer[], states: ShardState[], N: number, allReduce: (local: Float64Array[]) => Promise<Float64Array>): Promise<Map<number, Float64Array>> {
   const program = kfraProgram(layers, states, N);
   let step = program.next();
   while (!step.done) step = program.next(await allReduce(step.value));

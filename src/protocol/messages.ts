@@ -54,14 +54,15 @@ export interface KfraGroupTask {
   barrier: BarrierHandle;
 }
 
-export type BarrierHandle = SharedBarrier | { kind: 'messages'; groups: number; timeoutMs: number };
+export type BarrierHandle = SharedBarrier | { kind: 'messages'; id: string; groups: number; timeoutMs: number };
 
 export interface SharedBarrier {
   kind: 'shared-memory';
   groups: number;
-  /** [generation, arrived] control words. */
+  shardsPerGroup: number;
+  /** [generation, arrived, count of group 0, count of group 1, …] control words. */
   control: SharedArrayBuffer;
-  /** groups × capacity float64 contribution slots, then one result slot. */
+  /** groups × shardsPerGroup × capacity float64 contribution slots, then one result slot. */
   slots: SharedArrayBuffer;
   capacity: number;
   timeoutMs: number;
@@ -98,8 +99,8 @@ export type WorkerReply = { ok: true; value: ShardResult | GroupResult } | { ok:
 export type ChildMessage =
   | { type: 'ready'; pid: number }
   | { type: 'reply'; taskId: number; reply: WorkerReply }
-  | { type: 'allreduce'; taskId: number; round: number; group: number; file: string; length: number };
+  | { type: 'allreduce'; taskId: number; barrier: string; round: number; group: number; values: Float64Array[] };
 
 export type ParentMessage =
   | { type: 'task'; taskId: number; task: WorkerTask }
-  | { type: 'allreduced'; taskId: number; round: number; file: string; length: number };
+  | { type: 'allreduced'; taskId: number; round: number; values: Float64Array };

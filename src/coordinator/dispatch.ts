@@ -1,0 +1,50 @@
+/**
+ * Runs one task on the pool with a timeout and retries. A worker that throws a non-deterministic
+ * error, crashes, or hangs past the timeout is replaced by the pool and the task is retried; a
+ * deterministic error (bad input) is thrown at once, without retries.
+ */
+import { BackpackError, deserializeError, ErrorCode } from '../errors/index.ts';
+import type { GroupResult, ShardResult, WorkerTask } from '../protocol/messages.ts';
+import type { WorkerPool } from './pool.ts';
+
+export interface DispatchOptions {
+  /** Milliseconds before a task is declared hung and its worker replaced (0 = never). */
+  timeoutMs: number;
+  retries: number;
+  /** Aborts every attempt of the task (the job failed elsewhere). */
+  jobSignal: AbortSignal;
+  onRetry?: (attempt: number, reason: string) => void;
+}
+
+export class ShardFailedError extends BackpackError {
+  constructor(message: string) {
+    super(ErrorCode.Internal, message, false);
+    this.name = 'ShardFailedError';
+  }
+}
+
+export async function dispatch(pool: WorkerPool, task: WorkerTask, what: string, opts: DispatchOptions): Promise<ShardResult | GroupResult> {
+  let last = '';
+  for (let attempt = 0; attempt <= opts.retries; attempt++) {
+    if (opts.jobSignal.aborted) throw new ShardFailedError(`${what}: job aborted`);
+    const controller = new AbortController();
+    const onJobAbort = () => controller.abort('job aborted');
+    opts.jobSignal.addEventListener('abort', onJobAbort, { once: true });
+    const timer = opts.timeoutMs > 0 ? setTimeout(() => controller.abort(`no result after ${opts.timeoutMs} ms`), opts.timeoutMs) : null;
+    try {
+      const reply = await pool.run(task, controller.signal);
+      if (reply.ok) return reply.value;
+      const err = deserializeError(reply.error);
+      if (reply.error.deterministic) throw err;
+      last = err.message;
+    } catch (e) {
+      if (e instanceof BackpackError && e.deterministic) throw e;
+      last = controller.signal.aborted ? String(controller.signal.reason) : (e as Error).message;
+    } finally {
+      if (timer) clearTimeout(timer);
+      opts.jobSignal.removeEventListener('abort', onJobAbort);
+    }
+    if (attempt < opts.retries) opts.onRetry?.(attempt + 1, last);
+  }
+  throw new ShardFailedError(`${what} failed after ${opts.retries + 1} attempts; last error: ${last}`);
+}

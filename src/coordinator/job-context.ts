@@ -1,0 +1,69 @@
+/**
+ * Puts a job's tensors where the pool's workers can read them without copies: SharedArrayBuffers
+ * for threads, files in /dev/shm for processes. Also derives the model key under which workers
+ * cache their replica (same spec and weights → same key → no rebuild across jobs).
+ */
+import { createHash } from 'node:crypto';
+import type { HostTensor } from '../io/host-tensor.ts';
+import type { ModelSpec } from '../nn/spec.ts';
+import type { JobContext } from '../protocol/messages.ts';
+import { toShared, type TensorRef } from '../protocol/shared-tensor.ts';
+import { removeShmDir, shmDir, writeFileTensor } from '../protocol/shm-transport.ts';
+import type { BackendName, ExtensionName } from '../vocabulary.ts';
+
+export interface JobTensors {
+  spec: ModelSpec;
+  weights: Map<string, HostTensor>;
+  inputs: HostTensor;
+  targets: HostTensor;
+  vectors?: Map<string, HostTensor>;
+}
+
+export interface JobSettings {
+  backend: BackendName;
+  extensions: ExtensionName[];
+  subsampling?: number[];
+  seed: number;
+  mcSamples: number;
+}
+
+export function modelKey(spec: ModelSpec, weights: Map<string, HostTensor>): string {
+  const h = createHash('sha1').update(JSON.stringify(spec));
+  for (const [k, t] of [...weights].sort(([a], [b]) => a.localeCompare(b))) {
+    h.update(k).update(JSON.stringify(t.shape)).update(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+let jobCounter = 0;
+
+/** Returns the context and a cleanup function (removes shm files of a process-pool job). */
+export function prepareJob(kind: 'threads' | 'processes', t: JobTensors, s: JobSettings, key = modelKey(t.spec, t.weights)): { job: JobContext; cleanup: () => void } {
+  const jobId = `${process.pid}-${++jobCounter}`;
+  let place: (name: string, x: HostTensor) => TensorRef;
+  let cleanup = () => {};
+  if (kind === 'threads') {
+    place = (_name, x) => toShared(x);
+  } else {
+    const dir = shmDir(`job-${jobId}`);
+    place = (name, x) => writeFileTensor(dir, name, x);
+    cleanup = () => removeShmDir(dir);
+  }
+  const mapOf = (m: Map<string, HostTensor>, prefix: string) => Object.fromEntries([...m].map(([k, v]) => [k, place(`${prefix}${k}`, v)]));
+  const job: JobContext = {
+    jobId,
+    backend: s.backend,
+    modelKey: key,
+    spec: t.spec,
+    weights: mapOf(t.weights, 'w_'),
+    inputs: place('inputs', t.inputs),
+    targets: place('targets', t.targets),
+    N: t.inputs.shape[0],
+    extensions: s.extensions,
+    subsampling: s.subsampling,
+    seed: s.seed,
+    mcSamples: s.mcSamples,
+    vectors: t.vectors ? mapOf(t.vectors, 'v_') : undefined,
+  };
+  return { job, cleanup };
+}

@@ -1,0 +1,14 @@
+/** The one interface the coordinator drives, whatever runs the work: threads or processes. */
+import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
+
+export interface WorkerPool {
+  readonly kind: 'threads' | 'processes';
+  /** Number of workers (threads or processes). */
+  readonly size: number;
+  /**
+   * Runs one task. Rejects (never resolves) when the worker dies or the signal aborts; the pool
+   * then replaces that worker, so it keeps serving other tasks and jobs.
+   */
+  run(task: WorkerTask, signal: AbortSignal): Promise<WorkerReply>;
+  close(): Promise<void>;
+}

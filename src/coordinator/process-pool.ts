@@ -1,0 +1,153 @@
+/**
+ * Worker processes (node:child_process), one per device with --devices: worker i sees only GPU
+ * devices[i] (CUDA_VISIBLE_DEVICES). Without GPUs the same pool runs CPU backends. A process that
+ * exits or is aborted mid-task fails that task and is replaced; KFRA all-reduces are summed here.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply, WorkerTask } from '../protocol/messages.ts';
+import { unpackEntries, type PackedEntries } from '../protocol/shm-transport.ts';
+import type { WorkerPool } from './pool.ts';
+import { sumInOrder } from '../reduce/sum-in-order.ts';
+
+const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/process-entry.mjs');
+
+interface Slot {
+  child: ChildProcess;
+  ready: Promise<void>;
+  taskId: number | null;
+  device: number | null;
+}
+
+interface Pending {
+  taskId: number;
+  task: WorkerTask;
+  resolve: (r: WorkerReply) => void;
+  reject: (e: Error) => void;
+  signal: AbortSignal;
+  slot?: Slot;
+}
+
+/** One all-reduce round of a message barrier: contributions by group, then the sum in group order. */
+class MessageBarrier {
+  private rounds = new Map<number, { values: Float64Array[][]; waiters: { slot: Slot; taskId: number }[] }>();
+  constructor(private groups: number) {}
+  arrive(round: number, group: number, values: Float64Array[], slot: Slot, taskId: number): void {
+    let r = this.rounds.get(round);
+    if (!r) this.rounds.set(round, (r = { values: Array(this.groups), waiters: [] }));
+    r.values[group] = values;
+    r.waiters.push({ slot, taskId });
+    if (r.waiters.length < this.groups) return;
+    // Group order, then shard order within a group: the global shard order.
+    const sum = sumInOrder(r.values.flat());
+    for (const w of r.waiters) w.slot.child.send({ type: 'allreduced', taskId: w.taskId, round, values: sum } satisfies ParentMessage);
+    this.rounds.delete(round);
+  }
+}
+
+function unpack(value: ShardResult | GroupResult): ShardResult | GroupResult {
+  const one = (r: ShardResult): ShardResult => ({ ...r, entries: unpackEntries(r.entries as unknown as PackedEntries) });
+  return value.type === 'partials' ? one(value) : { ...value, results: value.results.map(one) };
+}
+
+export function createProcessPool(size: number, devices?: number[]): WorkerPool {
+  const count = devices?.length ?? size;
+  const queue: Pending[] = [];
+  const inFlight = new Map<number, Pending>();
+  const barriers = new Map<string, MessageBarrier>();
+  let nextTask = 1;
+  let closed = false;
+
+  function spawn(device: number | null): Slot {
+    const env = { ...process.env };
+    if (device !== null) {
+      env.CUDA_VISIBLE_DEVICES = String(device);
+      env.BACKPACK_DEVICE = String(device);
+    }
+    const child = fork(ENTRY, [], { env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const slot: Slot = { child, taskId: null, device, ready: Promise.resolve() };
+    slot.ready = new Promise((resolve) => child.once('message', () => resolve()));
+    child.on('message', (m: ChildMessage) => onMessage(slot, m));
+    child.on('exit', (code, sig) => onExit(slot, code, sig));
+    return slot;
+  }
+
+  const slots: Slot[] = Array.from({ length: count }, (_, i) => spawn(devices ? devices[i] : null));
+
+  function onMessage(slot: Slot, m: ChildMessage): void {
+    if (m.type === 'reply') {
+      const p = inFlight.get(m.taskId);
+      if (!p) return;
+      inFlight.delete(m.taskId);
+      slot.taskId = null;
+      try {
+        p.resolve(m.reply.ok ? { ok: true, value: unpack(m.reply.value) } : m.reply);
+      } catch (e) {
+        p.reject(e as Error);
+      }
+      dispatch();
+    } else if (m.type === 'allreduce') {
+      const p = inFlight.get(m.taskId);
+      if (!p || p.task.type !== 'kfra-group') return;
+      let b = barriers.get(m.barrier);
+      if (!b) barriers.set(m.barrier, (b = new MessageBarrier(p.task.barrier.groups)));
+      b.arrive(m.round, m.group, m.values, slot, m.taskId);
+    }
+  }
+
+  function onExit(slot: Slot, code: number | null, sig: string | null): void {
+    const i = slots.indexOf(slot);
+    if (slot.taskId !== null) {
+      const p = inFlight.get(slot.taskId);
+      inFlight.delete(slot.taskId);
+      p?.reject(new Error(`worker process ${slot.child.pid} exited (code ${code}, signal ${sig}) while running a task`));
+    }
+    if (closed || i < 0) return;
+    slots[i] = spawn(slot.device);
+    dispatch();
+  }
+
+  function dispatch(): void {
+    for (const slot of slots) {
+      if (slot.taskId !== null || queue.length === 0) continue;
+      const p = queue.shift()!;
+      if (p.signal.aborted) {
+        p.reject(new Error('aborted before start'));
+        continue;
+      }
+      slot.taskId = p.taskId;
+      p.slot = slot;
+      inFlight.set(p.taskId, p);
+      void slot.ready.then(() => slot.child.send({ type: 'task', taskId: p.taskId, task: p.task } satisfies ParentMessage));
+    }
+  }
+
+  return {
+    kind: 'processes',
+    size: count,
+    run(task, signal) {
+      return new Promise<WorkerReply>((resolve, reject) => {
+        const p: Pending = { taskId: nextTask++, task, resolve, reject, signal };
+        signal.addEventListener('abort', () => {
+          const idx = queue.indexOf(p);
+          if (idx >= 0) queue.splice(idx, 1);
+          // NOTE: killing the process is the only way to stop a hung task; exit() respawns it.
+          if (p.slot && p.slot.taskId === p.taskId) p.slot.child.kill('SIGKILL');
+          reject(new Error(`task aborted: ${String(signal.reason ?? 'timeout')}`));
+        }, { once: true });
+        queue.push(p);
+        dispatch();
+      });
+    },
+    async close() {
+      closed = true;
+      await Promise.all(slots.map((s) => new Promise<void>((resolve) => {
+        if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
+        s.child.once('exit', () => resolve());
+        s.child.disconnect?.();
+        setTimeout(() => s.child.kill('SIGKILL'), 2000).unref();
+      })));
+    },
+  };
+}

@@ -1,0 +1,24 @@
+/** Worker threads through piscina: each thread keeps its backend and model replicas across tasks. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
+import type { WorkerPool } from './pool.ts';
+
+const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/thread-entry.mjs');
+
+export function createThreadPool(size: number): WorkerPool {
+  const piscina = new Piscina<WorkerTask, WorkerReply>({
+    filename: ENTRY,
+    minThreads: size,
+    maxThreads: size,
+    // Keep threads (and their model replicas) alive between jobs.
+    idleTimeout: 60_000,
+  });
+  return {
+    kind: 'threads',
+    size,
+    run: (task, signal) => piscina.run(task, { signal }),
+    close: () => piscina.destroy(),
+  };
+}

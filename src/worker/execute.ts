@@ -1,0 +1,55 @@
+/**
+ * What a worker does with a task, the same in a thread and in a child process: resolve the job's
+ * tensors, use the cached model replica, run the shard (or a KFRA group) and return partials.
+ */
+import { backwardShard, computeShard } from '../core/backprop.ts';
+import { disposeShardState, forwardShard, type ShardRequest } from '../core/forward.ts';
+import { runKfraAsync } from '../core/kfra.ts';
+import { useBackend } from '../backends/select.ts';
+import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask } from '../protocol/messages.ts';
+import { rowsOf } from '../protocol/shared-tensor.ts';
+import { modelFor } from './models.ts';
+import { resolveMap, resolveTensor } from './resolve.ts';
+import { injectFault } from './faults.ts';
+
+export const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+
+function request(job: JobContext, shard: ShardSpec): ShardRequest {
+  return {
+    shardId: shard.shardId,
+    inputs: resolveTensor(rowsOf(job.inputs, shard.offset, shard.count)),
+    targets: resolveTensor(rowsOf(job.targets, shard.offset, shard.count)),
+    offset: shard.offset,
+    N: job.N,
+    extensions: job.extensions,
+    subsampling: job.subsampling,
+    seed: job.seed,
+    mcSamples: job.mcSamples,
+    vectors: job.vectors ? resolveMap(job.vectors) : undefined,
+  };
+}
+
+export async function executeShard(task: ShardTask): Promise<ShardResult> {
+  await useBackend(task.job.backend);
+  if (task.fault) injectFault(task.fault, task.shard.shardId);
+  const net = modelFor(task.job);
+  const p = computeShard(net, request(task.job, task.shard));
+  return { type: 'partials', ...p, workerId };
+}
+
+/**
+ * KFRA: forward and backward every shard of the group, keep their states, then run KFRA's
+ * backward pass with one all-reduce per sample-dependent layer across all groups.
+ */
+export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>): Promise<GroupResult> {
+  await useBackend(task.job.backend);
+  const net = modelFor(task.job);
+  const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
+  try {
+    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...backwardShard(net, st), workerId }));
+    const factors = await runKfraAsync(net.layers, states, task.job.N, allReduce);
+    return { type: 'group', results, kfra: Object.fromEntries(factors) };
+  } finally {
+    states.forEach(disposeShardState);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * A worker process of the process pool (one per GPU with --devices). Tasks and replies travel over
+ * IPC as small messages; tensors travel as files in /dev/shm. KFRA's all-reduce goes through the
+ * coordinator, which sums the groups' contributions in group order.
+ */
+import path from 'node:path';
+import { serializeError } from '../errors/index.ts';
+import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply } from '../protocol/messages.ts';
+import { packEntries, shmDir } from '../protocol/shm-transport.ts';
+import { executeKfraGroup, executeShard } from './execute.ts';
+
+const send = (m: ChildMessage) => process.send!(m);
+const dir = shmDir(`worker-${process.pid}`);
+const pendingReduce = new Map<string, (values: Float64Array) => void>();
+
+/** Replaces each result's partial data by a file reference (the parent unpacks it). */
+function packed(value: ShardResult | GroupResult, taskId: number): ShardResult | GroupResult {
+  const pack = (r: ShardResult, i: number): ShardResult => ({
+    ...r,
+    entries: packEntries(r.entries, path.join(dir, `t${taskId}-${i}.bin`)) as unknown as ShardResult['entries'],
+  });
+  return value.type === 'partials' ? pack(value, 0) : { ...value, results: value.results.map(pack) };
+}
+
+async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }>): Promise<void> {
+  let reply: WorkerReply;
+  try {
+    const { task } = m;
+    let value: ShardResult | GroupResult;
+    if (task.type === 'shard') {
+      value = await executeShard(task);
+    } else {
+      let round = 0;
+      const barrier = task.barrier;
+      value = await executeKfraGroup(task, (values) => {
+        const r = round++;
+        const id = barrier.kind === 'messages' ? barrier.id : '';
+        return new Promise((resolve) => {
+          pendingReduce.set(`${taskId}:${r}`, resolve);
+          send({ type: 'allreduce', taskId, barrier: id, round: r, group: task.group, values });
+        });
+      });
+    }
+    reply = { ok: true, value: packed(value, taskId) };
+  } catch (e) {
+    reply = { ok: false, error: serializeError(e) };
+  }
+  send({ type: 'reply', taskId, reply });
+}
+
+process.on('message', (m: ParentMessage) => {
+  if (m.type === 'task') void handle(m.taskId, m);
+  else if (m.type === 'allreduced') {
+    const key = `${m.taskId}:${m.round}`;
+    pendingReduce.get(key)?.(m.values);
+    pendingReduce.delete(key);
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', pid: process.pid });
