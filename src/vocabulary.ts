@@ -54,6 +54,7 @@ export const SAVEFIELDS = {
   KFRA: 'kfra',
   GGNMP: 'ggnmp',
   HMP: 'hmp',
+  GradientNoiseScale: 'gradient_noise_scale',
 } as const;
 export type ExtensionName = keyof typeof SAVEFIELDS;
 export const EXTENSION_NAMES = Object.keys(SAVEFIELDS) as ExtensionName[];

@@ -86,7 +86,7 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   const t1 = performance.now();
   const merged = mergePartials(partials);
   if (kfraFactors) addKfraFactors(net, merged, kfraFactors);
-  const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling });
+  const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: net.loss.reduction });
   return { loss: merged.loss, N, results, shards: plan.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 } };
 }
 

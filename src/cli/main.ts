@@ -1,4 +1,5 @@
 /** The `backpack-ts` command line. Every failure ends with a typed message and a non-zero exit code. */
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { BackpackError, UsageError } from '../errors/index.ts';
 import { BACKEND_NAMES, EXTENSION_NAMES } from '../vocabulary.ts';
@@ -28,6 +29,11 @@ function program(): Command {
     .option('--subsampling <list>', 'global sample indices for per-sample quantities, e.g. 0,5,7', intList('--subsampling'))
     .option('--mc-samples <M>', 'Monte-Carlo samples for DiagGGNMC, BatchDiagGGNMC, SqrtGGNMC, KFAC', positiveInt('--mc-samples'), 1)
     .option('--vectors <file>', 'GGNMP/HMP: .safetensors with one tensor [V, *θ] per parameter name')
+    .option('--workers <W>', 'worker threads/processes (0: run in this process)', nonNegativeInt('--workers'), availableParallelism())
+    .addOption(new Option('--pool <kind>', 'worker kind').choices(['threads', 'processes']).default('threads'))
+    .option('--devices <list>', 'one worker process per GPU device index, e.g. 0,1 (implies --pool processes)', intList('--devices'))
+    .option('--shard-timeout <ms>', 'a shard running longer is declared hung; its worker is replaced and the shard retried', nonNegativeInt('--shard-timeout'), 600_000)
+    .option('--retries <R>', 'retries of a shard that failed non-deterministically', nonNegativeInt('--retries'), 2)
     .option('--quiet', 'no progress output')
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));

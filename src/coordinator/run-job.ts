@@ -122,7 +122,7 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
     const t1 = performance.now();
     const merged = mergePartials([...results.values()]);
     if (kfra) addKfraFactors(net, merged, new Map(Object.entries(kfra).map(([k, v]) => [Number(k), v])));
-    const out = finalize(merged, { N, paramNames, extensions: opts.extensions, subsampling: opts.subsampling });
+    const out = finalize(merged, { N, paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: net.loss.reduction });
     return { loss: merged.loss, N, results: out, shards: shards.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 } };
   } finally {
     cleanup();

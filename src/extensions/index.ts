@@ -13,6 +13,7 @@ import { diagGGNExact } from './diag-ggn-exact/index.ts';
 import { diagGGNMC } from './diag-ggn-mc/index.ts';
 import { diagHessian } from './diag-hessian/index.ts';
 import { ggnmp } from './ggnmp/index.ts';
+import { gradientNoiseScale } from './gradient-noise-scale/index.ts';
 import { hmp } from './hmp/index.ts';
 import { kfac } from './kfac/index.ts';
 import { kflr } from './kflr/index.ts';
@@ -41,6 +42,7 @@ export const RULES: Record<ExtensionName, RuleTable> = {
   KFRA: kfra,
   GGNMP: ggnmp,
   HMP: hmp,
+  GradientNoiseScale: gradientNoiseScale,
 };
 
 /** What each quantity needs backpropagated besides the gradient. */
@@ -50,6 +52,7 @@ export const BACKPROPS: Record<ExtensionName, Backprop[]> = {
   DiagGGNMC: ['sqrtMC'], BatchDiagGGNMC: ['sqrtMC'], SqrtGGNMC: ['sqrtMC'], KFAC: ['sqrtMC'],
   DiagHessian: ['hessian'], BatchDiagHessian: ['hessian'], HMP: ['hessian'],
   KFRA: ['kfra'],
+  GradientNoiseScale: [],
 };
 
 export function ruleFor(quantity: ExtensionName, kind: ModuleKind): Rule {

@@ -18,6 +18,8 @@ export interface FinalizeOptions {
   extensions: ExtensionName[];
   /** Global sample indices whose per-sample rows are reported, in this order (default: all). */
   subsampling?: number[];
+  /** The loss reduction: how the ρ-scaled per-sample gradients relate to per-sample losses. */
+  reduction: 'mean' | 'sum';
 }
 
 /** Results of one quantity at one parameter: [key suffix after `<param>.`, tensor]. */
@@ -98,6 +100,39 @@ export const FINALIZERS: Record<ExtensionName, Finalizer> = {
   KFRA: kronecker(SAVEFIELDS.KFRA),
   GGNMP: fromSum(SAVEFIELDS.GGNMP),
   HMP: fromSum(SAVEFIELDS.HMP),
+  // Network-level: see NETWORK_FINALIZERS.
+  GradientNoiseScale: () => [],
+};
+
+const scalar = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: Float32Array.of(v) });
+
+/**
+ * McCandlish et al. 2018, appendix A.1: with u_n the per-sample gradients (mean reduction: N·g_n,
+ * sum: g_n), G_B = mean u_n and S = mean |u_n|², the unbiased estimates for B_small = 1, B_big = N
+ * are |G|² ≈ (N|G_B|² − S)/(N − 1) and tr Σ ≈ N(S − |G_B|²)/(N − 1); B_simple = tr Σ / |G|².
+ */
+function noiseScale(merged: MergedPartials, opts: FinalizeOptions): [string, HostTensor][] {
+  const N = opts.N;
+  let gradSq = 0;
+  let sumSq = 0;
+  for (const param of opts.paramNames) {
+    for (const v of entry(merged, `${param}.${GRAD_FIELD}`, 'sum').data) gradSq += v * v;
+    for (const v of entry(merged, `${param}.${VARIANCE_SUMSQ}`, 'sum').data) sumSq += v;
+  }
+  const [GB2, S] = opts.reduction === 'mean' ? [gradSq, N * sumSq] : [gradSq / (N * N), sumSq / N];
+  const trueGradSq = (N * GB2 - S) / (N - 1);
+  const traceCov = (N * (S - GB2)) / (N - 1);
+  const field = SAVEFIELDS.GradientNoiseScale;
+  return [
+    [field, scalar(N > 1 ? traceCov / trueGradSq : NaN)],
+    [`${field}.trace_cov`, scalar(traceCov)],
+    [`${field}.grad_norm_sq`, scalar(trueGradSq)],
+  ];
+}
+
+/** Quantities of the whole network rather than of one parameter. */
+export const NETWORK_FINALIZERS: Partial<Record<ExtensionName, (merged: MergedPartials, opts: FinalizeOptions) => [string, HostTensor][]>> = {
+  GradientNoiseScale: noiseScale,
 };
 
 /**
@@ -108,7 +143,7 @@ export const COMBINES: Record<ExtensionName, 'sum' | 'rows' | 'sum, derived once
   BatchGrad: 'rows', BatchL2Grad: 'rows', SumGradSquared: 'sum', Variance: 'sum, derived once',
   DiagGGNExact: 'sum', DiagGGNMC: 'sum', BatchDiagGGNExact: 'rows', BatchDiagGGNMC: 'rows',
   SqrtGGNExact: 'rows', SqrtGGNMC: 'rows', DiagHessian: 'sum', BatchDiagHessian: 'rows',
-  KFAC: 'sum', KFLR: 'sum', KFRA: 'collective per layer', GGNMP: 'sum', HMP: 'sum',
+  KFAC: 'sum', KFLR: 'sum', KFRA: 'collective per layer', GGNMP: 'sum', HMP: 'sum', GradientNoiseScale: 'sum, derived once',
 };
 
 /** All results: `<param>.grad` for every parameter, then each requested quantity. */
@@ -120,5 +155,6 @@ export function finalize(merged: MergedPartials, opts: FinalizeOptions): Map<str
       for (const [suffix, t] of FINALIZERS[q](param, merged, opts)) out.set(`${param}.${suffix}`, t);
     }
   }
+  for (const q of opts.extensions) for (const [key, t] of NETWORK_FINALIZERS[q]?.(merged, opts) ?? []) out.set(key, t);
   return out;
 }
