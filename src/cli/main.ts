@@ -7,6 +7,7 @@ import { demoCommand } from './demo-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
 import { intList, nonNegativeInt, positiveInt } from './options.ts';
 import { runCommand } from './run-command.ts';
+import { parseMemory } from '../coordinator/memory-plan.ts';
 
 function program(): Command {
   const cli = new Command('backpack-ts')
@@ -34,6 +35,9 @@ function program(): Command {
     .option('--devices <list>', 'one worker process per GPU device index, e.g. 0,1 (implies --pool processes)', intList('--devices'))
     .option('--shard-timeout <ms>', 'a shard running longer is declared hung; its worker is replaced and the shard retried', nonNegativeInt('--shard-timeout'), 600_000)
     .option('--retries <R>', 'retries of a shard that failed non-deterministically', nonNegativeInt('--retries'), 2)
+    .option('--max-memory <size>', 'memory budget of one worker for one shard, e.g. 512M (shards are cut to fit)', parseMemory('--max-memory'))
+    .option('--batch-size <B>', 'treat the inputs as mini-batches of B samples: one result per batch (in OUTDIR/batch-NNNNN/)', positiveInt('--batch-size'))
+    .option('--accumulate', 'with --batch-size: one exact result over all samples, streamed batch by batch')
     .option('--quiet', 'no progress output')
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));

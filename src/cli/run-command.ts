@@ -1,10 +1,15 @@
 /** `backpack-ts run`: the CLI contract (see README). Loads files, runs the job, writes results. */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { runBatch, type RunResult } from '../api/run.ts';
 import { checkVectors } from '../api/vectors.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
+import { shardSizeFor } from '../coordinator/memory-plan.ts';
 import { runJobOnPool } from '../coordinator/run-job.ts';
+import { sliceRows } from '../core/inputs.ts';
+import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { writeResults, type Summary } from '../io/results.ts';
@@ -35,6 +40,12 @@ export interface RunCommandOptions {
   shardTimeout?: number;
   retries?: number;
   quiet?: boolean;
+  /** Bytes a worker may use for one shard; shards are cut to fit. */
+  maxMemory?: number;
+  /** Split the inputs into mini-batches of this size (the last may be smaller). */
+  batchSize?: number;
+  /** With --batch-size: one exact result over all samples, streamed in mini-batch-sized shards. */
+  accumulate?: boolean;
 }
 
 interface Loaded {
@@ -53,6 +64,11 @@ async function load(opts: RunCommandOptions): Promise<Loaded> {
   return { spec, weights, inputs, targets };
 }
 
+/** Rows [start, start+count) of every per-sample tensor of the job. */
+function batchOf(job: Loaded, start: number, count: number): Loaded {
+  return { ...job, inputs: sliceRows(job.inputs, start, count), targets: sliceRows(job.targets, start, count) };
+}
+
 export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
@@ -62,46 +78,64 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const net = buildNetwork(job.spec, job.weights);
   if (opts.vectors) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
   const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
+  const poolKind = workers === 0 ? 'in-process' : opts.devices ? 'processes' : (opts.pool ?? 'threads');
+  const N = job.inputs.shape[0];
+  const batchSize = opts.batchSize ?? N;
+  if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
+  let shardSize = opts.shardSize ?? (opts.accumulate ? batchSize : undefined);
+  if (opts.maxMemory) shardSize = shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? Math.ceil(Math.min(N, batchSize) / Math.max(1, workers)), opts.mcSamples);
+  const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
   const t1 = performance.now();
-  const settings = { extensions, shardSize: opts.shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
-  let result: RunResult;
-  const bar = progressBar(!opts.quiet);
-  try {
-    if (workers === 0) {
-      result = runBatch(net, job.inputs, job.targets, { ...settings, onShard: (done, total) => log.info(`shard ${done}/${total} done`) });
-    } else {
-      const pool = createPool(opts.devices ? 'processes' : (opts.pool ?? 'threads'), workers, opts.devices);
-      try {
-        result = await runJobOnPool(pool, job, {
-          ...settings,
-          backend,
-          shardTimeoutMs: opts.shardTimeout,
-          retries: opts.retries,
-          onProgress: (p) => bar.update(p),
-          onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
-        });
-      } finally {
-        bar.stop();
-        await pool.close();
-      }
+  const pool = workers === 0 ? null : createPool(poolKind as 'threads' | 'processes', workers, opts.devices);
+  const run = async (part: Loaded, label: string): Promise<RunResult> => {
+    if (!pool) return runBatch(net, part.inputs, part.targets, { ...settings, onShard: (done, total) => log.info(`${label}shard ${done}/${total} done`) });
+    const bar = progressBar(!opts.quiet, `${label}shards`);
+    try {
+      return await runJobOnPool(pool, part, {
+        ...settings,
+        backend,
+        shardTimeoutMs: opts.shardTimeout,
+        retries: opts.retries,
+        onProgress: (p) => bar.update(p),
+        onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
+      });
+    } finally {
+      bar.stop();
     }
+  };
+  const common = { backend, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  try {
+    if (opts.accumulate || batchSize >= N) {
+      const result = await run(job, '');
+      const t2 = performance.now();
+      const summary = await writeResults(opts.out, result.results, {
+        ...common,
+        loss: result.loss,
+        N: result.N,
+        shards: result.shards,
+        batchSize: opts.accumulate ? batchSize : null,
+        accumulated: Boolean(opts.accumulate),
+        timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
+      });
+      log.info(`loss ${result.loss.toPrecision(8)} over N=${result.N}; wrote ${result.results.size} tensors to ${path.join(opts.out, 'results.safetensors')}`);
+      return summary;
+    }
+    // One result per mini-batch, each with its own N (as BackPACK on that batch would give).
+    const batches = [];
+    for (let start = 0, b = 0; start < N; start += batchSize, b++) {
+      const count = Math.min(batchSize, N - start);
+      const dir = path.join(opts.out, `batch-${String(b).padStart(5, '0')}`);
+      const result = await run(batchOf(job, start, count), `batch ${b}: `);
+      await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
+      batches.push({ batch: b, firstSample: start, N: count, loss: result.loss, dir: path.basename(dir) });
+      log.info(`batch ${b}: loss ${result.loss.toPrecision(8)} over ${count} samples → ${dir}`);
+    }
+    const summary = { ...common, N, batchSize, batches, loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / N, shards: batches.length, shapes: {}, timings: { totalMs: performance.now() - t0 } };
+    await mkdir(opts.out, { recursive: true });
+    await writeFile(path.join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    return summary as unknown as Summary;
   } finally {
+    await pool?.close();
     disposeNetwork(net);
   }
-  const t2 = performance.now();
-  const summary = await writeResults(opts.out, result.results, {
-    loss: result.loss,
-    N: result.N,
-    backend,
-    extensions,
-    shards: result.shards,
-    workers,
-    pool: workers === 0 ? 'in-process' : opts.devices ? 'processes' : (opts.pool ?? 'threads'),
-    seed: opts.seed,
-    mcSamples: opts.mcSamples ?? 1,
-    subsampling: opts.subsampling ?? null,
-    timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
-  });
-  log.info(`loss ${result.loss.toPrecision(8)} over N=${result.N}; wrote ${result.results.size} tensors to ${opts.out}/results.safetensors`);
-  return summary;
 }
