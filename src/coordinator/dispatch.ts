@@ -44,7 +44,10 @@ export async function dispatch(pool: WorkerPool, task: WorkerTask, what: string,
       if (timer) clearTimeout(timer);
       opts.jobSignal.removeEventListener('abort', onJobAbort);
     }
+    // Aborted because the job failed elsewhere: not a retry (and not worth reporting as one).
+    if (opts.jobSignal.aborted) break;
     if (attempt < opts.retries) opts.onRetry?.(attempt + 1, last);
   }
+  if (opts.jobSignal.aborted) throw new ShardFailedError(`${what}: job aborted`);
   throw new ShardFailedError(`${what} failed after ${opts.retries + 1} attempts; last error: ${last}`);
 }

@@ -46,6 +46,20 @@ class MessageBarrier {
   }
 }
 
+/**
+ * A task as it can cross the process boundary. A fault's counter is a SharedArrayBuffer, which IPC
+ * cannot carry (sending it throws): the parent counts the attempts down here, once per attempt of
+ * the faulty shard, and sends a private counter holding 1 (sabotage this attempt) or no fault.
+ */
+function wireTask(task: WorkerTask): WorkerTask {
+  if (task.type !== 'shard' || !task.fault) return task;
+  const { fault, ...rest } = task;
+  if (fault.shardId !== task.shard.shardId || Atomics.sub(new Int32Array(fault.counter), 0, 1) <= 0) return rest;
+  const counter = new ArrayBuffer(4);
+  new Int32Array(counter)[0] = 1;
+  return { ...rest, fault: { ...fault, counter } };
+}
+
 function unpack(value: ShardResult | GroupResult): ShardResult | GroupResult {
   const one = (r: ShardResult): ShardResult => ({ ...r, entries: unpackEntries(r.entries as unknown as PackedEntries) });
   return value.type === 'partials' ? one(value) : { ...value, results: value.results.map(one) };
@@ -70,6 +84,9 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
     slot.ready = new Promise((resolve) => child.once('message', () => resolve()));
     child.on('message', (m: ChildMessage) => onMessage(slot, m));
     child.on('exit', (code, sig) => onExit(slot, code, sig));
+    // A send to a child that just died emits 'error'; its 'exit' fails the task, so only swallow it
+    // here (unhandled, it would crash the coordinator).
+    child.on('error', () => {});
     return slot;
   }
 
@@ -119,7 +136,27 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
       slot.taskId = p.taskId;
       p.slot = slot;
       inFlight.set(p.taskId, p);
-      void slot.ready.then(() => slot.child.send({ type: 'task', taskId: p.taskId, task: p.task } satisfies ParentMessage));
+      let message: ParentMessage;
+      try {
+        message = { type: 'task', taskId: p.taskId, task: wireTask(p.task) };
+      } catch (e) {
+        inFlight.delete(p.taskId);
+        slot.taskId = null;
+        p.reject(e as Error);
+        continue;
+      }
+      void slot.ready.then(() => {
+        if (slot.taskId !== p.taskId) return; // aborted or the child died while starting
+        try {
+          slot.child.send(message);
+        } catch (e) {
+          // E.g. a value IPC cannot serialise: fail this task instead of crashing the coordinator.
+          inFlight.delete(p.taskId);
+          slot.taskId = null;
+          p.reject(e as Error);
+          dispatch();
+        }
+      });
     }
   }
 

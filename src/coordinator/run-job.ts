@@ -5,7 +5,7 @@
  */
 import { addKfraFactors, checkSubsampling, type RunOptions, type RunResult } from '../api/run.ts';
 import { planShards } from '../core/backprop.ts';
-import { checkedInputs } from '../core/inputs.ts';
+import { checkedInputs, checkTargets } from '../core/inputs.ts';
 import { kfraCapacity } from '../core/kfra.ts';
 import { UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork } from '../nn/network.ts';
@@ -64,6 +64,7 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
   const layers = net.layers;
   try {
     checkedInputs(t.inputs, net.inputShape, 'inputs');
+    checkTargets(net, t.targets);
   } catch (e) {
     disposeNetwork(net);
     throw e;

@@ -59,7 +59,7 @@ export function forwardShard(net: Network, req: ShardRequest): ShardState {
   const ctx: ForwardContext = { seed: req.seed, sampleIndex: Int32Array.from({ length: n }, (_, i) => req.offset + i) };
   const rho = loss.rho(net.loss.reduction, req.N, net.outputShape);
   const { acts, targets, lossValue } = tf.tidy(() => {
-    const targets = loss.targets(req.targets, net.outputShape, 'targets');
+    const targets = loss.targets(req.targets, net.outputShape, 'targets', req.offset);
     const acts: tf.Tensor[] = [tf.tensor(xs, [n, ...net.inputShape])];
     for (const layer of net.layers) acts.push(mathOf(layer.kind).forward(layer, acts[acts.length - 1], ctx));
     const lossValue = loss.perSample(acts[acts.length - 1], targets).sum().dataSync()[0] * rho;

@@ -1,6 +1,9 @@
 /** Checks a shard's inputs against the network before any math runs. */
 import { NonFiniteError, ShapeError } from '../errors/index.ts';
 import { numel, toFloat64, type HostTensor } from '../io/host-tensor.ts';
+import { LOSSES } from '../nn/losses/index.ts';
+import type { Network } from '../nn/network.ts';
+import { tf } from './tf.ts';
 
 /** Inputs [n, *input_shape] as float32, all finite; the message names the first bad sample. */
 export function checkedInputs(x: HostTensor, inputShape: number[], label: string, offset = 0): Float32Array {
@@ -25,4 +28,11 @@ export function sliceRows(t: HostTensor, start: number, count: number): HostTens
   const per = numel(t.shape.slice(1));
   const data = t.data.subarray(start * per, (start + count) * per) as HostTensor['data'];
   return { dtype: t.dtype, shape: [count, ...t.shape.slice(1)], data };
+}
+
+/** Validates a whole batch's targets once, before any shard runs (labels in range, finite, shapes). */
+export function checkTargets(net: Network, targets: HostTensor): void {
+  tf.tidy(() => {
+    LOSSES[net.loss.type].targets(targets, net.outputShape, 'targets');
+  });
 }

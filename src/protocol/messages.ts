@@ -68,10 +68,15 @@ export interface SharedBarrier {
   timeoutMs: number;
 }
 
+/**
+ * `counter` holds how many more attempts of the shard to sabotage, shared by all workers that run
+ * it. Callers pass a SharedArrayBuffer; the process pool, which cannot send one, counts down in the
+ * parent and sends a private ArrayBuffer (see process-pool.ts).
+ */
 export type FaultInjection =
-  | { kind: 'throw'; shardId: number; times: number; counter: SharedArrayBuffer }
-  | { kind: 'exit'; shardId: number; times: number; counter: SharedArrayBuffer }
-  | { kind: 'hang'; shardId: number; times: number; counter: SharedArrayBuffer };
+  | { kind: 'throw'; shardId: number; times: number; counter: SharedArrayBuffer | ArrayBuffer }
+  | { kind: 'exit'; shardId: number; times: number; counter: SharedArrayBuffer | ArrayBuffer }
+  | { kind: 'hang'; shardId: number; times: number; counter: SharedArrayBuffer | ArrayBuffer };
 
 export type WorkerTask = ShardTask | KfraGroupTask;
 

@@ -20,8 +20,8 @@ export function outputFactor(p: ParamContext, f: Factor): tf.Tensor {
   const shape = S.shape as number[];
   const [v, n] = shape;
   const channels = p.layer.kind === 'Linear' ? shape[shape.length - 1] : shape[2];
-  // Linear: [v, n, *l, o] → [v·n·l, o]; conv: [v, n, c, *sp] → Σ_sp → [v·n, c].
-  const s = p.layer.kind === 'Linear' ? S.reshape([-1, channels]) : S.reshape([v * n, channels, -1]).sum(2);
+  // Linear: [v, n, *l, o] → Σ_l → [v·n, o]; conv: [v, n, c, *sp] → Σ_sp → [v·n, c].
+  const s = p.layer.kind === 'Linear' ? S.reshape([v * n, -1, channels]).sum(1) : S.reshape([v * n, channels, -1]).sum(2);
   return tf.matMul(s.transpose(), s);
 }
 

@@ -32,13 +32,13 @@ function sampleClasses(p: Float32Array, n: number, c: number, u: (row: number) =
 
 export const crossEntropy: LossMath = {
   kind: 'CrossEntropyLoss',
-  targets(y, outShape, label) {
+  targets(y, outShape, label, offset = 0) {
     const classes = requireVectorOutput(outShape);
     const n = y.shape[0];
     if (y.shape.length === 2 && (y.dtype === 'float32' || y.dtype === 'float64')) {
       return tf.tensor2d(floatTargets(y, [n, classes], label, 'CrossEntropyLoss'), [n, classes]);
     }
-    return tf.tensor1d(classLabels(y, n, classes, label), 'int32');
+    return tf.tensor1d(classLabels(y, n, classes, label, offset), 'int32');
   },
   rho: (reduction, N) => (reduction === 'mean' ? 1 / N : 1),
   perSample(f, y) {

@@ -17,7 +17,7 @@ export function floatTargets(y: HostTensor, expected: number[], label: string, l
 }
 
 /** Integer class indices in [0, C), one per sample. */
-export function classLabels(y: HostTensor, n: number, classes: number, label: string): Int32Array {
+export function classLabels(y: HostTensor, n: number, classes: number, label: string, offset = 0): Int32Array {
   if (y.dtype !== 'int32' && y.dtype !== 'int64') {
     throw new ShapeError(`${label}: CrossEntropyLoss needs integer class indices of shape [${n}] (int32/int64), or class probabilities of shape [${n}, ${classes}]; got ${y.dtype} [${y.shape.join(', ')}]`);
   }
@@ -26,7 +26,7 @@ export function classLabels(y: HostTensor, n: number, classes: number, label: st
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const c = values[i];
-    if (c < 0 || c >= classes) throw new LabelRangeError(`${label}: label ${c} of sample ${i} is outside [0, ${classes}) (the network has ${classes} outputs)`);
+    if (c < 0 || c >= classes) throw new LabelRangeError(`${label}: label ${c} of sample ${offset + i} is outside [0, ${classes}) (the network has ${classes} outputs)`);
     out[i] = c;
   }
   return out;

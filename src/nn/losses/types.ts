@@ -9,8 +9,11 @@ import type { LossKind, Reduction } from '../../vocabulary.ts';
 
 export interface LossMath {
   kind: LossKind;
-  /** Validates targets against the network output (labels in range, finite values) → tensor. */
-  targets(y: HostTensor, outShape: number[], label: string): tf.Tensor;
+  /**
+   * Validates targets against the network output (labels in range, finite values) → tensor.
+   * `offset` is the global index of the first row, so messages name the sample in the whole batch.
+   */
+  targets(y: HostTensor, outShape: number[], label: string, offset?: number): tf.Tensor;
   /** ρ: 1 for 'sum'; BackPACK's normalisation for 'mean' (1/N for CE, 1/(N·D) for MSE and BCE). */
   rho(reduction: Reduction, N: number, outShape: number[]): number;
   /** ℓ_n for each sample: [n]. */
