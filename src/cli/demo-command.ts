@@ -5,13 +5,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runBatch } from '../api/run.ts';
+import { availableParallelism } from 'node:os';
 import { useBackend } from '../backends/select.ts';
+import { createPool } from '../coordinator/create-pool.ts';
+import { runJobOnPool } from '../coordinator/run-job.ts';
 import { blobs, initWeights } from '../data/synthetic.ts';
 import { writeResults } from '../io/results.ts';
 import { buildNetwork, disposeNetwork } from '../nn/network.ts';
 import { parseModelSpecText } from '../nn/parse-spec.ts';
-import { EXTENSION_NAMES } from '../vocabulary.ts';
+import { FIRST_ORDER, type BackendName } from '../vocabulary.ts';
+import type { WorkerPool } from '../coordinator/pool.ts';
 import { formatLayerTable } from './layer-table.ts';
 
 const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples');
@@ -20,21 +23,38 @@ const DEMO_JOBS = [
   { name: 'cnn', N: 128, shardSize: 32 },
 ];
 
-export async function demoCommand(opts: { out: string; backend: string }): Promise<void> {
+const EXTENSIONS = [...FIRST_ORDER, 'GradientNoiseScale'] as const;
+
+export async function demoCommand(opts: { out: string; backend: string; workers?: number }): Promise<void> {
   const backend = await useBackend(opts.backend);
-  for (const job of DEMO_JOBS) {
+  const workers = opts.workers ?? availableParallelism();
+  const pool = createPool('threads', workers);
+  try {
+    for (const job of DEMO_JOBS) await demoJob(job, opts.out, backend, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function demoJob(job: (typeof DEMO_JOBS)[number], out: string, backend: BackendName, pool: WorkerPool): Promise<void> {
+  {
     const file = path.join(EXAMPLES, job.name, 'model.json');
     const spec = parseModelSpecText(await readFile(file, 'utf8'), file);
-    const net = buildNetwork(spec, initWeights(spec, 0));
+    const net = buildNetwork(spec, initWeights(spec, 0)); // for the parameter names
     const { inputs, targets } = blobs(spec, job.N, 10);
     const t0 = performance.now();
-    const result = runBatch(net, inputs, targets, { extensions: [...EXTENSION_NAMES], shardSize: job.shardSize });
+    const weights = initWeights(spec, 0);
+    const result = await runJobOnPool(pool, { spec, weights, inputs, targets }, { backend, extensions: [...EXTENSIONS], shardSize: job.shardSize });
     const ms = performance.now() - t0;
-    const outDir = path.join(opts.out, job.name);
+    const outDir = path.join(out, job.name);
     await writeResults(outDir, result.results, {
-      loss: result.loss, N: result.N, backend, extensions: [...EXTENSION_NAMES], shards: result.shards, timings: { totalMs: ms },
+      loss: result.loss, N: result.N, backend, extensions: [...EXTENSIONS], shards: result.shards, workers: pool.size, pool: pool.kind, timings: { totalMs: ms },
     });
-    process.stdout.write(`\n${job.name}: ${file}\n  N=${job.N} in ${result.shards} shards of ${job.shardSize}, backend ${backend}, loss ${result.loss.toFixed(5)}, ${ms.toFixed(0)} ms\n`);
+    const gns = result.results.get('gradient_noise_scale')!.data[0] as number;
+    const gradSq = result.results.get('gradient_noise_scale.grad_norm_sq')!.data[0] as number;
+    // The unbiased |G|² estimate can be ≤ 0 when noise dominates; B_simple is then meaningless.
+    const gnsText = gradSq > 0 ? gns.toFixed(1) : 'n/a (noise dominates: |G|² estimate ≤ 0; aggregate over batches)';
+    process.stdout.write(`\n${job.name}: ${file}\n  N=${job.N} in ${result.shards} shards of ${job.shardSize} on ${pool.size} worker threads, backend ${backend}, loss ${result.loss.toFixed(5)}, gradient noise scale ${gnsText}, ${ms.toFixed(0)} ms\n`);
     process.stdout.write(formatLayerTable(net.paramNames, result.results, job.N));
     process.stdout.write(`  results: ${path.join(outDir, 'results.safetensors')} (+ summary.json)\n`);
     disposeNetwork(net);
