@@ -38,7 +38,13 @@ export function modelKey(spec: ModelSpec, weights: Map<string, HostTensor>): str
 let jobCounter = 0;
 
 /** Returns the context and a cleanup function (removes shm files of a process-pool job). */
-export function prepareJob(kind: 'threads' | 'processes', t: JobTensors, s: JobSettings, key = modelKey(t.spec, t.weights)): { job: JobContext; cleanup: () => void } {
+export function prepareJob(
+  kind: 'threads' | 'processes',
+  t: JobTensors,
+  s: JobSettings,
+  key = modelKey(t.spec, t.weights),
+  rows: { N: number; rowOffset: number } = { N: t.inputs.shape[0], rowOffset: 0 },
+): { job: JobContext; cleanup: () => void } {
   const jobId = `${process.pid}-${++jobCounter}`;
   let place: (name: string, x: HostTensor) => TensorRef;
   let cleanup = () => {};
@@ -58,7 +64,8 @@ export function prepareJob(kind: 'threads' | 'processes', t: JobTensors, s: JobS
     weights: mapOf(t.weights, 'w_'),
     inputs: place('inputs', t.inputs),
     targets: place('targets', t.targets),
-    N: t.inputs.shape[0],
+    N: rows.N,
+    rowOffset: rows.rowOffset,
     extensions: s.extensions,
     subsampling: s.subsampling,
     seed: s.seed,

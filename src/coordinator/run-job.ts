@@ -11,7 +11,7 @@ import { UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork } from '../nn/network.ts';
 import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
 import { finalize } from '../reduce/finalize.ts';
-import { mergePartials } from '../reduce/merge.ts';
+import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import type { BackendName } from '../vocabulary.ts';
 import { createSharedBarrier } from '../worker/barrier.ts';
@@ -52,27 +52,56 @@ function groupShards(shards: ShardSpec[], groups: number): ShardSpec[][] {
   return out;
 }
 
+/**
+ * Part of a batch: the rows held are [rowOffset, rowOffset + rows) of a batch of N samples, and
+ * only `shards` (global offsets) are computed. Queue workers use this for their share of a job.
+ */
+export interface BatchSlice {
+  N: number;
+  rowOffset: number;
+  shards: ShardSpec[];
+}
+
+export interface CollectedPartials {
+  merged: MergedPartials;
+  paramNames: string[];
+  reduction: 'mean' | 'sum';
+  shards: number;
+  computeMs: number;
+}
+
 export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions): Promise<RunResult> {
-  const t0 = performance.now();
+  const c = await collectPartials(pool, t, opts);
+  const t1 = performance.now();
   const N = t.inputs.shape[0];
-  if (N < 1) throw new UsageError('the batch is empty');
-  if (t.targets.shape[0] !== N) throw new UsageError(`inputs have ${N} samples but targets have ${t.targets.shape[0]}`);
+  const out = finalize(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction });
+  return { loss: c.merged.loss, N, results: out, shards: c.shards, timings: { computeMs: c.computeMs, reduceMs: performance.now() - t1 } };
+}
+
+/** Runs the shards of a batch (or of a slice of it) on the pool and merges their partials in shard order. */
+export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions, slice?: BatchSlice): Promise<CollectedPartials> {
+  const t0 = performance.now();
+  const rows = t.inputs.shape[0];
+  const N = slice?.N ?? rows;
+  if (rows < 1) throw new UsageError('the batch is empty');
+  if (t.targets.shape[0] !== rows) throw new UsageError(`inputs have ${rows} samples but targets have ${t.targets.shape[0]}`);
   checkSubsampling(opts.subsampling, N);
+  if (slice && opts.extensions.includes('KFRA')) throw new UsageError('KFRA averages over the whole batch at every layer and cannot run on a slice of it; run it in one job');
   // Validate everything that can be validated before any worker starts (fail fast, typed errors).
   const net = buildNetwork(t.spec, t.weights);
   const paramNames = net.paramNames;
   const layers = net.layers;
   try {
-    checkedInputs(t.inputs, net.inputShape, 'inputs');
+    checkedInputs(t.inputs, net.inputShape, 'inputs', slice?.rowOffset ?? 0);
     checkTargets(net, t.targets);
   } catch (e) {
     disposeNetwork(net);
     throw e;
   }
-  const shards = shardPlan(N, pool.size, opts.shardSize);
+  const shards = slice?.shards ?? shardPlan(N, pool.size, opts.shardSize);
   const { job, cleanup } = prepareJob(pool.kind, t, {
     backend: opts.backend, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1,
-  });
+  }, undefined, { N, rowOffset: slice?.rowOffset ?? 0 });
   const jobAbort = new AbortController();
   const results = new Map<number, ShardPartials>();
   let samplesDone = 0;
@@ -120,11 +149,9 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
         }
       }));
     }
-    const t1 = performance.now();
     const merged = mergePartials([...results.values()]);
     if (kfra) addKfraFactors(net, merged, new Map(Object.entries(kfra).map(([k, v]) => [Number(k), v])));
-    const out = finalize(merged, { N, paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: net.loss.reduction });
-    return { loss: merged.loss, N, results: out, shards: shards.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 } };
+    return { merged, paramNames, reduction: net.loss.reduction, shards: shards.length, computeMs: performance.now() - t0 };
   } finally {
     cleanup();
     disposeNetwork(net);

@@ -17,8 +17,10 @@ export interface JobContext {
   modelKey: string;
   spec: ModelSpec;
   weights: Record<string, TensorRef>;
+  /** The rows held: [rowOffset, rowOffset + rows) of the batch; shard offsets are global. */
   inputs: TensorRef;
   targets: TensorRef;
+  rowOffset: number;
   N: number;
   extensions: ExtensionName[];
   subsampling?: number[];

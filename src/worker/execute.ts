@@ -17,8 +17,8 @@ export const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 8)
 function request(job: JobContext, shard: ShardSpec): ShardRequest {
   return {
     shardId: shard.shardId,
-    inputs: resolveTensor(rowsOf(job.inputs, shard.offset, shard.count)),
-    targets: resolveTensor(rowsOf(job.targets, shard.offset, shard.count)),
+    inputs: resolveTensor(rowsOf(job.inputs, shard.offset - job.rowOffset, shard.count)),
+    targets: resolveTensor(rowsOf(job.targets, shard.offset - job.rowOffset, shard.count)),
     offset: shard.offset,
     N: job.N,
     extensions: job.extensions,
