@@ -38,6 +38,8 @@ function program(): Command {
     .option('--max-memory <size>', 'memory budget of one worker for one shard, e.g. 512M (shards are cut to fit)', parseMemory('--max-memory'))
     .option('--batch-size <B>', 'treat the inputs as mini-batches of B samples: one result per batch (in OUTDIR/batch-NNNNN/)', positiveInt('--batch-size'))
     .option('--accumulate', 'with --batch-size: one exact result over all samples, streamed batch by batch')
+    .option('--stream', 'write per-sample outputs to the results file as shards arrive (automatic above 512 MiB)')
+    .option('--no-stream', 'hold all results in memory')
     .option('--quiet', 'no progress output')
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));

@@ -7,7 +7,9 @@ import { checkVectors } from '../api/vectors.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { shardSizeFor } from '../coordinator/memory-plan.ts';
-import { runJobOnPool } from '../coordinator/run-job.ts';
+import { runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
+import { numel } from '../io/host-tensor.ts';
+import { COMBINES } from '../reduce/finalize.ts';
 import { sliceRows } from '../core/inputs.ts';
 import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
@@ -46,7 +48,12 @@ export interface RunCommandOptions {
   batchSize?: number;
   /** With --batch-size: one exact result over all samples, streamed in mini-batch-sized shards. */
   accumulate?: boolean;
+  /** Write per-sample outputs into the results file as shards arrive (default: when they are large). */
+  stream?: boolean;
 }
+
+/** Per-sample outputs above this size are streamed to disk rather than held in memory. */
+const STREAM_ABOVE_BYTES = 512 * 2 ** 20;
 
 interface Loaded {
   spec: ModelSpec;
@@ -105,6 +112,22 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   };
   const common = { backend, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
   try {
+    const rowBytes = N * Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
+      extensions.filter((q) => COMBINES[q] === 'rows').length * Math.max(1, numel(net.outputShape), opts.mcSamples ?? 1);
+    if (pool && (opts.accumulate || batchSize >= N) && (opts.stream ?? rowBytes > STREAM_ABOVE_BYTES)) {
+      const bar = progressBar(!opts.quiet, 'shards');
+      try {
+        const summary = await runJobToFile(pool, job, {
+          ...settings, backend, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
+          onProgress: (p) => bar.update(p),
+          onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
+        }, opts.out, { ...common, batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });
+        log.info(`loss ${summary.loss.toPrecision(8)} over N=${N}; streamed results to ${path.join(opts.out, 'results.safetensors')}`);
+        return summary;
+      } finally {
+        bar.stop();
+      }
+    }
     if (opts.accumulate || batchSize >= N) {
       const result = await run(job, '');
       const t2 = performance.now();

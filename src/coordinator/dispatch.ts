@@ -3,6 +3,7 @@
  * error, crashes, or hangs past the timeout is replaced by the pool and the task is retried; a
  * deterministic error (bad input) is thrown at once, without retries.
  */
+import { setMaxListeners } from 'node:events';
 import { BackpackError, deserializeError, ErrorCode } from '../errors/index.ts';
 import type { GroupResult, ShardResult, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
@@ -25,6 +26,9 @@ export class ShardFailedError extends BackpackError {
 
 export async function dispatch(pool: WorkerPool, task: WorkerTask, what: string, opts: DispatchOptions): Promise<ShardResult | GroupResult> {
   let last = '';
+  // Every shard in flight listens on the job's signal (and removes its listener when done): a job
+  // of more than 10 shards is no leak, so no MaxListenersExceededWarning.
+  setMaxListeners(0, opts.jobSignal);
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     if (opts.jobSignal.aborted) throw new ShardFailedError(`${what}: job aborted`);
     const controller = new AbortController();

@@ -37,10 +37,12 @@ export function shardSizeFor(net: Network, extensions: ExtensionName[], maxMemor
   const per = bytesPerSample(net, extensions, mcSamples);
   const fits = Math.floor(maxMemoryBytes / per);
   if (fits < 1) {
-    throw new UsageError(`--max-memory ${(maxMemoryBytes / 2 ** 20).toFixed(0)} MiB is below the ~${(per / 2 ** 20).toFixed(1)} MiB one sample needs for ${extensions.join(', ') || 'the gradient'}`);
+    throw new UsageError(`--max-memory ${formatBytes(maxMemoryBytes)} is below the ~${formatBytes(per)} one sample needs for ${extensions.join(', ') || 'the gradient'}`);
   }
   return Math.max(1, Math.min(requested ?? fits, fits));
 }
+
+export const formatBytes = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 10).toFixed(1)} KiB`);
 
 /** Parses "512M", "2G", "1.5GiB", or bytes. */
 export function parseMemory(option: string) {

@@ -10,7 +10,10 @@ import { kfraCapacity } from '../core/kfra.ts';
 import { UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork } from '../nn/network.ts';
 import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
-import { finalize } from '../reduce/finalize.ts';
+import { finalize, finalizeStreaming } from '../reduce/finalize.ts';
+import { RowSpill } from '../reduce/row-spill.ts';
+import { writeResults, type Summary } from '../io/results.ts';
+import { mkdir } from 'node:fs/promises';
 import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import type { BackendName } from '../vocabulary.ts';
@@ -37,6 +40,8 @@ export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
   onRetry?: (what: string, attempt: number, reason: string) => void;
   /** Test hook for the failure tests. */
   fault?: FaultInjection;
+  /** Streaming: per-sample rows go to spill files here as shards arrive, not into memory. */
+  spill?: RowSpill;
 }
 
 /** Shards of `shardSize`, or an even split over the pool's workers. */
@@ -78,6 +83,27 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
   return { loss: c.merged.loss, N, results: out, shards: c.shards, timings: { computeMs: c.computeMs, reduceMs: performance.now() - t1 } };
 }
 
+/**
+ * Streaming form: per-sample rows are spilled to `outDir` as shards arrive and written into the
+ * results file row by row, so memory holds sums only. Returns the summary written.
+ */
+export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions, outDir: string, extra: Record<string, unknown>): Promise<Summary> {
+  await mkdir(outDir, { recursive: true });
+  const spill = new RowSpill(outDir);
+  try {
+    const c = await collectPartials(pool, t, { ...opts, spill });
+    const N = t.inputs.shape[0];
+    const t1 = performance.now();
+    const out = finalizeStreaming(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction });
+    return await writeResults(outDir, out, {
+      ...extra, loss: c.merged.loss, N, backend: opts.backend, extensions: opts.extensions, shards: c.shards, streamed: true,
+      timings: { computeMs: c.computeMs, reduceAndWriteMs: performance.now() - t1 },
+    });
+  } finally {
+    spill.close();
+  }
+}
+
 /** Runs the shards of a batch (or of a slice of it) on the pool and merges their partials in shard order. */
 export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions, slice?: BatchSlice): Promise<CollectedPartials> {
   const t0 = performance.now();
@@ -107,7 +133,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   let samplesDone = 0;
   const record = (r: ShardResult) => {
     if (results.has(r.shardId)) return; // a shard is counted exactly once
-    results.set(r.shardId, r);
+    results.set(r.shardId, opts.spill ? opts.spill.spill(r) : r);
     samplesDone += r.count;
     opts.onProgress?.({ shardsDone: results.size, shardsTotal: shards.length, samplesDone, N, elapsedMs: performance.now() - t0 });
   };

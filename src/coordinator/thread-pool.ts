@@ -15,6 +15,11 @@ export function createThreadPool(size: number): WorkerPool {
     // Keep threads (and their model replicas) alive between jobs.
     idleTimeout: 60_000,
   });
+  // Piscina emits 'error' for what no task can receive: a reply that arrives after its task was
+  // aborted (a job failing while other shards finish: the race is real) or a worker dying between
+  // tasks. Unlistened, that event would crash the coordinator; every task failure already reaches
+  // its caller through run()'s promise, and piscina replaces dead workers itself.
+  piscina.on('error', () => {});
   return {
     kind: 'threads',
     size,

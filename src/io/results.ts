@@ -1,8 +1,8 @@
 /** Writes a job's results in the CLI contract's layout: results.safetensors + summary.json. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { HostTensor } from './host-tensor.ts';
-import { writeSafetensorsFile } from './tensor-file.ts';
+import type { ResultTensor } from '../reduce/finalize.ts';
+import { writeSafetensorsStreaming } from './safetensors-stream.ts';
 
 export interface Summary {
   loss: number;
@@ -16,11 +16,11 @@ export interface Summary {
   [extra: string]: unknown;
 }
 
-export async function writeResults(outDir: string, results: Map<string, HostTensor>, summary: Omit<Summary, 'shapes'>): Promise<Summary> {
+export async function writeResults(outDir: string, results: Map<string, ResultTensor>, summary: Omit<Summary, 'shapes'>): Promise<Summary> {
   await mkdir(outDir, { recursive: true });
   const shapes: Record<string, number[]> = {};
   for (const [key, t] of results) shapes[key] = t.shape;
-  await writeSafetensorsFile(path.join(outDir, 'results.safetensors'), results, { format: 'backpack-ts', loss: String(summary.loss) });
+  writeSafetensorsStreaming(path.join(outDir, 'results.safetensors'), results, { format: 'backpack-ts', loss: String(summary.loss) });
   const full = { ...summary, shapes } as Summary;
   await writeFile(path.join(outDir, 'summary.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;

@@ -40,6 +40,7 @@ export function packEntries(entries: Record<string, PartialEntry>, file: string)
   const out: PackedEntries['entries'] = {};
   let byteOffset = 0;
   for (const [key, e] of Object.entries(entries)) {
+    if (e.kind === 'spilled') throw new Error(`packEntries: '${key}' is already spilled to disk`);
     const bytes = bytesOf(e.data);
     const { data, ...rest } = e;
     out[key] = { entry: rest, byteOffset, length: data.length, float64: data instanceof Float64Array };

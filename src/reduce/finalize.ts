@@ -10,6 +10,7 @@ import { VARIANCE_SUMSQ } from '../extensions/variance/index.ts';
 import { GRAD_FIELD, SAVEFIELDS, type ExtensionName } from '../vocabulary.ts';
 import type { MergedPartials } from './merge.ts';
 import type { PartialEntry } from './partials.ts';
+import { SpilledRows } from './row-spill.ts';
 
 export interface FinalizeOptions {
   /** Global batch size. */
@@ -22,10 +23,21 @@ export interface FinalizeOptions {
   reduction: 'mean' | 'sum';
 }
 
+/** A result produced piece by piece (rows read back from spill files) instead of held in memory. */
+export interface StreamedTensor {
+  dtype: 'float32';
+  shape: number[];
+  chunks(): Iterable<Float32Array>;
+}
+
+export type ResultTensor = HostTensor | StreamedTensor;
+
+export const isStreamed = (t: ResultTensor): t is StreamedTensor => 'chunks' in t;
+
 /** Results of one quantity at one parameter: [key suffix after `<param>.`, tensor]. */
-type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => [string, HostTensor][];
+type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => [string, ResultTensor][];
 type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
-type RowsEntry = Extract<PartialEntry, { kind: 'rows' }>;
+type RowsEntry = Extract<PartialEntry, { kind: 'rows' | 'spilled' }>;
 
 function entry<K extends PartialEntry['kind']>(merged: MergedPartials, key: string, kind: K): Extract<PartialEntry, { kind: K }> {
   const e = merged.entries[key];
@@ -35,36 +47,85 @@ function entry<K extends PartialEntry['kind']>(merged: MergedPartials, key: stri
 
 const asFloat32 = (e: SumEntry, scale = 1): HostTensor => ({ dtype: 'float32', shape: e.shape, data: Float32Array.from(e.data, (v) => v * scale) });
 
+const rowOrder = (opts: FinalizeOptions) => opts.subsampling ?? Array.from({ length: opts.N }, (_, i) => i);
+const missing = (key: string, sample: number) => new BackpackError(ErrorCode.Internal, `no shard returned sample ${sample} for '${key}'`, false);
+
 /** Rows in the order of `subsampling` (duplicates allowed, as in BackPACK), else by sample index. */
-function orderedRows(e: RowsEntry, key: string, opts: FinalizeOptions): HostTensor {
+function orderedRows(e: RowsEntry, key: string, opts: FinalizeOptions): ResultTensor {
+  const order = rowOrder(opts);
+  const shape = [order.length, ...e.rowShape];
+  if (e.kind === 'spilled') {
+    return {
+      dtype: 'float32',
+      shape,
+      *chunks() {
+        const rows = new SpilledRows(e);
+        try {
+          for (const sample of order) {
+            if (!rows.has(sample)) throw missing(key, sample);
+            yield rows.read(sample);
+          }
+        } finally {
+          rows.close();
+        }
+      },
+    };
+  }
   const width = e.rowShape.reduce((a, b) => a * b, 1);
-  const order = opts.subsampling ?? Array.from({ length: opts.N }, (_, i) => i);
   const position = new Map<number, number>();
   e.index.forEach((sample, row) => position.set(sample, row));
   const data = new Float32Array(order.length * width);
   order.forEach((sample, j) => {
     const row = position.get(sample);
-    if (row === undefined) throw new BackpackError(ErrorCode.Internal, `no shard returned sample ${sample} for '${key}'`, false);
+    if (row === undefined) throw missing(key, sample);
     data.set(e.data.subarray(row * width, (row + 1) * width), j * width);
   });
-  return { dtype: 'float32', shape: [order.length, ...e.rowShape], data };
+  return { dtype: 'float32', shape, data };
 }
 
-/** [n, v, *θ] → [v, n, *θ]: square-root factors are stored by sample, reported by vector. */
-function swapLeadingAxes(t: HostTensor): HostTensor {
-  const [n, v, ...rest] = t.shape;
+/** Rows [n, v, *θ] reported as [v, n, *θ]: square-root factors are stored by sample, reported by vector. */
+function swappedRows(e: RowsEntry, key: string, opts: FinalizeOptions): ResultTensor {
+  const order = rowOrder(opts);
+  const [v, ...rest] = e.rowShape;
   const width = rest.reduce((a, b) => a * b, 1);
-  const src = t.data as Float32Array;
+  const shape = [v, order.length, ...rest];
+  if (e.kind === 'spilled') {
+    return {
+      dtype: 'float32',
+      shape,
+      *chunks() {
+        const rows = new SpilledRows(e);
+        try {
+          for (let j = 0; j < v; j++) {
+            for (const sample of order) {
+              if (!rows.has(sample)) throw missing(key, sample);
+              yield rows.read(sample, j * width, width);
+            }
+          }
+        } finally {
+          rows.close();
+        }
+      },
+    };
+  }
+  const src = (orderedRows(e, key, opts) as HostTensor).data as Float32Array;
+  const n = order.length;
   const data = new Float32Array(src.length);
   for (let i = 0; i < n; i++) for (let j = 0; j < v; j++) data.set(src.subarray((i * v + j) * width, (i * v + j + 1) * width), (j * n + i) * width);
-  return { dtype: 'float32', shape: [v, n, ...rest], data };
+  return { dtype: 'float32', shape, data };
+}
+
+function rowsEntry(merged: MergedPartials, key: string): RowsEntry {
+  const e = merged.entries[key];
+  if (!e || (e.kind !== 'rows' && e.kind !== 'spilled')) throw new BackpackError(ErrorCode.Internal, `missing rows partial '${key}'`, false);
+  return e;
 }
 
 const fromSum = (field: string): Finalizer => (param, merged) => [[field, asFloat32(entry(merged, `${param}.${field}`, 'sum'))]];
 
-const fromRows = (field: string): Finalizer => (param, merged, opts) => [[field, orderedRows(entry(merged, `${param}.${field}`, 'rows'), `${param}.${field}`, opts)]];
+const fromRows = (field: string): Finalizer => (param, merged, opts) => [[field, orderedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
 
-const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[field, swapLeadingAxes(fromRows(field)(param, merged, opts)[0][1])]];
+const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[field, swappedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
 
 /** (1/N) Σ g_n² − ((1/N) Σ g_n)², in float64. */
 const varianceOf: Finalizer = (param, merged, opts) => {
@@ -146,9 +207,26 @@ export const COMBINES: Record<ExtensionName, 'sum' | 'rows' | 'sum, derived once
   KFAC: 'sum', KFLR: 'sum', KFRA: 'collective per layer', GGNMP: 'sum', HMP: 'sum', GradientNoiseScale: 'sum, derived once',
 };
 
-/** All results: `<param>.grad` for every parameter, then each requested quantity. */
+/** Reads a streamed result into memory. */
+export function materialize(t: ResultTensor): HostTensor {
+  if (!isStreamed(t)) return t;
+  const data = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
+  let at = 0;
+  for (const c of t.chunks()) {
+    data.set(c, at);
+    at += c.length;
+  }
+  return { dtype: 'float32', shape: t.shape, data };
+}
+
+/** All results in memory: `<param>.grad` for every parameter, then each requested quantity. */
 export function finalize(merged: MergedPartials, opts: FinalizeOptions): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
+  return new Map([...finalizeStreaming(merged, opts)].map(([k, t]) => [k, materialize(t)]));
+}
+
+/** The same, with spilled per-sample rows left on disk until the results file is written. */
+export function finalizeStreaming(merged: MergedPartials, opts: FinalizeOptions): Map<string, ResultTensor> {
+  const out = new Map<string, ResultTensor>();
   for (const param of opts.paramNames) {
     for (const [suffix, t] of fromSum(GRAD_FIELD)(param, merged, opts)) out.set(`${param}.${suffix}`, t);
     for (const q of opts.extensions) {

@@ -27,11 +27,15 @@ function mergeEntry(key: string, into: PartialEntry, next: PartialEntry): Partia
     data.set(next.data, into.data.length);
     return { kind: 'rows', rowShape: into.rowShape, index, data };
   }
-  throw new BackpackError(ErrorCode.Internal, `partial '${key}' is a sum in one shard and rows in another`, false);
+  if (into.kind === 'spilled' && next.kind === 'spilled') return { ...into, chunks: [...into.chunks, ...next.chunks] };
+  throw new BackpackError(ErrorCode.Internal, `partial '${key}' is combined from entries of kinds ${into.kind} and ${next.kind}`, false);
 }
 
-const copy = (e: PartialEntry): PartialEntry =>
-  e.kind === 'sum' ? { ...e, data: Float64Array.from(e.data) } : { ...e, index: Int32Array.from(e.index), data: Float32Array.from(e.data) };
+const copy = (e: PartialEntry): PartialEntry => {
+  if (e.kind === 'sum') return { ...e, data: Float64Array.from(e.data) };
+  if (e.kind === 'rows') return { ...e, index: Int32Array.from(e.index), data: Float32Array.from(e.data) };
+  return { ...e, chunks: [...e.chunks] };
+};
 
 export function mergePartials(shards: readonly ShardPartials[]): MergedPartials {
   const ordered = [...shards].sort((a, b) => a.shardId - b.shardId);

@@ -8,7 +8,16 @@ export type PartialEntry =
   /** Σ over the shard's samples, accumulated across shards in float64. */
   | { kind: 'sum'; shape: number[]; data: Float64Array }
   /** One row per sample; `index` holds each row's global sample index. */
-  | { kind: 'rows'; rowShape: number[]; index: Int32Array; data: Float32Array };
+  | { kind: 'rows'; rowShape: number[]; index: Int32Array; data: Float32Array }
+  /** Rows written to spill files as shards arrived (streaming mode): never held in memory. */
+  | { kind: 'spilled'; rowShape: number[]; chunks: SpillChunk[] };
+
+/** One shard's rows of one key in a spill file: row i of `index` starts at byteOffset + i·width·4. */
+export interface SpillChunk {
+  file: string;
+  byteOffset: number;
+  index: Int32Array;
+}
 
 export interface ShardPartials {
   shardId: number;

@@ -1,0 +1,46 @@
+/**
+ * Writes a .safetensors file tensor by tensor, pulling streamed tensors chunk by chunk, so results
+ * larger than memory (per-sample rows of a big batch) can be written from spill files.
+ */
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { HostTensor } from './host-tensor.ts';
+import { numel } from './host-tensor.ts';
+import { encodeElements } from './npy.ts';
+import { isStreamed, type ResultTensor } from '../reduce/finalize.ts';
+
+const ST: Record<HostTensor['dtype'], string> = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' };
+const SIZE: Record<HostTensor['dtype'], number> = { float32: 4, float64: 8, int32: 4, int64: 8 };
+
+export function writeSafetensorsStreaming(file: string, tensors: Map<string, ResultTensor>, metadata?: Record<string, string>): void {
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const bytes = numel(t.shape) * SIZE[t.dtype];
+    header[name] = { dtype: ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const headerLen = Math.ceil(json.length / 8) * 8;
+  const prefix = Buffer.alloc(8 + headerLen, 0x20);
+  prefix.writeBigUInt64LE(BigInt(headerLen), 0);
+  json.copy(prefix, 8);
+  mkdirSync(path.dirname(file), { recursive: true });
+  // Write to a temporary name and rename: a crash never leaves a half-written results file.
+  const tmp = `${file}.partial`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, prefix);
+    for (const [name, t] of tensors) {
+      if (isStreamed(t)) {
+        for (const chunk of t.chunks()) writeSync(fd, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      } else {
+        writeSync(fd, encodeElements(t, `tensor '${name}'`));
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
