@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply, WorkerTask } from '../protocol/messages.ts';
-import { unpackEntries, type PackedEntries } from '../protocol/shm-transport.ts';
+import { removeShmDirsOf, unpackEntries, type PackedEntries } from '../protocol/shm-transport.ts';
 import type { WorkerPool } from './pool.ts';
 import { sumInOrder } from '../reduce/sum-in-order.ts';
 
@@ -115,6 +115,8 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
 
   function onExit(slot: Slot, code: number | null, sig: string | null): void {
     const i = slots.indexOf(slot);
+    // A killed worker (hung, or aborted with its job) cannot remove its own /dev/shm directory.
+    if (slot.child.pid !== undefined) removeShmDirsOf(`worker-${slot.child.pid}`);
     if (slot.taskId !== null) {
       const p = inFlight.get(slot.taskId);
       inFlight.delete(slot.taskId);

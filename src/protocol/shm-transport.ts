@@ -3,7 +3,7 @@
  * 300–470 MB/s over child_process IPC: ../shared/STACK.md). Falls back to the OS temp dir where
  * /dev/shm does not exist. The reader deletes what it has read.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { HostTensor } from '../io/host-tensor.ts';
@@ -18,6 +18,12 @@ export function shmDir(prefix: string): string {
 
 export function removeShmDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes every directory `shmDir(prefix)` made (any process), e.g. a killed worker's. */
+export function removeShmDirsOf(prefix: string): void {
+  const start = `backpack-${prefix}-`;
+  for (const name of readdirSync(ROOT)) if (name.startsWith(start)) removeShmDir(path.join(ROOT, name));
 }
 
 const bytesOf = (data: ArrayBufferView) => Buffer.from(data.buffer, data.byteOffset, data.byteLength);

@@ -6,11 +6,13 @@
 import path from 'node:path';
 import { serializeError } from '../errors/index.ts';
 import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply } from '../protocol/messages.ts';
-import { packEntries, shmDir } from '../protocol/shm-transport.ts';
+import { packEntries, removeShmDir, shmDir } from '../protocol/shm-transport.ts';
 import { executeKfraGroup, executeShard } from './execute.ts';
 
 const send = (m: ChildMessage) => process.send!(m);
 const dir = shmDir(`worker-${process.pid}`);
+// The parent also removes it when this process is killed (see process-pool.ts).
+process.on('exit', () => removeShmDir(dir));
 const pendingReduce = new Map<string, (values: Float64Array) => void>();
 
 /** Replaces each result's partial data by a file reference (the parent unpacks it). */

@@ -7,7 +7,7 @@ import { tf } from '../tf.ts';
 import { ModelSpecError } from '../../errors/index.ts';
 import { expand, prod, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
-import { fold, unfold, unfoldPatchesFirst } from '../ops/windows.ts';
+import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
@@ -57,8 +57,7 @@ export function makeConvTranspose<K extends Kind>(dims: number): ModuleMath<K, C
       const P = prod(geom.outSize);
       const xs = x.reshape([B, G, cin / G, P]).transpose([1, 2, 0, 3]).reshape([G, cin / G, B * P]);
       const cols = tf.matMul(groupedWeight(layer).transpose([0, 2, 1]), xs); // [G, o_g·K, b·P]
-      const perSample = cols.reshape([G, -1, B, P]).transpose([2, 0, 1, 3]).reshape([B, -1, P]);
-      let y = fold(perSample, geom, cout);
+      let y = foldColumns(cols.reshape([-1, B * P]), geom, cout, B);
       if (layer.params.bias) y = y.add(layer.params.bias.reshape([1, cout, ...geom.inSize.map(() => 1)]));
       return y;
     },
@@ -68,8 +67,7 @@ export function makeConvTranspose<K extends Kind>(dims: number): ModuleMath<K, C
       const [v, n] = V.shape;
       const B = v * n;
       const P = prod(geom.outSize);
-      const cols = unfold(V.reshape([B, cout, ...geom.inSize]), geom); // [b, c_out·K, P]
-      const ct = cols.reshape([B, G, -1, P]).transpose([1, 2, 0, 3]).reshape([G, -1, B * P]);
+      const ct = unfoldColumns(V.reshape([B, cout, ...geom.inSize]), geom).reshape([G, -1, B * P]); // [G, o_g·K, b·P]
       const xs = tf.matMul(groupedWeight(layer), ct); // [G, c_g, b·P]
       return xs.reshape([G, cin / G, B, P]).transpose([2, 0, 1, 3]).reshape([v, n, cin, ...geom.outSize]);
     },

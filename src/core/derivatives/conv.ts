@@ -7,7 +7,7 @@ import { tf } from '../tf.ts';
 import { ModelSpecError } from '../../errors/index.ts';
 import { expand, prod, samePadding, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
-import { fold, unfold, unfoldPatchesFirst } from '../ops/windows.ts';
+import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
@@ -50,10 +50,6 @@ const groupedWeight = (layer: Layer<ConvCfg>) => {
   return layer.params.weight!.reshape([G, cout / G, -1]);
 };
 
-/** cols [b, G, rows, P] → [G, rows, b·P] so that one (batched over G) 2-D matMul serves all samples. */
-const samplesToColumns = (cols: tf.Tensor, B: number, G: number, P: number) =>
-  cols.reshape([B, G, -1, P]).transpose([1, 2, 0, 3]).reshape([G, -1, B * P]);
-
 /** [G, rows, b·P] → [b, G·rows, P]: the inverse arrangement. */
 const columnsToSamples = (m: tf.Tensor, B: number, P: number) => {
   const [G, rows] = m.shape;
@@ -68,7 +64,7 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
       const { geom, groups: G, cout } = layer.cfg;
       const B = x.shape[0];
       const P = prod(geom.outSize);
-      const cols = samplesToColumns(unfold(x, geom), B, G, P);
+      const cols = unfoldColumns(x, geom).reshape([G, -1, B * P]);
       let y = columnsToSamples(tf.matMul(groupedWeight(layer), cols), B, P);
       if (layer.params.bias) y = y.add(layer.params.bias.reshape([1, cout, 1]));
       return y.reshape([B, cout, ...geom.outSize]);
@@ -80,8 +76,8 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
       const B = v * n;
       const P = prod(geom.outSize);
       const vCols = V.reshape([B, G, cout / G, P]).transpose([1, 2, 0, 3]).reshape([G, cout / G, B * P]);
-      const cols = tf.matMul(groupedWeight(layer).transpose([0, 2, 1]), vCols);
-      return fold(columnsToSamples(cols, B, P), geom, cin).reshape([v, n, cin, ...geom.inSize]);
+      const cols = tf.matMul(groupedWeight(layer).transpose([0, 2, 1]), vCols); // [G, c_g·K, b·P]
+      return foldColumns(cols.reshape([-1, B * P]), geom, cin, B).reshape([v, n, cin, ...geom.inSize]);
     },
 
     paramJacT: {

@@ -1,10 +1,27 @@
 /**
- * im2col (`unfold`) and its adjoint col2im (`fold`) for N-d sliding windows, as tfjs gathers.
- * Shapes: x [B, C, *in], columns [B, C·K, P] ('ckp') or [B, G, P, Cg·K] ('pck').
+ * im2col (`unfold`) and its adjoint col2im (`fold`) for N-d sliding windows, plus max pooling.
+ * Two implementations behind one API: plain loops where tensor data lives on the host (cpu, wasm;
+ * host-windows.ts) and tf.gather with cached index maps everywhere else (GPU backends), where a
+ * gather is one fast kernel.
+ * Shapes: x [B, C, *in]; columns [C·K, B·P] (rows c·K + k); patches [B, G, P, Cg·K].
  */
 import { tf } from '../tf.ts';
 import { prod, type WindowGeometry } from '../../nn/geometry.ts';
+import { hostFoldColumns, hostMaxPool, hostMaxPoolJacT, hostUnfoldColumns, hostUnfoldPatchesFirst } from './host-windows.ts';
 import { foldIndices, unfoldIndices } from './window-index.ts';
+
+/**
+ * Backends that take the loop kernels. Only wasm: its gather is the slow one, and the cpu backend's
+ * gather is fast enough and keeps the ops differentiable by tf.grad (the autodiff oracle's backend).
+ */
+const HOST_BACKENDS = new Set(['wasm']);
+let forced: 'host' | 'gather' | null = null;
+const onHost = () => (forced ? forced === 'host' : HOST_BACKENDS.has(tf.getBackend()));
+
+/** Tests only: run the other implementation on the current backend, to compare the two. */
+export function forceWindowKernels(which: 'host' | 'gather' | null): void {
+  forced = which;
+}
 
 const cache = new Map<string, tf.Tensor>();
 
@@ -33,22 +50,23 @@ function withPadColumn(x: tf.Tensor, padValue: number): tf.Tensor2D {
   return tf.concat([flat, pad], 2).reshape([B, -1]) as tf.Tensor2D;
 }
 
-/** x [B, C, *in] → [B, C·K, P] (order 'ckp', channel-major rows as in torch's unfold). */
-export function unfold(x: tf.Tensor, g: WindowGeometry, padValue = 0): tf.Tensor3D {
+/** x [B, C, *in] → [B, C·K, P] (order 'ckp', channel-major rows as in torch's unfold), by gather. */
+function gatherUnfold(x: tf.Tensor, g: WindowGeometry, padValue = 0): tf.Tensor3D {
   const [B, C] = x.shape;
   const idx = cachedIndex(`u|ckp|${C}|1|${JSON.stringify(g)}`, () => unfoldIndices(g, C, 1, 'ckp'));
   return tf.gather(withPadColumn(x, padValue), idx, 1).reshape([B, C * prod(g.kernel), prod(g.outSize)]);
 }
 
 /** x [B, C, *in] → [B, G, P, Cg·K]: the layout whose batched matMul needs no transpose. */
-export function unfoldPatchesFirst(x: tf.Tensor, g: WindowGeometry, groups: number): tf.Tensor4D {
+export function unfoldPatchesFirst(x: tf.Tensor, g: WindowGeometry, groups: number): tf.Tensor {
+  if (onHost()) return hostUnfoldPatchesFirst(x, g, groups);
   const [B, C] = x.shape;
   const idx = cachedIndex(`u|pck|${C}|${groups}|${JSON.stringify(g)}`, () => unfoldIndices(g, C, groups, 'pck'));
   return tf.gather(withPadColumn(x, 0), idx, 1).reshape([B, groups, prod(g.outSize), (C / groups) * prod(g.kernel)]);
 }
 
-/** The adjoint of `unfold`: columns [B, C·K, P] → [B, C, *in], summing overlapping windows. */
-export function fold(cols: tf.Tensor, g: WindowGeometry, channels: number): tf.Tensor {
+/** The adjoint of `gatherUnfold`: columns [B, C·K, P] → [B, C, *in], summing overlapping windows. */
+function gatherFold(cols: tf.Tensor, g: WindowGeometry, channels: number): tf.Tensor {
   const B = cols.shape[0];
   const { indices, width } = (() => {
     let w = 0;
@@ -64,4 +82,37 @@ export function fold(cols: tf.Tensor, g: WindowGeometry, channels: number): tf.T
   const padded = tf.concat([flat, tf.zeros([B, 1])], 1);
   const gathered = tf.gather(padded, indices, 1).reshape([B, channels * prod(g.inSize), width]);
   return gathered.sum(2).reshape([B, channels, ...g.inSize]);
+}
+
+/** x [B, C, *in] → columns [C·K, B·P]: one 2-D matMul with the weight then serves every sample. */
+export function unfoldColumns(x: tf.Tensor, g: WindowGeometry): tf.Tensor {
+  if (onHost()) return hostUnfoldColumns(x, g);
+  const [B, C] = x.shape as number[];
+  return gatherUnfold(x, g).transpose([1, 0, 2]).reshape([C * prod(g.kernel), B * prod(g.outSize)]);
+}
+
+/** The adjoint of `unfoldColumns`: [C·K, B·P] → [B, C, *in]. */
+export function foldColumns(cols: tf.Tensor, g: WindowGeometry, C: number, B: number): tf.Tensor {
+  if (onHost()) return hostFoldColumns(cols, g, C, B);
+  const P = prod(g.outSize);
+  return gatherFold(cols.reshape([C * prod(g.kernel), B, P]).transpose([1, 0, 2]), g, C);
+}
+
+/** Max pooling: x [B, C, *in] → [B, C, *out] (windows padded with −inf, as torch does). */
+export function maxPool(x: tf.Tensor, g: WindowGeometry): tf.Tensor {
+  if (onHost()) return hostMaxPool(x, g);
+  const [n, c] = x.shape as number[];
+  return gatherUnfold(x.reshape([n * c, 1, ...g.inSize]), g, -Infinity).max(1).reshape([n, c, ...g.outSize]);
+}
+
+/** Max pooling's Jacobianᵀ: V [v, B, C, *out] → [v, B, C, *in], to each window's first maximum. */
+export function maxPoolJacT(x: tf.Tensor, g: WindowGeometry, V: tf.Tensor): tf.Tensor {
+  if (onHost()) return hostMaxPoolJacT(x, g, V);
+  const [v, n, c] = V.shape as number[];
+  const K = prod(g.kernel);
+  const P = prod(g.outSize);
+  const winner = gatherUnfold(x.reshape([n * c, 1, ...g.inSize]), g, -Infinity).argMax(1); // first maximum on ties
+  const mask = tf.oneHot(winner, K).transpose([0, 2, 1]); // [n·c, K, P]
+  const cols = mask.reshape([1, n * c, K, P]).mul(V.reshape([v, n * c, 1, P]));
+  return gatherFold(cols.reshape([v * n * c, K, P]), g, 1).reshape([v, n, c, ...g.inSize]);
 }

@@ -9,7 +9,7 @@
 import { tf } from '../../core/tf.ts';
 import type { ConvCfg } from '../../core/derivatives/conv.ts';
 import type { Factor } from '../../core/factors.ts';
-import { unfold } from '../../core/ops/windows.ts';
+import { unfoldColumns } from '../../core/ops/windows.ts';
 import type { ParametricKind } from '../../vocabulary.ts';
 import type { ParamContext, Rule, RuleOutput } from '../types.ts';
 import { unsupported } from './tables.ts';
@@ -33,9 +33,7 @@ export function inputFactorSum(p: ParamContext): tf.Tensor {
       return tf.matMul(X.transpose(), X);
     }
     const { geom } = p.layer.cfg as ConvCfg;
-    const U = unfold(p.x, geom); // [n, c·K, P]
-    const [n, ck, P] = U.shape;
-    const flat = U.transpose([1, 0, 2]).reshape([ck, n * P]);
+    const flat = unfoldColumns(p.x, geom); // [c·K, n·P]
     return tf.matMul(flat, flat.transpose());
   });
 }
