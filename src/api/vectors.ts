@@ -12,7 +12,7 @@ export function checkVectors(vectors: Map<string, HostTensor>, paramShapes: Reco
     if (!ok) throw new ShapeError(`${label}: vectors '${name}' have shape [${t.shape.join(', ')}], expected [V, ${shape.join(', ')}]`);
     if (V !== null && t.shape[0] !== V) throw new ShapeError(`${label}: vectors '${name}' stack ${t.shape[0]} vectors, others ${V}`);
     V = t.shape[0];
-    out.set(name, { dtype: 'float32', shape: t.shape, data: Float32Array.from(toFloat64(t)) });
+    out.set(name, { dtype: 'float32', shape: t.shape, data: new Float32Array(toFloat64(t)) });
   }
   return out;
 }

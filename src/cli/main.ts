@@ -6,6 +6,7 @@ import { BACKEND_NAMES, EXTENSION_NAMES } from '../vocabulary.ts';
 import { demoCommand } from './demo-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
 import { intList, nonNegativeInt, positiveInt } from './options.ts';
+import { registerQueueCommands } from './queue-commands.ts';
 import { runCommand } from './run-command.ts';
 import { parseMemory } from '../coordinator/memory-plan.ts';
 
@@ -55,6 +56,7 @@ function program(): Command {
       setLogger(stderrLogger(false));
       await demoCommand(opts);
     });
+  registerQueueCommands(cli);
   return cli;
 }
 

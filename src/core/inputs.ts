@@ -13,7 +13,7 @@ export function checkedInputs(x: HostTensor, inputShape: number[], label: string
     throw new ShapeError(`${label}: shape [${x.shape.join(', ')}] does not match the model's input_shape [${expected.join(', ')}] (expected [N, ${expected.join(', ')}])`);
   }
   if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new ShapeError(`${label}: inputs must be float32 or float64, got ${x.dtype}`);
-  const values = x.data instanceof Float32Array ? x.data : Float32Array.from(toFloat64(x));
+  const values = x.data instanceof Float32Array ? x.data : new Float32Array(toFloat64(x));
   const per = numel(expected);
   for (let j = 0; j < values.length; j++) {
     if (!Number.isFinite(values[j])) {

@@ -157,5 +157,5 @@ export async function openDataset(source: string | DatasetOptions): Promise<Data
       data = await openCsv(path, opts);
       break;
   }
-  return makeDataset(name, data.inputs, data.targets, opts.normalize);
+  return makeDataset(name, paths.join(', '), data.inputs, data.targets, opts.normalize);
 }

@@ -19,5 +19,5 @@ export function numel(shape: readonly number[]): number {
 export function toFloat64(t: HostTensor): Float64Array {
   if (t.data instanceof Float64Array) return t.data;
   if (t.data instanceof BigInt64Array) return Float64Array.from(t.data, (v) => Number(v));
-  return Float64Array.from(t.data);
+  return new Float64Array(t.data as Float32Array | Int32Array);
 }

@@ -59,7 +59,7 @@ function bindTensor(weights: Map<string, HostTensor>, key: string, shape: number
   for (let j = 0; j < values.length; j++) {
     if (!Number.isFinite(values[j])) throw new NonFiniteError(`${what} '${key}' holds a non-finite value (${values[j]}) at flat index ${j}`);
   }
-  return tf.keep(tf.tensor(Float32Array.from(values), shape, 'float32'));
+  return tf.keep(tf.tensor(new Float32Array(values), shape, 'float32'));
 }
 
 export function buildNetwork(spec: ModelSpec, weights: Map<string, HostTensor>): Network {
@@ -76,7 +76,7 @@ export function buildNetwork(spec: ModelSpec, weights: Map<string, HostTensor>):
     }
     const buffers: Layer['buffers'] = {};
     for (const [name, shape] of Object.entries(setup.buffers ?? {})) buffers[name] = bindTensor(weights, `${i}.${name}`, shape, 'buffer');
-    layers.push({ index: i, kind: spec.layers[i].type, spec: spec.layers[i], inShape, outShape: setup.outShape, cfg: setup.cfg, params, buffers });
+    layers.push({ index: i, kind: spec.layers[i].type, spec: spec.layers[i], inShape, outShape: setup.outShape, cfg: setup.cfg, params, buffers, derived: new Map() });
   });
   if (numel(outputShape) < 1) throw new ModelSpecError('the network produces an empty output');
   return { spec, inputShape: spec.input_shape, outputShape, layers, loss: spec.loss, paramNames, paramShapes };
@@ -87,5 +87,7 @@ export function disposeNetwork(net: Network): void {
   for (const layer of net.layers) {
     for (const t of Object.values(layer.params)) t?.dispose();
     for (const t of Object.values(layer.buffers)) t.dispose();
+    for (const t of layer.derived.values()) t.dispose();
+    layer.derived.clear();
   }
 }

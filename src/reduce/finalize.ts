@@ -45,7 +45,11 @@ function entry<K extends PartialEntry['kind']>(merged: MergedPartials, key: stri
   return e as Extract<PartialEntry, { kind: K }>;
 }
 
-const asFloat32 = (e: SumEntry, scale = 1): HostTensor => ({ dtype: 'float32', shape: e.shape, data: Float32Array.from(e.data, (v) => v * scale) });
+function asFloat32(e: SumEntry, scale = 1): HostTensor {
+  const data = new Float32Array(e.data.length);
+  for (let j = 0; j < data.length; j++) data[j] = e.data[j] * scale;
+  return { dtype: 'float32', shape: e.shape, data };
+}
 
 const rowOrder = (opts: FinalizeOptions) => opts.subsampling ?? Array.from({ length: opts.N }, (_, i) => i);
 const missing = (key: string, sample: number) => new BackpackError(ErrorCode.Internal, `no shard returned sample ${sample} for '${key}'`, false);
@@ -131,7 +135,11 @@ const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[fi
 const varianceOf: Finalizer = (param, merged, opts) => {
   const sum = entry(merged, `${param}.${GRAD_FIELD}`, 'sum');
   const sumsq = entry(merged, `${param}.${VARIANCE_SUMSQ}`, 'sum');
-  const data = Float32Array.from(sum.data, (s, j) => sumsq.data[j] / opts.N - (s / opts.N) ** 2);
+  const data = new Float32Array(sum.data.length);
+  for (let j = 0; j < data.length; j++) {
+    const mean = sum.data[j] / opts.N;
+    data[j] = sumsq.data[j] / opts.N - mean * mean;
+  }
   return [[SAVEFIELDS.Variance, { dtype: 'float32', shape: sum.shape, data }]];
 };
 

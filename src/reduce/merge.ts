@@ -18,29 +18,37 @@ function mergeEntry(key: string, into: PartialEntry, next: PartialEntry): Partia
     for (let j = 0; j < next.data.length; j++) into.data[j] += next.data[j];
     return into;
   }
-  if (into.kind === 'rows' && next.kind === 'rows') {
-    const index = new Int32Array(into.index.length + next.index.length);
-    index.set(into.index);
-    index.set(next.index, into.index.length);
-    const data = new Float32Array(into.data.length + next.data.length);
-    data.set(into.data);
-    data.set(next.data, into.data.length);
-    return { kind: 'rows', rowShape: into.rowShape, index, data };
-  }
   if (into.kind === 'spilled' && next.kind === 'spilled') return { ...into, chunks: [...into.chunks, ...next.chunks] };
   throw new BackpackError(ErrorCode.Internal, `partial '${key}' is combined from entries of kinds ${into.kind} and ${next.kind}`, false);
 }
 
+// NOTE: `new TypedArray(typedArray)` is a bulk copy; `TypedArray.from` iterates element by element.
 const copy = (e: PartialEntry): PartialEntry => {
-  if (e.kind === 'sum') return { ...e, data: Float64Array.from(e.data) };
-  if (e.kind === 'rows') return { ...e, index: Int32Array.from(e.index), data: Float32Array.from(e.data) };
+  if (e.kind === 'sum') return { ...e, data: new Float64Array(e.data) };
+  if (e.kind === 'rows') return { ...e, index: new Int32Array(e.index), data: new Float32Array(e.data) };
   return { ...e, chunks: [...e.chunks] };
 };
+
+/** Concatenates rows entries once (pairwise concatenation would copy quadratically in the shards). */
+function concatRows(parts: Extract<PartialEntry, { kind: 'rows' }>[]): PartialEntry {
+  const index = new Int32Array(parts.reduce((a, p) => a + p.index.length, 0));
+  const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+  let i = 0;
+  let d = 0;
+  for (const p of parts) {
+    index.set(p.index, i);
+    data.set(p.data, d);
+    i += p.index.length;
+    d += p.data.length;
+  }
+  return { kind: 'rows', rowShape: parts[0].rowShape, index, data };
+}
 
 export function mergePartials(shards: readonly ShardPartials[]): MergedPartials {
   const ordered = [...shards].sort((a, b) => a.shardId - b.shardId);
   const seen = new Set<number>();
   const entries: Record<string, PartialEntry> = {};
+  const rows: Record<string, Extract<PartialEntry, { kind: 'rows' }>[]> = {};
   let count = 0;
   let loss = 0;
   for (const shard of ordered) {
@@ -50,8 +58,13 @@ export function mergePartials(shards: readonly ShardPartials[]): MergedPartials 
     count += shard.count;
     loss += shard.loss;
     for (const [key, entry] of Object.entries(shard.entries)) {
-      entries[key] = entries[key] ? mergeEntry(key, entries[key], entry) : copy(entry);
+      if (entry.kind === 'rows') (rows[key] ??= []).push(entry);
+      else entries[key] = entries[key] ? mergeEntry(key, entries[key], entry) : copy(entry);
     }
+  }
+  for (const [key, parts] of Object.entries(rows)) {
+    if (entries[key]) throw new BackpackError(ErrorCode.Internal, `partial '${key}' is rows in one shard and not in another`, false);
+    entries[key] = concatRows(parts);
   }
   return { count, loss, entries };
 }

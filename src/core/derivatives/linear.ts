@@ -5,6 +5,7 @@
 import { tf } from '../tf.ts';
 import { ShapeError } from '../../errors/index.ts';
 import { prod } from '../../nn/geometry.ts';
+import { derivedTensor } from './derived.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
 export interface LinearCfg {
@@ -29,8 +30,9 @@ export const linear: ModuleMath<'Linear', LinearCfg> = {
 
   forward(layer, x) {
     const { inFeatures, outFeatures } = layer.cfg;
-    // NOTE: transposing W explicitly first keeps the matMul on wasm's fast path (no transposeB).
-    let y = tf.matMul(x.reshape([-1, inFeatures]), layer.params.weight!.transpose());
+    // NOTE: an explicitly transposed W (made once per network) keeps the matMul on wasm's fast path.
+    const wt = derivedTensor(layer, 'weight.T', layer.params.weight!, (w) => w.transpose());
+    let y = tf.matMul(x.reshape([-1, inFeatures]), wt);
     if (layer.params.bias) y = y.add(layer.params.bias);
     return y.reshape([x.shape[0], ...layer.outShape.slice(0, -1), outFeatures]);
   },
@@ -57,8 +59,9 @@ export const linear: ModuleMath<'Linear', LinearCfg> = {
     },
     bias: (layer: Layer<LinearCfg>, x, V, sumBatch) => {
       const { outFeatures: O, lead: L } = layer.cfg;
-      const per = V.reshape([V.shape[0], x.shape[0], L, O]).sum(2);
-      return sumBatch ? per.sum(1) : per;
+      const [v, N] = [V.shape[0]!, x.shape[0]!];
+      if (sumBatch) return V.reshape([v, N * L, O]).sum(1);
+      return L === 1 ? V.reshape([v, N, O]) : V.reshape([v, N, L, O]).sum(2);
     },
   },
 };

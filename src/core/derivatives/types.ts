@@ -26,6 +26,8 @@ export interface Layer<C = unknown> {
   cfg: C;
   params: Partial<Record<ParamName, tf.Tensor>>;
   buffers: Record<string, tf.Tensor>;
+  /** Tensors derived from the parameters once (e.g. a transposed weight), freed with the network. */
+  derived: Map<string, tf.Tensor>;
 }
 
 export interface LayerSetup<C> {

@@ -69,6 +69,12 @@ export function hostFoldColumns(cols: tf.Tensor, g: WindowGeometry, C: number, B
 /** x [B, C, *in] → [B, G, P, Cg·K]: per-sample patches, ready for a batched matMul. */
 export function hostUnfoldPatchesFirst(x: tf.Tensor, g: WindowGeometry, groups: number): tf.Tensor {
   const [B, C] = x.shape as number[];
+  return tf.tensor(hostPatchesData(x, g, groups), [B, groups, prod(g.outSize), (C / groups) * prod(g.kernel)]);
+}
+
+/** The same patches as a host array (for per-sample loops that never need them as one tensor). */
+export function hostPatchesData(x: tf.Tensor, g: WindowGeometry, groups: number): Float32Array {
+  const [B, C] = x.shape as number[];
   const S = prod(g.inSize);
   const K = prod(g.kernel);
   const P = prod(g.outSize);
@@ -90,7 +96,7 @@ export function hostUnfoldPatchesFirst(x: tf.Tensor, g: WindowGeometry, groups: 
       }
     }
   }
-  return tf.tensor(out, [B, groups, P, cg * K]);
+  return out;
 }
 
 /** Index of the first maximum of every window: [B·C·P] flat input positions (−1: all padding). */

@@ -46,6 +46,7 @@ export async function openNpyPair(inputs: string, targets: string, opts: TargetO
   const layout = await withBytes(open, (b) => readNpyLayout(b, 0, b.size, inputs));
   const topen = fileBytes(targets);
   const tlayout = await withBytes(topen, (b) => readNpyLayout(b, 0, b.size, targets));
+  if (tlayout.shape[0] !== layout.shape[0]) throw new TensorFileError(`${targets}: ${tlayout.shape[0]} rows, but ${inputs} has ${layout.shape[0]}`);
   return {
     inputs: await npyRows(open, layout, inputs),
     targets: targetsFromTensor(await readNpy(topen, tlayout, targets), targets, opts),

@@ -48,10 +48,11 @@ function gather(t: HostTensor, idx: Int32Array): HostTensor {
   return { dtype: 'float32', shape, data: pick(t.data as Float32Array, new Float32Array(idx.length * per)) };
 }
 
-export function makeDataset(name: string, inputs: RowSource, targets: Targets, normalize: Normalize | undefined): Dataset {
+/** `label` names the source in messages (its path). */
+export function makeDataset(name: string, label: string, inputs: RowSource, targets: Targets, normalize: Normalize | undefined): Dataset {
   const size = totalRows(inputs);
-  if (targets.tensor.shape[0] !== size) throw new TensorFileError(`${name}: ${size} input rows but ${targets.tensor.shape[0]} targets`);
-  const norm = normalizer(normalize, inputs.rowShape, inputs.stored, name);
+  if (targets.tensor.shape[0] !== size) throw new TensorFileError(`${label}: ${size} input rows but ${targets.tensor.shape[0]} targets`);
+  const norm = normalizer(normalize, inputs.rowShape, inputs.stored, label);
   const inputShape = [...inputs.rowShape];
 
   async function* iterate(order: Int32Array, batchSize: number, count: number): AsyncGenerator<Batch> {
@@ -79,8 +80,8 @@ export function makeDataset(name: string, inputs: RowSource, targets: Targets, n
         };
       }
     } finally {
-      // A consumer that stops early leaves the read-ahead in flight: let it settle (its result is
-      // no longer wanted) before closing the descriptors it reads from.
+      // A consumer that stops early leaves the read-ahead in flight: let it settle (its result and
+      // any error are no longer wanted) so no read of ours outlives the descriptors it uses.
       if (next) await next.then(() => undefined, () => undefined);
       await reader.close();
     }

@@ -88,7 +88,7 @@ export async function openIdx(images: string, labels: string, opts: TargetOption
     stored: type.name,
     segments: [{ open: imgOpen, offset: img.dataOffset, stride: per * type.size, skip: 0, rows: N }],
     decode: (bytes, count) => {
-      if (type.size === 1 && type.name === 'uint8') return Float32Array.from(bytes);
+      if (type.name === 'uint8') return Float32Array.from(bytes);
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return Float32Array.from({ length: count * per }, (_, i) => type.get(dv, i * type.size));
     },

@@ -43,6 +43,10 @@ export async function resolveDirectory(dir: string, split: 'train' | 'test'): Pr
   const prefix = split === 'train' ? 'train' : 't10k';
   const idx = names.filter((n) => new RegExp(`^${prefix}-images[-.]idx3-ubyte(\\.gz)?$`).test(n)).sort();
   if (idx.length > 0) return { format: 'idx', path: join(dir, idx[0]) };
-  for (const n of ['inputs.npy', 'x.npy']) if (has(n)) return { format: 'npy', path: join(dir, n) };
+  for (const n of ['inputs.npy', 'x.npy']) {
+    if (!has(n)) continue;
+    if (split === 'test') throw new UsageError(`split: ${dir} holds one ${n} with its targets, no test split; pass the test files' path`);
+    return { format: 'npy', path: join(dir, n) };
+  }
   throw new UsageError(`${dir}: a directory of no known layout (CIFAR batches, ${prefix}-images-idx3-ubyte, inputs.npy); pass a file and format`);
 }

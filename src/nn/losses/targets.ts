@@ -13,7 +13,7 @@ export function floatTargets(y: HostTensor, expected: number[], label: string, l
   for (let j = 0; j < values.length; j++) {
     if (!Number.isFinite(values[j])) throw new NonFiniteError(`${label}: target at flat index ${j} is ${values[j]}`);
   }
-  return Float32Array.from(values);
+  return new Float32Array(values);
 }
 
 /** Integer class indices in [0, C), one per sample. */

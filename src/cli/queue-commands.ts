@@ -1,0 +1,167 @@
+/**
+ * Queue mode on the command line: `submit`, `worker`, `status`, `result`, `cancel`, `dashboard`
+ * (see docs/queue.md). Every command takes the same connection options; stdout carries only what a
+ * script reads (a job id, a status, file names), everything else goes to stderr.
+ */
+import { availableParallelism } from 'node:os';
+import { Command, Option } from 'commander';
+import { connectionFromOptions, type ConnectionSettings } from '../../queue/connection.ts';
+import { QueueContext } from '../../queue/context.ts';
+import { cancelJob } from '../../queue/cancel.ts';
+import { loadDashboardModules, startDashboard } from '../../queue/dashboard.ts';
+import { readJobFile } from '../../queue/job-schema.ts';
+import { fetchResult } from '../../queue/result.ts';
+import { formatJobTable, formatStatus, jobStatus, listJobs, waitForJob } from '../../queue/status.ts';
+import { DEFAULT_MAX_UPLOAD, submitJob } from '../../queue/submit.ts';
+import { startQueueWorker } from '../../queue/worker.ts';
+import { parseMemory } from '../coordinator/memory-plan.ts';
+import { log, setLogger, stderrLogger } from './log.ts';
+import { intList, nonNegativeInt, positiveInt } from './options.ts';
+import { progressBar } from './progress.ts';
+
+type ConnectionOpts = Parameters<typeof connectionFromOptions>[0];
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option('--redis <url>', 'Redis URL, redis://[user:password@]host:port[/db] or rediss:// (default: $REDIS_URL, else redis://127.0.0.1:6379)')
+    .option('--redis-username <name>', 'Redis ACL user (default: $REDIS_USERNAME or the URL\'s)')
+    .option('--redis-password <password>', 'Redis password (default: $REDIS_PASSWORD or the URL\'s)')
+    .option('--redis-tls', 'connect with TLS (implied by rediss://)')
+    .option('--redis-tls-ca <file>', 'PEM file of the CA that signed the server certificate')
+    .option('--redis-tls-cert <file>', 'PEM client certificate (mutual TLS)')
+    .option('--redis-tls-key <file>', 'PEM client key (mutual TLS)')
+    .option('--redis-tls-servername <name>', 'TLS server name (SNI) when it differs from the host')
+    .option('--redis-tls-insecure', 'accept any server certificate (testing only)')
+    .option('--queue <name>', 'queue name (default: $BACKPACK_QUEUE, else backpack)')
+    .option('--prefix <prefix>', 'BullMQ key prefix (default: $BACKPACK_QUEUE_PREFIX, else bp)')
+    .option('--quiet', 'no progress output');
+}
+
+/** Opens the queue, runs `fn`, always closes. */
+async function withQueue<T>(opts: ConnectionOpts & { quiet?: boolean }, fn: (ctx: QueueContext, s: ConnectionSettings) => Promise<T>): Promise<T> {
+  setLogger(stderrLogger(Boolean(opts.quiet)));
+  const settings = connectionFromOptions(opts);
+  const ctx = await QueueContext.open(settings);
+  try {
+    return await fn(ctx, settings);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const print = (s: string) => process.stdout.write(`${s}\n`);
+
+export function registerQueueCommands(cli: Command): void {
+  withConnection(cli.command('submit <job>'))
+    .description('enqueue a statistics job (JOB.json, see docs/queue.md); prints its id')
+    .option('--wait', 'wait for the job with a progress bar (and write its results with --out)')
+    .option('--out <dir>', 'with --wait: write results.safetensors + summary.json here (keeps the results in Redis)')
+    .option('--priority <P>', 'BullMQ priority, 1 = highest (overrides the job file)', positiveInt('--priority'))
+    .option('--max-upload <size>', 'largest total of tensors uploaded into Redis, e.g. 512M', parseMemory('--max-upload'), DEFAULT_MAX_UPLOAD)
+    .option('--chunk-size <size>', 'bytes per Redis key of uploaded tensors (≤ 128M)', parseMemory('--chunk-size'))
+    .action(async (file: string, opts) => {
+      await withQueue(opts, async (ctx) => {
+        const job = await readJobFile(file);
+        const s = await submitJob(ctx, job, { priority: opts.priority, maxUploadBytes: opts.maxUpload, chunkBytes: opts.chunkSize, resultsInRedis: Boolean(opts.out) }, file);
+        print(s.jobId);
+        log.info(`submitted job ${s.jobId}: N=${s.N}, ${s.batches} batch(es), ${s.shards} shard(s)${s.uploadedBytes ? `, ${(s.uploadedBytes / 2 ** 20).toFixed(1)} MiB uploaded` : ''}`);
+        if (!opts.wait) return;
+        const bar = progressBar(!opts.quiet, `job ${s.jobId}`);
+        let summary;
+        try {
+          summary = await waitForJob(ctx, s.jobId, { onProgress: (p) => bar.update(p) });
+        } finally {
+          bar.stop();
+        }
+        log.info(`job ${s.jobId} completed: loss ${summary.loss.toPrecision(8)} over N=${summary.N}`);
+        if (opts.out) for (const f of await fetchResult(ctx, s.jobId, opts.out)) log.info(`wrote ${f}`);
+      });
+    });
+
+  withConnection(cli.command('worker'))
+    .description('run a queue worker: takes shards and reductions from the queue until interrupted')
+    .option('--workers <W>', 'local worker threads/processes computing each shard', positiveInt('--workers'), availableParallelism())
+    .addOption(new Option('--pool <kind>', 'local worker kind').choices(['threads', 'processes']).default('threads'))
+    .option('--devices <list>', 'one local worker process per GPU device, e.g. 0,1', intList('--devices'))
+    .option('--concurrency <C>', 'queue jobs processed at once by this worker', positiveInt('--concurrency'), 1)
+    .option('--lock-duration <ms>', 'lock of an active shard; a worker silent this long is presumed dead', positiveInt('--lock-duration'), 30_000)
+    .option('--stalled-interval <ms>', 'how often to look for shards of dead workers', positiveInt('--stalled-interval'), 30_000)
+    .option('--max-stalled <n>', 'redeliveries of a stalled shard before it fails', nonNegativeInt('--max-stalled'), 2)
+    .option('--shard-timeout <ms>', 'a local micro-shard running longer is hung: its worker is replaced', nonNegativeInt('--shard-timeout'), 600_000)
+    .option('--retries <R>', 'local retries of a micro-shard that failed non-deterministically', nonNegativeInt('--retries'), 2)
+    .option('--max-result <size>', 'largest results.safetensors kept in Redis', parseMemory('--max-result'))
+    .option('--chunk-size <size>', 'bytes per Redis key of partials and results (≤ 128M)', parseMemory('--chunk-size'))
+    .option('--name <name>', 'worker name shown by BullMQ (default host:pid)')
+    .addOption(new Option('--debug-shard-delay <ms>', 'test hook: wait before each shard').argParser(nonNegativeInt('--debug-shard-delay')).hideHelp())
+    .action(async (opts) => {
+      setLogger(stderrLogger(Boolean(opts.quiet)));
+      const worker = await startQueueWorker(connectionFromOptions(opts), {
+        workers: opts.workers, pool: opts.pool, devices: opts.devices, concurrency: opts.concurrency,
+        lockDurationMs: opts.lockDuration, stalledIntervalMs: opts.stalledInterval, maxStalledCount: opts.maxStalled,
+        shardTimeoutMs: opts.shardTimeout, retries: opts.retries, maxResultBytes: opts.maxResult, chunkBytes: opts.chunkSize,
+        name: opts.name, debugShardDelayMs: opts.debugShardDelay,
+      });
+      // First SIGINT/SIGTERM: finish the active shard, then exit. Second: exit now (the shard stalls and is redelivered).
+      await new Promise<void>((resolve) => {
+        let signals = 0;
+        const onSignal = () => {
+          signals++;
+          log.info(signals === 1 ? 'stopping after the active job (signal again to abandon it)' : 'abandoning the active job');
+          void worker.close(signals > 1).then(resolve);
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+    });
+
+  withConnection(cli.command('status [id]'))
+    .description('state and progress of a job, or a table of the recent jobs')
+    .option('--json', 'print JSON')
+    .action(async (id: string | undefined, opts) => {
+      await withQueue(opts, async (ctx) => {
+        if (id) {
+          const s = await jobStatus(ctx, id);
+          print(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+        } else {
+          const jobs = await listJobs(ctx);
+          print(opts.json ? JSON.stringify(jobs, null, 2) : formatJobTable(jobs));
+        }
+      });
+    });
+
+  withConnection(cli.command('result <id>'))
+    .description('write a completed job\'s results (kept in Redis) as results.safetensors + summary.json')
+    .requiredOption('--out <dir>', 'output directory')
+    .action(async (id: string, opts) => {
+      await withQueue(opts, async (ctx) => {
+        for (const f of await fetchResult(ctx, id, opts.out)) print(f);
+      });
+    });
+
+  withConnection(cli.command('cancel <id>'))
+    .description('cancel a queued or running job; its shards stop and are not retried')
+    .action(async (id: string, opts) => {
+      await withQueue(opts, async (ctx) => {
+        await cancelJob(ctx, id);
+        print(`cancelled ${id}`);
+      });
+    });
+
+  withConnection(cli.command('dashboard'))
+    .description(`web dashboard of the queue (bull-board; needs the optional packages @bull-board/api, @bull-board/express, express)`)
+    .option('--port <port>', 'HTTP port', positiveInt('--port'), 3000)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (opts) => {
+      setLogger(stderrLogger(Boolean(opts.quiet)));
+      const modules = await loadDashboardModules(); // before connecting: a missing package is the likelier problem
+      await withQueue(opts, async (ctx) => {
+        const board = await startDashboard(modules, ctx.queue, { port: opts.port, host: opts.host });
+        log.info(`dashboard of queue '${ctx.settings.queue}' at ${board.url} (Ctrl-C to stop)`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await board.close();
+      });
+    });
+}
