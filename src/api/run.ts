@@ -5,7 +5,7 @@
 import { backwardShard, computeShard, planShards, sliceRows, type ShardRequest } from '../core/backprop.ts';
 import { disposeShardState, forwardShard } from '../core/forward.ts';
 import { runKfraSync } from '../core/kfra.ts';
-import { UsageError } from '../errors/index.ts';
+import { UnsupportedModuleError, UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import { finalize } from '../reduce/finalize.ts';
@@ -64,6 +64,7 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   let partials: ShardPartials[];
   let kfraFactors: Map<number, Float64Array> | null = null;
   if (opts.extensions.includes('KFRA')) {
+    requireSequentialForKfra(net);
     // KFRA averages over the whole batch at every layer: keep every shard's forward state.
     const states = requests.map((r) => forwardShard(net, r));
     try {
@@ -94,6 +95,12 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
 export function addKfraFactors(net: Network, merged: MergedPartials, factors: Map<number, Float64Array>): void {
   for (const [index, data] of factors) {
     const d = Math.round(Math.sqrt(data.length));
-    for (const param of Object.keys(net.layers[index].params)) merged.entries[`${index}.${param}.kfra.0`] = { kind: 'sum', shape: [d, d], data };
+    const layer = net.layers[index];
+    for (const param of Object.keys(layer.params)) merged.entries[`${layer.name}.${param}.kfra.0`] = { kind: 'sum', shape: [d, d], data };
   }
+}
+
+/** KFRA's matrix recursion has no exact form through merges (cross terms between branches). */
+export function requireSequentialForKfra(net: Network): void {
+  if (!net.sequential) throw new UnsupportedModuleError('KFRA', 'graph models with merges', "its batch-averaged GGN recursion is defined for chains; at a branch point the branches' cross terms have no Kronecker-averaged form");
 }

@@ -3,7 +3,7 @@
  * counted once, keyed by shard id), reduces them in shard order in float64 and finalises once.
  * KFRA runs as groups of shards, one per worker, joined by a per-layer all-reduce.
  */
-import { addKfraFactors, checkSubsampling, type RunOptions, type RunResult } from '../api/run.ts';
+import { addKfraFactors, checkSubsampling, requireSequentialForKfra, type RunOptions, type RunResult } from '../api/run.ts';
 import { planShards } from '../core/backprop.ts';
 import { checkedInputs, checkTargets } from '../core/inputs.ts';
 import { kfraCapacity } from '../core/kfra.ts';
@@ -146,6 +146,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   let kfra: Record<number, Float64Array> | null = null;
   try {
     if (opts.extensions.includes('KFRA')) {
+      requireSequentialForKfra(net);
       const groups = groupShards(shards, pool.size);
       const capacity = kfraCapacity(layers);
       const timeout = opts.shardTimeoutMs ?? 0;

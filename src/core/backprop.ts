@@ -6,6 +6,7 @@
 import { tf } from './tf.ts';
 import { mathOf } from './derivatives/index.ts';
 import type { Layer } from './derivatives/types.ts';
+import { mergeJacT } from './derivatives/merge.ts';
 import { propagateFactors, type Factor, type Factors } from './factors.ts';
 import { disposeShardState, forwardShard, type ShardRequest, type ShardState } from './forward.ts';
 import { sliceRows } from './inputs.ts';
@@ -36,7 +37,7 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
   const index = rows ? remember('rows', () => tf.tensor1d(rows.local, 'int32')) : null;
   const subRows = (t: tf.Tensor, axis: number) => (index ? tf.gather(t, index, axis) : t);
   const sub = () => ({ x: remember('sub.x', () => subRows(x, 0)), gOut: remember('sub.g', () => subRows(gOut, 0)) });
-  const key = `${layer.index}.${param}`;
+  const key = `${layer.name}.${param}`;
   const vectors = state.req.vectors?.get(key);
   const ctx: ParamContext = {
     layer,
@@ -66,15 +67,77 @@ function initialFactors(state: ShardState): Factors {
   const factors: Factors = {};
   if (needs.has('sqrtExact') || needs.has('hessian')) {
     const exact = state.loss.sqrtHessian(f).mul(root);
-    if (needs.has('sqrtExact')) factors.sqrtExact = [{ S: exact, sign: 1 }];
-    if (needs.has('hessian')) factors.hessian = [{ S: exact, sign: 1 }];
+    if (needs.has('sqrtExact')) factors.sqrtExact = [{ S: exact, sign: 1, id: 'loss' }];
+    if (needs.has('hessian')) factors.hessian = [{ S: exact, sign: 1, id: 'loss' }];
   }
   if (needs.has('sqrtMC')) {
     const { seed, offset, mcSamples = 1 } = state.req;
     const uniforms = (mc: number, row: number, count: number) => sampleUniforms(seed, STREAM.mcLoss, mc, offset + row, count);
-    factors.sqrtMC = [{ S: state.loss.sampledSqrtHessian(f, mcSamples, uniforms).mul(root), sign: 1 }];
+    factors.sqrtMC = [{ S: state.loss.sampledSqrtHessian(f, mcSamples, uniforms).mul(root), sign: 1, id: 'loss' }];
   }
   return factors;
+}
+
+/** Partials of every parameter of one layer, from its input x, output gradient and factors. */
+function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.Tensor, factors: Factors, rowIndex: Int32Array, entries: Record<string, PartialEntry>): void {
+  const { req, rows } = state;
+  const math = mathOf(layer.kind);
+  for (const param of Object.keys(layer.params) as ParamName[]) {
+    tf.tidy(() => {
+      const key = `${layer.name}.${param}`;
+      entries[`${key}.${GRAD_FIELD}`] = toEntry('sum', math.paramJacT![param]!(layer, x, gOut.expandDims(0), true).squeeze([0]), rowIndex);
+      // A shard holding none of the subsampled samples still sends (empty) rows entries.
+      const noRows = rows !== null && rows.local.length === 0;
+      const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
+      for (const q of req.extensions) {
+        for (const out of ruleFor(q, layer.kind)(p)) {
+          entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
+            ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
+            : toEntry(out.kind, out.value, rowIndex);
+        }
+      }
+    });
+  }
+}
+
+/**
+ * What flows backwards into one activation: the loss gradient and the factors. A node read by
+ * several consumers (a residual branch point) receives the sum of their contributions; factors
+ * with the same origin are summed, not listed twice, so Σ S Sᵀ stays exact.
+ */
+class Inbox {
+  private grads = new Map<number, tf.Tensor>();
+  private factors = new Map<number, Factors>();
+
+  deliver(target: number, g: tf.Tensor, factors: Factors): void {
+    const prev = this.grads.get(target);
+    this.grads.set(target, prev ? prev.add(g) : g.clone());
+    prev?.dispose();
+    const into = this.factors.get(target) ?? {};
+    for (const [kind, list] of Object.entries(factors) as [keyof Factors, Factor[]][]) {
+      const acc = (into[kind] ??= []);
+      for (const f of list) {
+        const same = acc.findIndex((a) => a.id === f.id);
+        if (same < 0) acc.push({ ...f, S: f.S.clone() });
+        else {
+          const old = acc[same].S;
+          acc[same] = { ...f, S: old.add(f.S) };
+          old.dispose();
+        }
+      }
+    }
+    this.factors.set(target, into);
+  }
+
+  /** Takes (and forgets) what arrived for an activation. */
+  take(target: number): { g: tf.Tensor; factors: Factors } | null {
+    const g = this.grads.get(target);
+    if (!g) return null;
+    const factors = this.factors.get(target) ?? {};
+    this.grads.delete(target);
+    this.factors.delete(target);
+    return { g, factors };
+  }
 }
 
 /** Runs the backward pass over a forward state and returns the shard's partials. */
@@ -84,42 +147,49 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
   const entries: Record<string, PartialEntry> = {};
   tf.tidy(() => {
     const f = state.acts[state.acts.length - 1];
-    let g = state.loss.gradient(f, state.targets).mul(state.rho);
-    let factors = initialFactors(state);
-    for (let i = net.layers.length - 1; i >= 0; i--) {
-      const layer = net.layers[i];
-      const x = state.acts[i];
-      const math = mathOf(layer.kind);
-      const gOut = g;
-      for (const param of Object.keys(layer.params) as ParamName[]) {
-        tf.tidy(() => {
-          const key = `${layer.index}.${param}`;
-          entries[`${key}.${GRAD_FIELD}`] = toEntry('sum', math.paramJacT![param]!(layer, x, gOut.expandDims(0), true).squeeze([0]), rowIndex);
-          // A shard holding none of the subsampled samples still sends (empty) rows entries.
-          const noRows = rows !== null && rows.local.length === 0;
-          const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
-          for (const q of req.extensions) {
-            for (const out of ruleFor(q, layer.kind)(p)) {
-              entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
-                ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
-                : toEntry(out.kind, out.value, rowIndex);
-            }
+    const inbox = new Inbox();
+    const last = net.nodes.length - 1;
+    inbox.deliver(last, state.loss.gradient(f, state.targets).mul(state.rho), initialFactors(state));
+    for (let j = last; j >= 0; j--) {
+      const arrived = inbox.take(j);
+      if (!arrived) continue;
+      const { g, factors } = arrived;
+      const node = net.nodes[j];
+      const y = state.acts[j + 1];
+      if (node.kind === 'layer') {
+        const { layer } = node;
+        const input = node.inputs[0];
+        const x = state.acts[input + 1];
+        layerPartials(state, layer, x, g, factors, rowIndex, entries);
+        // Nothing needs the gradient w.r.t. the network input.
+        if (input >= 0) {
+          const math = mathOf(layer.kind);
+          let moved: Factors = {};
+          const gIn = tf.tidy(() => {
+            moved = propagateFactors(layer, x, y, g, factors);
+            // tidy keeps only what it returns; the factors are kept explicitly (they sit inside the outer tidy).
+            for (const m of Object.values(moved).flat()) tf.keep(m.S);
+            return math.jacTMatProd(layer, x, y, g.expandDims(0)).squeeze([0]);
+          });
+          inbox.deliver(input, gIn, moved);
+          gIn.dispose();
+          disposeFactors(moved);
+        }
+      } else {
+        const grads = mergeJacT(node.merge, node.inShapes, g.expandDims(0)).map((t) => t.squeeze([0]));
+        const perInput = node.inputs.map(() => ({}) as Factors);
+        for (const [kind, list] of Object.entries(factors) as [keyof Factors, Factor[]][]) {
+          for (const fac of list) {
+            mergeJacT(node.merge, node.inShapes, fac.S).forEach((S, k) => (perInput[k][kind] ??= []).push({ ...fac, S }));
           }
+        }
+        node.inputs.forEach((input, k) => {
+          if (input >= 0) inbox.deliver(input, grads[k], perInput[k]);
         });
       }
-      if (i === 0) break;
-      let moved: Factors = {};
-      g = tf.tidy(() => {
-        const y = state.acts[i + 1];
-        moved = propagateFactors(layer, x, y, gOut, factors);
-        // tidy keeps only what it returns; the factors are kept explicitly (they sit inside the outer tidy).
-        for (const f of Object.values(moved).flat()) tf.keep(f.S);
-        return math.jacTMatProd(layer, x, y, gOut.expandDims(0)).squeeze([0]);
-      });
+      g.dispose();
       disposeFactors(factors);
-      factors = moved;
     }
-    disposeFactors(factors);
   });
   return { shardId: req.shardId, offset: req.offset, count: n, loss: state.lossValue, entries };
 }

@@ -14,6 +14,8 @@ import type { Backprop } from '../vocabulary.ts';
 export interface Factor {
   S: tf.Tensor;
   sign: 1 | -1;
+  /** Where the factor was born (the loss, or a layer's residual): copies meeting at a branch point are summed. */
+  id: string;
 }
 
 export type Factors = Partial<Record<Exclude<Backprop, 'kfra'>, Factor[]>>;
@@ -29,8 +31,8 @@ function residualFactors(layer: Layer, x: tf.Tensor, y: tf.Tensor, gOut: tf.Tens
   const D = numel(inShape);
   const embed = (part: tf.Tensor) => tf.eye(D).reshape([D, 1, D]).mul(part.sqrt().reshape([1, n, D])).reshape([D, n, ...inShape]);
   return [
-    { S: embed(tf.relu(r)), sign: 1 },
-    { S: embed(tf.relu(r.neg())), sign: -1 },
+    { S: embed(tf.relu(r)), sign: 1, id: `residual:${layer.index}:+` },
+    { S: embed(tf.relu(r.neg())), sign: -1, id: `residual:${layer.index}:-` },
   ];
 }
 
@@ -39,7 +41,7 @@ export function propagateFactors(layer: Layer, x: tf.Tensor, y: tf.Tensor, gOut:
   const math = mathOf(layer.kind);
   const out: Factors = {};
   for (const [kind, list] of Object.entries(factors) as [keyof Factors, Factor[]][]) {
-    out[kind] = list.map((f) => ({ S: math.jacTMatProd(layer, x, y, f.S), sign: f.sign }));
+    out[kind] = list.map((f) => ({ ...f, S: math.jacTMatProd(layer, x, y, f.S) }));
     if (kind === 'hessian') out[kind]!.push(...residualFactors(layer, x, y, gOut));
   }
   return out;

@@ -4,6 +4,7 @@
  */
 import { tf } from './tf.ts';
 import { mathOf } from './derivatives/index.ts';
+import { mergeForward } from './derivatives/merge.ts';
 import type { ForwardContext } from './derivatives/types.ts';
 import { checkedInputs } from './inputs.ts';
 import { UsageError } from '../errors/index.ts';
@@ -34,7 +35,7 @@ export interface ShardState {
   req: ShardRequest;
   n: number;
   loss: LossMath;
-  /** acts[i] is the input of layer i; acts[L] the network output f. */
+  /** acts[0] is the network input, acts[j + 1] the output of node j; the last is the network output f. */
   acts: tf.Tensor[];
   targets: tf.Tensor;
   rho: number;
@@ -61,7 +62,10 @@ export function forwardShard(net: Network, req: ShardRequest): ShardState {
   const { acts, targets, lossValue } = tf.tidy(() => {
     const targets = loss.targets(req.targets, net.outputShape, 'targets', req.offset);
     const acts: tf.Tensor[] = [tf.tensor(xs, [n, ...net.inputShape])];
-    for (const layer of net.layers) acts.push(mathOf(layer.kind).forward(layer, acts[acts.length - 1], ctx));
+    for (const node of net.nodes) {
+      const xs = node.inputs.map((i) => acts[i + 1]);
+      acts.push(node.kind === 'layer' ? mathOf(node.layer.kind).forward(node.layer, xs[0], ctx) : mergeForward(node.merge, xs));
+    }
     const lossValue = loss.perSample(acts[acts.length - 1], targets).sum().dataSync()[0] * rho;
     return { acts: acts.map((a) => tf.keep(a)), targets: tf.keep(targets), lossValue };
   });

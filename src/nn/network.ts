@@ -1,48 +1,78 @@
 /**
- * Builds a network from a model spec and a weights map: infers every layer's shapes (so a shape
+ * Builds a network from a model spec and a weights map: infers every node's shapes (so a shape
  * mismatch is reported at load time, naming both shapes), resolves configs and binds parameters.
+ * Sequential specs are chains; graph specs add merge nodes (Add, Concat).
  */
 import { tf } from '../core/tf.ts';
 import type { Layer } from '../core/derivatives/types.ts';
 import { mathOf } from '../core/derivatives/index.ts';
+import { mergeOutShape, type MergeSpec } from '../core/derivatives/merge.ts';
 import { ModelSpecError, NonFiniteError, WeightsError } from '../errors/index.ts';
 import { numel, toFloat64, type HostTensor } from '../io/host-tensor.ts';
 import type { ParamName } from '../vocabulary.ts';
+import { specNodes } from './graph.ts';
 import type { LossSpec, ModelSpec } from './spec.ts';
+
+/** A node of the built network; `inputs` index activations (−1: the network input, k: node k). */
+export type NetNode =
+  | { kind: 'layer'; layer: Layer; inputs: number[] }
+  | { kind: 'merge'; name: string; merge: MergeSpec; inputs: number[]; inShapes: number[][]; outShape: number[] };
 
 export interface Network {
   spec: ModelSpec;
   inputShape: number[];
   outputShape: number[];
+  /** All nodes in topological order; the last one produces the network output. */
+  nodes: NetNode[];
+  /** The layer nodes' layers, in the same order. */
   layers: Layer[];
+  /** True for a plain chain (every node reads the previous one): KFRA needs this. */
+  sequential: boolean;
   loss: LossSpec;
-  /** Trainable parameters in nn.Sequential order: ["0.weight", "0.bias", …]. */
+  /** Trainable parameters in order: ["0.weight", "0.bias", …] or ["<node>.weight", …]. */
   paramNames: string[];
   paramShapes: Record<string, number[]>;
+}
+
+type Setup = ReturnType<ReturnType<typeof mathOf>['setup']>;
+
+interface Visit {
+  node: ReturnType<typeof specNodes>[number];
+  index: number;
+  inShapes: number[][];
+  setup?: Setup;
+  outShape: number[];
+}
+
+/** Shape inference over the nodes; calls `visit` for each in topological order. */
+function walk(spec: ModelSpec, visit: (v: Visit) => void): number[] {
+  const outShapes: number[][] = [];
+  const shapeOf = (i: number) => (i < 0 ? spec.input_shape : outShapes[i]);
+  specNodes(spec).forEach((node, index) => {
+    const inShapes = node.inputs.map(shapeOf);
+    if (node.kind === 'layer') {
+      const setup = mathOf(node.layer.type).setup(node.layer as never, inShapes[0], node.where);
+      outShapes.push(setup.outShape);
+      visit({ node, index, inShapes, setup, outShape: setup.outShape });
+    } else {
+      const outShape = mergeOutShape({ op: node.op, dim: node.dim }, inShapes, node.where);
+      outShapes.push(outShape);
+      visit({ node, index, inShapes, outShape });
+    }
+  });
+  return outShapes[outShapes.length - 1];
 }
 
 /** Shapes of every parameter and buffer the spec needs, without any weights (for generators). */
 export function describeParameters(spec: ModelSpec): { params: Record<string, number[]>; buffers: Record<string, number[]> } {
   const params: Record<string, number[]> = {};
   const buffers: Record<string, number[]> = {};
-  walk(spec, (i, setup) => {
-    for (const [name, shape] of Object.entries(setup.params)) params[`${i}.${name}`] = shape!;
-    for (const [name, shape] of Object.entries(setup.buffers ?? {})) buffers[`${i}.${name}`] = shape;
+  walk(spec, ({ node, setup }) => {
+    if (!setup) return;
+    for (const [name, shape] of Object.entries(setup.params)) params[`${node.name}.${name}`] = shape!;
+    for (const [name, shape] of Object.entries(setup.buffers ?? {})) buffers[`${node.name}.${name}`] = shape;
   });
   return { params, buffers };
-}
-
-type Setup = ReturnType<ReturnType<typeof mathOf>['setup']>;
-
-function walk(spec: ModelSpec, visit: (index: number, setup: Setup, inShape: number[]) => void): number[] {
-  let shape = spec.input_shape;
-  spec.layers.forEach((layerSpec, i) => {
-    const where = `layers[${i}] (${layerSpec.type})`;
-    const setup = mathOf(layerSpec.type).setup(layerSpec as never, shape, where);
-    visit(i, setup, shape);
-    shape = setup.outShape;
-  });
-  return shape;
 }
 
 function bindTensor(weights: Map<string, HostTensor>, key: string, shape: number[], what: string): tf.Tensor {
@@ -63,23 +93,32 @@ function bindTensor(weights: Map<string, HostTensor>, key: string, shape: number
 }
 
 export function buildNetwork(spec: ModelSpec, weights: Map<string, HostTensor>): Network {
+  const nodes: NetNode[] = [];
   const layers: Layer[] = [];
   const paramNames: string[] = [];
   const paramShapes: Record<string, number[]> = {};
-  const outputShape = walk(spec, (i, setup, inShape) => {
+  const outputShape = walk(spec, ({ node, index, inShapes, setup, outShape }) => {
+    if (node.kind === 'merge' || !setup) {
+      const n = node as Extract<typeof node, { kind: 'merge' }>;
+      nodes.push({ kind: 'merge', name: n.name, merge: { op: n.op, dim: n.dim }, inputs: n.inputs, inShapes, outShape });
+      return;
+    }
     const params: Layer['params'] = {};
     for (const [name, shape] of Object.entries(setup.params) as [ParamName, number[]][]) {
-      const key = `${i}.${name}`;
+      const key = `${node.name}.${name}`;
       params[name] = bindTensor(weights, key, shape, 'parameter');
       paramNames.push(key);
       paramShapes[key] = shape;
     }
     const buffers: Layer['buffers'] = {};
-    for (const [name, shape] of Object.entries(setup.buffers ?? {})) buffers[name] = bindTensor(weights, `${i}.${name}`, shape, 'buffer');
-    layers.push({ index: i, kind: spec.layers[i].type, spec: spec.layers[i], inShape, outShape: setup.outShape, cfg: setup.cfg, params, buffers, derived: new Map() });
+    for (const [name, shape] of Object.entries(setup.buffers ?? {})) buffers[name] = bindTensor(weights, `${node.name}.${name}`, shape, 'buffer');
+    const layer: Layer = { index, name: node.name, kind: node.layer.type, spec: node.layer, inShape: inShapes[0], outShape, cfg: setup.cfg, params, buffers, derived: new Map() };
+    layers.push(layer);
+    nodes.push({ kind: 'layer', layer, inputs: node.inputs });
   });
   if (numel(outputShape) < 1) throw new ModelSpecError('the network produces an empty output');
-  return { spec, inputShape: spec.input_shape, outputShape, layers, loss: spec.loss, paramNames, paramShapes };
+  const sequential = nodes.every((n, i) => n.kind === 'layer' && n.inputs.length === 1 && n.inputs[0] === i - 1);
+  return { spec, inputShape: spec.input_shape, outputShape, nodes, layers, sequential, loss: spec.loss, paramNames, paramShapes };
 }
 
 /** Frees the network's parameter tensors. */

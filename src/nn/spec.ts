@@ -114,14 +114,42 @@ export const lossSchema = z.strictObject({
   reduction: z.enum(REDUCTIONS).default('mean'),
 });
 
-export const modelSpecSchema = z.strictObject({
+export const sequentialSpecSchema = z.strictObject({
   input_shape: z.array(posInt).min(1),
   layers: z.array(layerSchema).min(1),
   loss: lossSchema,
 });
 
+/** Node names become parameter prefixes ("block1.conv.weight"), like torch's named modules. */
+const nodeName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'node names are identifiers (letters, digits, _ and .)').refine((n) => n !== 'input', "'input' names the network input");
+
+/**
+ * The graph form: nodes with named inputs ("input" is the network input), for residual and
+ * branching models. A node is a layer (any type above) or a merge: Add (same shapes) or Concat
+ * along `dim` (counted with the batch axis, as torch.cat).
+ */
+export const layerNodeSchema = z.strictObject({ name: nodeName, layer: layerSchema, inputs: z.array(z.string()).length(1) });
+export const mergeNodeSchema = z.discriminatedUnion('op', [
+  z.strictObject({ name: nodeName, op: z.literal('Add'), inputs: z.array(z.string()).min(2) }),
+  z.strictObject({ name: nodeName, op: z.literal('Concat'), dim: z.number().int().default(1), inputs: z.array(z.string()).min(2) }),
+]);
+const graphNodeSchema = z.union([layerNodeSchema, mergeNodeSchema]);
+
+export const graphSpecSchema = z.strictObject({
+  input_shape: z.array(posInt).min(1),
+  graph: z.strictObject({ nodes: z.array(graphNodeSchema).min(1), output: z.string() }),
+  loss: lossSchema,
+});
+
+export const modelSpecSchema = z.union([sequentialSpecSchema, graphSpecSchema]);
+
 export type LayerSpec = z.output<typeof layerSchema>;
 export type LossSpec = z.output<typeof lossSchema>;
-export type ModelSpec = z.output<typeof modelSpecSchema>;
+export type SequentialSpec = z.output<typeof sequentialSpecSchema>;
+export type GraphSpec = z.output<typeof graphSpecSchema>;
+export type GraphNodeSpec = z.output<typeof graphNodeSchema>;
+export type ModelSpec = SequentialSpec | GraphSpec;
+
+export const isGraphSpec = (s: ModelSpec): s is GraphSpec => 'graph' in s;
 /** The spec of one layer type, e.g. `SpecOf<'Conv2d'>`. */
 export type SpecOf<K extends LayerSpec['type']> = Extract<LayerSpec, { type: K }>;

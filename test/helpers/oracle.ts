@@ -10,6 +10,7 @@
 import '@tensorflow/tfjs';
 import { tf } from '../../src/core/tf.ts';
 import { mathOf } from '../../src/core/derivatives/index.ts';
+import { mergeForward } from '../../src/core/derivatives/merge.ts';
 import type { ForwardContext, Layer } from '../../src/core/derivatives/types.ts';
 import { sliceRows } from '../../src/core/inputs.ts';
 import { numel, type HostTensor } from '../../src/io/host-tensor.ts';
@@ -132,11 +133,8 @@ export function autodiffPerSample(net: Network, inputs: HostTensor, targets: Hos
   const loss = LOSSES[net.loss.type];
   const N = inputs.shape[0];
   const rho = loss.rho(net.loss.reduction, N, net.outputShape);
-  const where = net.paramNames.map((name) => {
-    const [i, p] = name.split('.');
-    return { layer: Number(i), param: p as ParamName };
-  });
-  const params = where.map(({ layer, param }) => net.layers[layer].params[param]!);
+  const where = paramBinding(net);
+  const params = where.map((w) => w.tensor);
   const grads = new Map<string, PerSampleGrads>(net.paramNames.map((name, j) => [name, { shape: params[j].shape, rows: [] }]));
   let total = 0;
   for (let n = 0; n < N; n++) {
@@ -146,14 +144,7 @@ export function autodiffPerSample(net: Network, inputs: HostTensor, targets: Hos
       const y = loss.targets(sliceRows(targets, n, 1), net.outputShape, 'targets');
       const ctx: ForwardContext = { seed, sampleIndex: Int32Array.of(n) };
       const objective = (...ps: tf.Tensor[]): tf.Scalar => {
-        let h = x;
-        for (const layer of net.layers) {
-          const bound: Layer['params'] = {};
-          where.forEach((w, j) => {
-            if (w.layer === layer.index) bound[w.param] = ps[j];
-          });
-          h = mathOf(layer.kind).forward({ ...layer, params: bound }, h, ctx);
-        }
+        const h = forwardNodes(net, (layer) => boundParams(where, ps, layer), x, ctx);
         return loss.perSample(h, y).sum().mul(rho) as tf.Scalar;
       };
       const { value, grads: gs } = tf.valueAndGrads(objective)(params);
@@ -162,6 +153,35 @@ export function autodiffPerSample(net: Network, inputs: HostTensor, targets: Hos
     });
   }
   return { grads, loss: total };
+}
+
+/** Each parameter's layer name, parameter name and tensor, in net.paramNames order. */
+export function paramBinding(net: Network): { name: string; param: ParamName; tensor: tf.Tensor }[] {
+  return net.paramNames.map((key) => {
+    const dot = key.lastIndexOf('.');
+    const name = key.slice(0, dot);
+    const param = key.slice(dot + 1) as ParamName;
+    return { name, param, tensor: net.layers.find((l) => l.name === name)!.params[param]! };
+  });
+}
+
+/** The parameters of one layer taken from `ps` (one tensor per binding entry). */
+export function boundParams(where: { name: string; param: ParamName }[], ps: tf.Tensor[], layer: Layer): Layer['params'] {
+  const bound: Layer['params'] = {};
+  where.forEach((w, j) => {
+    if (w.name === layer.name) bound[w.param] = ps[j];
+  });
+  return bound;
+}
+
+/** The network's forward through every node (chains and graphs), with substituted parameters. */
+export function forwardNodes(net: Network, paramsOf: (layer: Layer) => Layer['params'], x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+  const acts = [x];
+  for (const node of net.nodes) {
+    const xs = node.inputs.map((i) => acts[i + 1]);
+    acts.push(node.kind === 'layer' ? mathOf(node.layer.kind).forward({ ...node.layer, params: paramsOf(node.layer) }, xs[0], ctx) : mergeForward(node.merge, xs));
+  }
+  return acts[acts.length - 1];
 }
 
 /** What runBatch should return for one parameter, from per-sample gradients. */

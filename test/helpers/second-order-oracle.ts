@@ -26,7 +26,7 @@ import { numel, type HostTensor } from '../../src/io/host-tensor.ts';
 import { LOSSES } from '../../src/nn/losses/index.ts';
 import type { Network } from '../../src/nn/network.ts';
 import type { LossKind, ParamName } from '../../src/vocabulary.ts';
-import { f32, randn, type Rng } from './oracle.ts';
+import { f32, randn, type Rng, boundParams, forwardNodes, paramBinding } from './oracle.ts';
 
 type GradFunc = (dy: tf.Tensor, x: tf.Tensor) => tf.Tensor;
 
@@ -49,29 +49,22 @@ inputBasedGradient('LogicalNot', (_dy, x) => tf.zerosLike(x).toFloat());
 /** Where each of the network's parameters lives, and its current value. */
 export interface Binding {
   names: string[];
-  where: { layer: number; param: ParamName }[];
+  where: { name: string; param: ParamName }[];
   tensors: tf.Tensor[];
   sizes: number[];
 }
 
 export function bind(net: Network): Binding {
-  const where = net.paramNames.map((name) => {
-    const [i, p] = name.split('.');
-    return { layer: Number(i), param: p as ParamName };
-  });
-  const tensors = where.map(({ layer, param }) => net.layers[layer].params[param]!);
+  const where = paramBinding(net);
+  const tensors = where.map((w) => w.tensor);
   return { names: net.paramNames, where, tensors, sizes: tensors.map((t) => t.size) };
 }
 
 /** Layers [from, to) applied to h with the parameters ps (one per binding entry). */
 export function forwardWith(net: Network, b: Binding, ps: tf.Tensor[], h: tf.Tensor, ctx: ForwardContext, from = 0, to = net.layers.length): tf.Tensor {
-  for (const layer of net.layers.slice(from, to)) {
-    const bound: Layer['params'] = {};
-    b.where.forEach((w, j) => {
-      if (w.layer === layer.index) bound[w.param] = ps[j];
-    });
-    h = mathOf(layer.kind).forward({ ...layer, params: bound }, h, ctx);
-  }
+  // Graph models: the whole network through its nodes (layer ranges only make sense for chains).
+  if (!net.sequential && from === 0 && to === net.layers.length) return forwardNodes(net, (layer) => boundParams(b.where, ps, layer), h, ctx);
+  for (const layer of net.layers.slice(from, to)) h = mathOf(layer.kind).forward({ ...layer, params: boundParams(b.where, ps, layer) }, h, ctx);
   return h;
 }
 

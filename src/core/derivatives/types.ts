@@ -16,8 +16,10 @@ export interface ForwardContext {
 
 /** A built layer: its spec, the shapes it was checked against, resolved config and tensors. */
 export interface Layer<C = unknown> {
-  /** Position in the nn.Sequential: the prefix of its parameter names ("3.weight"). */
+  /** Position in the network's topological order (a stable id, e.g. for randomness streams). */
   index: number;
+  /** Prefix of its parameter names: the nn.Sequential position ("3" → "3.weight") or graph node name. */
+  name: string;
   kind: ModuleKind;
   spec: LayerSpec;
   /** Input and output shape without the batch axis. */
