@@ -15,15 +15,14 @@ import { BACKPROPS, ruleFor } from '../extensions/index.ts';
 import type { ParamContext } from '../extensions/types.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
-import { sharedFloat32, sharedFloat64 } from '../protocol/shared-tensor.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';
 
-/** Partials live in shared memory, so handing them from a worker thread to the coordinator copies nothing. */
 function toEntry(kind: 'sum' | 'rows', value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
-  if (kind === 'sum') return { kind, shape: value.shape, data: sharedFloat64(value.dataSync()) };
-  return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: sharedFloat32(value.dataSync()) };
+  if (kind === 'sum') return { kind, shape: value.shape, data: new Float64Array(value.dataSync()) };
+  // dataSync already returns a fresh copy: no second copy for the (large) per-sample rows.
+  return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: value.dataSync() as Float32Array };
 }
 
 function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.Tensor, gOut: tf.Tensor, factors: Factors): ParamContext {

@@ -76,6 +76,8 @@ function orderedRows(e: RowsEntry, key: string, opts: FinalizeOptions): ResultTe
     };
   }
   const width = e.rowShape.reduce((a, b) => a * b, 1);
+  // Already in the requested order (the usual case: every sample, shards in order): no copy.
+  if (order.length === e.index.length && order.every((sample, j) => e.index[j] === sample)) return { dtype: 'float32', shape, data: e.data };
   const position = new Map<number, number>();
   e.index.forEach((sample, row) => position.set(sample, row));
   const data = new Float32Array(order.length * width);

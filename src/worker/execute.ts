@@ -7,7 +7,8 @@ import { disposeShardState, forwardShard, type ShardRequest } from '../core/forw
 import { runKfraAsync } from '../core/kfra.ts';
 import { useBackend } from '../backends/select.ts';
 import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask } from '../protocol/messages.ts';
-import { rowsOf } from '../protocol/shared-tensor.ts';
+import { rowsOf, sharedFloat32, sharedFloat64 } from '../protocol/shared-tensor.ts';
+import type { ShardPartials } from '../reduce/partials.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';
 import { injectFault } from './faults.ts';
@@ -29,12 +30,26 @@ function request(job: JobContext, shard: ShardSpec): ShardRequest {
   };
 }
 
+/**
+ * Moves partial data into shared memory, so posting the result to the coordinator thread clones
+ * only handles. (Process workers send files instead; the extra copy is then harmless.)
+ */
+function shared(p: ShardPartials): ShardPartials {
+  const entries: ShardPartials['entries'] = {};
+  for (const [key, e] of Object.entries(p.entries)) {
+    if (e.kind === 'sum') entries[key] = { ...e, data: sharedFloat64(e.data) };
+    else if (e.kind === 'rows') entries[key] = { ...e, data: sharedFloat32(e.data) };
+    else entries[key] = e;
+  }
+  return { ...p, entries };
+}
+
 export async function executeShard(task: ShardTask): Promise<ShardResult> {
   await useBackend(task.job.backend);
   if (task.fault) injectFault(task.fault, task.shard.shardId);
   const net = modelFor(task.job);
   const p = computeShard(net, request(task.job, task.shard));
-  return { type: 'partials', ...p, workerId };
+  return { type: 'partials', ...shared(p), workerId };
 }
 
 /**
@@ -46,7 +61,7 @@ export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: F
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
   try {
-    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...backwardShard(net, st), workerId }));
+    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...shared(backwardShard(net, st)), workerId }));
     const factors = await runKfraAsync(net.layers, states, task.job.N, allReduce);
     return { type: 'group', results, kfra: Object.fromEntries(factors) };
   } finally {
