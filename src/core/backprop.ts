@@ -148,6 +148,12 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
     const f = state.acts[state.acts.length - 1];
     const inbox = new Inbox();
     const last = net.nodes.length - 1;
+    // Gradients are sent back only to activations with parameters at or before them.
+    const needed = net.nodes.reduce<boolean[]>((acc, node, j) => {
+      const own = node.kind === 'layer' && Object.keys(node.layer.params).length > 0;
+      acc[j] = own || node.inputs.some((i) => i >= 0 && acc[i]);
+      return acc;
+    }, []);
     inbox.deliver(last, state.loss.gradient(f, state.targets).mul(state.rho), initialFactors(state));
     for (let j = last; j >= 0; j--) {
       const arrived = inbox.take(j);
@@ -160,8 +166,8 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
         const input = node.inputs[0];
         const x = state.acts[input + 1];
         layerPartials(state, layer, x, g, factors, rowIndex, entries);
-        // Nothing needs the gradient w.r.t. the network input.
-        if (input >= 0) {
+        // Nothing needs the gradient w.r.t. the network input, or w.r.t. parameter-free prefixes.
+        if (input >= 0 && needed[input]) {
           const math = mathOf(layer.kind);
           let moved: Factors = {};
           const gIn = tf.tidy(() => {
@@ -183,7 +189,7 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
           }
         }
         node.inputs.forEach((input, k) => {
-          if (input >= 0) inbox.deliver(input, grads[k], perInput[k]);
+          if (input >= 0 && needed[input]) inbox.deliver(input, grads[k], perInput[k]);
         });
       }
       g.dispose();

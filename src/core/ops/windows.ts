@@ -100,7 +100,19 @@ export function foldColumns(cols: tf.Tensor, g: WindowGeometry, C: number, B: nu
 
 /** Max pooling: x [B, C, *in] → [B, C, *out] (windows padded with −inf, as torch does). */
 export function maxPool(x: tf.Tensor, g: WindowGeometry): tf.Tensor {
-  if (onHost()) return hostMaxPool(x, g);
+  if (onHost()) {
+    // XNNPACK's max pool (NHWC) for the common 2-D case: square kernel and stride, symmetric
+    // padding, no dilation. NOTE: only the forward value; wasm's MaxPoolWithArgmax/MaxPoolGrad are
+    // wrong for some windows in tfjs 4.22, and its MaxPool corrupted the wasm heap for a kernel
+    // [3, 2] with stride [2, 1] (measured), so anything else and the backward pass use our loops.
+    const square = g.kernel[0] === g.kernel[1] && g.stride[0] === g.stride[1];
+    const symmetric = g.padLo.every((p, d) => p === g.padHi[d] && p === g.padLo[0]);
+    if (g.inSize.length === 2 && square && symmetric && g.dilation.every((d) => d === 1) && forced === null) {
+      const y = tf.maxPool(x.transpose([0, 2, 3, 1]) as tf.Tensor4D, g.kernel as [number, number], g.stride as [number, number], g.padLo[0]);
+      return y.transpose([0, 3, 1, 2]);
+    }
+    return hostMaxPool(x, g);
+  }
   const [n, c] = x.shape as number[];
   return gatherUnfold(x.reshape([n * c, 1, ...g.inSize]), g, -Infinity).max(1).reshape([n, c, ...g.outSize]);
 }

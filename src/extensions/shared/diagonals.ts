@@ -5,6 +5,7 @@
  */
 import { tf } from '../../core/tf.ts';
 import type { Factor } from '../../core/factors.ts';
+import { sumLeading } from '../../core/ops/reduce-leading.ts';
 import type { ParamContext } from '../types.ts';
 
 const isPlainLinearWeight = (p: ParamContext) =>
@@ -13,17 +14,17 @@ const isPlainLinearWeight = (p: ParamContext) =>
 /** Σ_v (J_θᵀ S)² per sample: [n, *θ]. */
 function perSampleSquares(p: ParamContext, f: Factor): tf.Tensor {
   if (isPlainLinearWeight(p)) {
-    const s2 = f.S.square().sum(0); // [n, o]
+    const s2 = sumLeading(f.S.square()); // [n, o]
     const [n, o] = s2.shape as [number, number];
     return s2.reshape([n, o, 1]).mul(p.x.square().reshape([n, 1, -1]));
   }
-  return p.paramSqrt(f).square().sum(0);
+  return sumLeading(p.paramSqrt(f).square());
 }
 
 /** Σ_n Σ_v (J_θᵀ S)²: [*θ]. */
 function summedSquares(p: ParamContext, f: Factor): tf.Tensor {
-  if (isPlainLinearWeight(p)) return tf.matMul(f.S.square().sum(0).transpose(), p.x.square());
-  return p.paramSqrt(f).square().sum([0, 1]);
+  if (isPlainLinearWeight(p)) return tf.matMul(sumLeading(f.S.square()).transpose(), p.x.square());
+  return sumLeading(p.paramSqrt(f).square(), 2);
 }
 
 const signed = (terms: { value: tf.Tensor; sign: number }[]) =>

@@ -3,6 +3,7 @@
  * Linear without leading dims: Σ_n (g_n x_nᵀ)² = (g²)ᵀ (x²), one matMul, no per-sample gradients.
  */
 import { tf } from '../../core/tf.ts';
+import { sumLeading } from '../../core/ops/reduce-leading.ts';
 import { everyParametric } from '../shared/tables.ts';
 import type { ParamContext } from '../types.ts';
 
@@ -14,7 +15,7 @@ export function sumGradSquared(p: ParamContext): tf.Tensor {
       // NOTE: explicit transpose keeps the matMul on wasm's fast path (no transposeA/B).
       return tf.matMul(p.gOut.square().transpose(), p.x.square());
     }
-    return p.gradBatch().square().sum(0);
+    return sumLeading(p.gradBatch().square());
   });
 }
 
