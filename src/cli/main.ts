@@ -4,10 +4,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { BackpackError, UsageError } from '../errors/index.ts';
 import { BACKEND_NAMES, EXTENSION_NAMES } from '../vocabulary.ts';
 import { demoCommand } from './demo-command.ts';
+import { registerImportCommand } from './import-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
 import { intList, nonNegativeInt, positiveInt } from './options.ts';
 import { registerQueueCommands } from './queue-commands.ts';
 import { runCommand } from './run-command.ts';
+import { registerSweepCommand } from './sweep-command.ts';
+import { registerReportCommand } from './report-command.ts';
 import { parseMemory } from '../coordinator/memory-plan.ts';
 
 function program(): Command {
@@ -57,6 +60,9 @@ function program(): Command {
       await demoCommand(opts);
     });
   registerQueueCommands(cli);
+  registerSweepCommand(cli);
+  registerReportCommand(cli);
+  registerImportCommand(cli);
   return cli;
 }
 

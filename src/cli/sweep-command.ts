@@ -1,0 +1,40 @@
+/** `backpack-ts sweep SWEEP.json`: runs (or resumes) a sweep and prints where its rows went. */
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { readSweepSpec } from '../sweep/spec.ts';
+import { runSweep, type SweepSummary } from '../sweep/run-sweep.ts';
+import { setLogger, stderrLogger } from './log.ts';
+import { nonNegativeInt } from './options.ts';
+
+export interface SweepCommandOptions {
+  out?: string;
+  workers?: number;
+  restart?: boolean;
+  quiet?: boolean;
+  debugUnitDelay?: number;
+}
+
+export async function sweepCommand(file: string, opts: SweepCommandOptions): Promise<SweepSummary> {
+  const spec = await readSweepSpec(file);
+  const out = opts.out ?? spec.options.out ?? path.join('out', `sweep-${path.basename(file).replace(/\.json$/i, '')}`);
+  const s = await runSweep(spec, { out, workers: opts.workers, restart: opts.restart, debugUnitDelayMs: opts.debugUnitDelay });
+  const resumed = s.skipped > 0 ? ` (${s.skipped} complete from an earlier run)` : '';
+  process.stdout.write(`${s.units} units${resumed}, ${s.rows.length} rows → ${s.files.join(', ')}\n`);
+  return s;
+}
+
+export function registerSweepCommand(cli: Command): void {
+  cli
+    .command('sweep')
+    .description('quantities over checkpoints × batch sizes × datasets (SWEEP.json); resumes an interrupted sweep')
+    .argument('<sweep.json>', 'the sweep: model, checkpoints, batchSizes, datasets, quantities, options (docs/sweeps.md)')
+    .option('--out <dir>', 'output directory (default: options.out, else out/sweep-<name>)')
+    .option('--workers <W>', 'worker threads/processes, overriding options.workers (0: in this process)', nonNegativeInt('--workers'))
+    .option('--restart', 'discard the progress in the output directory and start over')
+    .option('--quiet', 'no progress output')
+    .addOption(new Option('--debug-unit-delay <ms>', 'test hook: pause inside each unit before it is committed').argParser(nonNegativeInt('--debug-unit-delay')).hideHelp())
+    .action(async (file: string, opts: SweepCommandOptions) => {
+      setLogger(stderrLogger(Boolean(opts.quiet)));
+      await sweepCommand(file, opts);
+    });
+}

@@ -1,0 +1,61 @@
+/**
+ * Exact accumulation over the batches of a pass. Each batch's partials were computed as a slice of
+ * one batch of N samples (ρ from the pass's N, global sample offsets), so adding them gives the
+ * partials of that whole batch: sums add in float64 in batch order (never arrival order), rows are
+ * kept and concatenated once at the end (pairwise concatenation would copy quadratically).
+ */
+import { BackpackError, ErrorCode } from '../errors/index.ts';
+import type { MergedPartials } from '../reduce/merge.ts';
+import type { PartialEntry } from '../reduce/partials.ts';
+
+type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
+type RowsEntry = Extract<PartialEntry, { kind: 'rows' }>;
+
+export class PartialsAccumulator {
+  private readonly sums = new Map<string, SumEntry>();
+  private readonly rows = new Map<string, RowsEntry[]>();
+  private count = 0;
+  private loss = 0;
+
+  /** Adds one batch's merged partials; call in batch order. */
+  add(batch: MergedPartials): void {
+    this.count += batch.count;
+    this.loss += batch.loss;
+    for (const [key, e] of Object.entries(batch.entries)) {
+      if (e.kind === 'sum') {
+        const into = this.sums.get(key);
+        if (!into) {
+          this.sums.set(key, { kind: 'sum', shape: e.shape, data: new Float64Array(e.data) });
+          continue;
+        }
+        if (into.data.length !== e.data.length) throw new BackpackError(ErrorCode.Internal, `partial '${key}' changed size between batches`, false);
+        for (let j = 0; j < e.data.length; j++) into.data[j] += e.data[j];
+      } else if (e.kind === 'rows') {
+        const list = this.rows.get(key) ?? [];
+        list.push({ ...e, index: new Int32Array(e.index), data: new Float32Array(e.data) });
+        this.rows.set(key, list);
+      } else {
+        throw new BackpackError(ErrorCode.Internal, `partial '${key}' was spilled to disk; sweeps hold rows in memory`, false);
+      }
+    }
+  }
+
+  /** The partials of the whole pass, as if it had been one batch. */
+  result(): MergedPartials {
+    const entries: Record<string, PartialEntry> = Object.fromEntries(this.sums);
+    for (const [key, parts] of this.rows) {
+      const index = new Int32Array(parts.reduce((a, p) => a + p.index.length, 0));
+      const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+      let i = 0;
+      let d = 0;
+      for (const p of parts) {
+        index.set(p.index, i);
+        data.set(p.data, d);
+        i += p.index.length;
+        d += p.data.length;
+      }
+      entries[key] = { kind: 'rows', rowShape: parts[0].rowShape, index, data };
+    }
+    return { count: this.count, loss: this.loss, entries };
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * One sweep unit: one checkpoint, one batch size, one dataset, one pass over its batches (or the
+ * first maxBatches). Two ways to read the pass, chosen by the sweep's mode:
+ *
+ *   batches     each batch is its own job (N = its size): what BackPACK gives on that batch;
+ *   accumulate  each batch is a slice of one job over the whole pass (N = samples in the pass,
+ *               global sample offsets: the coordinator's BatchSlice), its partials are added in
+ *               batch order and finalised once: exactly the result of one batch of N.
+ */
+import { runBatch, type RunResult } from '../api/run.ts';
+import { computeShard, planShards } from '../core/backprop.ts';
+import { checkTargets, sliceRows } from '../core/inputs.ts';
+import { collectPartials, runJobOnPool } from '../coordinator/run-job.ts';
+import type { WorkerPool } from '../coordinator/pool.ts';
+import type { Batch, Dataset } from '../data/dataset.ts';
+import { UsageError } from '../errors/index.ts';
+import { numel, type HostTensor } from '../io/host-tensor.ts';
+import type { Network } from '../nn/network.ts';
+import { COMBINES, finalize } from '../reduce/finalize.ts';
+import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
+import type { BackendName, ExtensionName } from '../vocabulary.ts';
+import { PartialsAccumulator } from './accumulate.ts';
+import type { SweepUnit } from './plan.ts';
+import type { SweepOptions } from './spec.ts';
+import { summarize, type RowSummary } from './summaries.ts';
+
+/** Per-sample outputs of an accumulated pass above this size are refused (they are held in memory). */
+export const MAX_ACCUMULATED_ROW_BYTES = 256 * 2 ** 20;
+
+export interface UnitEnv {
+  net: Network;
+  weights: Map<string, HostTensor>;
+  /** null: every shard runs in this process. */
+  pool: WorkerPool | null;
+  backend: BackendName;
+  quantities: ExtensionName[];
+  options: SweepOptions;
+}
+
+export interface SweepRow extends RowSummary {
+  unit: string;
+  checkpoint: string;
+  checkpoint_index: number;
+  dataset: string;
+  batch_size: number;
+  /** The batch's index in the pass, or 'all' for the accumulated pass. */
+  batch: number | 'all';
+  /** Samples behind this row (the batch's, or the pass's N). */
+  samples: number;
+  /** Position of the batch's first sample in the pass. */
+  first_sample: number;
+}
+
+export interface UnitOutput {
+  rows: SweepRow[];
+  /** Accumulated results unprefixed; per-batch results as `batch-NNNNN/<key>`. */
+  tensors: Map<string, HostTensor>;
+  batches: number;
+  /** Samples in the pass. */
+  N: number;
+}
+
+export const batchPrefix = (k: number) => `batch-${String(k).padStart(5, '0')}/`;
+
+/** Batches in the pass and the samples they hold. */
+export function passSize(size: number, batchSize: number, o: Pick<SweepOptions, 'dropLast' | 'maxBatches'>): { batches: number; N: number } {
+  let batches = o.dropLast ? Math.floor(size / batchSize) : Math.ceil(size / batchSize);
+  if (o.maxBatches !== undefined) batches = Math.min(batches, o.maxBatches);
+  return { batches, N: o.dropLast ? batches * batchSize : Math.min(size, batches * batchSize) };
+}
+
+function checkRowBytes(env: UnitEnv, N: number, label: string): void {
+  const perSample = Object.values(env.net.paramShapes).reduce((a, s) => a + numel(s), 0);
+  for (const q of env.quantities) {
+    if (COMBINES[q] !== 'rows' || q === 'BatchL2Grad') continue;
+    const factor = q.startsWith('SqrtGGN') ? Math.max(numel(env.net.outputShape), env.options.mcSamples) : 1;
+    const bytes = N * perSample * factor * 4;
+    if (bytes > MAX_ACCUMULATED_ROW_BYTES) {
+      throw new UsageError(`${label}: ${q} over the whole pass would hold ${(bytes / 2 ** 20).toFixed(0)} MiB of per-sample rows (limit ${MAX_ACCUMULATED_ROW_BYTES / 2 ** 20} MiB); use mode "batches", maxBatches, or BatchL2Grad`);
+    }
+  }
+}
+
+/** Shards of one batch at global offsets [start, start + count). */
+function shardsOf(start: number, count: number, env: UnitEnv) {
+  const size = env.options.shardSize ?? Math.ceil(count / Math.max(1, env.pool?.size ?? 1));
+  return planShards(count, size).map((s, shardId) => ({ shardId, offset: start + s.offset, count: s.count }));
+}
+
+/** One batch as a slice [start, start + B) of a job over N samples: its partials, merged in shard order. */
+async function slicePartials(b: Batch, start: number, N: number, env: UnitEnv): Promise<MergedPartials> {
+  const { extensions, seed, mcSamples } = { extensions: env.quantities, ...env.options };
+  const shards = shardsOf(start, b.indices.length, env);
+  if (env.pool) {
+    const t = { spec: env.net.spec, weights: env.weights, inputs: b.inputs, targets: b.targets };
+    const c = await collectPartials(env.pool, t, { backend: env.backend, extensions, seed, mcSamples }, { N, rowOffset: start, shards });
+    return c.merged;
+  }
+  checkTargets(env.net, b.targets);
+  return mergePartials(shards.map((s) => computeShard(env.net, {
+    shardId: s.shardId, inputs: sliceRows(b.inputs, s.offset - start, s.count), targets: sliceRows(b.targets, s.offset - start, s.count),
+    offset: s.offset, N, extensions, seed, mcSamples,
+  })));
+}
+
+/** One batch as its own job. */
+function batchResult(b: Batch, env: UnitEnv): Promise<RunResult> | RunResult {
+  const settings = { extensions: env.quantities, shardSize: env.options.shardSize, seed: env.options.seed, mcSamples: env.options.mcSamples };
+  if (env.pool) return runJobOnPool(env.pool, { spec: env.net.spec, weights: env.weights, inputs: b.inputs, targets: b.targets }, { ...settings, backend: env.backend });
+  return runBatch(env.net, b.inputs, b.targets, { ...settings, shardSize: settings.shardSize ?? b.indices.length });
+}
+
+export async function computeUnit(unit: SweepUnit, ds: Dataset, env: UnitEnv): Promise<UnitOutput> {
+  const o = env.options;
+  const { batches, N } = passSize(ds.size, unit.batchSize, o);
+  if (batches === 0) throw new UsageError(`${unit.id}: dataset '${unit.datasetName}' has ${ds.size} rows, fewer than one batch of ${unit.batchSize} (dropLast)`);
+  const accumulate = o.mode !== 'batches';
+  if (accumulate) checkRowBytes(env, N, unit.id);
+  const base = { unit: unit.id, checkpoint: unit.checkpoint.name, checkpoint_index: unit.checkpointIndex, dataset: unit.datasetName, batch_size: unit.batchSize };
+  const summary = (r: Map<string, HostTensor>, loss: number) => summarize(r, loss, env.net.paramNames, env.quantities, o.topK);
+  const rows: SweepRow[] = [];
+  const tensors = new Map<string, HostTensor>();
+  const acc = accumulate ? new PartialsAccumulator() : null;
+  let k = 0;
+  for await (const b of ds.batches({ batchSize: unit.batchSize, shuffle: o.shuffle, seed: o.seed, dropLast: o.dropLast })) {
+    if (k >= batches) break;
+    const start = k * unit.batchSize;
+    if (o.mode !== 'accumulate') {
+      const r = await batchResult(b, env);
+      rows.push({ ...base, batch: k, samples: r.N, first_sample: start, ...summary(r.results, r.loss) });
+      if (o.tensors) for (const [key, t] of r.results) tensors.set(`${batchPrefix(k)}${key}`, t);
+    }
+    if (acc) acc.add(await slicePartials(b, start, N, env));
+    k++;
+  }
+  if (acc) {
+    const merged = acc.result();
+    const results = finalize(merged, { N, paramNames: env.net.paramNames, extensions: env.quantities, reduction: env.net.loss.reduction });
+    rows.push({ ...base, batch: 'all', samples: N, first_sample: 0, ...summary(results, merged.loss) });
+    // Accumulated tensors first: a unit's file then reads like a `run` output followed by its batches.
+    if (o.tensors) {
+      const batchTensors = [...tensors];
+      tensors.clear();
+      for (const [key, t] of results) tensors.set(key, t);
+      for (const [key, t] of batchTensors) tensors.set(key, t);
+    }
+  }
+  return { rows, tensors, batches, N };
+}
