@@ -30,7 +30,7 @@ const copy = (e: PartialEntry): PartialEntry => {
 };
 
 /** Concatenates rows entries once (pairwise concatenation would copy quadratically in the shards). */
-function concatRows(parts: Extract<PartialEntry, { kind: 'rows' }>[]): PartialEntry {
+export function concatRows(parts: Extract<PartialEntry, { kind: 'rows' }>[]): PartialEntry {
   // One shard: its rows are taken as they are (the partials are not modified afterwards).
   if (parts.length === 1) return parts[0];
   const index = new Int32Array(parts.reduce((a, p) => a + p.index.length, 0));

@@ -1,3 +1,4 @@
+import { concatRows } from '../reduce/merge.ts';
 /**
  * Exact accumulation over the batches of a pass. Each batch's partials were computed as a slice of
  * one batch of N samples (ρ from the pass's N, global sample offsets), so adding them gives the
@@ -43,19 +44,7 @@ export class PartialsAccumulator {
   /** The partials of the whole pass, as if it had been one batch. */
   result(): MergedPartials {
     const entries: Record<string, PartialEntry> = Object.fromEntries(this.sums);
-    for (const [key, parts] of this.rows) {
-      const index = new Int32Array(parts.reduce((a, p) => a + p.index.length, 0));
-      const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
-      let i = 0;
-      let d = 0;
-      for (const p of parts) {
-        index.set(p.index, i);
-        data.set(p.data, d);
-        i += p.index.length;
-        d += p.data.length;
-      }
-      entries[key] = { kind: 'rows', rowShape: parts[0].rowShape, index, data };
-    }
+    for (const [key, parts] of this.rows) entries[key] = concatRows(parts);
     return { count: this.count, loss: this.loss, entries };
   }
 }

@@ -19,17 +19,8 @@ import { buildNetwork, describeParameters, type Network } from '../../src/nn/net
 import { parseModelSpec } from '../../src/nn/parse-spec.ts';
 import type { LossKind, ParamName, Reduction } from '../../src/vocabulary.ts';
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a tiny seeded PRNG, uniform in [0, 1) (the library's own). */
+export { mulberry32 } from '../../src/data/prng.ts';
 
 export type Rng = () => number;
 
