@@ -155,3 +155,15 @@ export function hostMaxPoolJacT(x: tf.Tensor, g: WindowGeometry, V: tf.Tensor): 
   }
   return tf.tensor(out, [v, B, C, ...g.inSize]);
 }
+
+/** MaxPool's forward-mode Jacobian: V [B, C, *in] → [B, C, *out], each window reading V at x's first maximum. */
+export function hostMaxPoolJvp(x: tf.Tensor, g: WindowGeometry, V: tf.Tensor): tf.Tensor {
+  const [B, C] = x.shape as number[];
+  const S = prod(g.inSize);
+  const P = prod(g.outSize);
+  const arg = argmaxWindows(x.dataSync() as Float32Array, B * C, g);
+  const vd = V.dataSync() as Float32Array;
+  const out = new Float32Array(B * C * P);
+  for (let bc = 0; bc < B * C; bc++) for (let p = 0; p < P; p++) out[bc * P + p] = vd[bc * S + arg[bc * P + p]];
+  return tf.tensor(out, [B, C, ...g.outSize]);
+}

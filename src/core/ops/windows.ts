@@ -7,7 +7,7 @@
  */
 import { tf } from '../tf.ts';
 import { prod, type WindowGeometry } from '../../nn/geometry.ts';
-import { hostFoldColumns, hostMaxPool, hostMaxPoolJacT, hostUnfoldColumns, hostUnfoldPatchesFirst } from './host-windows.ts';
+import { hostFoldColumns, hostMaxPool, hostMaxPoolJacT, hostMaxPoolJvp, hostUnfoldColumns, hostUnfoldPatchesFirst } from './host-windows.ts';
 import { foldIndices, unfoldIndices } from './window-index.ts';
 
 /**
@@ -127,4 +127,14 @@ export function maxPoolJacT(x: tf.Tensor, g: WindowGeometry, V: tf.Tensor): tf.T
   const mask = tf.oneHot(winner, K).transpose([0, 2, 1]); // [n·c, K, P]
   const cols = mask.reshape([1, n * c, K, P]).mul(V.reshape([v, n * c, 1, P]));
   return gatherFold(cols.reshape([v * n * c, K, P]), g, 1).reshape([v, n, c, ...g.inSize]);
+}
+
+/** Max pooling's forward-mode Jacobian: V [B, C, *in] → [B, C, *out] (V read at each window's first maximum). */
+export function maxPoolJvp(x: tf.Tensor, g: WindowGeometry, V: tf.Tensor): tf.Tensor {
+  if (onHost()) return hostMaxPoolJvp(x, g, V);
+  const [n, c] = x.shape as number[];
+  const K = prod(g.kernel);
+  const winner = gatherUnfold(x.reshape([n * c, 1, ...g.inSize]), g, -Infinity).argMax(1); // [n·c, P]
+  const mask = tf.oneHot(winner, K).transpose([0, 2, 1]); // [n·c, K, P]
+  return gatherUnfold(V.reshape([n * c, 1, ...g.inSize]), g, 0).mul(mask).sum(1).reshape([n, c, ...g.outSize]);
 }
