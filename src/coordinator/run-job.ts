@@ -119,7 +119,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   const layers = net.layers;
   try {
     checkedInputs(t.inputs, net.inputShape, 'inputs', slice?.rowOffset ?? 0);
-    checkTargets(net, t.targets);
+    checkTargets(net, t.targets, slice?.rowOffset ?? 0);
   } catch (e) {
     disposeNetwork(net);
     throw e;

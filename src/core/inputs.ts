@@ -31,8 +31,8 @@ export function sliceRows(t: HostTensor, start: number, count: number): HostTens
 }
 
 /** Validates a whole batch's targets once, before any shard runs (labels in range, finite, shapes). */
-export function checkTargets(net: Network, targets: HostTensor): void {
+export function checkTargets(net: Network, targets: HostTensor, offset = 0): void {
   tf.tidy(() => {
-    LOSSES[net.loss.type].targets(targets, net.outputShape, 'targets');
+    LOSSES[net.loss.type].targets(targets, net.outputShape, 'targets', offset);
   });
 }

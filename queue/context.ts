@@ -1,0 +1,58 @@
+/**
+ * One open queue: a Redis client for our binary keys, and BullMQ's Queue / FlowProducer (each with
+ * its own connection, created on first use). close() closes all of them, so a command or a test
+ * leaves no open handle behind.
+ */
+import { FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { bullConnection, openRedis, type ConnectionSettings } from './connection.ts';
+import { QueueKeys } from './keys.ts';
+
+export class QueueContext {
+  readonly keys: QueueKeys;
+  private queueHandle?: Queue;
+  private flowHandle?: FlowProducer;
+
+  private constructor(readonly settings: ConnectionSettings, readonly redis: Redis) {
+    this.keys = new QueueKeys(settings);
+  }
+
+  /** Connects and checks that Redis answers (RedisUnavailableError otherwise). */
+  static async open(settings: ConnectionSettings): Promise<QueueContext> {
+    return new QueueContext(settings, await openRedis(settings));
+  }
+
+  get queue(): Queue {
+    this.queueHandle ??= new Queue(this.settings.queue, { connection: bullConnection(this.settings), prefix: this.settings.prefix });
+    return this.queueHandle;
+  }
+
+  get flow(): FlowProducer {
+    this.flowHandle ??= new FlowProducer({ connection: bullConnection(this.settings), prefix: this.settings.prefix });
+    return this.flowHandle;
+  }
+
+  async close(): Promise<void> {
+    await this.queueHandle?.close();
+    await this.flowHandle?.close();
+    this.redis.disconnect();
+  }
+}
+
+/** Deletes every key matching a glob pattern (SCAN + UNLINK, in batches); returns how many. */
+export async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (found.length > 0) n += await redis.unlink(...found);
+  } while (cursor !== '0');
+  return n;
+}
+
+/** Removes a job's tensors and partials (kept: descriptor, meta, summary, results — until their TTL). */
+export async function deleteJobData(ctx: QueueContext, jobId: string): Promise<void> {
+  await deleteKeys(ctx.redis, `${ctx.keys.job(jobId)}:t:*`);
+  await deleteKeys(ctx.redis, `${ctx.keys.job(jobId)}:p:*`);
+}

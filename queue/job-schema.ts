@@ -1,0 +1,153 @@
+/**
+ * JOB.json (what `backpack-ts submit` reads), validated with zod, and the typed payloads of the
+ * BullMQ jobs a submission becomes. Relative paths in JOB.json are relative to the file itself.
+ *
+ * {
+ *   "name": "cifar-variance",                 optional label
+ *   "model": "model.json" | { ...spec },      path or inline model spec
+ *   "weights": "weights.safetensors", "inputs": "inputs.npy", "targets": "targets.npy",
+ *   "vectors": "vectors.safetensors",         optional (GGNMP/HMP)
+ *   "extensions": ["Variance"] | "Variance,BatchL2Grad",
+ *   "options": { "backend", "shardSize", "seed", "mcSamples", "subsampling", "batchSize", "accumulate" },
+ *   "tensors": "upload" | "paths",            upload into Redis (default) or read by every worker
+ *   "output": { "dir": "out/job", "redis": true },
+ *   "priority": 1,                            BullMQ priority: 1 is the highest; none = FIFO after prioritised
+ *   "ttlSeconds": 604800                      lifetime of the job's data in Redis
+ * }
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { JobSpecError } from '../src/errors/queue-errors.ts';
+import { BACKEND_NAMES } from '../src/vocabulary.ts';
+
+const posInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+const filePath = z.string().min(1);
+
+/** BullMQ's priority range (0 = none; 1 is the highest). */
+export const MAX_PRIORITY = 2_097_152;
+
+export const jobFileSchema = z.strictObject({
+  name: z.string().max(200).optional(),
+  model: z.union([filePath, z.record(z.string(), z.unknown())]),
+  weights: filePath,
+  inputs: filePath,
+  targets: filePath,
+  vectors: filePath.optional(),
+  extensions: z.union([z.string(), z.array(z.string())]).default([]),
+  options: z.strictObject({
+    backend: z.enum(BACKEND_NAMES).default('wasm'),
+    /** Samples per queue shard (one BullMQ child job); default 512, or batchSize with accumulate. */
+    shardSize: posInt.optional(),
+    seed: nonNegInt.default(0),
+    mcSamples: posInt.default(1),
+    subsampling: z.array(nonNegInt).optional(),
+    /** The inputs are a dataset of mini-batches of this size: one result per batch. */
+    batchSize: posInt.optional(),
+    /** With batchSize: one exact result over the whole dataset (as one batch of N). */
+    accumulate: z.boolean().default(false),
+  }).default({ backend: 'wasm', seed: 0, mcSamples: 1, accumulate: false }),
+  tensors: z.enum(['upload', 'paths']).default('upload'),
+  output: z.strictObject({
+    /** Written by the worker that reduces: must be storage that worker can write (shared, or its own disk). */
+    dir: filePath.optional(),
+    /** Keep results in Redis for `backpack-ts result ID --out DIR` (default: true unless `dir` is given). */
+    redis: z.boolean().optional(),
+  }).default({}),
+  priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
+  ttlSeconds: posInt.default(7 * 24 * 3600),
+});
+export type JobFile = z.infer<typeof jobFileSchema>;
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const p = issue.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
+      return `${p || '(root)'}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Validates a parsed JOB.json and makes its paths absolute (relative to `baseDir`). */
+export function parseJobFile(raw: unknown, label: string, baseDir: string): JobFile {
+  const r = jobFileSchema.safeParse(raw);
+  if (!r.success) throw new JobSpecError(`${label}: ${describeIssues(r.error)}`);
+  const job = r.data;
+  const abs = (p: string) => path.resolve(baseDir, p);
+  if (job.options.accumulate && !job.options.batchSize) throw new JobSpecError(`${label}: options.accumulate needs options.batchSize`);
+  return {
+    ...job,
+    model: typeof job.model === 'string' ? abs(job.model) : job.model,
+    weights: abs(job.weights),
+    inputs: abs(job.inputs),
+    targets: abs(job.targets),
+    vectors: job.vectors ? abs(job.vectors) : undefined,
+    output: { ...job.output, dir: job.output.dir ? abs(job.output.dir) : undefined },
+  };
+}
+
+export async function readJobFile(file: string): Promise<JobFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new JobSpecError(`${file}: cannot read the job file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new JobSpecError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseJobFile(raw, file, path.dirname(path.resolve(file)));
+}
+
+// ---- what a submission stores and enqueues --------------------------------------------------
+
+/** Where a worker finds a tensor: a file on storage every worker reads, or a blob key in Redis. */
+export type TensorLocation = { kind: 'path'; path: string } | { kind: 'redis'; key: string };
+
+export interface BatchPlan {
+  batch: number;
+  /** First row of the batch in the dataset, its size (its N), and its shards (offsets within the batch). */
+  start: number;
+  N: number;
+  shards: { offset: number; count: number }[];
+}
+
+/** Everything a worker needs to run any shard of the job (stored once, at <ns>:<id>:desc). */
+export interface JobDescriptor {
+  v: 1;
+  jobId: string;
+  name?: string;
+  createdAt: number;
+  /** The model spec as submitted (validated at submit; parsed again by workers). */
+  spec: unknown;
+  extensions: string[];
+  backend: (typeof BACKEND_NAMES)[number];
+  seed: number;
+  mcSamples: number;
+  subsampling?: number[];
+  tensors: { weights: TensorLocation; inputs: TensorLocation; targets: TensorLocation; vectors?: TensorLocation };
+  /** Dataset rows; batchSize and accumulate as in `backpack-ts run`. */
+  N: number;
+  batchSize?: number;
+  accumulate: boolean;
+  batches: BatchPlan[];
+  output: { dir?: string; redis: boolean };
+  ttlSeconds: number;
+  priority?: number;
+}
+
+/** Payloads of the BullMQ jobs (names 'shard', 'reduce', 'collect'): ids and indices, never tensors. */
+export const queueJobDataSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('shard'), jobId: z.string(), batch: nonNegInt, shard: nonNegInt, offset: nonNegInt, count: posInt }),
+  /** Merges a batch's shards in shard order and finalises; `root` when the job has one batch. */
+  z.strictObject({ kind: z.literal('reduce'), jobId: z.string(), batch: nonNegInt, root: z.boolean(), name: z.string().optional() }),
+  /** The root of a per-batch job: writes the job's summary over its batches. */
+  z.strictObject({ kind: z.literal('collect'), jobId: z.string(), name: z.string().optional() }),
+]);
+export type QueueJobData = z.infer<typeof queueJobDataSchema>;
+export type QueueJobName = QueueJobData['kind'];

@@ -1,0 +1,69 @@
+/**
+ * One queue shard on this worker's local pool: rows [offset, offset + count) of a batch, split into
+ * micro-shards (one per local worker) and run with collectPartials over a BatchSlice (global sample
+ * offsets, the batch's N), then stored in Redis as binary partials. A shard already stored (a
+ * redelivery after a stall) is not computed again: its first result counts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { planShards } from '../src/core/backprop.ts';
+import { collectPartials, type CollectedPartials, type PoolJobOptions } from '../src/coordinator/run-job.ts';
+import type { JobTensors } from '../src/coordinator/job-context.ts';
+import { log } from '../src/cli/log.ts';
+import type { QueueJobData } from './job-schema.ts';
+import { storePartials, type ShardReturn } from './partials-store.ts';
+import { getHeader } from './tensor-store.ts';
+import type { WorkerContext } from './worker-context.ts';
+
+type ShardData = Extract<QueueJobData, { kind: 'shard' }>;
+
+/** Progress counts each shard once, whichever delivery stored it (one script: no half-counted shard). */
+const COUNT_ONCE = `
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'shardsDone', 1)
+  redis.call('HINCRBY', KEYS[2], 'samplesDone', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0`;
+
+export async function runShard(w: WorkerContext, d: ShardData): Promise<ShardReturn> {
+  const { ctx } = w;
+  await w.throwIfStopped(d.jobId);
+  const key = ctx.keys.partial(d.jobId, d.batch, d.shard);
+  const stored = await getHeader<ShardReturn>(ctx.redis, key);
+  if (stored) {
+    const { batch, shard, offset, count, loss } = stored.meta;
+    return { batch, shard, offset, count, loss };
+  }
+  const t0 = performance.now();
+  const job = await w.cache.get(d.jobId);
+  const { desc } = job;
+  const b = desc.batches[d.batch];
+  const label = `job ${d.jobId} batch ${d.batch} shard ${d.shard}`;
+  log.info(`${label}: started (${d.count} samples)`);
+  const tensors: JobTensors = {
+    spec: job.spec,
+    weights: job.weights,
+    vectors: job.vectors,
+    inputs: await job.rows('inputs', b.start + d.offset, d.count),
+    targets: await job.rows('targets', b.start + d.offset, d.count),
+  };
+  const opts: PoolJobOptions = {
+    backend: desc.backend, extensions: job.extensions, subsampling: desc.subsampling, seed: desc.seed, mcSamples: desc.mcSamples,
+    shardTimeoutMs: w.opts.shardTimeoutMs, retries: w.opts.retries,
+    onRetry: (what, attempt, reason) => log.warn(`${label}: ${what}: retry ${attempt} after: ${reason}`),
+  };
+  const compute = async (signal: AbortSignal): Promise<CollectedPartials> => {
+    if (w.opts.debugShardDelayMs) await sleep(w.opts.debugShardDelayMs, undefined, { signal });
+    // KFRA: submit allows it only with one shard per batch; the local pool runs its all-reduce.
+    if (job.extensions.includes('KFRA')) return collectPartials(w.pool, tensors, opts);
+    const micro = planShards(d.count, Math.ceil(d.count / w.pool.size)).map((s, i) => ({ shardId: i, offset: d.offset + s.offset, count: s.count }));
+    return collectPartials(w.pool, tensors, opts, { N: b.N, rowOffset: d.offset, shards: micro });
+  };
+  const c = await w.untilStopped(d.jobId, compute);
+  const info: ShardReturn = { batch: d.batch, shard: d.shard, offset: d.offset, count: d.count, loss: c.merged.loss };
+  await storePartials(ctx.redis, key, info, c.merged, { paramNames: c.paramNames, reduction: c.reduction }, { ttlSeconds: desc.ttlSeconds, chunkBytes: w.opts.chunkBytes });
+  await ctx.redis.eval(COUNT_ONCE, 2, ctx.keys.done(d.jobId), ctx.keys.meta(d.jobId), `${d.batch}:${d.shard}`, d.count, desc.ttlSeconds);
+  log.info(`${label}: done in ${(performance.now() - t0).toFixed(0)} ms`);
+  return info;
+}

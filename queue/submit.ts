@@ -1,0 +1,182 @@
+/**
+ * `backpack-ts submit`: validates a job completely before writing anything (schema, extensions,
+ * model, weights against the model, tensor shapes, payload size, KFRA), uploads its tensors if
+ * asked, stores its descriptor, and enqueues it as a BullMQ flow: one child job per shard, a
+ * parent that reduces when all children are done (per-batch jobs: a 'reduce' parent per batch
+ * under one 'collect' root). Any failure before the flow exists removes what was written.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FlowJobNode, FlowJob } from 'bullmq';
+import { checkSubsampling } from '../src/api/run.ts';
+import { checkVectors } from '../src/api/vectors.ts';
+import { useBackend } from '../src/backends/select.ts';
+import { planShards } from '../src/core/backprop.ts';
+import { tf } from '../src/core/tf.ts';
+import { ShapeError } from '../src/errors/index.ts';
+import { NotShardableError, PayloadTooLargeError } from '../src/errors/queue-errors.ts';
+import { parseExtensionList } from '../src/extensions/index.ts';
+import { formatBytes } from '../src/coordinator/memory-plan.ts';
+import type { HostTensor } from '../src/io/host-tensor.ts';
+import { readTensorFile, readTensorMap } from '../src/io/tensor-file.ts';
+import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
+import { parseModelSpec, readModelSpec } from '../src/nn/parse-spec.ts';
+import { deleteKeys, type QueueContext } from './context.ts';
+import type { BatchPlan, JobDescriptor, JobFile, QueueJobData, TensorLocation } from './job-schema.ts';
+import { batchJobId, shardJobId } from './keys.ts';
+import { blobBytes, putTensors } from './tensor-store.ts';
+
+export const DEFAULT_SHARD_SIZE = 512;
+export const DEFAULT_MAX_UPLOAD = 2 * 2 ** 30;
+
+export interface SubmitOptions {
+  /** Overrides the job file's priority. */
+  priority?: number;
+  /** Largest total of uploaded tensors (bytes); default 2 GiB. */
+  maxUploadBytes?: number;
+  /** Bytes per Redis chunk key (≤ 128 MiB); default 64 MiB. */
+  chunkBytes?: number;
+  /** Keep results in Redis whatever the job file says (`submit --wait --out DIR`). */
+  resultsInRedis?: boolean;
+  /** Test hook: runs after each uploaded tensor (to fail an upload midway). */
+  afterUpload?: (name: string) => Promise<void>;
+}
+
+export interface Submitted {
+  jobId: string;
+  N: number;
+  batches: number;
+  shards: number;
+  uploadedBytes: number;
+}
+
+interface Loaded {
+  spec: unknown;
+  extensions: ReturnType<typeof parseExtensionList>;
+  tensors: Map<string, HostTensor | Map<string, HostTensor>>;
+  N: number;
+}
+
+/** Reads and checks everything a worker would check before its first shard, except the values. */
+async function load(job: JobFile, label: string): Promise<Loaded> {
+  const extensions = parseExtensionList(job.extensions);
+  const spec = typeof job.model === 'string' ? await readModelSpec(job.model) : parseModelSpec(job.model, `${label}: model`);
+  const weights = await readTensorMap(job.weights);
+  const inputs = await readTensorFile(job.inputs);
+  const targets = await readTensorFile(job.targets);
+  // Only for validation (shapes, weights): keep this process's backend if it has one; the job's
+  // own backend is the workers' business.
+  if (!tf.getBackend()) await useBackend('wasm');
+  const net = buildNetwork(spec, weights);
+  try {
+    const tensors = new Map<string, HostTensor | Map<string, HostTensor>>([['weights', weights], ['inputs', inputs], ['targets', targets]]);
+    const per = inputs.shape.slice(1);
+    if (inputs.shape.length !== net.inputShape.length + 1 || per.some((d, i) => d !== net.inputShape[i])) {
+      throw new ShapeError(`${job.inputs}: shape [${inputs.shape.join(', ')}] does not match the model's input_shape [${net.inputShape.join(', ')}] (expected [N, ${net.inputShape.join(', ')}])`);
+    }
+    if (targets.shape[0] !== inputs.shape[0]) throw new ShapeError(`${job.targets}: ${targets.shape[0]} rows, but ${job.inputs} has ${inputs.shape[0]} samples`);
+    if (job.vectors) tensors.set('vectors', checkVectors(await readTensorMap(job.vectors), net.paramShapes, job.vectors));
+    return { spec: typeof job.model === 'string' ? spec : job.model, extensions, tensors, N: inputs.shape[0] };
+  } finally {
+    disposeNetwork(net);
+  }
+}
+
+/** Mini-batches (or the whole dataset) and their queue shards. */
+export function planBatches(N: number, o: JobFile['options']): BatchPlan[] {
+  const batchSize = o.batchSize && !o.accumulate ? o.batchSize : N;
+  const shardSize = o.shardSize ?? (o.accumulate && o.batchSize ? o.batchSize : DEFAULT_SHARD_SIZE);
+  const batches: BatchPlan[] = [];
+  for (let start = 0, b = 0; start < N; start += batchSize, b++) {
+    const n = Math.min(batchSize, N - start);
+    batches.push({ batch: b, start, N: n, shards: planShards(n, shardSize) });
+  }
+  return batches;
+}
+
+const newJobId = () => `j${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+
+export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOptions = {}, label = 'job'): Promise<Submitted> {
+  const loaded = await load(job, label);
+  const batches = planBatches(loaded.N, job.options);
+  for (const b of batches) checkSubsampling(job.options.subsampling, b.N);
+  if (loaded.extensions.includes('KFRA') && batches.some((b) => b.shards.length > 1)) {
+    throw new NotShardableError(
+      'KFRA cannot be split across queue shards: its backward pass averages the GGN over the whole batch at every layer, ' +
+      'so shards are not independent (a worker pool runs it as a per-layer all-reduce, which needs all shards at once). ' +
+      'Submit it with options.shardSize ≥ the batch size (one shard per batch), or use `backpack-ts run`.',
+    );
+  }
+  const jobId = newJobId();
+  const { keys, redis } = ctx;
+  const ttl = job.ttlSeconds;
+  const upload = job.tensors === 'upload';
+  const sizes = [...loaded.tensors].map(([name, t]) => [name, blobBytes(t instanceof Map ? [...t.values()].map((x) => x.data) : [t.data])] as const);
+  const uploadedBytes = upload ? sizes.reduce((s, [, b]) => s + b, 0) : 0;
+  const limit = opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD;
+  if (uploadedBytes > limit) {
+    throw new PayloadTooLargeError(
+      `${label} would upload ${formatBytes(uploadedBytes)} of tensors into Redis (${sizes.map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}); ` +
+      `the limit is ${formatBytes(limit)} (--max-upload). Nothing was written. Raise --max-upload, or put the tensors on storage every worker can read and set "tensors": "paths".`,
+    );
+  }
+  const priority = opts.priority ?? job.priority;
+  const output = { dir: job.output.dir, redis: opts.resultsInRedis || (job.output.redis ?? !job.output.dir) };
+  const locations: Record<string, TensorLocation> = {};
+  const source = { weights: job.weights, inputs: job.inputs, targets: job.targets, vectors: job.vectors };
+  try {
+    for (const [name, t] of loaded.tensors) {
+      if (upload) {
+        const key = keys.tensor(jobId, name);
+        await putTensors(redis, key, t instanceof Map ? t : new Map([[name, t]]), { ttlSeconds: ttl, chunkBytes: opts.chunkBytes });
+        await opts.afterUpload?.(name);
+        locations[name] = { kind: 'redis', key };
+      } else {
+        locations[name] = { kind: 'path', path: source[name as keyof typeof source]! };
+      }
+    }
+    const desc: JobDescriptor = {
+      v: 1, jobId, name: job.name, createdAt: Date.now(), spec: loaded.spec, extensions: loaded.extensions,
+      backend: job.options.backend, seed: job.options.seed, mcSamples: job.options.mcSamples, subsampling: job.options.subsampling,
+      tensors: locations as JobDescriptor['tensors'], N: loaded.N, batchSize: job.options.batchSize, accumulate: job.options.accumulate,
+      batches, output, ttlSeconds: ttl, priority,
+    };
+    const shards = batches.reduce((s, b) => s + b.shards.length, 0);
+    await redis.set(keys.desc(jobId), JSON.stringify(desc), 'EX', ttl);
+    await redis.multi()
+      .hset(keys.meta(jobId), {
+        jobId, name: job.name ?? '', createdAt: desc.createdAt, N: loaded.N, batches: batches.length, shardsTotal: shards,
+        shardsDone: 0, samplesDone: 0, priority: priority ?? 0, outputDir: output.dir ?? '', outputRedis: output.redis ? 1 : 0,
+      })
+      .expire(keys.meta(jobId), ttl)
+      .exec();
+    await ctx.flow.add(flowOf(ctx, desc));
+    await redis.zadd(keys.jobs(), desc.createdAt, jobId);
+    return { jobId, N: loaded.N, batches: batches.length, shards, uploadedBytes };
+  } catch (e) {
+    // Never half-written: nothing of this job stays behind (the flow is added atomically, last).
+    await deleteKeys(redis, `${keys.job(jobId)}:*`).catch(() => 0);
+    if (e instanceof Error && /\bOOM\b/.test(e.message)) {
+      throw new PayloadTooLargeError(`Redis refused the upload of ${label} (${e.message}); nothing of the job was kept. Free memory in Redis, raise its maxmemory, or use "tensors": "paths".`);
+    }
+    throw e;
+  }
+}
+
+/** The BullMQ flow of a job: shards under a 'reduce' parent (under a 'collect' root with several batches). */
+function flowOf(ctx: QueueContext, d: JobDescriptor): FlowJob {
+  const queueName = ctx.settings.queue;
+  const common = {
+    ...(d.priority ? { priority: d.priority } : {}),
+    removeOnComplete: { age: d.ttlSeconds },
+    removeOnFail: { age: d.ttlSeconds },
+  };
+  const node = (data: QueueJobData, jobId: string, children?: FlowJobNode[], child = true) => ({
+    name: data.kind, queueName, data, children,
+    opts: { ...common, jobId, attempts: data.kind === 'shard' ? 3 : 2, backoff: { type: 'exponential', delay: 1000 }, ...(child ? { failParentOnFailure: true } : {}) },
+  });
+  const shardsOf = (b: BatchPlan) => b.shards.map((s, i) =>
+    node({ kind: 'shard', jobId: d.jobId, batch: b.batch, shard: i, offset: s.offset, count: s.count }, shardJobId(d.jobId, b.batch, i)));
+  if (d.batches.length === 1) return node({ kind: 'reduce', jobId: d.jobId, batch: 0, root: true, name: d.name }, d.jobId, shardsOf(d.batches[0]), false) as FlowJob;
+  const batchNodes = d.batches.map((b) => node({ kind: 'reduce', jobId: d.jobId, batch: b.batch, root: false }, batchJobId(d.jobId, b.batch), shardsOf(b)));
+  return node({ kind: 'collect', jobId: d.jobId, name: d.name }, d.jobId, batchNodes as FlowJobNode[], false) as FlowJob;
+}

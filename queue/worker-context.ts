@@ -1,0 +1,77 @@
+/**
+ * What a queue worker's processors share: the queue, the local pool, the job cache, the options,
+ * and the stop signal of a job (cancelled, or failed for good). Stop is a Redis key, so it reaches
+ * every worker on every host; a running shard polls it and gives up within `STOP_POLL_MS`.
+ */
+import type { WorkerPool } from '../src/coordinator/pool.ts';
+import { JobCancelledError } from '../src/errors/queue-errors.ts';
+import { UnrecoverableError } from 'bullmq';
+import type { QueueContext } from './context.ts';
+import type { JobCache } from './job-cache.ts';
+
+export const STOP_POLL_MS = 500;
+
+export interface WorkerSettings {
+  shardTimeoutMs?: number;
+  retries?: number;
+  chunkBytes?: number;
+  /** Largest results.safetensors kept in Redis (bytes); larger results need output.dir. Default 2 GiB. */
+  maxResultBytes?: number;
+  /** Test hook: each shard waits this long before computing (to kill a worker mid-shard). */
+  debugShardDelayMs?: number;
+}
+
+/** Why a job stopped: stored at <ns>:<id>:stop. */
+export interface StopRecord {
+  kind: 'cancelled' | 'failed';
+  /** A failedReason in the `error [CODE] Name: message` format. */
+  reason: string;
+}
+
+export class WorkerContext {
+  constructor(readonly ctx: QueueContext, readonly pool: WorkerPool, readonly cache: JobCache, readonly opts: WorkerSettings) {}
+
+  async stopRecord(jobId: string): Promise<StopRecord | null> {
+    const json = await this.ctx.redis.get(this.ctx.keys.stop(jobId));
+    return json === null ? null : (JSON.parse(json) as StopRecord);
+  }
+
+  /** Throws (unrecoverably: a retry cannot un-cancel) when the job was stopped. */
+  async throwIfStopped(jobId: string): Promise<void> {
+    const stop = await this.stopRecord(jobId);
+    if (stop) throw new UnrecoverableError(stop.reason);
+  }
+
+  /**
+   * Resolves with `work`, or rejects as soon as the job is stopped; `work` gets a signal that aborts
+   * then (a running pool task cannot be interrupted: its result is dropped).
+   */
+  untilStopped<T>(jobId: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const running = work(abort.signal);
+    running.catch(() => {}); // NOTE: abandoned after a stop; its rejection must not go unhandled.
+    const watch = new Promise<never>((_, reject) => {
+      const poll = async () => {
+        if (abort.signal.aborted) return;
+        try {
+          const stop = await this.stopRecord(jobId);
+          if (stop) return reject(new UnrecoverableError(stop.reason));
+        } catch {
+          // Redis unreachable for a moment: the work goes on; the next poll asks again.
+        }
+        if (!abort.signal.aborted) timer = setTimeout(poll, STOP_POLL_MS);
+      };
+      timer = setTimeout(poll, STOP_POLL_MS);
+    });
+    return Promise.race([running, watch]).finally(() => {
+      abort.abort();
+      clearTimeout(timer);
+    });
+  }
+}
+
+export function cancelledRecord(jobId: string): StopRecord {
+  const e = new JobCancelledError(`job ${jobId} was cancelled`);
+  return { kind: 'cancelled', reason: `error [${e.code}] ${e.name}: ${e.message}` };
+}
