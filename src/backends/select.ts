@@ -25,10 +25,13 @@ async function register(name: BackendName): Promise<void> {
         );
       }
       return;
-    case 'cuda':
+    case 'cuda': {
+      const { requireCudaDevice } = await import('./cuda/addon.ts');
+      const probe = requireCudaDevice();
       throw new BackendUnavailableError(
-        "backend 'cuda' needs the native addon: run `npm run build:native` on a machine with nvcc and an NVIDIA driver (see README, 'GPU workers')",
+        `backend 'cuda': found ${probe.names.join(', ')}, but this version has only the device probe; the backend's tfjs kernels are not written yet (use --backend wasm)`,
       );
+    }
   }
 }
 
