@@ -102,8 +102,18 @@ const CLASSES: Record<string, new (message: string) => BackpackError> = {
   BackendUnavailableError,
 };
 
+/** Classes whose constructors take more than a message: rebuilt by prototype. */
+const BY_PROTOTYPE: Record<string, { prototype: BackpackError }> = { UnsupportedModuleError, UnknownExtensionError };
+
 /** Rebuilds an error that crossed a thread/process/queue boundary, keeping its class and code. */
 export function deserializeError(e: SerializedError): BackpackError {
+  const Proto = BY_PROTOTYPE[e.name];
+  if (Proto) {
+    const err = new BackpackError(e.code, e.message, e.deterministic);
+    Object.setPrototypeOf(err, Proto.prototype);
+    err.name = e.name;
+    return err;
+  }
   const Cls = CLASSES[e.name];
   const err = Cls ? new Cls(e.message) : new BackpackError(e.code, e.message, e.deterministic);
   if (!Cls) err.name = e.name;
