@@ -37,17 +37,9 @@ export function loadSpec(name: string): ModelSpec {
   return parseModelSpecText(text, file);
 }
 
-/** mulberry32: a small, fast, seeded 32-bit PRNG; uniform in [0, 1). */
-export function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the library's seeded PRNG; uniform in [0, 1). */
+import { mulberry32 as makeRng } from '../src/data/prng.ts';
+export { makeRng };
 
 /** Standard normal draws (Box–Muller, both outputs used). */
 export function fillNormal(out: Float32Array, rng: () => number): Float32Array {
@@ -106,4 +98,15 @@ export function loadProblem(name: string, N: number, seed = 0): Problem {
   // Labels in [0, 10) for the anchor problems (their output has 10 classes).
   const classes = Math.min(10, net.outputShape[0]);
   return { name, spec, net, ...makeData(spec, N, seed + 1, classes), numParams };
+}
+
+/** V standard-normal vectors per parameter, [V, *θ] (GGNMP/HMP), seeded. */
+export function makeVectors(net: Network, V = 1, seed = 0x9e3779b9): Map<string, HostTensor> {
+  const rng = makeRng(seed);
+  const out = new Map<string, HostTensor>();
+  for (const name of net.paramNames) {
+    const shape = net.paramShapes[name];
+    out.set(name, { dtype: 'float32', shape: [V, ...shape], data: fillNormal(new Float32Array(V * numel(shape)), rng) });
+  }
+  return out;
 }

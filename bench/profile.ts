@@ -1,0 +1,115 @@
+/**
+ * Where one runBatch spends its time: per layer and module function (forward, jacTMatProd,
+ * paramJacT.weight/bias, the quantity's rule), and per tfjs kernel (tf.profile).
+ *
+ *   node --import tsx bench/profile.ts --problem 2c2d_fmnist --quantity grad [--n 128] [--backend wasm] [--top 25] [--shard-size S]
+ *
+ * GGNMP/HMP get V = 1 standard-normal vector per parameter (as in bench/run.ts).
+ *
+ * Module timers are inclusive and nest: a rule's time includes the paramJacT it calls (shown as
+ * "via rule"). wasm kernels run synchronously, so wall time around each call is the kernel's time.
+ * Monkey-patches the module tables in memory only; src/ is not changed.
+ */
+import { DERIVATIVES } from '../src/core/derivatives/index.ts';
+import { RULES } from '../src/extensions/index.ts';
+import { useBackend } from '../src/backends/select.ts';
+import { runBatch } from '../src/api/run.ts';
+import { tf } from '../src/core/tf.ts';
+import type { Layer } from '../src/core/derivatives/types.ts';
+import { loadProblem, makeVectors } from './problem.ts';
+
+const argv = process.argv.slice(2);
+const arg = (flag: string, def: string) => {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : def;
+};
+const problem = arg('--problem', '2c2d_fmnist');
+const quantity = arg('--quantity', 'grad');
+const N = Number(arg('--n', '128'));
+const backend = arg('--backend', 'wasm');
+const top = Number(arg('--top', '25'));
+const shardSize = argv.includes('--shard-size') ? Number(arg('--shard-size', '0')) : undefined;
+
+const timers = new Map<string, { ms: number; calls: number }>();
+let depth = 0;
+let enabled = false;
+function timed<A extends unknown[], R>(label: (args: A) => string, fn: (...args: A) => R): (...args: A) => R {
+  return function (this: unknown, ...args: A) {
+    if (!enabled) return fn.apply(this, args);
+    const key = (depth > 0 ? '  via rule: ' : '') + label(args);
+    depth += key.startsWith('rule') ? 1 : 0;
+    const t0 = performance.now();
+    try {
+      return fn.apply(this, args);
+    } finally {
+      const t = timers.get(key) ?? { ms: 0, calls: 0 };
+      t.ms += performance.now() - t0;
+      t.calls++;
+      timers.set(key, t);
+      depth -= key.startsWith('rule') ? 1 : 0;
+    }
+  };
+}
+
+const tag = (layer: Layer) => `${layer.index}:${layer.kind}`;
+for (const math of new Set(Object.values(DERIVATIVES)) as Set<any>) {
+  const f = math.forward;
+  math.forward = timed((a: any[]) => `${tag(a[0])}.forward`, f);
+  const j = math.jacTMatProd;
+  math.jacTMatProd = timed((a: any[]) => `${tag(a[0])}.jacTMatProd`, j);
+  for (const p of Object.keys(math.paramJacT ?? {})) {
+    const pj = math.paramJacT[p];
+    math.paramJacT[p] = timed((a: any[]) => `${tag(a[0])}.paramJacT.${p}${a[3] ? ' (sum)' : ' (per-sample)'}`, pj);
+  }
+}
+for (const [q, table] of Object.entries(RULES) as [string, any][]) {
+  for (const kind of Object.keys(table)) {
+    const r = table[kind];
+    table[kind] = timed((a: any[]) => `rule ${q} ${tag(a[0].layer)}.${a[0].param}`, r);
+  }
+}
+
+// Time the host-side reads (dataSync) too: they are part of the shard's partials.
+const proto = (tf.Tensor as any).prototype;
+const dataSync = proto.dataSync;
+proto.dataSync = timed((_a: unknown[]) => 'dataSync (partials → host)', dataSync);
+
+await useBackend(backend);
+const p = loadProblem(problem, N, 0);
+const extensions = quantity === 'grad' ? [] : [quantity as never];
+const opts = { extensions, shardSize, vectors: quantity === 'GGNMP' || quantity === 'HMP' ? makeVectors(p.net) : undefined };
+runBatch(p.net, p.inputs, p.targets, opts); // warm-up (index maps, wasm memory growth)
+
+enabled = true;
+const t0 = performance.now();
+const r = runBatch(p.net, p.inputs, p.targets, opts);
+const total = performance.now() - t0;
+enabled = false;
+
+console.log(`${problem} N=${N} ${quantity} on ${backend}: runBatch ${total.toFixed(0)} ms (compute ${r.timings.computeMs.toFixed(0)}, reduce ${r.timings.reduceMs.toFixed(0)})\n`);
+console.log('module functions (inclusive ms, calls):');
+const rows = [...timers.entries()].sort((a, b) => b[1].ms - a[1].ms);
+for (const [k, v] of rows) if (v.ms >= 0.5) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(3)}  ${k}`);
+
+// Kernels: tf.profile over a third run.
+const info = await tf.profile(() => {
+  runBatch(p.net, p.inputs, p.targets, opts);
+  return [] as never;
+});
+const byKernel = new Map<string, { ms: number; calls: number }>();
+const byName = new Map<string, { ms: number; calls: number }>();
+for (const k of info.kernels) {
+  const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  const key = `${k.name} ${k.inputShapes.map((s) => `[${(s ?? []).join(',')}]`).join(' ')}`;
+  for (const [map, kk] of [[byKernel, key], [byName, k.name]] as const) {
+    const e = map.get(kk) ?? { ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls++;
+    map.set(kk, e);
+  }
+}
+const kernelTotal = [...byName.values()].reduce((s, e) => s + e.ms, 0);
+console.log(`\nkernels by op (tf.profile, total ${kernelTotal.toFixed(0)} ms in ${info.kernels.length} kernels):`);
+for (const [k, v] of [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(4)}  ${k}`);
+console.log(`\ntop ${top} kernels by op and input shapes:`);
+for (const [k, v] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(4)}  ${k}`);

@@ -1,0 +1,67 @@
+/** Memory guards shared by bench/run.ts and bench/scaling.ts. */
+import { Worker } from 'node:worker_threads';
+
+/** The line the RSS watchdog writes to fd 2 before it kills the process. */
+export const RSS_KILL_TAG = '@@BENCH_RSS_KILL ';
+const MB = (bytes: number) => bytes / 2 ** 20;
+
+/**
+ * Peak-RSS sampler on its own thread (runBatch is synchronous, so the main thread cannot sample
+ * during it). Samples process.memoryUsage.rss() — process-wide — every 2 ms into shared memory.
+ * Above `limitBytes` it kills the whole process (SIGKILL: the main thread may be inside a wasm call)
+ * after writing one tagged line to fd 2, so the parent can say why.
+ */
+export function startRssSampler(limitBytes: number) {
+  const shared = new SharedArrayBuffer(16);
+  const peak = new BigInt64Array(shared, 0, 1);
+  const stop = new Int32Array(shared, 8, 1);
+  const code = `
+    const { workerData } = require('node:worker_threads');
+    const fs = require('node:fs');
+    const { shared, limit, tag } = workerData;
+    const peak = new BigInt64Array(shared, 0, 1);
+    const stop = new Int32Array(shared, 8, 1);
+    while (Atomics.load(stop, 0) === 0) {
+      const rss = process.memoryUsage.rss();
+      if (rss > limit) {
+        fs.writeSync(2, tag + JSON.stringify({ rssBytes: rss, limitBytes: limit }) + '\\n');
+        process.kill(process.pid, 'SIGKILL');
+      }
+      const r = BigInt(rss);
+      let cur = Atomics.load(peak, 0);
+      while (r > cur) { const was = Atomics.compareExchange(peak, 0, cur, r); if (was === cur) break; cur = was; }
+      Atomics.wait(stop, 0, 0, 2);
+    }`;
+  const worker = new Worker(code, { eval: true, workerData: { shared, limit: limitBytes, tag: RSS_KILL_TAG } });
+  worker.unref();
+  return {
+    /** Restarts the peak at the current RSS. */
+    reset: () => Atomics.store(peak, 0, BigInt(process.memoryUsage.rss())),
+    peakMB: () => MB(Math.max(Number(Atomics.load(peak, 0)), process.memoryUsage.rss())),
+    stop: async () => {
+      Atomics.store(stop, 0, 1);
+      Atomics.notify(stop, 0);
+      await worker.terminate();
+    },
+  };
+}
+
+/**
+ * tfjs-backend-wasm 4.22 does not check wasm malloc's result: past the 4 GiB heap it gets 0 and
+ * writes the tensor at address 0, silently corrupting other tensors. Turn that into an exception.
+ */
+export function guardWasmMalloc(tfBackend: unknown): void {
+  const wasm = (tfBackend as { wasm?: { _malloc: (n: number) => number; _free: (p: number) => void; HEAPU8: Uint8Array } }).wasm;
+  if (!wasm) return;
+  // Emscripten's first call replaces Module._malloc with the raw export: make that happen before wrapping.
+  wasm._free(wasm._malloc(8));
+  const malloc = wasm._malloc;
+  wasm._malloc = (n: number) => {
+    const p = malloc(n);
+    if (p === 0 && n > 0) {
+      throw new Error(`wasm heap exhausted: malloc(${(n / 2 ** 20).toFixed(0)} MiB) failed with the heap at ${(wasm.HEAPU8.length / 2 ** 30).toFixed(2)} GiB (wasm32 limit 4 GiB)`);
+    }
+    return p;
+  };
+}
+
