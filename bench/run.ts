@@ -538,7 +538,7 @@ function tables(results: ProblemResult[], opts: Options): { console: string; mar
       ? `\\* Fewer timed runs than --repeats ${opts.repeats}, because the warm-up showed ${opts.repeats} runs would exceed --max-cell-s ${opts.maxCellS}: ${reduced.join('; ')}.`
       : `No cell got fewer than --repeats ${opts.repeats} timed runs.`,
     ...(warmOnly.length
-      ? ['', `w: The warm-up run took longer than --warmup-only-s ${opts.warmupOnlyS} s, so it is the cell's only (reported) run — its first-run costs (index maps, wasm heap growth) are a few % of such a run (2c2d GGNMP: warm-up 40.1 s vs 39.0 s timed; 3c3d GGNMP 16.0 vs 15.3 s): ${warmOnly.join('; ')}.`]
+      ? ['', `w: The warm-up run took longer than --warmup-only-s ${opts.warmupOnlyS} s, so it is the cell's only (reported) run — its first-run costs (index maps, wasm heap growth) are a few % of such a run (measured when this rule was set: 2c2d GGNMP warm-up 40.1 s vs 39.0 s timed, 3c3d GGNMP 16.0 vs 15.3 s): ${warmOnly.join('; ')}.`]
       : []),
     ...(all.some(({ c }) => ran(c) && c.extended)
       ? ['', `\\+ More timed runs than --repeats: a cell whose ${opts.repeats} runs took less than --min-cell-s ${opts.minCellS} keeps sampling until ${opts.minCellS} s of timed runs (at most ${MAX_RUNS}), so that JIT warm-up and GC pauses do not decide the median of a 10 ms cell.`]

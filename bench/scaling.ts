@@ -283,6 +283,7 @@ function report(o: Options, cells: Cell[], failures: Map<number, string>, starte
   const rows: string[] = [];
   const verdicts: string[] = [];
   const checks: string[] = [];
+  const cannot: string[] = [];
   for (const p of o.problems) {
     for (const q of o.quantities) {
       const base = sps(find(1, p, q));
@@ -291,7 +292,11 @@ function report(o: Options, cells: Cell[], failures: Map<number, string>, starte
       const cols = Ws.map((W) => {
         const c = find(W, p, q);
         if (!c) return failures.has(W) ? `failed: ${failures.get(W)}` : '—';
-        if (c.error) return c.error.startsWith('cannot run') ? c.error : `failed: ${c.error}`;
+        if (c.error?.startsWith('cannot run')) {
+          if (!cannot.includes(`${p} ${q}: ${c.error}`)) cannot.push(`${p} ${q}: ${c.error}`);
+          return `cannot run [${cannot.indexOf(`${p} ${q}: ${c.error}`) + 1}]`;
+        }
+        if (c.error) return `failed: ${c.error}`;
         const s = sps(c)!;
         const eff = base ? s / (W * base) : undefined;
         const mark = W > 1 && W <= cores && eff !== undefined ? (eff >= TARGET ? ' ✓' : ' ✗') : '';
@@ -344,6 +349,7 @@ function report(o: Options, cells: Cell[], failures: Map<number, string>, starte
     '',
     `Target (efficiency ≥ ${TARGET} at W ≤ ${cores}): ${verdicts.length ? `met in ${met} of ${verdicts.length} cells — ${verdicts.join('; ')}` : 'not measurable (no W=1 baseline or no W in 2…cores)'}.`,
     '',
+    ...(cannot.length ? [cannot.map((c, i) => `[${i + 1}] ${c}`).join('\n\n'), ''] : []),
     ...(capped.length ? [`‡ More shards than workers (a multiple of W, equal work per worker), because one shard per worker would not fit the wasm heap: ${capped.join('; ')}.`, ''] : []),
     `Warm-up jobs (pool start, all quantities at once, not counted): ${warm.join('; ')}. Peak RSS of the process (coordinator + all workers): ${peak.join(', ')}.`,
     '',
