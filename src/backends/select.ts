@@ -7,6 +7,7 @@ import { tf } from '../core/tf.ts';
 import { BackendUnavailableError, UsageError } from '../errors/index.ts';
 import { BACKEND_NAMES, type BackendName } from '../vocabulary.ts';
 import { clearWindowCache } from '../core/ops/windows.ts';
+import { guardWasmMalloc } from './wasm-guard.ts';
 
 async function register(name: BackendName): Promise<void> {
   switch (name) {
@@ -54,6 +55,7 @@ export async function useBackend(name: string): Promise<BackendName> {
   // NOTE: the cpu backend prints a multi-line tfjs-node advert on its first tensor write in Node.
   const cpu = tf.backend() as unknown as { firstUse?: boolean };
   if (backend === 'cpu' && cpu.firstUse) cpu.firstUse = false;
+  if (backend === 'wasm') guardWasmMalloc(tf.backend());
   clearWindowCache();
   return backend;
 }

@@ -84,13 +84,23 @@ export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): 
   const out = new Map<number, Float64Array>();
   // One contribution per shard: the all-reduce adds them in global shard order, in float64, so
   // the result is bitwise the same however the shards are spread over workers.
-  const local = (fn: (s: ShardState) => tf.Tensor) => states.map((s) => new Float64Array(tf.tidy(() => fn(s)).dataSync()));
+  const local = (fn: (s: ShardState) => tf.Tensor) =>
+    states.map((s) => {
+      const t = tf.tidy(() => fn(s));
+      const data = new Float64Array(t.dataSync());
+      t.dispose();
+      return data;
+    });
   const dLoss = numel(layers[layers.length - 1].outShape);
   let G: tf.Tensor = toTensor(yield local((s) => s.loss.sumHessian(s.acts[s.acts.length - 1]).mul(s.rho)), dLoss);
   try {
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i];
-      if (Object.keys(layer.params).length > 0) out.set(i, new Float64Array(kfraOutputFactor(layer, G).dataSync()));
+      if (Object.keys(layer.params).length > 0) {
+        const B = kfraOutputFactor(layer, G);
+        out.set(i, new Float64Array(B.dataSync()));
+        B.dispose();
+      }
       if (i === 0) break;
       let next: tf.Tensor;
       if (sampleIndependent(layer)) {

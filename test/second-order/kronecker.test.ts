@@ -280,3 +280,22 @@ describe('KFLR vs KFRA on a single Linear', () => {
     });
   });
 });
+
+describe('KFRA frees what it allocates', () => {
+  it('runBatch with KFRA leaves no tensors behind', async () => {
+    const { useBackend } = await import('../../src/backends/select.ts');
+    const { tf } = await import('../../src/core/tf.ts');
+    const { runBatch } = await import('../../src/api/run.ts');
+    const { parseModelSpec } = await import('../../src/nn/parse-spec.ts');
+    const { buildNetwork } = await import('../../src/nn/network.ts');
+    const oracle = await import('../helpers/oracle.ts');
+    await useBackend('wasm');
+    const spec = parseModelSpec({ input_shape: [4], layers: [{ type: 'Linear', in_features: 4, out_features: 3 }, { type: 'Tanh' }, { type: 'Linear', in_features: 3, out_features: 2 }], loss: { type: 'CrossEntropyLoss' } });
+    const net = buildNetwork(spec, oracle.randomWeights(spec, oracle.mulberry32(1)));
+    const { inputs, targets } = oracle.randomBatch(net, 5, oracle.mulberry32(2));
+    runBatch(net, inputs, targets, { extensions: ['KFRA'], shardSize: 2 });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) runBatch(net, inputs, targets, { extensions: ['KFRA'], shardSize: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
