@@ -54,28 +54,36 @@ function asFloat32(e: SumEntry, scale = 1): HostTensor {
 const rowOrder = (opts: FinalizeOptions) => opts.subsampling ?? Array.from({ length: opts.N }, (_, i) => i);
 const missing = (key: string, sample: number) => new BackpackError(ErrorCode.Internal, `no shard returned sample ${sample} for '${key}'`, false);
 
+/**
+ * Spilled rows read back piece by piece: for each [start, length] part of a row, that part of
+ * every sample's row in `order` (one part = whole rows; V parts = the [v, n, *θ] layout).
+ */
+function streamedRows(e: Extract<RowsEntry, { kind: 'spilled' }>, key: string, shape: number[], parts: [number, number][], order: number[]): StreamedTensor {
+  return {
+    dtype: 'float32',
+    shape,
+    *chunks() {
+      const rows = new SpilledRows(e);
+      try {
+        for (const [start, length] of parts) {
+          for (const sample of order) {
+            if (!rows.has(sample)) throw missing(key, sample);
+            yield rows.read(sample, start, length);
+          }
+        }
+      } finally {
+        rows.close();
+      }
+    },
+  };
+}
+
 /** Rows in the order of `subsampling` (duplicates allowed, as in BackPACK), else by sample index. */
 function orderedRows(e: RowsEntry, key: string, opts: FinalizeOptions): ResultTensor {
   const order = rowOrder(opts);
   const shape = [order.length, ...e.rowShape];
-  if (e.kind === 'spilled') {
-    return {
-      dtype: 'float32',
-      shape,
-      *chunks() {
-        const rows = new SpilledRows(e);
-        try {
-          for (const sample of order) {
-            if (!rows.has(sample)) throw missing(key, sample);
-            yield rows.read(sample);
-          }
-        } finally {
-          rows.close();
-        }
-      },
-    };
-  }
   const width = e.rowShape.reduce((a, b) => a * b, 1);
+  if (e.kind === 'spilled') return streamedRows(e, key, shape, [[0, width]], order);
   // Already in the requested order (the usual case: every sample, shards in order): no copy.
   if (order.length === e.index.length && order.every((sample, j) => e.index[j] === sample)) return { dtype: 'float32', shape, data: e.data };
   const position = new Map<number, number>();
@@ -95,25 +103,7 @@ function swappedRows(e: RowsEntry, key: string, opts: FinalizeOptions): ResultTe
   const [v, ...rest] = e.rowShape;
   const width = rest.reduce((a, b) => a * b, 1);
   const shape = [v, order.length, ...rest];
-  if (e.kind === 'spilled') {
-    return {
-      dtype: 'float32',
-      shape,
-      *chunks() {
-        const rows = new SpilledRows(e);
-        try {
-          for (let j = 0; j < v; j++) {
-            for (const sample of order) {
-              if (!rows.has(sample)) throw missing(key, sample);
-              yield rows.read(sample, j * width, width);
-            }
-          }
-        } finally {
-          rows.close();
-        }
-      },
-    };
-  }
+  if (e.kind === 'spilled') return streamedRows(e, key, shape, Array.from({ length: v }, (_, j) => [j * width, width]), order);
   const src = (orderedRows(e, key, opts) as HostTensor).data as Float32Array;
   const n = order.length;
   const data = new Float32Array(src.length);
