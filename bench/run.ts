@@ -34,6 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { anchorFor, ANCHOR_SOURCE } from './anchors.ts';
+import { onLines } from './lines.ts';
 import { verdict } from './limits.ts';
 import { guardWasmMalloc, RSS_KILL_TAG, startRssSampler } from './rss.ts';
 import { listProblems, loadProblem, makeVectors } from './problem.ts';
@@ -328,22 +329,15 @@ function spawnChild(opts: Options, problem: string, N: number, quantities: strin
       }, opts.cellTimeoutS * 1000);
     };
     arm();
-    let pending = '';
-    child.stdout.on('data', (d) => {
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (line.startsWith(META_TAG)) {
-          o.meta = JSON.parse(line.slice(META_TAG.length));
-          arm();
-        } else if (line.startsWith(CELL_TAG)) {
-          o.cells.push(JSON.parse(line.slice(CELL_TAG.length)));
-          arm();
-        } else if (line.startsWith(RESULT_TAG)) o.done = true;
-        else if (line.trim()) process.stdout.write(`${line}\n`);
-      }
+    onLines(child.stdout, (line) => {
+      if (line.startsWith(META_TAG)) {
+        o.meta = JSON.parse(line.slice(META_TAG.length));
+        arm();
+      } else if (line.startsWith(CELL_TAG)) {
+        o.cells.push(JSON.parse(line.slice(CELL_TAG.length)));
+        arm();
+      } else if (line.startsWith(RESULT_TAG)) o.done = true;
+      else if (line.trim()) process.stdout.write(`${line}\n`);
     });
     child.stderr.on('data', (d) => {
       const s = String(d);

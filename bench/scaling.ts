@@ -18,6 +18,7 @@
  * then the shards are capped: W·⌈N / (W·cap)⌉ equal shards (still an even split over the workers), noted in the table.
  * Results are checked across W: the loss and a strided checksum of the gradient must agree.
  */
+import { onLines } from './lines.ts';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -226,7 +227,6 @@ function runW(o: Options, W: number, argv: string[]): Promise<{ cells: Cell[]; e
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const cells: Cell[] = [];
-    let pending = '';
     let tail = '';
     let rssKill = '';
     let timer: NodeJS.Timeout | undefined;
@@ -240,17 +240,11 @@ function runW(o: Options, W: number, argv: string[]): Promise<{ cells: Cell[]; e
       }, factor * o.jobTimeoutS * 1000 * o.repeats);
     };
     arm(3);
-    child.stdout.on('data', (d) => {
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (line.startsWith(CELL_TAG)) {
-          cells.push(JSON.parse(line.slice(CELL_TAG.length)));
-          arm(cells.length % o.quantities.length === 0 ? 3 : 1);
-        } else if (line.trim()) process.stdout.write(`${line}\n`);
-      }
+    onLines(child.stdout, (line) => {
+      if (line.startsWith(CELL_TAG)) {
+        cells.push(JSON.parse(line.slice(CELL_TAG.length)));
+        arm(cells.length % o.quantities.length === 0 ? 3 : 1);
+      } else if (line.trim()) process.stdout.write(`${line}\n`);
     });
     child.stderr.on('data', (d) => {
       const s = String(d);

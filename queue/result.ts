@@ -3,26 +3,15 @@
  * `backpack-ts run` (results.safetensors + summary.json; per-batch jobs: DIR/batch-NNNNN/ and a
  * summary over the batches). Files are written to a temporary name and renamed.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JobStateError } from '../src/errors/queue-errors.ts';
 import type { Summary } from '../src/io/results.ts';
 import type { QueueContext } from './context.ts';
 import { batchDirName, type ResultMeta } from './reduce-processor.ts';
+import { writeFileAtomic } from '../src/io/atomic-write.ts';
 import { jobStatus } from './status.ts';
 import { getArrays } from './tensor-store.ts';
 
-async function writeAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 const json = (x: unknown) => `${JSON.stringify(x, null, 2)}\n`;
 
@@ -40,12 +29,12 @@ export async function fetchResult(ctx: QueueContext, jobId: string, outDir: stri
     const blob = await getArrays<ResultMeta>(ctx.redis, ctx.keys.result(jobId, b));
     if (!blob) throw new JobStateError(`job ${jobId}: the results of batch ${b} are gone from Redis (expired TTL?)`);
     const dir = batches.length > 1 || Array.isArray(summary.batches) ? path.join(outDir, batchDirName(b)) : outDir;
-    await writeAtomic(path.join(dir, 'results.safetensors'), blob.arrays[0] as Uint8Array);
-    await writeAtomic(path.join(dir, 'summary.json'), json(blob.meta.summary));
+    await writeFileAtomic(path.join(dir, 'results.safetensors'), blob.arrays[0] as Uint8Array);
+    await writeFileAtomic(path.join(dir, 'summary.json'), json(blob.meta.summary));
     written.push(path.join(dir, 'results.safetensors'), path.join(dir, 'summary.json'));
   }
   if (Array.isArray(summary.batches)) {
-    await writeAtomic(path.join(outDir, 'summary.json'), json(summary));
+    await writeFileAtomic(path.join(outDir, 'summary.json'), json(summary));
     written.push(path.join(outDir, 'summary.json'));
   }
   return written;

@@ -8,7 +8,7 @@ import { disposeShardState, forwardShard } from '../core/forward.ts';
 import { planShards, sliceRows } from '../core/backprop.ts';
 import { tf } from '../core/tf.ts';
 import { ShapeError, UsageError } from '../errors/index.ts';
-import type { HostTensor } from '../io/host-tensor.ts';
+import { numel, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 
 export interface CurvatureProductOptions {
@@ -36,7 +36,7 @@ export function curvatureProducts(net: Network, inputs: HostTensor, targets: Hos
     if (V >= 0 && v !== V) throw new ShapeError(`vector '${name}' stacks ${v} vectors, others ${V}`);
     V = v;
   }
-  const sums = new Map(net.paramNames.map((name) => [name, new Float64Array(V * sizeOf(net.paramShapes[name]))]));
+  const sums = new Map(net.paramNames.map((name) => [name, new Float64Array(V * numel(net.paramShapes[name]))]));
   const plan = planShards(N, opts.shardSize ?? N);
   plan.forEach((s, shardId) => {
     const state = forwardShard(net, {
@@ -48,13 +48,13 @@ export function curvatureProducts(net: Network, inputs: HostTensor, targets: Hos
         tf.tidy(() => {
           const v = new Map(net.paramNames.map((name) => {
             const t = vectors.get(name)!;
-            const size = sizeOf(net.paramShapes[name]);
+            const size = numel(net.paramShapes[name]);
             const data = new Float32Array((t.data as Float32Array).subarray(k * size, (k + 1) * size));
             return [name, tf.tensor(data, net.paramShapes[name])] as const;
           }));
           const products = curvatureVectorProduct(net, state, v, opts.curvature);
           for (const name of net.paramNames) {
-            const size = sizeOf(net.paramShapes[name]);
+            const size = numel(net.paramShapes[name]);
             const got = products.get(name)!.dataSync();
             const sum = sums.get(name)!;
             for (let j = 0; j < size; j++) sum[k * size + j] += got[j];
@@ -68,4 +68,3 @@ export function curvatureProducts(net: Network, inputs: HostTensor, targets: Hos
   return new Map(net.paramNames.map((name) => [name, { dtype: 'float32', shape: [V, ...net.paramShapes[name]], data: new Float32Array(sums.get(name)!) } as HostTensor]));
 }
 
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

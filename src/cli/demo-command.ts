@@ -40,11 +40,11 @@ async function demoJob(job: (typeof DEMO_JOBS)[number], out: string, backend: Ba
   {
     const file = path.join(EXAMPLES, job.name, 'model.json');
     const spec = parseModelSpecText(await readFile(file, 'utf8'), file);
-    const net = buildNetwork(spec, initWeights(spec, 0)); // for the parameter names
+    const weights = initWeights(spec, 0);
+    const net = buildNetwork(spec, weights);
     const { inputs, targets } = blobs(spec, job.N, 10);
     const t0 = performance.now();
-    const weights = initWeights(spec, 0);
-    const result = await runJobOnPool(pool, { spec, weights, inputs, targets }, { backend, extensions: [...EXTENSIONS], shardSize: job.shardSize });
+    const result = await runJobOnPool(pool, { spec, weights, inputs, targets }, { backend, extensions: [...EXTENSIONS], shardSize: job.shardSize, network: net });
     const ms = performance.now() - t0;
     const outDir = path.join(out, job.name);
     await writeResults(outDir, result.results, {

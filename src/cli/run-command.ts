@@ -92,6 +92,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   let shardSize = opts.shardSize ?? (opts.accumulate ? batchSize : undefined);
   if (opts.maxMemory) shardSize = shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? Math.ceil(Math.min(N, batchSize) / Math.max(1, workers)), opts.mcSamples);
   const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
+  // Workers and coordinator reuse the network built above instead of building it again.
+  const onPool = { ...settings, network: net };
   const t1 = performance.now();
   const pool = workers === 0 ? null : createPool(poolKind as 'threads' | 'processes', workers, opts.devices);
   const run = async (part: Loaded, label: string): Promise<RunResult> => {
@@ -99,7 +101,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
     const bar = progressBar(!opts.quiet, `${label}shards`);
     try {
       return await runJobOnPool(pool, part, {
-        ...settings,
+        ...onPool,
         backend,
         shardTimeoutMs: opts.shardTimeout,
         retries: opts.retries,
@@ -118,7 +120,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
       const bar = progressBar(!opts.quiet, 'shards');
       try {
         const summary = await runJobToFile(pool, job, {
-          ...settings, backend, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
+          ...onPool, backend, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
           onProgress: (p) => bar.update(p),
           onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
         }, opts.out, { ...common, batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });

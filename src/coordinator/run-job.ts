@@ -8,7 +8,7 @@ import { planShards } from '../core/backprop.ts';
 import { checkedInputs, checkTargets } from '../core/inputs.ts';
 import { kfraCapacity } from '../core/kfra.ts';
 import { UsageError } from '../errors/index.ts';
-import { buildNetwork, disposeNetwork } from '../nn/network.ts';
+import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
 import { finalize, finalizeStreaming } from '../reduce/finalize.ts';
 import { RowSpill } from '../reduce/row-spill.ts';
@@ -42,6 +42,11 @@ export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
   fault?: FaultInjection;
   /** Streaming: per-sample rows go to spill files here as shards arrive, not into memory. */
   spill?: RowSpill;
+  /**
+   * The network already built (and so validated) from these tensors' spec and weights, e.g. by the
+   * CLI: the coordinator then skips building its own copy, and leaves disposing it to the caller.
+   */
+  network?: Network;
 }
 
 /** Shards of `shardSize`, or an even split over the pool's workers. */
@@ -114,14 +119,17 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   checkSubsampling(opts.subsampling, N);
   if (slice && opts.extensions.includes('KFRA')) throw new UsageError('KFRA averages over the whole batch at every layer and cannot run on a slice of it; run it in one job');
   // Validate everything that can be validated before any worker starts (fail fast, typed errors).
-  const net = buildNetwork(t.spec, t.weights);
+  const net = opts.network ?? buildNetwork(t.spec, t.weights);
+  const release = () => {
+    if (!opts.network) disposeNetwork(net);
+  };
   const paramNames = net.paramNames;
   const layers = net.layers;
   try {
     checkedInputs(t.inputs, net.inputShape, 'inputs', slice?.rowOffset ?? 0);
     checkTargets(net, t.targets, slice?.rowOffset ?? 0);
   } catch (e) {
-    disposeNetwork(net);
+    release();
     throw e;
   }
   const shards = slice?.shards ?? shardPlan(N, pool.size, opts.shardSize);
@@ -181,6 +189,6 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
     return { merged, paramNames, reduction: net.loss.reduction, shards: shards.length, computeMs: performance.now() - t0 };
   } finally {
     cleanup();
-    disposeNetwork(net);
+    release();
   }
 }

@@ -1,6 +1,7 @@
 /** Reading and writing tensor files by path; the format follows the extension (.npy / .safetensors). */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { writeFileAtomic } from './atomic-write.ts';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { TensorFileError } from '../errors/index.ts';
 import type { HostTensor } from './host-tensor.ts';
 import { encodeNpy, parseNpy } from './npy.ts';
@@ -44,27 +45,15 @@ export async function readTensorMap(path: string): Promise<Map<string, HostTenso
   return parseSafetensors(await readBytes(path), path).tensors;
 }
 
-/** Writes via a temporary file and a rename, so a crash never leaves a half-written file behind. */
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 export async function writeSafetensorsFile(
   path: string,
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata?: Record<string, string>,
 ): Promise<void> {
-  await writeAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
 export async function writeNpyFile(path: string, t: HostTensor): Promise<void> {
-  await writeAtomic(path, encodeNpy(t));
+  await writeFileAtomic(path, encodeNpy(t));
 }

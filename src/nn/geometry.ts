@@ -48,4 +48,5 @@ export function samePadding(kernel: number[], dilation: number[]): { lo: number[
   return { lo, hi: total.map((t, d) => t - lo[d]) };
 }
 
-export const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+/** Number of elements of a shape (the same as io's numel; named for index arithmetic here). */
+export { numel as prod } from '../io/host-tensor.ts';

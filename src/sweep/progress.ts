@@ -9,9 +9,10 @@
  *                        a rename, so a crash leaves either the old file or the new one, whole;
  *   OUT/.lock            the pid of the sweep writing here (a second live writer is refused).
  */
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { log } from '../cli/log.ts';
 import { SweepStateError } from './errors.ts';
@@ -37,17 +38,6 @@ export interface Manifest {
   units: { id: string; checkpoint: string; checkpointIndex: number; batchSize: number; dataset: string }[];
 }
 
-/** Replaces `file` with `text` via a temporary file and a rename (readers see old or new, never half). */
-export async function writeFileAtomic(file: string, text: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
 
 async function fileStamp(file: string): Promise<{ size: number; mtimeMs: number } | null> {
   try {
@@ -169,3 +159,5 @@ export async function lockOut(out: string): Promise<() => Promise<void>> {
     await rm(file, { force: true });
   };
 }
+
+export { writeFileAtomic };
