@@ -51,7 +51,8 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
     paramSqrt: (f: Factor) => remember(f, () => jac(layer, x, f.S, false)),
     gradBatch: () => remember('gradBatch', () => jac(layer, x, gOut.expandDims(0), false).squeeze([0])),
     gradBatchSub: () => (rows ? remember('gradBatchSub', () => jac(layer, sub().x, sub().gOut.expandDims(0), false).squeeze([0])) : ctx.gradBatch()),
-    vectors: vectors ? remember('vectors', () => tf.tensor(Float32Array.from(vectors.data as Float32Array), vectors.shape)) : undefined,
+    // Vectors arrive as float32 from the CLI (checkVectors); library callers may pass float64.
+    vectors: vectors ? remember('vectors', () => tf.tensor(vectors.data instanceof Float32Array ? vectors.data : Float32Array.from(vectors.data as Float64Array), vectors.shape)) : undefined,
   };
   return ctx;
 }
