@@ -71,5 +71,9 @@ export type Backprop = 'sqrtExact' | 'sqrtMC' | 'hessian' | 'kfra';
 /** The plain gradient's savefield; always computed. */
 export const GRAD_FIELD = 'grad';
 
-export const BACKEND_NAMES = ['wasm', 'cpu', 'tensorflow', 'cuda'] as const;
+/** What --backend takes: a backend, or `auto` (cuda → native → wasm, the first that works here). */
+export const BACKEND_CHOICES = ['auto', 'native', 'cuda', 'wasm', 'cpu', 'tensorflow'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+/** The backends themselves (what `auto` resolves to, and what workers run). */
+export const BACKEND_NAMES = ['native', 'cuda', 'wasm', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
+import { chooseBackend } from '../backends/choose.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { runJobOnPool } from '../coordinator/run-job.ts';
@@ -26,17 +27,18 @@ const DEMO_JOBS = [
 const EXTENSIONS = [...FIRST_ORDER, 'GradientNoiseScale'] as const;
 
 export async function demoCommand(opts: { out: string; backend: string; workers?: number }): Promise<void> {
-  const backend = await useBackend(opts.backend);
   const workers = opts.workers ?? availableParallelism();
+  const { backend, threadsPerWorker } = await chooseBackend(opts.backend, workers);
+  await useBackend(backend);
   const pool = createPool('threads', workers);
   try {
-    for (const job of DEMO_JOBS) await demoJob(job, opts.out, backend, pool);
+    for (const job of DEMO_JOBS) await demoJob(job, opts.out, backend, threadsPerWorker, pool);
   } finally {
     await pool.close();
   }
 }
 
-async function demoJob(job: (typeof DEMO_JOBS)[number], out: string, backend: BackendName, pool: WorkerPool): Promise<void> {
+async function demoJob(job: (typeof DEMO_JOBS)[number], out: string, backend: BackendName, threads: number, pool: WorkerPool): Promise<void> {
   {
     const file = path.join(EXAMPLES, job.name, 'model.json');
     const spec = parseModelSpecText(await readFile(file, 'utf8'), file);
@@ -44,7 +46,7 @@ async function demoJob(job: (typeof DEMO_JOBS)[number], out: string, backend: Ba
     const net = buildNetwork(spec, weights);
     const { inputs, targets } = blobs(spec, job.N, 10);
     const t0 = performance.now();
-    const result = await runJobOnPool(pool, { spec, weights, inputs, targets }, { backend, extensions: [...EXTENSIONS], shardSize: job.shardSize, network: net });
+    const result = await runJobOnPool(pool, { spec, weights, inputs, targets }, { backend, threads, extensions: [...EXTENSIONS], shardSize: job.shardSize, network: net });
     const ms = performance.now() - t0;
     const outDir = path.join(out, job.name);
     await writeResults(outDir, result.results, {

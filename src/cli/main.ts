@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { BackpackError, UsageError } from '../errors/index.ts';
-import { BACKEND_NAMES, EXTENSION_NAMES } from '../vocabulary.ts';
+import { BACKEND_CHOICES, EXTENSION_NAMES } from '../vocabulary.ts';
 import { demoCommand } from './demo-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
@@ -28,7 +28,8 @@ function program(): Command {
     .requiredOption('--targets <file>', 'targets .npy/.safetensors: class indices [N] or values [N, *out]')
     .option('--extensions <list>', `comma-separated: ${EXTENSION_NAMES.join(', ')}`, '')
     .requiredOption('--out <dir>', 'output directory for results.safetensors and summary.json')
-    .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_NAMES]).default('wasm'))
+    .addOption(new Option('--backend <name>', 'tensor backend (auto: cuda, then native, then wasm)').choices([...BACKEND_CHOICES]).default('auto'))
+    .option('--threads-per-worker <T>', 'kernel and BLAS threads of each worker (native; default: cores ÷ workers)', positiveInt('--threads-per-worker'))
     .option('--shard-size <S>', 'samples per shard', positiveInt('--shard-size'))
     .option('--seed <K>', 'seed of all randomness (MC samples, dropout)', nonNegativeInt('--seed'), 0)
     .option('--subsampling <list>', 'global sample indices for per-sample quantities, e.g. 0,5,7', intList('--subsampling'))
@@ -54,7 +55,7 @@ function program(): Command {
     .command('demo')
     .description('run the bundled example job (no arguments, no network) and print a per-layer summary')
     .option('--out <dir>', 'where to write the results', 'out/demo')
-    .addOption(new Option('--backend <name>', 'tensor backend').choices([...BACKEND_NAMES]).default('wasm'))
+    .addOption(new Option('--backend <name>', 'tensor backend (auto: cuda, then native, then wasm)').choices([...BACKEND_CHOICES]).default('auto'))
     .action(async (opts) => {
       setLogger(stderrLogger(false));
       await demoCommand(opts);

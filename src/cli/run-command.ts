@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { runBatch, type RunResult } from '../api/run.ts';
 import { checkVectors } from '../api/vectors.ts';
+import { chooseBackend } from '../backends/choose.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { shardSizeFor } from '../coordinator/memory-plan.ts';
@@ -30,6 +31,8 @@ export interface RunCommandOptions {
   extensions?: string;
   out: string;
   backend: string;
+  /** Kernel/BLAS threads per worker (native; default cores ÷ workers). */
+  threadsPerWorker?: number;
   shardSize?: number;
   seed: number;
   subsampling?: number[];
@@ -79,12 +82,15 @@ function batchOf(job: Loaded, start: number, count: number): Loaded {
 export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
-  const backend = await useBackend(opts.backend);
+  const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
+  const chosen = await chooseBackend(opts.backend, workers, opts.threadsPerWorker);
+  const { backend, threadsPerWorker: threads } = chosen;
+  // Without workers this thread computes (with every thread); with them it only validates.
+  await useBackend(backend, { threads: workers === 0 ? threads : 1 });
   const job = await load(opts);
   // Build once here: validates the spec and weights before any worker starts.
   const net = buildNetwork(job.spec, job.weights);
   if (opts.vectors) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
-  const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
   const poolKind = workers === 0 ? 'in-process' : opts.devices ? 'processes' : (opts.pool ?? 'threads');
   const N = job.inputs.shape[0];
   const batchSize = opts.batchSize ?? N;
@@ -103,6 +109,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
       return await runJobOnPool(pool, part, {
         ...onPool,
         backend,
+        threads,
         shardTimeoutMs: opts.shardTimeout,
         retries: opts.retries,
         onProgress: (p) => bar.update(p),
@@ -112,7 +119,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
       bar.stop();
     }
   };
-  const common = { backend, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  const common = { backend, backendLibrary: chosen.library, threadsPerWorker: threads, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
   try {
     const rowBytes = N * Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
       extensions.filter((q) => COMBINES[q] === 'rows').length * Math.max(1, numel(net.outputShape), opts.mcSamples ?? 1);
@@ -120,7 +127,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
       const bar = progressBar(!opts.quiet, 'shards');
       try {
         const summary = await runJobToFile(pool, job, {
-          ...onPool, backend, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
+          ...onPool, backend, threads, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
           onProgress: (p) => bar.update(p),
           onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
         }, opts.out, { ...common, batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });

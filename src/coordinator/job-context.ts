@@ -21,6 +21,8 @@ export interface JobTensors {
 
 export interface JobSettings {
   backend: BackendName;
+  /** Kernel/BLAS threads of each worker's backend. */
+  threads: number;
   extensions: ExtensionName[];
   subsampling?: number[];
   seed: number;
@@ -59,6 +61,7 @@ export function prepareJob(
   const job: JobContext = {
     jobId,
     backend: s.backend,
+    threads: s.threads,
     modelKey: key,
     spec: t.spec,
     weights: mapOf(t.weights, 'w_'),

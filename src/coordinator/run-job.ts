@@ -32,6 +32,8 @@ export interface Progress {
 
 export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
   backend: BackendName;
+  /** Kernel/BLAS threads of each worker's backend (native; default 1). */
+  threads?: number;
   /** Milliseconds before a shard counts as hung (0 = never). */
   shardTimeoutMs?: number;
   /** Attempts after the first for a shard that failed non-deterministically. */
@@ -134,7 +136,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   }
   const shards = slice?.shards ?? shardPlan(N, pool.size, opts.shardSize);
   const { job, cleanup } = prepareJob(pool.kind, t, {
-    backend: opts.backend, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1,
+    backend: opts.backend, threads: opts.threads ?? 1, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1,
   }, undefined, { N, rowOffset: slice?.rowOffset ?? 0 });
   const jobAbort = new AbortController();
   const results = new Map<number, ShardPartials>();

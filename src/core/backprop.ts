@@ -7,6 +7,7 @@ import { tf } from './tf.ts';
 import { mathOf } from './derivatives/index.ts';
 import type { Layer } from './derivatives/types.ts';
 import { mergeJacT } from './derivatives/merge.ts';
+import { paramSquares } from './derivatives/param-squares.ts';
 import { propagateFactors, type Factor, type Factors } from './factors.ts';
 import { disposeShardState, forwardShard, type ShardRequest, type ShardState } from './forward.ts';
 import { sliceRows } from './inputs.ts';
@@ -49,6 +50,7 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
     subRows,
     factors,
     paramSqrt: (f: Factor) => remember(f, () => jac(layer, x, f.S, false)),
+    squares: (V, mode, opts = {}) => paramSquares(layer, param, opts.sub ? sub().x : x, V, mode, opts.shift),
     gradBatch: () => remember('gradBatch', () => jac(layer, x, gOut.expandDims(0), false).squeeze([0])),
     gradBatchSub: () => (rows ? remember('gradBatchSub', () => jac(layer, sub().x, sub().gOut.expandDims(0), false).squeeze([0])) : ctx.gradBatch()),
     // Vectors arrive as float32 from the CLI (checkVectors); library callers may pass float64.

@@ -6,6 +6,7 @@
 import type { tf } from '../core/tf.ts';
 import type { Layer } from '../core/derivatives/types.ts';
 import type { Factor, Factors } from '../core/factors.ts';
+import type { SquaresMode } from '../core/ops/kernel-names.ts';
 import type { ParametricKind, ParamName } from '../vocabulary.ts';
 
 export interface ParamContext {
@@ -30,6 +31,12 @@ export interface ParamContext {
   factors: Factors;
   /** J_θᵀ S for one factor: [v, n, *θ] (memoised per factor). */
   paramSqrt(f: Factor): tf.Tensor;
+  /**
+   * Squares of J_θᵀ V for V [v, n, *out] (minus `shift`), summed per mode: 'sum' [*θ], 'rows' [n, *θ],
+   * 'norms' [n] — without materialising J_θᵀ V where the module has a fused kernel. With `sub`,
+   * V holds the subsampled rows only (and x is restricted alike).
+   */
+  squares(V: tf.Tensor, mode: SquaresMode, opts?: { sub?: boolean; shift?: tf.Tensor }): tf.Tensor;
   /** Vectors [V, *θ] for curvature-matrix products, when the job has them. */
   vectors?: tf.Tensor;
 }
@@ -38,8 +45,6 @@ export interface ParamContext {
 export type RuleOutput = { field: string; kind: 'sum' | 'rows'; value: tf.Tensor };
 
 export type Rule = (p: ParamContext) => RuleOutput[];
-/** Kept for readability in first-order files. */
-export type FirstOrderRule = Rule;
 
 /** A quantity's rule table: one entry per module kind that has parameters (compiler-checked). */
 export type RuleTable = Record<ParametricKind, Rule>;

@@ -13,6 +13,8 @@ import type { TensorRef } from './shared-tensor.ts';
 export interface JobContext {
   jobId: string;
   backend: BackendName;
+  /** Kernel/BLAS threads of the worker's backend (native). */
+  threads: number;
   /** Identifies the model replica; a worker builds each model once and reuses it. */
   modelKey: string;
   spec: ModelSpec;

@@ -45,7 +45,7 @@ function shared(p: ShardPartials): ShardPartials {
 }
 
 export async function executeShard(task: ShardTask): Promise<ShardResult> {
-  await useBackend(task.job.backend);
+  await useBackend(task.job.backend, { threads: task.job.threads });
   if (task.fault) injectFault(task.fault, task.shard.shardId);
   const net = modelFor(task.job);
   const p = computeShard(net, request(task.job, task.shard));
@@ -57,7 +57,7 @@ export async function executeShard(task: ShardTask): Promise<ShardResult> {
  * backward pass with one all-reduce per sample-dependent layer across all groups.
  */
 export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>): Promise<GroupResult> {
-  await useBackend(task.job.backend);
+  await useBackend(task.job.backend, { threads: task.job.threads });
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
   try {

@@ -1,13 +1,10 @@
 /**
- * The `cuda` backend's native addon (native/, built by `npm run build:native`), loaded lazily so
- * nothing else depends on it. What exists today: the device probe and a device smoke test; the tfjs
- * kernels of the backend are not written yet, so `--backend cuda` reports exactly what is missing.
+ * The `cuda` backend's side of the native addon: the device probe (built where nvcc exists; cudart
+ * is linked statically, so it runs and explains itself on machines without CUDA) and whether the
+ * cuda device can be used here.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError } from '../../errors/index.ts';
+import { loadNativeAddon } from '../native/addon.ts';
 
 export interface ProbeResult {
   ok: boolean;
@@ -21,31 +18,36 @@ export interface ProbeResult {
   computeCapability: number[];
 }
 
-export interface CudaAddon {
+export interface CudaProbe {
   probe(): ProbeResult;
   /** a + b on device 0 (a smoke test of the device path). */
-  add(a: Float32Array, b: Float32Array): Float32Array;
+  cudaSmokeAdd(a: Float32Array, b: Float32Array): Float32Array;
 }
 
-export const ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/backpack_cuda.node');
-
-let cached: CudaAddon | null = null;
-
-/** The addon, or a typed error saying how to build it. */
-export function loadCudaAddon(): CudaAddon {
-  if (cached) return cached;
-  if (!existsSync(ADDON_PATH)) {
-    throw new BackendUnavailableError("backend 'cuda' needs its native addon: run `npm run build:native` on a machine with nvcc (CUDA toolkit) and an NVIDIA driver");
+/** The probe functions, or a typed error saying how to get them. */
+export function loadCudaProbe(): CudaProbe {
+  const addon = loadNativeAddon() as unknown as Partial<CudaProbe>;
+  if (!addon.probe || !addon.cudaSmokeAdd) {
+    throw new BackendUnavailableError("backend 'cuda': the native addon was built without nvcc; install the CUDA toolkit and run `npm run build:native`");
   }
-  cached = createRequire(import.meta.url)(ADDON_PATH) as CudaAddon;
-  return cached;
+  return addon as CudaProbe;
 }
 
 /** Checks that a usable GPU is there; throws the probe's own reason otherwise. */
 export function requireCudaDevice(): ProbeResult {
-  const probe = loadCudaAddon().probe();
+  const probe = loadCudaProbe().probe();
   if (!probe.ok) {
     throw new BackendUnavailableError(`backend 'cuda': no usable NVIDIA GPU (${probe.error}; CUDA runtime ${probe.runtimeVersion}, driver ${probe.driverVersion || 'none'})`);
   }
   return probe;
+}
+
+/** Whether `auto` may pick cuda, and if not why (for the one line auto prints). */
+export function cudaAvailability(): { ok: boolean; reason: string; library: string } {
+  try {
+    const probe = requireCudaDevice();
+    return { ok: false, reason: `found ${probe.names.join(', ')}, but the cuda device's kernels are not built yet`, library: '' };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message.replace(/^backend 'cuda': /, ''), library: '' };
+  }
 }

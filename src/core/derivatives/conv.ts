@@ -7,7 +7,8 @@ import { tf } from '../tf.ts';
 import { ModelSpecError } from '../../errors/index.ts';
 import { expand, prod, samePadding, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
-import { hostPatchesData } from '../ops/host-windows.ts';
+import { hasKernel, runKernel } from '../ops/fused.ts';
+import { CONV_FORWARD, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, type ConvAttrs } from '../ops/kernel-names.ts';
 import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
 import { xnnConv2d, xnnConv2dJacT, xnnConv2dWeightGrad, xnnStride1 } from './conv2d-xnn.ts';
@@ -58,6 +59,9 @@ const columnsToSamples = (m: tf.Tensor, B: number, P: number) => {
   return m.reshape([G, rows, B, P]).transpose([2, 0, 1, 3]).reshape([B, G * rows, P]);
 };
 
+/** Attributes of the fused convolution kernels for a layer (native backend). */
+const convAttrs = (layer: Layer<ConvCfg>, mode?: ConvAttrs['mode']): ConvAttrs => ({ geom: layer.cfg.geom, groups: layer.cfg.groups, mode });
+
 export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCfg> {
   return {
     setup: (spec, inShape, where) => setupConv(spec, inShape, where, dims),
@@ -65,6 +69,7 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
     forward(layer, x) {
       const { geom, groups: G, cout } = layer.cfg;
       const B = x.shape[0];
+      if (hasKernel(CONV_FORWARD)) return runKernel(CONV_FORWARD, { x, W: layer.params.weight!, bias: layer.params.bias }, convAttrs(layer));
       if (dims === 2 && G === 1 && tf.getBackend() === 'wasm') return xnnConv2d(layer, x);
       const P = prod(geom.outSize);
       const cols = unfoldColumns(x, geom).reshape([G, -1, B * P]);
@@ -74,9 +79,13 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
     },
 
     jacTMatProd(layer, _x, _y, V) {
-      if (dims === 2 && xnnStride1(layer)) return xnnConv2dJacT(layer, V);
       const { geom, groups: G, cin, cout } = layer.cfg;
       const [v, n] = V.shape;
+      if (hasKernel(CONV_INPUT_JAC_T)) {
+        const flat = V.reshape([v * n, cout, ...geom.outSize]);
+        return runKernel(CONV_INPUT_JAC_T, { V: flat, W: layer.params.weight! }, convAttrs(layer)).reshape([v, n, cin, ...geom.inSize]);
+      }
+      if (dims === 2 && xnnStride1(layer)) return xnnConv2dJacT(layer, V);
       const B = v * n;
       const P = prod(geom.outSize);
       const vCols = V.reshape([B, G, cout / G, P]).transpose([1, 2, 0, 3]).reshape([G, cout / G, B * P]);
@@ -92,6 +101,8 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
         const P = prod(geom.outSize);
         const og = cout / G;
         const wShape = layer.params.weight!.shape;
+        if (sumBatch && hasKernel(CONV_WEIGHT_GRAD)) return runKernel(CONV_WEIGHT_GRAD, { x, V }, convAttrs(layer));
+        if (!sumBatch && hasKernel(CONV_WEIGHT_JAC)) return runKernel(CONV_WEIGHT_JAC, { x, V }, convAttrs(layer));
         if (sumBatch && dims === 2 && xnnStride1(layer)) return xnnConv2dWeightGrad(layer, x, V);
         if (sumBatch) {
           // Σ_{n,p} V[v,n,o,p]·U[ck,(n,p)] as U @ Vᵀ: both operands untransposed for wasm's fast matMul.
@@ -99,13 +110,18 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
           const vt = V.reshape([v, N, G, og, P]).transpose([2, 1, 4, 0, 3]).reshape([G, N * P, v * og]);
           return tf.matMul(cols, vt).reshape([G, -1, v, og]).transpose([2, 0, 3, 1]).reshape([v, ...wShape]);
         }
-        if (tf.getBackend() === 'wasm') return perSampleLoop(V.reshape([v, N * G, og, P]), hostPatchesData(x, geom, G), N * G, P).reshape([v, N, ...wShape]);
         const patches = unfoldPatchesFirst(x, geom, G); // [n, G, P, c_g·K]
+        if (tf.getBackend() === 'wasm') return perSampleLoop(V.reshape([v, N * G, og, P]), patches.dataSync() as Float32Array, N * G, P).reshape([v, N, ...wShape]);
         const pv = v === 1 ? patches : tf.tile(patches.reshape([1, N, G, P, -1]), [v, 1, 1, 1, 1]);
         const out = tf.matMul(V.reshape([v * N * G, og, P]), pv.reshape([v * N * G, P, -1]));
         return out.reshape([v, N, ...wShape]);
       },
       bias: biasJacT,
+    },
+
+    paramSquares: {
+      // Native: streamed per sample, the Jacobians never stored; elsewhere null (from the Jacobians).
+      weight: (layer, x, V, mode, shift) => (hasKernel(CONV_WEIGHT_SQUARES) ? runKernel(CONV_WEIGHT_SQUARES, { x, V, shift }, convAttrs(layer, mode)) : null),
     },
   };
 }

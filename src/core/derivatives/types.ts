@@ -6,6 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ModuleKind, ParamName } from '../../vocabulary.ts';
 import type { LayerSpec, SpecOf } from '../../nn/spec.ts';
+import type { SquaresMode } from '../ops/kernel-names.ts';
 
 /** What a forward pass may depend on besides the input: only sample-keyed randomness. */
 export interface ForwardContext {
@@ -44,6 +45,12 @@ export interface LayerSetup<C> {
 /** Parameter Jacobianᵀ: V [v, n, *out] → [v, n, *θ], or [v, *θ] summed over n when `sumBatch`. */
 export type ParamJacT<C> = (layer: Layer<C>, x: tf.Tensor, V: tf.Tensor, sumBatch: boolean) => tf.Tensor;
 
+/**
+ * Squares of the parameter Jacobianᵀ without materialising [v, n, *θ]: with J = J_θᵀ V − shift,
+ * 'sum' → Σ_{v,n} J² [*θ], 'rows' → Σ_v J² per sample [n, *θ], 'norms' → Σ_{v,θ} J² [n].
+ */
+export type ParamSquares<C> = (layer: Layer<C>, x: tf.Tensor, V: tf.Tensor, mode: SquaresMode, shift?: tf.Tensor) => tf.Tensor | null;
+
 export interface ModuleMath<K extends ModuleKind, C> {
   /** Checks the input shape (without n) and resolves the config; throws ShapeError/ModelSpecError. */
   setup(spec: SpecOf<K>, inShape: number[], where: string): LayerSetup<C>;
@@ -53,4 +60,6 @@ export interface ModuleMath<K extends ModuleKind, C> {
   jacTMatProd(layer: Layer<C>, x: tf.Tensor, y: tf.Tensor, V: tf.Tensor): tf.Tensor;
   /** Present exactly for the parameters the module owns. */
   paramJacT?: Partial<Record<ParamName, ParamJacT<C>>>;
+  /** A faster way to the squares of paramJacT where the module (on this backend) has one; null: compute them from paramJacT. */
+  paramSquares?: Partial<Record<ParamName, ParamSquares<C>>>;
 }

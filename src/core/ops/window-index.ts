@@ -71,29 +71,40 @@ export function unfoldIndices(g: WindowGeometry, channels: number, groups: numbe
 }
 
 /**
+ * For each input position s, the flat (k·P + p) entries of the window map that read it, in
+ * increasing order, -1-padded to the widest count M. Layout [S, M]. (The adjoint of unfolding
+ * as a gather: deterministic, no scatter.)
+ */
+export function inverseWindowMap(g: WindowGeometry): { inv: Int32Array; width: number } {
+  const map = windowMap(g);
+  const S = prod(g.inSize);
+  const counts = new Int32Array(S);
+  for (let j = 0; j < map.length; j++) if (map[j] >= 0) counts[map[j]]++;
+  let width = 1;
+  for (let s = 0; s < S; s++) width = Math.max(width, counts[s]);
+  const inv = new Int32Array(S * width).fill(-1);
+  const fill = new Int32Array(S);
+  for (let j = 0; j < map.length; j++) {
+    const s = map[j];
+    if (s >= 0) inv[s * width + fill[s]++] = j;
+  }
+  return { inv, width };
+}
+
+/**
  * The adjoint map: for each input element (c, s), the positions in a `[C·K·P]` ('ckp') column
  * buffer that read it, padded with the sentinel C·K·P (a zero appended to the columns).
  * Returned as `[C·S, M]` with M the largest number of windows covering one input element.
  */
 export function foldIndices(g: WindowGeometry, channels: number): { indices: Int32Array; width: number } {
-  const map = windowMap(g);
+  const { inv, width } = inverseWindowMap(g);
   const S = prod(g.inSize);
-  const KP = map.length;
-  const counts = new Int32Array(S);
-  for (let j = 0; j < KP; j++) if (map[j] >= 0) counts[map[j]]++;
-  let width = 1;
-  for (let s = 0; s < S; s++) width = Math.max(width, counts[s]);
+  const KP = prod(g.kernel) * prod(g.outSize);
   const sentinel = channels * KP;
-  const perChannel = new Int32Array(S * width).fill(-1);
-  const fill = new Int32Array(S);
-  for (let j = 0; j < KP; j++) {
-    const s = map[j];
-    if (s >= 0) perChannel[s * width + fill[s]++] = j;
-  }
   const indices = new Int32Array(channels * S * width);
   for (let c = 0; c < channels; c++) {
     const base = c * S * width;
-    for (let q = 0; q < S * width; q++) indices[base + q] = perChannel[q] < 0 ? sentinel : c * KP + perChannel[q];
+    for (let q = 0; q < S * width; q++) indices[base + q] = inv[q] < 0 ? sentinel : c * KP + inv[q];
   }
   return { indices, width };
 }

@@ -18,13 +18,13 @@ function perSampleSquares(p: ParamContext, f: Factor): tf.Tensor {
     const [n, o] = s2.shape as [number, number];
     return s2.reshape([n, o, 1]).mul(p.x.square().reshape([n, 1, -1]));
   }
-  return sumLeading(p.paramSqrt(f).square());
+  return p.squares(f.S, 'rows');
 }
 
 /** Σ_n Σ_v (J_θᵀ S)²: [*θ]. */
 function summedSquares(p: ParamContext, f: Factor): tf.Tensor {
   if (isPlainLinearWeight(p)) return tf.matMul(sumLeading(f.S.square()).transpose(), p.x.square());
-  return sumLeading(p.paramSqrt(f).square(), 2);
+  return p.squares(f.S, 'sum');
 }
 
 const signed = (terms: { value: tf.Tensor; sign: number }[]) =>

@@ -3,7 +3,6 @@
  * Linear without leading dims: Σ_n (g_n x_nᵀ)² = (g²)ᵀ (x²), one matMul, no per-sample gradients.
  */
 import { tf } from '../../core/tf.ts';
-import { sumLeading } from '../../core/ops/reduce-leading.ts';
 import { everyParametric } from '../shared/tables.ts';
 import type { ParamContext } from '../types.ts';
 
@@ -15,7 +14,7 @@ export function sumGradSquared(p: ParamContext): tf.Tensor {
       // NOTE: explicit transpose keeps the matMul on wasm's fast path (no transposeA/B).
       return tf.matMul(p.gOut.square().transpose(), p.x.square());
     }
-    return sumLeading(p.gradBatch().square());
+    return p.squares(p.gOut.expandDims(0), 'sum');
   });
 }
 

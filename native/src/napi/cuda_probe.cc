@@ -1,10 +1,12 @@
-// N-API surface of the native addon: probe() and add(a, b) (a device smoke test).
+// N-API functions of the cuda probe (built with nvcc only): probe() and cudaSmokeAdd(a, b), a
+// device smoke test. cudart is static, so they work (and report why) on machines without CUDA.
 #include <node_api.h>
 
 #include <string>
 
-#include "probe.h"
+#include "../cuda/probe.h"
 
+namespace bp {
 namespace {
 
 napi_value str(napi_env env, const std::string& s) {
@@ -20,7 +22,7 @@ napi_value num(napi_env env, double d) {
 }
 
 napi_value Probe(napi_env env, napi_callback_info) {
-  backpack::ProbeResult r = backpack::probe();
+  ProbeResult r = probe();
   napi_value out, names, caps, ok;
   napi_create_object(env, &out);
   napi_get_boolean(env, r.ok, &ok);
@@ -29,7 +31,7 @@ napi_value Probe(napi_env env, napi_callback_info) {
   napi_set_named_property(env, out, "runtimeVersion", num(env, r.runtimeVersion));
   napi_set_named_property(env, out, "driverVersion", num(env, r.driverVersion));
   napi_set_named_property(env, out, "error", str(env, r.error));
-  napi_set_named_property(env, out, "cublas", str(env, backpack::cublasLibrary()));
+  napi_set_named_property(env, out, "cublas", str(env, cublasLibrary()));
   napi_create_array_with_length(env, r.names.size(), &names);
   napi_create_array_with_length(env, r.computeCapability.size(), &caps);
   for (size_t i = 0; i < r.names.size(); i++) napi_set_element(env, names, i, str(env, r.names[i]));
@@ -40,7 +42,7 @@ napi_value Probe(napi_env env, napi_callback_info) {
 }
 
 // add(a: Float32Array, b: Float32Array): Float32Array — throws with the CUDA error string.
-napi_value Add(napi_env env, napi_callback_info info) {
+napi_value SmokeAdd(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value args[2];
   napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
@@ -58,7 +60,7 @@ napi_value Add(napi_env env, napi_callback_info info) {
   void* outData = nullptr;
   napi_value outBuf, out;
   napi_create_arraybuffer(env, na * sizeof(float), &outData, &outBuf);
-  std::string err = backpack::deviceAdd(static_cast<float*>(a), static_cast<float*>(b), static_cast<float*>(outData), static_cast<int>(na));
+  std::string err = deviceAdd(static_cast<float*>(a), static_cast<float*>(b), static_cast<float*>(outData), static_cast<int>(na));
   if (!err.empty()) {
     napi_throw_error(env, "E_CUDA", err.c_str());
     return nullptr;
@@ -67,15 +69,14 @@ napi_value Add(napi_env env, napi_callback_info info) {
   return out;
 }
 
-napi_value Init(napi_env env, napi_value exports) {
+}  // namespace
+
+void registerCudaProbe(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "probe", NAPI_AUTO_LENGTH, Probe, nullptr, &fn);
   napi_set_named_property(env, exports, "probe", fn);
-  napi_create_function(env, "add", NAPI_AUTO_LENGTH, Add, nullptr, &fn);
-  napi_set_named_property(env, exports, "add", fn);
-  return exports;
+  napi_create_function(env, "cudaSmokeAdd", NAPI_AUTO_LENGTH, SmokeAdd, nullptr, &fn);
+  napi_set_named_property(env, exports, "cudaSmokeAdd", fn);
 }
 
-}  // namespace
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
+}  // namespace bp

@@ -8,7 +8,7 @@
 
 #include "probe.h"
 
-namespace backpack {
+namespace bp {
 
 ProbeResult probe() {
   ProbeResult r;
@@ -69,4 +69,4 @@ std::string deviceAdd(const float* a, const float* b, float* out, int n) {
   return err == cudaSuccess ? "" : std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
 }
 
-}  // namespace backpack
+}  // namespace bp

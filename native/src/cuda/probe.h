@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-namespace backpack {
+namespace bp {
 
 struct ProbeResult {
   bool ok = false;
@@ -19,4 +19,4 @@ std::string cublasLibrary();
 /** out = a + b on device 0; returns "" or the CUDA error. */
 std::string deviceAdd(const float* a, const float* b, float* out, int n);
 
-}  // namespace backpack
+}  // namespace bp

@@ -1,0 +1,129 @@
+#include "blas.h"
+
+#include <dlfcn.h>
+#include <link.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+namespace bp {
+namespace {
+
+// CBLAS enums (cblas.h), declared here so no BLAS headers are needed to build.
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+using CblasSgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+using DnnlSgemm = int (*)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+                          float*, int64_t);
+using SetThreads = void (*)(int);
+struct DnnlVersion {
+  int major, minor, patch;
+  const char* hash;
+  unsigned cpuRuntime, gpuRuntime;
+};
+
+class CblasLibrary : public Blas {
+ public:
+  explicit CblasLibrary(CblasSgemm f) : f_(f) {}
+  void sgemm(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B, i64 ldb,
+             float beta, float* C, i64 ldc) const override {
+    f_(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, A, int(lda), B, int(ldb),
+       beta, C, int(ldc));
+  }
+
+ private:
+  CblasSgemm f_;
+};
+
+// NOTE: oneDNN parallelises with OpenMP, whose thread count is a per-thread setting: each thread
+// that calls it pins its own count to 1 on first use.
+class DnnlLibrary : public Blas {
+ public:
+  DnnlLibrary(DnnlSgemm f, SetThreads ompSet) : f_(f), ompSet_(ompSet) {}
+  void sgemm(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B, i64 ldb,
+             float beta, float* C, i64 ldc) const override {
+    thread_local bool pinned = false;
+    if (!pinned && ompSet_) {
+      ompSet_(1);
+      pinned = true;
+    }
+    f_(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+
+ private:
+  DnnlSgemm f_;
+  SetThreads ompSet_;
+};
+
+std::string resolvedPath(void* handle, const std::string& fallback) {
+  link_map* map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name) return map->l_name;
+  return fallback;
+}
+
+Blas* tryLoad(const std::string& name, std::string* tried) {
+  void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    *tried += "\n  " + name + ": " + dlerror();
+    return nullptr;
+  }
+  Blas* blas = nullptr;
+  if (auto dnnl = reinterpret_cast<DnnlSgemm>(dlsym(h, "dnnl_sgemm"))) {
+    auto omp = reinterpret_cast<SetThreads>(dlsym(h, "omp_set_num_threads"));
+    blas = new DnnlLibrary(dnnl, omp);
+    auto version = reinterpret_cast<const DnnlVersion* (*)()>(dlsym(h, "dnnl_version"));
+    blas->description = version ? "oneDNN " + std::to_string(version()->major) + "." + std::to_string(version()->minor) + "." +
+                                      std::to_string(version()->patch) + " sgemm"
+                                : "oneDNN sgemm";
+  } else if (auto cblas = reinterpret_cast<CblasSgemm>(dlsym(h, "cblas_sgemm"))) {
+    blas = new CblasLibrary(cblas);
+    if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "openblas_set_num_threads"))) {
+      set(1);
+      auto core = reinterpret_cast<const char* (*)()>(dlsym(h, "openblas_get_corename"));
+      auto config = reinterpret_cast<const char* (*)()>(dlsym(h, "openblas_get_config"));
+      blas->description = std::string(config ? config() : "OpenBLAS") + (core ? std::string(" (") + core() + ")" : "");
+    } else if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "MKL_Set_Num_Threads"))) {
+      set(1);
+      blas->description = "Intel MKL";
+    } else if (auto set = reinterpret_cast<void (*)(long)>(dlsym(h, "bli_thread_set_num_threads"))) {
+      set(1);
+      auto info = reinterpret_cast<const char* (*)()>(dlsym(h, "bli_info_get_version_str"));
+      blas->description = std::string("BLIS ") + (info ? info() : "");
+    } else {
+      blas->description = "CBLAS";
+    }
+  } else {
+    *tried += "\n  " + name + ": has neither cblas_sgemm nor dnnl_sgemm";
+    dlclose(h);
+    return nullptr;
+  }
+  blas->path = resolvedPath(h, name);
+  return blas;
+}
+
+}  // namespace
+
+const Blas* loadBlas(std::string* error) {
+  static std::once_flag once;
+  static Blas* blas = nullptr;
+  static std::string failure;
+  std::call_once(once, [] {
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("BACKPACK_BLAS"); env && *env) {
+      candidates = {env};
+    } else {
+      candidates = {"libmkl_rt.so.2", "libmkl_rt.so", "libdnnl.so.2", "libdnnl.so.3", "libopenblas.so.0",
+                    "libopenblas.so", "libblis.so.4", "libblis.so"};
+    }
+    std::string tried;
+    for (const auto& name : candidates) {
+      if ((blas = tryLoad(name, &tried))) return;
+    }
+    failure = std::getenv("BACKPACK_BLAS") ? "BACKPACK_BLAS could not be loaded:" + tried
+                                           : "no BLAS library found (install one: apt-get install libopenblas0-pthread)";
+  });
+  if (!blas && error) *error = failure;
+  return blas;
+}
+
+}  // namespace bp

@@ -1,0 +1,29 @@
+// The one wrapper around the host GEMM library, found at run time by dlopen (never linked, never
+// hand-written): BACKPACK_BLAS=/path/lib.so, else MKL, oneDNN, OpenBLAS, BLIS in that order (the
+// order and its measurements: docs/decisions.md). The library's own threading is pinned to one
+// thread per call: the cpu device splits large GEMMs over its own pool, in blocks fixed by the
+// shapes alone, so results do not depend on the number of threads.
+#pragma once
+
+#include <string>
+
+#include "../common/hd.h"
+
+namespace bp {
+
+class Blas {
+ public:
+  /** Row-major C = alpha·op(A)·op(B) + beta·C. Safe to call from several threads at once. */
+  virtual void sgemm(bool transA, bool transB, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B,
+                     i64 ldb, float beta, float* C, i64 ldc) const = 0;
+  virtual ~Blas() = default;
+  /** e.g. "OpenBLAS 0.3.21 (Haswell)". */
+  std::string description;
+  /** The file dlopen resolved. */
+  std::string path;
+};
+
+/** The process's BLAS (loaded once), or nullptr with `error` saying what was tried and how to install one. */
+const Blas* loadBlas(std::string* error);
+
+}  // namespace bp

@@ -1,0 +1,71 @@
+// GEMMs on the cpu: one BLAS call per block, blocks fixed by the shapes alone (never by the
+// thread count), so a product is computed by the same calls however many threads run them.
+#include <algorithm>
+
+#include "../device/space.h"
+#include "../kernels/elementwise.h"
+#include "cpu_device.h"
+
+namespace bp {
+namespace {
+
+/** How a GEMM of this size is cut: along n (columns of C) or m (rows), into `blocks` pieces of `size`. */
+struct Split {
+  bool alongN;
+  i64 blocks, size;
+};
+
+Split splitFor(i64 m, i64 n, i64 k) {
+  // NOTE: blocks of at least ~4 MFLOP keep BLAS near its peak; at most 16 pieces.
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  i64 blocks = std::clamp<i64>(static_cast<i64>(flops / 4e6), 1, 16);
+  const bool alongN = n >= m;
+  const i64 dim = alongN ? n : m;
+  // Multiples of 16 keep BLAS's micro-kernels on full tiles.
+  i64 size = ((dim + blocks - 1) / blocks + 15) / 16 * 16;
+  size = std::max<i64>(16, size);
+  blocks = (dim + size - 1) / size;
+  return {alongN, blocks, size};
+}
+
+}  // namespace
+
+void CpuDevice::gemmBlocked(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B,
+                            i64 ldb, float beta, float* C, i64 ldc) {
+  const Split s = splitFor(m, n, k);
+  pool_.run(s.blocks, [&](i64 b) {
+    const i64 lo = b * s.size, len = std::min(s.size, (s.alongN ? n : m) - lo);
+    if (s.alongN) {
+      const float* Bb = tb ? B + lo * ldb : B + lo;
+      blas_->sgemm(ta, tb, m, len, k, alpha, A, lda, Bb, ldb, beta, C + lo, ldc);
+    } else {
+      const float* Ab = ta ? A + lo : A + lo * lda;
+      blas_->sgemm(ta, tb, len, n, k, alpha, Ab, lda, B, ldb, beta, C + lo * ldc, ldc);
+    }
+  });
+}
+
+void CpuDevice::gemm(const GemmParams& g) {
+  const i64 batches = numel(g.batch);
+  if (g.M == 0 || g.N == 0) return;
+  if (g.K == 0) {
+    // An empty sum: C = beta·C (0 for a fresh output).
+    for (i64 b = 0; b < batches; b++) {
+      float* C = g.C + offsetOf(b, g.batch, g.batch.s2);
+      for (i64 i = 0; i < g.M; i++)
+        for (i64 j = 0; j < g.N; j++) C[i * g.ldc + j] = g.beta == 0.0f ? 0.0f : g.beta * C[i * g.ldc + j];
+    }
+    return;
+  }
+  if (batches == 1) {
+    gemmBlocked(g.transA, g.transB, g.M, g.N, g.K, g.alpha, g.A, g.lda, g.B, g.ldb, g.beta, g.C, g.ldc);
+    return;
+  }
+  // Many products: one BLAS call each, spread over the pool.
+  pool_.run(batches, [&](i64 b) {
+    blas_->sgemm(g.transA, g.transB, g.M, g.N, g.K, g.alpha, g.A + offsetOf(b, g.batch, g.batch.s0), g.lda,
+                 g.B + offsetOf(b, g.batch, g.batch.s1), g.ldb, g.beta, g.C + offsetOf(b, g.batch, g.batch.s2), g.ldc);
+  });
+}
+
+}  // namespace bp

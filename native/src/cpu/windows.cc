@@ -1,0 +1,73 @@
+// Sliding-window kernels on the cpu: rows of the shared bodies in kernels/windows.h.
+#include <cmath>
+
+#include "../kernels/windows.h"
+#include "cpu_device.h"
+
+namespace bp {
+
+void CpuDevice::unfold(const UnfoldParams& u) {
+  const i64 C = u.C, K = u.w.K, P = u.w.P;
+  if (u.cp == 1) {
+    // Rows (b, c, k): each writes P contiguous columns.
+    pool_.parallelFor(u.B * C * K, (kGrain + P - 1) / P, [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; r++) {
+        const i64 k = r % K, c = (r / K) % C, b = r / (C * K);
+        for (i64 p = 0; p < P; p++) unfoldElem(u, b, c, k, p);
+      }
+    });
+  } else {
+    // Patches layout: rows (b, p), each writing its C·K entries.
+    pool_.parallelFor(u.B * P, (kGrain + C * K - 1) / (C * K), [&](i64 r0, i64 r1) {
+      for (i64 r = r0; r < r1; r++) {
+        const i64 p = r % P, b = r / P;
+        for (i64 c = 0; c < C; c++)
+          for (i64 k = 0; k < K; k++) unfoldElem(u, b, c, k, p);
+      }
+    });
+  }
+}
+
+void CpuDevice::fold(const UnfoldParams& u) {
+  const i64 S = u.w.S;
+  float* out = const_cast<float*>(u.x);
+  pool_.parallelFor(u.B * u.C, (kGrain + S - 1) / S, [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; r++) {
+      const i64 c = r % u.C, b = r / u.C;
+      for (i64 s = 0; s < S; s++) out[r * S + s] = foldElem(u, b, c, s);
+    }
+  });
+}
+
+void CpuDevice::maxPool(const MaxPoolParams& m) {
+  const i64 P = m.w.P, S = m.w.S;
+  pool_.parallelFor(m.BC, (kGrain + P - 1) / P, [&](i64 r0, i64 r1) {
+    for (i64 bc = r0; bc < r1; bc++) {
+      for (i64 p = 0; p < P; p++) {
+        const int32_t a = windowArgmax(m, bc, p);
+        if (m.arg) m.arg[bc * P + p] = a;
+        if (m.y) m.y[bc * P + p] = a < 0 ? -INFINITY : m.x[bc * S + a];
+      }
+    }
+  });
+}
+
+void CpuDevice::maxPoolJacT(const MaxPoolRouteParams& r) {
+  const i64 S = r.w.S;
+  pool_.parallelFor(r.v * r.BC, (kGrain + S - 1) / S, [&](i64 r0, i64 r1) {
+    for (i64 row = r0; row < r1; row++) {
+      const i64 bc = row % r.BC, i = row / r.BC;
+      for (i64 s = 0; s < S; s++) r.y[row * S + s] = maxPoolJacTElem(r, i, bc, s);
+    }
+  });
+}
+
+void CpuDevice::maxPoolJvp(const MaxPoolRouteParams& r) {
+  const i64 P = r.w.P;
+  pool_.parallelFor(r.BC, (kGrain + P - 1) / P, [&](i64 r0, i64 r1) {
+    for (i64 bc = r0; bc < r1; bc++)
+      for (i64 p = 0; p < P; p++) r.y[bc * P + p] = maxPoolJvpElem(r, bc, p);
+  });
+}
+
+}  // namespace bp

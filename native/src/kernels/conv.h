@@ -1,0 +1,60 @@
+// Parameters and per-element bodies of the fused convolution kernels. A convolution with G groups
+// is y[n, g, o, p] = Σ_{c,k} W[g, o, c·K + k] · U_n[g, c·K + k, p] + b[g·og + o], U_n the sample's
+// unfolded input. The devices stream it sample by sample (cpu: one unfolded sample in a thread's
+// scratch, then a GEMM; cuda: chunks of samples and batched GEMMs), so the unfolded input of the
+// whole shard ([N, C·K, P]) and per-sample weight Jacobians ([V, N, θ]) that are only squared and
+// summed are never materialised.
+#pragma once
+
+#include "params.h"
+
+namespace bp {
+
+struct ConvParams {
+  WindowParams w;
+  /** Samples n of x; v stacked vectors of V [v, n, O, P] (weight kernels) or rows m = v·n (input Jᵀ). */
+  i64 n, v;
+  i64 C, O, G;
+  const float* x;     // [n, C, S]
+  const float* W;     // [O, C/G, K] = [G, og, cg·K]
+  const float* bias;  // [O] or nullptr
+  const float* V;     // [v, n, O, P] (weight kernels), [m, O, P] (input Jᵀ)
+  const float* shift; // [θ] subtracted before squaring, or nullptr
+  float* y;
+};
+
+/** What ConvWeightSquares returns. */
+enum class SquaresMode : int32_t {
+  Sum = 0,    // [θ]:     Σ_{v,n} (J_n,v − shift)²
+  Rows = 1,   // [n, θ]:  Σ_v (J_n,v − shift)²
+  Norms = 2,  // [n]:     Σ_{v,θ} (J_n,v − shift)²
+};
+
+/** The unfold of one sample into ckp layout [C·K, P] (a thread's scratch), element (c, k, p). */
+BP_HD void unfoldSampleElem(const WindowParams& w, const float* x, i64 C, float* U, i64 c, i64 k, i64 p) {
+  const i64 s = w.map[k * w.P + p];
+  U[(c * w.K + k) * w.P + p] = s < 0 ? 0.0f : x[c * w.S + s];
+}
+
+/** The fold of one sample's columns [C·K, P] back onto the image [C, S], element (c, s). */
+BP_HD float foldSampleElem(const WindowParams& w, const float* cols, i64 c, i64 s) {
+  const int32_t* entries = w.inv + s * w.M;
+  const float* base = cols + c * w.K * w.P;
+  float acc = 0.0f;
+  for (i64 m = 0; m < w.M; m++) {
+    const int32_t e = entries[m];
+    if (e < 0) break;
+    acc += base[e];  // (k·P + p) indexes [K, P] of channel c directly
+  }
+  return acc;
+}
+
+/** acc[j] += (J[j] − shift[j])², one weight-Jacobian element; returns the square. */
+BP_HD float squareAccumulate(float* acc, const float* J, const float* shift, i64 j) {
+  const float d = shift ? J[j] - shift[j] : J[j];
+  const float sq = d * d;
+  if (acc) acc[j] += sq;
+  return sq;
+}
+
+}  // namespace bp

@@ -1,0 +1,95 @@
+/**
+ * The native addon (native/, built by `npm ci` where a C++ compiler exists, or `npm run build:native`),
+ * loaded lazily and once per thread. Every kernel function takes one Float64Array of parameters;
+ * the layouts below are the ones native/src/napi/module.cc reads, in order. Handles are buffer
+ * numbers (-1: none); dtypes are 0 float32, 1 int32, 2 bool.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BackendUnavailableError } from '../../errors/index.ts';
+
+export interface NativeStats {
+  inUse: number;
+  cached: number;
+  peak: number;
+  rawAllocs: number;
+  hits: number;
+  buffers: number;
+  uploads: number;
+  downloads: number;
+  uploadBytes: number;
+  downloadBytes: number;
+}
+
+export interface NativeAddon {
+  /** Creates this thread's device ('cpu' or 'cuda'); throws with what is missing (e.g. no BLAS). */
+  init(kind: 'cpu' | 'cuda', threads: number): { kind: string; description: string; threads: number };
+  setThreads(threads: number): void;
+  alloc(bytes: number): number;
+  free(handle: number): void;
+  upload(handle: number, data: ArrayBufferView, byteOffset?: number): void;
+  download(handle: number, into: ArrayBufferView, byteOffset?: number): void;
+  /** A typed array over the buffer itself (cpu only); the buffer lives while the view is reachable. */
+  view(handle: number, dtype: number, length: number): Float32Array | Int32Array | Uint8Array;
+  stats(): NativeStats;
+  setCacheLimit(bytes: number): void;
+  /** [y, dtype, n, value] */
+  fill(p: Float64Array): void;
+  /** [op, tin, tout, x, y, n, a, b] */
+  unary(p: Float64Array): void;
+  /** [op, tin, tout, a, b, y, nd, shape…, aStrides…, bStrides…] */
+  binary(p: Float64Array): void;
+  /** [dtype, cond, a, b, y, nd, shape…, condStrides…, aStrides…, bStrides…] */
+  select(p: Float64Array): void;
+  /** [tin, tout, x, y, n] */
+  cast(p: Float64Array): void;
+  /** [esize, x, xOffset, y, yOffset, nd, shape…, xStrides…, yStrides…] */
+  copy(p: Float64Array): void;
+  /** [op, dtype, x, y, outNd, outShape…, outStrides…, redNd, redShape…, redStrides…] */
+  reduce(p: Float64Array): void;
+  /** [isMax, dtype, x, y, outer, axis, inner] */
+  argReduce(p: Float64Array): void;
+  /** [esize, x, indices, y, batch, outer, axisLen, nIdx, inner] */
+  gather(p: Float64Array): void;
+  /** [dtype, indices, y, n, depth, on, off] */
+  oneHot(p: Float64Array): void;
+  /** [x, y, rows, cols] */
+  softmax(p: Float64Array): void;
+  /** [map, inv, S, K, P, M, B, C, cb, cc, ck, cp, x, cols, padValue] */
+  unfold(p: Float64Array): void;
+  /** the same layout; x is the destination */
+  fold(p: Float64Array): void;
+  /** [map, inv, S, K, P, M, BC, x, y, arg] */
+  maxPool(p: Float64Array): void;
+  /** [map, inv, S, K, P, M, v, BC, arg, V, y] */
+  maxPoolJacT(p: Float64Array): void;
+  maxPoolJvp(p: Float64Array): void;
+  /** [transA, transB, M, N, K, alpha, beta, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, nd, batch…, aStrides…, bStrides…, cStrides…] */
+  gemm(p: Float64Array): void;
+  /** [kind, map, inv, S, K, P, M, n, v, C, O, G, x, W, bias, V, shift, y, mode] */
+  conv(p: Float64Array): void;
+  /** Present where the addon was built with nvcc. */
+  probe?: () => unknown;
+}
+
+export const NATIVE_ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/backpack_native.node');
+
+let cached: NativeAddon | null = null;
+
+/** The addon, or a typed error saying how to get it. */
+export function loadNativeAddon(): NativeAddon {
+  if (cached) return cached;
+  if (!existsSync(NATIVE_ADDON_PATH)) {
+    throw new BackendUnavailableError(
+      "backend 'native' needs its addon, which is built when `npm ci` finds a C++ compiler: install one (apt-get install g++) and run `npm run build:native`",
+    );
+  }
+  try {
+    cached = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon;
+  } catch (e) {
+    throw new BackendUnavailableError(`backend 'native': its addon failed to load (${(e as Error).message.split('\n')[0]}); rebuild it with \`npm run build:native\``);
+  }
+  return cached;
+}
