@@ -12,11 +12,12 @@ import { EXTENSION_NAMES, SAVEFIELDS } from '../../src/vocabulary.ts';
 import { runCli } from '../helpers/cli.ts';
 import { expectClose } from '../helpers/expect-close.ts';
 import { fixtureCases } from '../helpers/fixtures.ts';
+import { ALL_BACKENDS } from '../helpers/backends.ts';
 
 const cases = fixtureCases();
 const supported = new Set<string>(EXTENSION_NAMES);
 
-describe.each(['wasm', 'cpu'])('BackPACK fixtures through `backpack-ts run` on %s', (backend) => {
+describe.each(ALL_BACKENDS)('BackPACK fixtures through `backpack-ts run` on %s', (backend) => {
   it('finds the fixtures', () => expect(cases.length).toBeGreaterThanOrEqual(3));
 
   describe.each(cases.map((c) => [c.name, c] as const))('%s', (_name, fixture) => {

@@ -15,8 +15,8 @@ namespace bp {
 
 using i64 = int64_t;
 
-/** The largest tensor rank a kernel takes (tfjs itself stops at 6 for most ops). */
-constexpr int kMaxDims = 8;
+/** The largest index space a kernel takes (tensors of rank ≤ 8; a tile of rank r walks 2r dims). */
+constexpr int kMaxDims = 16;
 
 /** Element types of tensor data. Bool is one byte per element, as tfjs stores it (Uint8Array). */
 enum class DType : uint8_t { F32 = 0, I32 = 1, Bool = 2 };

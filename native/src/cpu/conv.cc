@@ -87,8 +87,7 @@ void CpuDevice::convInputJacT(const ConvParams& p) {
                    cols + g * d.cgK * d.P, d.P);
     }
     float* y = p.y + m * p.C * d.S;
-    for (i64 c = 0; c < p.C; c++)
-      for (i64 s = 0; s < d.S; s++) y[c * d.S + s] = foldSampleElem(p.w, cols, c, s);
+    for (i64 c = 0; c < p.C; c++) foldSampleChannel(p.w, cols, y + c * d.S, c);
   });
 }
 

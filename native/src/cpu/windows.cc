@@ -1,4 +1,4 @@
-// Sliding-window kernels on the cpu: rows of the shared bodies in kernels/windows.h.
+// Sliding-window kernels on the cpu: rows and planes of the shared bodies in kernels/windows.h.
 #include <cmath>
 
 #include "../kernels/windows.h"
@@ -31,22 +31,20 @@ void CpuDevice::unfold(const UnfoldParams& u) {
 void CpuDevice::fold(const UnfoldParams& u) {
   const i64 S = u.w.S;
   float* out = const_cast<float*>(u.x);
-  pool_.parallelFor(u.B * u.C, (kGrain + S - 1) / S, [&](i64 r0, i64 r1) {
-    for (i64 r = r0; r < r1; r++) {
-      const i64 c = r % u.C, b = r / u.C;
-      for (i64 s = 0; s < S; s++) out[r * S + s] = foldElem(u, b, c, s);
-    }
+  pool_.parallelFor(u.B * u.C, (kGrain + u.w.K * u.w.P - 1) / (u.w.K * u.w.P), [&](i64 r0, i64 r1) {
+    for (i64 r = r0; r < r1; r++) foldPlane(u, out + r * S, r / u.C, r % u.C);
   });
 }
 
 void CpuDevice::maxPool(const MaxPoolParams& m) {
-  const i64 P = m.w.P, S = m.w.S;
-  pool_.parallelFor(m.BC, (kGrain + P - 1) / P, [&](i64 r0, i64 r1) {
+  const i64 P = m.w.P, S = m.w.S, K = m.w.K;
+  pool_.parallelFor(m.BC, (kGrain + P * K - 1) / (P * K), [&](i64 r0, i64 r1) {
     for (i64 bc = r0; bc < r1; bc++) {
+      const float* plane = m.x + bc * S;
       for (i64 p = 0; p < P; p++) {
-        const int32_t a = windowArgmax(m, bc, p);
+        const int32_t a = windowArgmax(m.w.map, K, P, plane, p);
         if (m.arg) m.arg[bc * P + p] = a;
-        if (m.y) m.y[bc * P + p] = a < 0 ? -INFINITY : m.x[bc * S + a];
+        if (m.y) m.y[bc * P + p] = a < 0 ? -INFINITY : plane[a];
       }
     }
   });
@@ -55,10 +53,7 @@ void CpuDevice::maxPool(const MaxPoolParams& m) {
 void CpuDevice::maxPoolJacT(const MaxPoolRouteParams& r) {
   const i64 S = r.w.S;
   pool_.parallelFor(r.v * r.BC, (kGrain + S - 1) / S, [&](i64 r0, i64 r1) {
-    for (i64 row = r0; row < r1; row++) {
-      const i64 bc = row % r.BC, i = row / r.BC;
-      for (i64 s = 0; s < S; s++) r.y[row * S + s] = maxPoolJacTElem(r, i, bc, s);
-    }
+    for (i64 row = r0; row < r1; row++) maxPoolJacTPlane(r, r.y + row * S, row / r.BC, row % r.BC);
   });
 }
 

@@ -36,17 +36,14 @@ BP_HD void unfoldSampleElem(const WindowParams& w, const float* x, i64 C, float*
   U[(c * w.K + k) * w.P + p] = s < 0 ? 0.0f : x[c * w.S + s];
 }
 
-/** The fold of one sample's columns [C·K, P] back onto the image [C, S], element (c, s). */
-BP_HD float foldSampleElem(const WindowParams& w, const float* cols, i64 c, i64 s) {
-  const int32_t* entries = w.inv + s * w.M;
+/** The fold of one sample's columns [C·K, P] back onto image channel c ([S]), in a fixed order. */
+BP_HD void foldSampleChannel(const WindowParams& w, const float* cols, float* out, i64 c) {
+  for (i64 s = 0; s < w.S; s++) out[s] = 0.0f;
   const float* base = cols + c * w.K * w.P;
-  float acc = 0.0f;
-  for (i64 m = 0; m < w.M; m++) {
-    const int32_t e = entries[m];
-    if (e < 0) break;
-    acc += base[e];  // (k·P + p) indexes [K, P] of channel c directly
+  for (i64 e = 0; e < w.K * w.P; e++) {
+    const int32_t s = w.map[e];  // e = k·P + p indexes channel c's [K, P] directly
+    if (s >= 0) out[s] += base[e];
   }
-  return acc;
 }
 
 /** acc[j] += (J[j] − shift[j])², one weight-Jacobian element; returns the square. */

@@ -126,13 +126,11 @@ struct SoftmaxParams {
 /**
  * Sliding windows of up to 3 spatial dims, flattened: S input positions, K kernel positions, P
  * output positions. `map` [K·P] (int32) holds the flat input position read by kernel position k
- * at output position p, or -1 for padding; `inv` [S·M] lists for each input position the
- * flat (k·P + p) entries that read it, -1-padded to the widest M.
+ * at output position p, or -1 for padding.
  */
 struct WindowParams {
   const int32_t* map;
-  const int32_t* inv;
-  i64 S, K, P, M;
+  i64 S, K, P;
 };
 
 /**
@@ -148,7 +146,7 @@ struct UnfoldParams {
   float padValue;
 };
 
-/** Max pooling over windows: x [BC, S] → y [BC, P] and/or the argmax (flat s, -1 all padding). */
+/** Max pooling over windows: x [BC, S] → y [BC, P] and/or the argmax (flat s; -1: all padding). */
 struct MaxPoolParams {
   WindowParams w;
   i64 BC;

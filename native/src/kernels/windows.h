@@ -1,65 +1,64 @@
-// Sliding-window kernels (im2col / col2im, max pooling and its Jacobians) as per-element bodies
-// over precomputed index maps (WindowParams): no division per element beyond the row's own
-// decomposition, deterministic (the adjoints gather through the inverse map instead of scattering,
-// so no atomics and a fixed summation order on every device).
+// Sliding-window kernels (im2col / col2im, max pooling and its Jacobians) as bodies over a
+// precomputed index map (WindowParams.map [K, P]: the flat input position each kernel position k
+// reads at output position p, or -1 for padding). The adjoints are written per image plane
+// (one (b, c) plane, or one (v, b·c) plane): a row scatters into its own plane only, in a fixed
+// order, so rows run in parallel on any device with no atomics and deterministic sums.
 #pragma once
 
 #include "params.h"
 
 namespace bp {
 
-/** Unfold, element (row = b·C·K + c·K + k, p): cols ← x at the window's input position or padValue. */
+/** Unfold, element (b, c, k, p): cols ← x at the window's input position, or padValue. */
 BP_HD void unfoldElem(const UnfoldParams& u, i64 b, i64 c, i64 k, i64 p) {
   const i64 s = u.w.map[k * u.w.P + p];
   const float v = s < 0 ? u.padValue : u.x[(b * u.C + c) * u.w.S + s];
   u.cols[b * u.cb + c * u.cc + k * u.ck + p * u.cp] = v;
 }
 
-/** Fold, element (b, c, s): the sum over every (k, p) that reads input position s, in inv's order. */
-BP_HD float foldElem(const UnfoldParams& u, i64 b, i64 c, i64 s) {
-  const int32_t* entries = u.w.inv + s * u.w.M;
+/** Fold, plane (b, c): the image plane [S] ← Σ over every (k, p) of cols at the position it read. */
+BP_HD void foldPlane(const UnfoldParams& u, float* out, i64 b, i64 c) {
+  const i64 S = u.w.S, K = u.w.K, P = u.w.P;
+  for (i64 s = 0; s < S; s++) out[s] = 0.0f;
   const float* base = u.cols + b * u.cb + c * u.cc;
-  float acc = 0.0f;
-  for (i64 m = 0; m < u.w.M; m++) {
-    const int32_t e = entries[m];
-    if (e < 0) break;
-    const i64 k = e / u.w.P;
-    acc += base[k * u.ck + (e - k * u.w.P) * u.cp];
+  for (i64 k = 0; k < K; k++) {
+    const int32_t* m = u.w.map + k * P;
+    const float* row = base + k * u.ck;
+    for (i64 p = 0; p < P; p++) {
+      const int32_t s = m[p];
+      if (s >= 0) out[s] += row[p * u.cp];
+    }
   }
-  return acc;
 }
 
-/** First maximum of window p of plane bc (torch's tie rule); padding never wins. Returns -1 if all padding. */
-BP_HD int32_t windowArgmax(const MaxPoolParams& m, i64 bc, i64 p) {
-  const float* plane = m.x + bc * m.w.S;
+/**
+ * First maximum of window p of a plane (torch's tie rule: strictly greater replaces; NaN wins and
+ * stays, as torch propagates it); padding never wins. -1 if the window is all padding.
+ * Written without branches on the data: random maxima would mispredict half the time.
+ */
+BP_HD int32_t windowArgmax(const int32_t* map, i64 K, i64 P, const float* plane, i64 p) {
   float best = 0.0f;
   int32_t at = -1;
-  for (i64 k = 0; k < m.w.K; k++) {
-    const int32_t s = m.w.map[k * m.w.P + p];
-    if (s < 0) continue;
-    const float v = plane[s];
-    // NaN wins and stays (torch propagates NaN through max pooling).
-    if (at < 0 || v > best || (v != v && best == best)) {
-      best = v;
-      at = s;
-    }
+  for (i64 k = 0; k < K; k++) {
+    const int32_t s = map[k * P + p];
+    const float v = plane[s < 0 ? 0 : s];
+    const bool take = (s >= 0) & ((at < 0) | (v > best) | ((v != v) & (best == best)));
+    best = take ? v : best;
+    at = take ? s : at;
   }
   return at;
 }
 
-/** Jᵀ of max pooling, element (i, bc, s): Σ over windows covering s whose argmax is s. */
-BP_HD float maxPoolJacTElem(const MaxPoolRouteParams& r, i64 i, i64 bc, i64 s) {
-  const int32_t* entries = r.w.inv + s * r.w.M;
-  const int32_t* arg = r.arg + bc * r.w.P;
-  const float* V = r.V + (i * r.BC + bc) * r.w.P;
-  float acc = 0.0f;
-  for (i64 m = 0; m < r.w.M; m++) {
-    const int32_t e = entries[m];
-    if (e < 0) break;
-    const i64 p = e % r.w.P;
-    if (arg[p] == s) acc += V[p];
+/** Jᵀ of max pooling, plane (i, bc): out [S] ← each window's value V[p] added at its argmax. */
+BP_HD void maxPoolJacTPlane(const MaxPoolRouteParams& r, float* out, i64 i, i64 bc) {
+  const i64 S = r.w.S, P = r.w.P;
+  for (i64 s = 0; s < S; s++) out[s] = 0.0f;
+  const int32_t* arg = r.arg + bc * P;
+  const float* V = r.V + (i * r.BC + bc) * P;
+  for (i64 p = 0; p < P; p++) {
+    const int32_t a = arg[p];
+    if (a >= 0) out[a] += V[p];
   }
-  return acc;
 }
 
 /** J of max pooling (forward mode), element (bc, p): V read at the window's argmax. */

@@ -59,11 +59,9 @@ struct Args {
   WindowParams window() {
     WindowParams w;
     w.map = static_cast<const int32_t*>(ptr());
-    w.inv = static_cast<const int32_t*>(ptr());
     w.S = integer();
     w.K = integer();
     w.P = integer();
-    w.M = integer();
     return w;
   }
 };

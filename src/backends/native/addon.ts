@@ -57,18 +57,18 @@ export interface NativeAddon {
   oneHot(p: Float64Array): void;
   /** [x, y, rows, cols] */
   softmax(p: Float64Array): void;
-  /** [map, inv, S, K, P, M, B, C, cb, cc, ck, cp, x, cols, padValue] */
+  /** [map, S, K, P, B, C, cb, cc, ck, cp, x, cols, padValue] */
   unfold(p: Float64Array): void;
   /** the same layout; x is the destination */
   fold(p: Float64Array): void;
-  /** [map, inv, S, K, P, M, BC, x, y, arg] */
+  /** [map, S, K, P, BC, x, y, arg] */
   maxPool(p: Float64Array): void;
-  /** [map, inv, S, K, P, M, v, BC, arg, V, y] */
+  /** [map, S, K, P, v, BC, arg, V, y] */
   maxPoolJacT(p: Float64Array): void;
   maxPoolJvp(p: Float64Array): void;
   /** [transA, transB, M, N, K, alpha, beta, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, nd, batch…, aStrides…, bStrides…, cStrides…] */
   gemm(p: Float64Array): void;
-  /** [kind, map, inv, S, K, P, M, n, v, C, O, G, x, W, bias, V, shift, y, mode] */
+  /** [kind, map, S, K, P, n, v, C, O, G, x, W, bias, V, shift, y, mode] */
   conv(p: Float64Array): void;
   /** Present where the addon was built with nvcc. */
   probe?: () => unknown;

@@ -30,6 +30,8 @@ interface DataRecord {
 
 export class NativeBackend extends KernelBackend {
   private records = new WeakMap<DataId, DataRecord>();
+  /** Tensors computed from another one (e.g. a max pool's argmax), freed with it. */
+  private derived = new WeakMap<DataId, Map<string, TensorInfo>>();
   private count = 0;
   readonly hostAddressable: boolean;
   /** Index maps of the window geometries seen so far, as device buffers. */
@@ -124,7 +126,21 @@ export class NativeBackend extends KernelBackend {
     this.addon.free(r.handle);
     this.records.delete(dataId);
     this.count--;
+    const derived = this.derived.get(dataId);
+    if (derived) {
+      this.derived.delete(dataId);
+      for (const t of derived.values()) this.disposeData(t.dataId, true);
+    }
     return true;
+  }
+
+  /** `make()` computed once per source tensor and key, kept until the source is freed. */
+  derivedOf(source: TensorInfo, key: string, make: () => TensorInfo): TensorInfo {
+    let m = this.derived.get(source.dataId);
+    if (!m) this.derived.set(source.dataId, (m = new Map()));
+    let t = m.get(key);
+    if (!t) m.set(key, (t = make()));
+    return t;
   }
 
   override incRef(dataId: DataId): void {

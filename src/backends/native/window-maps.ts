@@ -1,19 +1,17 @@
 /**
  * Index maps of sliding windows as device buffers, built once per geometry and kept for the life
- * of the backend (a few KB each): the forward map [K, P] and its inverse [S, M] (window-index.ts).
+ * of the backend (a few KB each): map [K, P] (window-index.ts).
  */
 import type { WindowGeometry } from '../../nn/geometry.ts';
-import { inverseWindowMap, windowMap } from '../../core/ops/window-index.ts';
+import { windowMap } from '../../core/ops/window-index.ts';
 import { prod } from '../../nn/geometry.ts';
 import type { NativeAddon } from './addon.ts';
 
 export interface WindowBuffers {
   map: number;
-  inv: number;
   S: number;
   K: number;
   P: number;
-  M: number;
 }
 
 export class WindowMaps {
@@ -25,9 +23,7 @@ export class WindowMaps {
     const key = JSON.stringify(g);
     let w = this.cache.get(key);
     if (!w) {
-      const map = windowMap(g);
-      const { inv, width } = inverseWindowMap(g);
-      w = { map: this.upload(map), inv: this.upload(inv), S: prod(g.inSize), K: prod(g.kernel), P: prod(g.outSize), M: width };
+      w = { map: this.upload(windowMap(g)), S: prod(g.inSize), K: prod(g.kernel), P: prod(g.outSize) };
       this.cache.set(key, w);
     }
     return w;
@@ -40,5 +36,5 @@ export class WindowMaps {
   }
 }
 
-/** The six leading parameters of every window kernel. */
-export const windowParams = (w: WindowBuffers) => [w.map, w.inv, w.S, w.K, w.P, w.M];
+/** The four leading parameters of every window kernel. */
+export const windowParams = (w: WindowBuffers) => [w.map, w.S, w.K, w.P];

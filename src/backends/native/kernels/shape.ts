@@ -162,6 +162,14 @@ export const shapeKernels: KernelConfig[] = [
   kernel('PadV2', ({ inputs, backend, attrs }) => pad(backend, inputs.x, attrs.paddings as [number, number][], (attrs.constantValue as number) ?? 0)),
   kernel('Reverse', ({ inputs, backend, attrs }) => reverse(backend, inputs.x, attrs.dims as number[])),
   kernel('BroadcastTo', ({ inputs, backend, attrs }) => broadcastTo(backend, inputs.x, attrs.shape as number[])),
+  kernel('Diag', ({ inputs, backend }) => {
+    // x of shape S → [S, S] with x on the diagonal: element i sits at flat position i·(|S| + 1).
+    const x = inputs.x;
+    const n = sizeOf(x.shape);
+    const y = filled(backend, [...x.shape, ...x.shape], x.dtype, 0);
+    copyInto(backend, x, 0, [1], y, 0, [n + 1], [n]);
+    return y;
+  }),
   kernel('Fill', ({ backend, attrs }) => filled(backend, attrs.shape as number[], (attrs.dtype as DataType) ?? 'float32', attrs.value as number)),
   kernel('ZerosLike', ({ inputs, backend }) => filled(backend, inputs.x.shape, inputs.x.dtype, 0)),
   kernel('OnesLike', ({ inputs, backend }) => filled(backend, inputs.x.shape, inputs.x.dtype, 1)),

@@ -31,11 +31,20 @@ function fold(backend: NativeBackend, cols: TensorInfo, a: FoldAttrs): TensorInf
   return y;
 }
 
-/** The first-maximum position of every window, [B·C·P] int32 (a temporary). */
-function argmax(backend: NativeBackend, x: TensorInfo, a: WindowAttrs): TensorInfo {
+/**
+ * The first-maximum position of every window, [B·C·P] int32: computed by the forward pass (or the
+ * first backward one) and kept with x, since every Jacobian product of the layer needs it again.
+ */
+function argmax(backend: NativeBackend, x: TensorInfo, a: WindowAttrs, y?: TensorInfo): TensorInfo {
   const w = backend.windows.of(a.geom);
-  const arg = backend.makeOutput([x.shape[0] * x.shape[1] * w.P], 'int32');
-  backend.addon.maxPool(params.begin().push(...windowParams(w), x.shape[0] * x.shape[1], backend.handle(x), -1, backend.handle(arg)).block);
+  let computed = false;
+  const arg = backend.derivedOf(x, `argmax:${JSON.stringify(a.geom)}`, () => {
+    computed = true;
+    const t = backend.makeOutput([x.shape[0] * x.shape[1] * w.P], 'int32');
+    backend.addon.maxPool(params.begin().push(...windowParams(w), x.shape[0] * x.shape[1], backend.handle(x), y ? backend.handle(y) : -1, backend.handle(t)).block);
+    return t;
+  });
+  if (y && !computed) backend.addon.maxPool(params.begin().push(...windowParams(w), x.shape[0] * x.shape[1], backend.handle(x), backend.handle(y), -1).block);
   return arg;
 }
 
@@ -45,9 +54,8 @@ export const windowKernels: KernelConfig[] = [
   kernel(MAX_POOL, ({ inputs, backend, attrs }) => {
     const { x } = inputs;
     const g = (attrs as WindowAttrs).geom;
-    const w = backend.windows.of(g);
     const y = backend.makeOutput([x.shape[0], x.shape[1], ...g.outSize], 'float32');
-    backend.addon.maxPool(params.begin().push(...windowParams(w), x.shape[0] * x.shape[1], backend.handle(x), backend.handle(y), -1).block);
+    argmax(backend, x, attrs as WindowAttrs, y);
     return y;
   }),
   kernel(MAX_POOL_JAC_T, ({ inputs, backend, attrs }) => {
@@ -57,7 +65,6 @@ export const windowKernels: KernelConfig[] = [
     const arg = argmax(backend, x, attrs as WindowAttrs);
     const y = backend.makeOutput([V.shape[0], x.shape[0], x.shape[1], ...g.inSize], 'float32');
     backend.addon.maxPoolJacT(params.begin().push(...windowParams(w), V.shape[0], x.shape[0] * x.shape[1], backend.handle(arg), backend.handle(V), backend.handle(y)).block);
-    backend.disposeData(arg.dataId);
     return y;
   }),
   kernel(MAX_POOL_JVP, ({ inputs, backend, attrs }) => {
@@ -67,7 +74,6 @@ export const windowKernels: KernelConfig[] = [
     const arg = argmax(backend, x, attrs as WindowAttrs);
     const y = backend.makeOutput([x.shape[0], x.shape[1], ...g.outSize], 'float32');
     backend.addon.maxPoolJvp(params.begin().push(...windowParams(w), 1, x.shape[0] * x.shape[1], backend.handle(arg), backend.handle(V), backend.handle(y)).block);
-    backend.disposeData(arg.dataId);
     return y;
   }),
 ];
