@@ -16,7 +16,7 @@ import type { RunResult } from '../../src/api/run.ts';
 import type { HostTensor } from '../../src/io/host-tensor.ts';
 import { readTensorMap, writeNpyFile, writeSafetensorsFile } from '../../src/io/tensor-file.ts';
 import type { ConnectionSettings } from '../../queue/connection.ts';
-import { deleteKeys } from '../../queue/context.ts';
+import { deleteKeysWithPrefix } from '../../queue/context.ts';
 import { readFile } from 'node:fs/promises';
 import type { TestJob } from '../helpers/pool-fixtures.ts';
 
@@ -32,7 +32,7 @@ export function testSettings(url = REDIS_URL): ConnectionSettings {
 export async function purge(s: ConnectionSettings): Promise<number> {
   const redis = new Redis(s.url, { maxRetriesPerRequest: 3 });
   try {
-    return await deleteKeys(redis, `${s.prefix}:*`);
+    return await deleteKeysWithPrefix(redis, `${s.prefix}:`);
   } finally {
     redis.disconnect();
   }
