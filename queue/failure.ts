@@ -45,6 +45,15 @@ export function toProcessorError(e: unknown): Error {
   return e instanceof BackpackError && e.deterministic ? new UnrecoverableError(reason) : new Error(reason);
 }
 
+/**
+ * `e` without its stack: BullMQ stores a thrown error's stack in the job's record in Redis, and
+ * the stack of a worker's code is nobody's business there (the worker logs it locally).
+ */
+export function withoutStack<E extends Error>(e: E): E {
+  e.stack = undefined;
+  return e;
+}
+
 /** The rejection of a record (see RecordRejected), carrying the typed reason. */
 export const rejectRecord = (e: unknown): RecordRejected => new RecordRejected(toProcessorError(e).message);
 

@@ -176,7 +176,7 @@ export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOpt
 }
 
 /** The BullMQ flow of a job: shards under a 'reduce' parent (under a 'collect' root with several batches). */
-function flowOf(ctx: QueueContext, d: JobDescriptor): FlowJob {
+export function flowOf(ctx: QueueContext, d: JobDescriptor): FlowJob {
   const queueName = ctx.settings.queue;
   const common = {
     ...(d.priority ? { priority: d.priority } : {}),

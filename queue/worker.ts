@@ -17,10 +17,10 @@ import { log } from '../src/cli/log.ts';
 import { createPool } from '../src/coordinator/create-pool.ts';
 import { tf } from '../src/core/tf.ts';
 import type { WorkerPool } from '../src/coordinator/pool.ts';
-import { UsageError } from '../src/errors/index.ts';
+import { BackpackError, UsageError } from '../src/errors/index.ts';
 import { bullConnection, type ConnectionSettings } from './connection.ts';
 import { QueueContext } from './context.ts';
-import { failureReason, oneLine, RecordRejected, rejectRecord, toProcessorError } from './failure.ts';
+import { failureReason, oneLine, RecordRejected, rejectRecord, toProcessorError, withoutStack } from './failure.ts';
 import { JobCache } from './job-cache.ts';
 import { deleteJobData } from './job-data.ts';
 import { isJobId } from './job-id.ts';
@@ -76,6 +76,7 @@ async function processJob(w: WorkerContext, job: Job, token: string | undefined)
     return await runCollect(w, job, d, cd);
   } catch (e) {
     if (e instanceof RecordRejected) throw e;
+    if (e instanceof Error && !(e instanceof BackpackError) && !(e instanceof UnrecoverableError)) log.warn(`${oneLine(String(job.id), 80)}: unexpected ${e.stack ?? e.message}`);
     // A stopped job fails with its stop reason, not with what its deleted data caused meanwhile.
     const stop = await w.stopRecord(d.jobId).catch((): null => null);
     if (stop) throw new UnrecoverableError(stop.reason);
@@ -94,7 +95,14 @@ export async function startQueueWorker(settings: ConnectionSettings, opts: Queue
   const w = new WorkerContext(ctx, pool, new JobCache(ctx, policy), policy, opts);
   const name = opts.name ?? `${hostname()}:${process.pid}`;
 
-  const bull = new Worker(settings.queue, (job: Job, token?: string) => processJob(w, job, token), {
+  const processor = async (job: Job, token?: string) => {
+    try {
+      return await processJob(w, job, token);
+    } catch (e) {
+      throw e instanceof Error ? withoutStack(e) : e;
+    }
+  };
+  const bull = new Worker(settings.queue, processor, {
     connection: bullConnection(settings),
     prefix: settings.prefix,
     concurrency: opts.concurrency ?? 1,
