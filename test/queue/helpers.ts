@@ -109,12 +109,13 @@ export async function until(what: string, check: () => Promise<boolean> | boolea
 export class OwnRedis {
   private proc?: ChildProcess;
   readonly url: string;
-  private constructor(readonly port: number, readonly dir: string, private args: string[]) {
+  private constructor(readonly port: number, readonly dir: string, private args: string[], private password?: string) {
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  static async start(dir: string, args: string[] = []): Promise<OwnRedis> {
-    const r = new OwnRedis(await freePort(), dir, args);
+  /** `password`: the server's requirepass (the readiness probe authenticates with it). */
+  static async start(dir: string, args: string[] = [], password?: string): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort(), dir, password === undefined ? args : [...args, '--requirepass', password], password);
     await r.launch();
     return r;
   }
@@ -125,7 +126,7 @@ export class OwnRedis {
     this.proc.on('error', (e) => {
       spawnError = new Error(`cannot start redis-server (${e.message}): this test needs it on PATH (.ci/run installs it)`);
     });
-    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, password: this.password });
     probe.on('error', () => {});
     try {
       await until(`redis-server on port ${this.port}`, async () => {
