@@ -14,15 +14,19 @@ import type { QueueContext } from './context.ts';
 
 export type Phase = 'reducing' | 'completed' | 'cancelled' | 'failed';
 
-/** KEYS: meta, stop. ARGV: stop record, ttl (s), now (ms). */
+/** The stop record lives as long as the job's meta (a day when the meta has no TTL). */
+const TTL = `local ttl = redis.call('TTL', KEYS[1])
+if ttl <= 0 then ttl = 86400 end`;
+
+/** KEYS: meta, stop. ARGV: stop record, now (ms). */
 const CANCEL = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if phase then return phase end
-local stop = redis.call('GET', KEYS[2])
-if stop then return 'failed' end
-redis.call('HSET', KEYS[1], 'phase', 'cancelled', 'finishedAt', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'failed' end
+${TTL}
+redis.call('HSET', KEYS[1], 'phase', 'cancelled', 'finishedAt', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ttl)
 return 'cancelled'`;
 
 /** KEYS: meta, stop. Returns 'reducing' when the caller may reduce (again, after a retry). */
@@ -41,25 +45,21 @@ redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
 redis.call('HSET', KEYS[1], 'phase', 'completed', 'finishedAt', ARGV[3])
 return 'completed'`;
 
-/** KEYS: meta, stop. ARGV: stop record, ttl (s), now (ms). A job that completed or was cancelled stays so. */
+/** KEYS: meta, stop. ARGV: stop record, now (ms). A job that completed or was cancelled stays so. */
 const FAIL = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if phase == 'completed' or phase == 'cancelled' or phase == 'failed' then return phase end
-redis.call('HSET', KEYS[1], 'phase', 'failed', 'finishedAt', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2], 'NX')
+${TTL}
+redis.call('HSET', KEYS[1], 'phase', 'failed', 'finishedAt', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ttl, 'NX')
 return 'failed'`;
 
 type Outcome<T extends string> = T | Phase | 'missing';
 
-const ttlOf = async (ctx: QueueContext, jobId: string) => {
-  const ttl = await ctx.redis.ttl(ctx.keys.meta(jobId));
-  return ttl > 0 ? ttl : 24 * 3600;
-};
-
 /** 'cancelled' when cancel won; otherwise the phase that won (or 'missing' when the job is gone). */
 export async function markCancelled(ctx: QueueContext, jobId: string, stopRecord: string): Promise<Outcome<'cancelled'>> {
-  return (await ctx.redis.eval(CANCEL, 2, ctx.keys.meta(jobId), ctx.keys.stop(jobId), stopRecord, await ttlOf(ctx, jobId), Date.now())) as Outcome<'cancelled'>;
+  return (await ctx.redis.eval(CANCEL, 2, ctx.keys.meta(jobId), ctx.keys.stop(jobId), stopRecord, Date.now())) as Outcome<'cancelled'>;
 }
 
 /** 'reducing' when the final reduce may run; otherwise the phase that won. */
@@ -74,7 +74,7 @@ export async function markCompleted(ctx: QueueContext, jobId: string, summaryJso
 
 /** Marks a job failed for good with its stop record (first reason wins), unless it completed or was cancelled. */
 export async function markFailed(ctx: QueueContext, jobId: string, stopRecord: string): Promise<Outcome<'failed'>> {
-  return (await ctx.redis.eval(FAIL, 2, ctx.keys.meta(jobId), ctx.keys.stop(jobId), stopRecord, await ttlOf(ctx, jobId), Date.now())) as Outcome<'failed'>;
+  return (await ctx.redis.eval(FAIL, 2, ctx.keys.meta(jobId), ctx.keys.stop(jobId), stopRecord, Date.now())) as Outcome<'failed'>;
 }
 
 /** The phase as stored (undefined while queued or running; anything unknown counts as undefined). */

@@ -101,13 +101,14 @@ export function registerQueueCommands(cli: Command): void {
     .option('--data-root <dir>', 'directory "tensors": "paths" jobs may read from (repeatable); without it the worker reads no paths', (v: string, prev: string[] = []) => [...prev, v])
     .option('--output-root <dir>', 'directory under which output.dir may lie; without it the worker writes no files (results stay in Redis)')
     .addOption(new Option('--debug-shard-delay <ms>', 'test hook: wait before each shard').argParser(nonNegativeInt('--debug-shard-delay')).hideHelp())
+    .addOption(new Option('--debug-sync-block <ms>', 'test hook: hold the main thread this long in each reduce').argParser(nonNegativeInt('--debug-sync-block')).hideHelp())
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));
       const worker = await startQueueWorker(settingsFrom(opts), {
         workers: opts.workers, pool: opts.pool, devices: opts.devices, concurrency: opts.concurrency,
         lockDurationMs: opts.lockDuration, stalledIntervalMs: opts.stalledInterval, maxStalledCount: opts.maxStalled,
         shardTimeoutMs: opts.shardTimeout, retries: opts.retries, maxResultBytes: opts.maxResult, chunkBytes: opts.chunkSize,
-        name: opts.name, debugShardDelayMs: opts.debugShardDelay, dataRoots: opts.dataRoot, outputRoot: opts.outputRoot,
+        name: opts.name, debugShardDelayMs: opts.debugShardDelay, debugSyncBlockMs: opts.debugSyncBlock, dataRoots: opts.dataRoot, outputRoot: opts.outputRoot,
       });
       // First SIGINT/SIGTERM: finish the active shard, then exit. Second: exit now (the shard stalls and is redelivered).
       await new Promise<void>((resolve) => {

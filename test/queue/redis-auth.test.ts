@@ -52,7 +52,7 @@ it('without a password the server refuses: a typed environment error', async () 
 });
 
 it('the password from BACKPACK_REDIS_PASSWORD, REDIS_PASSWORD or REDIS_URL: nothing on the command line, no warning', async () => {
-  for (const env of [{ BACKPACK_REDIS_PASSWORD: PASSWORD }, { REDIS_PASSWORD: PASSWORD }]) {
+  for (const env of [{ BACKPACK_REDIS_PASSWORD: PASSWORD }, { REDIS_PASSWORD: PASSWORD }] as Record<string, string>[]) {
     const r = await withEnv(env, ['status', ...conn]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
