@@ -102,6 +102,6 @@ export function checkDescriptor(raw: unknown, jobId: string, keys: QueueKeys): C
 /** Reads and checks a job's descriptor (QueueDataError when it is gone: expired, or never written). */
 export async function readDescriptor(ctx: QueueContext, jobId: string): Promise<CheckedDescriptor> {
   const raw = await readJsonRecord(ctx.redis, ctx.keys.desc(jobId), z.unknown(), `job ${jobId}: descriptor`);
-  if (raw === null) throw new QueueDataError(`job ${jobId}: its descriptor is gone from Redis (expired TTL, or the job was removed)`);
+  if (raw === undefined) throw new QueueDataError(`job ${jobId}: its descriptor is gone from Redis (expired TTL, or the job was removed)`);
   return checkDescriptor(raw, jobId, ctx.keys);
 }

@@ -39,10 +39,13 @@ export function parseJsonRecord(text: string, what: string): unknown {
   }
 }
 
-/** A JSON key read and checked; null when the key does not exist. Its size is checked before it is read. */
-export async function readJsonRecord<S extends z.ZodType>(redis: Redis, key: string, schema: S, what: string): Promise<z.infer<S> | null> {
+/**
+ * A JSON key read and checked; undefined when the key does not exist (a record holding JSON null
+ * is a record, checked like any other). Its size is checked before it is read.
+ */
+export async function readJsonRecord<S extends z.ZodType>(redis: Redis, key: string, schema: S, what: string): Promise<z.infer<S> | undefined> {
   const len = await redis.strlen(key);
   if (len > MAX_RECORD_BYTES) throw new QueueRecordError(`${what} is ${len} bytes, over the ${MAX_RECORD_BYTES}-byte limit for a record`);
   const text = await redis.get(key);
-  return text === null ? null : parseRecord(schema, parseJsonRecord(text, what), what);
+  return text === null ? undefined : parseRecord(schema, parseJsonRecord(text, what), what);
 }

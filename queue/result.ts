@@ -38,7 +38,7 @@ export async function fetchResult(ctx: QueueContext, jobId: string, outDir: stri
   if (s.state !== 'completed') throw new JobStateError(`job ${jobId} is ${s.state}; results exist only for completed jobs${s.error ? ` (${s.error})` : ''}`);
   if (!s.resultsInRedis) throw new JobStateError(`job ${jobId} kept no results in Redis: the worker that reduced it wrote them to ${s.outputDir} (submit with "output": {"redis": true} or --wait --out to keep them in Redis)`);
   const summary = await readJsonRecord(ctx.redis, ctx.keys.summary(jobId), jobSummarySchema, `job ${jobId}: summary`);
-  if (summary === null) throw new JobStateError(`job ${jobId}: its summary is gone from Redis (expired TTL?)`);
+  if (summary === undefined) throw new JobStateError(`job ${jobId}: its summary is gone from Redis (expired TTL?)`);
   const batches = summary.batches ? summary.batches.map((b) => b.batch) : [0];
   const written: string[] = [];
   for (const b of batches) {

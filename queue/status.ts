@@ -140,7 +140,7 @@ export async function waitForJob(ctx: QueueContext, jobId: string, o: WaitOption
       o.onProgress?.({ shardsDone: s.shardsDone, shardsTotal: s.shardsTotal, samplesDone: s.samplesDone, N: s.N, elapsedMs: performance.now() - t0 });
       if (s.state === 'completed') {
         const summary = await readJsonRecord(ctx.redis, ctx.keys.summary(jobId), summarySchema, `job ${jobId}: summary`);
-        if (summary !== null) return summary as unknown as Summary;
+        if (summary !== undefined) return summary as unknown as Summary;
       }
       if (s.state === 'failed') throw errorFromReason(s.error ?? 'the job failed');
       if (s.state === 'cancelled') throw s.error ? errorFromReason(s.error) : new JobCancelledError(`job ${jobId} was cancelled`);

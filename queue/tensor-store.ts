@@ -215,8 +215,13 @@ export async function getArrayBytes(redis: Redis, key: string, h: BlobHeader<unk
   for (let pos = a.offset + from; pos < a.offset + to;) {
     const c = Math.floor(pos / h.chunkBytes);
     const end = Math.min(a.offset + to, (c + 1) * h.chunkBytes);
-    const part = await redis.getrangeBuffer(chunkKey(key, h.token, c), pos - c * h.chunkBytes, end - c * h.chunkBytes - 1);
-    if (part.length !== end - pos) throw new QueueDataError(`${key}: chunk ${c} is missing or short (expired TTL?)`);
+    const ck = chunkKey(key, h.token, c);
+    const part = await redis.getrangeBuffer(ck, pos - c * h.chunkBytes, end - c * h.chunkBytes - 1);
+    if (part.length !== end - pos) {
+      const have = await redis.strlen(ck);
+      if (have === 0) throw new QueueDataError(`${key}: chunk ${c} of ${h.chunks} is missing (expired TTL?)`);
+      throw new QueueRecordError(`${key}: chunk ${c} holds ${have} bytes, its header says ${chunkLength(h, c)}`);
+    }
     out.set(part, pos - a.offset - from);
     pos = end;
   }
