@@ -1,6 +1,6 @@
 /**
  * Queue mode on the command line: `submit`, `worker`, `status`, `result`, `cancel`, `dashboard`
- * (see docs/queue.md). Every command takes the same connection options; stdout carries only what a
+ * (README: Running jobs on a queue). Every command takes the same connection options; stdout carries only what a
  * script reads (a job id, a status, file names), everything else goes to stderr.
  */
 import { availableParallelism } from 'node:os';
@@ -59,7 +59,7 @@ const print = (s: string) => process.stdout.write(`${s}\n`);
 
 export function registerQueueCommands(cli: Command): void {
   withConnection(cli.command('submit <job>'))
-    .description('enqueue a statistics job (JOB.json, see docs/queue.md); prints its id')
+    .description('enqueue a statistics job (JOB.json, see the README); prints its id')
     .option('--wait', 'wait for the job with a progress bar (and write its results with --out)')
     .option('--out <dir>', 'with --wait: write results.safetensors + summary.json here (keeps the results in Redis)')
     .option('--priority <P>', 'BullMQ priority, 1 = highest (overrides the job file)', positiveInt('--priority'))
