@@ -5,7 +5,8 @@
  * the main thread in one synchronous stretch that no timer can interrupt, so before such a stretch
  * the lock is extended explicitly to SYNC_LOCK_FACTOR × --lock-duration: a stretch up to that long
  * is not mistaken for a dead worker. (A worker that dies inside it is then presumed dead that much
- * later; the stalled check still recovers its job.)
+ * later; the stalled check still recovers its job.) The same holds before a shard loads its job's
+ * tensors the first time (parsing a large .npy from a data root is synchronous too).
  */
 import type { Job } from 'bullmq';
 import { log } from '../src/cli/log.ts';
@@ -14,17 +15,14 @@ import type { WorkerContext } from './worker-context.ts';
 export const SYNC_LOCK_FACTOR = 4;
 export const DEFAULT_LOCK_MS = 30_000;
 
-/** Extends the job's lock before a synchronous stretch of work (then runs the test hook that simulates one). */
+/** Extends the job's lock before a synchronous stretch of work. */
 export async function holdLockFor(w: WorkerContext, job: Job, token: string | undefined): Promise<void> {
-  const ms = (w.opts.lockDurationMs ?? DEFAULT_LOCK_MS) * SYNC_LOCK_FACTOR;
-  if (token) {
-    const ok = await job.extendLock(token, ms);
-    if (!ok) log.warn(`${job.name} ${job.id}: could not extend its lock (lost to a stalled check?)`);
-  }
-  if (w.opts.debugSyncBlockMs) blockMainThread(w.opts.debugSyncBlockMs);
+  if (!token) return;
+  const ok = await job.extendLock(token, (w.opts.lockDurationMs ?? DEFAULT_LOCK_MS) * SYNC_LOCK_FACTOR);
+  if (!ok) log.warn(`${job.name} ${job.id}: could not extend its lock (lost to a stalled check?)`);
 }
 
-/** Test hook: holds the main thread for `ms`, as a long synchronous merge would. */
-function blockMainThread(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Test hook (--debug-sync-block): holds the main thread for `ms`, as a long synchronous merge would. */
+export function debugBlockMainThread(w: WorkerContext): void {
+  if (w.opts.debugSyncBlockMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, w.opts.debugSyncBlockMs);
 }

@@ -25,7 +25,7 @@ import type { CheckedDescriptor, JobDescriptor } from './descriptor.ts';
 import { deleteJobData } from './job-data.ts';
 import type { QueueJobData } from './job-schema.ts';
 import { beginFinalReduce, markCompleted } from './job-state.ts';
-import { holdLockFor } from './lock.ts';
+import { debugBlockMainThread, holdLockFor } from './lock.ts';
 import { loadPartials, shardReturnSchema, type StoredPartials } from './partials-store.ts';
 import { parseRecord, readJsonRecord } from './record.ts';
 import { writeResultsFile, writeSummaryFile } from './safe-write.ts';
@@ -97,6 +97,7 @@ export async function runReduce(w: WorkerContext, job: Job, token: string | unde
   checkAgree(cd, parts, label);
   // Merge and finalise run on this thread, synchronously: BullMQ's renewal timer cannot fire meanwhile.
   await holdLockFor(w, job, token);
+  debugBlockMainThread(w);
   const merged = mergePartials(parts.map((p) => p.shard)); // sorts by shardId: shard order, never arrival order
   const t1 = performance.now();
   let results: Map<string, HostTensor>;

@@ -20,6 +20,7 @@ const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | const
 const READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const MAX_OWN_CHECK_BYTES = 64 * 2 ** 20;
 const errno = (e: unknown) => (e as NodeJS.ErrnoException).code;
+const REFUSED = new Set(['EACCES', 'EPERM', 'EROFS', 'ELOOP', 'EEXIST', 'ENOTDIR', 'ENOENT']);
 
 type Writer = (fh: FileHandle) => Promise<void>;
 
@@ -40,7 +41,9 @@ async function writeExclusive(file: string, write: Writer, isOwn: (file: string)
   try {
     await createAndWrite(tmp, write);
   } catch (e) {
-    throw new PathPolicyError(`${what}: cannot create a file in ${path.dirname(file)} (${errno(e) ?? (e as Error).message})`);
+    // Refused by the filesystem: no retry helps. Anything else (a full disk, an I/O error) may pass.
+    if (REFUSED.has(errno(e) ?? '')) throw new PathPolicyError(`${what}: cannot create a file in ${path.dirname(file)} (${errno(e)})`);
+    throw e;
   }
   try {
     await link(tmp, file);

@@ -25,7 +25,7 @@ import { JobCache } from './job-cache.ts';
 import { deleteJobData } from './job-data.ts';
 import { isJobId } from './job-id.ts';
 import { markFailed } from './job-state.ts';
-import { DEFAULT_LOCK_MS } from './lock.ts';
+import { DEFAULT_LOCK_MS, holdLockFor } from './lock.ts';
 import { PathPolicy, type PathRoots } from './path-policy.ts';
 import { checkInPlan, checkJobRecord } from './queue-job.ts';
 import { runCollect, runReduce } from './reduce-processor.ts';
@@ -71,7 +71,10 @@ async function processJob(w: WorkerContext, job: Job, token: string | undefined)
     } catch (e) {
       throw rejectRecord(e);
     }
-    if (d.kind === 'shard') return await runShard(w, await w.cache.get(d.jobId), d);
+    if (d.kind === 'shard') {
+      await holdLockFor(w, job, token);
+      return await runShard(w, await w.cache.get(d.jobId), d);
+    }
     if (d.kind === 'reduce') return await runReduce(w, job, token, d, cd);
     return await runCollect(w, job, d, cd);
   } catch (e) {
