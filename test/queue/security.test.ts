@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/select.ts';
 import { PathPolicyError } from '../../src/errors/queue-errors.ts';
 import { writeNpyFile } from '../../src/io/tensor-file.ts';
-import { QueueContext } from '../../queue/context.ts';
+import { deleteKeysWithPrefix, QueueContext } from '../../queue/context.ts';
 import type { JobDescriptor } from '../../queue/descriptor.ts';
 import { deleteJobData } from '../../queue/job-data.ts';
 import { readJobFile } from '../../queue/job-schema.ts';
@@ -222,6 +222,15 @@ describe("other jobs' keys", () => {
     expect(await countKeys(settings, `${ctx.keys.job(a.id)}:t:*`)).toEqual([]);
     expect(await ctx.redis.exists(ctx.keys.desc(a.id))).toBe(1);
     expect((await countKeys(settings, `${ctx.keys.job(b.id)}:*`)).sort()).toEqual(bKeys);
+  });
+
+  it('a whole-namespace cleanup matches its prefix literally: glob characters in it widen nothing', async () => {
+    const ns = `${settings.prefix}:glob`;
+    await ctx.redis.set(`${ns}*x:1`, 'doomed');
+    await ctx.redis.set(`${ns}Zx:1`, 'kept');
+    await ctx.redis.set(`${ns}[a]x:1`, 'kept');
+    expect(await deleteKeysWithPrefix(ctx.redis, `${ns}*x:`)).toBe(1);
+    expect((await countKeys(settings, `${ns}*`)).sort()).toEqual([`${ns}Zx:1`, `${ns}[a]x:1`]);
   });
 
   it('the status, result and cancel commands refuse ids outside the alphabet before touching Redis', async () => {
