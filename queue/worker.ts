@@ -22,6 +22,7 @@ import { bullConnection, type ConnectionSettings } from './connection.ts';
 import { QueueContext } from './context.ts';
 import { failureReason, oneLine, RecordRejected, rejectRecord, toProcessorError, withoutStack } from './failure.ts';
 import { JobCache } from './job-cache.ts';
+import type { QueueJobData } from './job-schema.ts';
 import { deleteJobData } from './job-data.ts';
 import { isJobId } from './job-id.ts';
 import { markFailed } from './job-state.ts';
@@ -57,7 +58,7 @@ export interface QueueWorker {
 
 /** One BullMQ job: the record checked, then the job's descriptor, then its place in the plan, then the work. */
 async function processJob(w: WorkerContext, job: Job, token: string | undefined): Promise<unknown> {
-  let d;
+  let d: QueueJobData;
   try {
     d = checkJobRecord(job);
   } catch (e) {
