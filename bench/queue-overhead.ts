@@ -36,7 +36,7 @@ import { writeNpyFile, writeSafetensorsFile } from '../src/io/tensor-file.ts';
 import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
 import { parseModelSpecText } from '../src/nn/parse-spec.ts';
 import { parseExtensionList } from '../src/extensions/index.ts';
-import { QueueContext, deleteKeys } from '../queue/context.ts';
+import { QueueContext, deleteKeysWithPrefix } from '../queue/context.ts';
 import { readJobFile } from '../queue/job-schema.ts';
 import { fetchResult } from '../queue/result.ts';
 import { waitForJob } from '../queue/status.ts';
@@ -134,7 +134,7 @@ async function queueMode(dir: string, label: string): Promise<Mode> {
   const close = async () => {
     worker.kill('SIGTERM');
     if (worker.exitCode === null) await new Promise((r) => worker.once('exit', r));
-    await deleteKeys(ctx.redis, `${settings.prefix}:*`);
+    await deleteKeysWithPrefix(ctx.redis, `${settings.prefix}:`);
     await ctx.close();
   };
   try {

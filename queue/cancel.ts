@@ -1,22 +1,25 @@
 /**
- * `backpack-ts cancel ID`: sets the job's stop record (every worker's shard of it gives up within
- * half a second and fails unrecoverably, never retried), removes the flow's jobs that no worker
- * holds, and frees the job's tensors and partials. Other jobs are untouched.
+ * `backpack-ts cancel ID`: cancels a job unless its final reduce has begun. Whether cancel or the
+ * reduce wins is decided in one Redis script (job-state.ts): a cancel that wins writes the stop
+ * record (every worker's shard of the job gives up within half a second and fails unrecoverably,
+ * never retried), removes the flow's jobs that no worker holds and frees the job's tensors,
+ * partials and per-batch results; a cancel that loses changes nothing and says what won.
+ * Other jobs are untouched.
  */
 import { log } from '../src/cli/log.ts';
-import { JobStateError } from '../src/errors/queue-errors.ts';
-import { deleteJobData, type QueueContext } from './context.ts';
-import { jobStatus } from './status.ts';
+import { JobNotFoundError, JobStateError } from '../src/errors/queue-errors.ts';
+import type { QueueContext } from './context.ts';
+import { deleteJobData } from './job-data.ts';
+import { checkJobId } from './job-id.ts';
+import { markCancelled } from './job-state.ts';
 import { cancelledRecord } from './worker-context.ts';
 
 export async function cancelJob(ctx: QueueContext, jobId: string): Promise<{ removed: boolean }> {
-  const s = await jobStatus(ctx, jobId);
-  if (s.state === 'completed' || s.state === 'failed' || s.state === 'cancelled') {
-    throw new JobStateError(`job ${jobId} is already ${s.state}; nothing to cancel`);
-  }
-  const ttl = await ctx.redis.ttl(ctx.keys.meta(jobId));
-  await ctx.redis.set(ctx.keys.stop(jobId), JSON.stringify(cancelledRecord(jobId)), 'EX', ttl > 0 ? ttl : 24 * 3600);
-  await ctx.redis.hset(ctx.keys.meta(jobId), 'finishedAt', Date.now());
+  checkJobId(jobId, 'cancel');
+  const outcome = await markCancelled(ctx, jobId, JSON.stringify(cancelledRecord(jobId)));
+  if (outcome === 'missing') throw new JobNotFoundError(`no job '${jobId}' in queue '${ctx.settings.queue}' (prefix '${ctx.settings.prefix}'): never submitted here, or expired`);
+  if (outcome === 'reducing') throw new JobStateError(`job ${jobId} is already reducing its results; too late to cancel (it will complete)`);
+  if (outcome !== 'cancelled') throw new JobStateError(`job ${jobId} is already ${outcome}; nothing to cancel`);
   let removed = false;
   const root = await ctx.queue.getJob(jobId);
   try {
@@ -26,6 +29,6 @@ export async function cancelJob(ctx: QueueContext, jobId: string): Promise<{ rem
   } catch (e) {
     log.info(`job ${jobId}: some shards are running; they stop within a second (${(e as Error).message})`);
   }
-  await deleteJobData(ctx, jobId);
+  await deleteJobData(ctx, jobId, ['t', 'p', 'r']);
   return { removed };
 }

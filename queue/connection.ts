@@ -2,7 +2,7 @@
  * Where the queue lives: the Redis connection (URL, password, TLS — passed through to ioredis),
  * the BullMQ key prefix and queue name. Every command and test builds one QueueContext from these.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { ConnectionOptions as BullConnection } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -35,23 +35,64 @@ export interface ConnectionSettings {
   queue: string;
 }
 
-/** The settings from CLI options, falling back to REDIS_URL / REDIS_PASSWORD / BACKPACK_QUEUE / BACKPACK_QUEUE_PREFIX. */
-export function connectionFromOptions(o: {
-  redis?: string; redisUsername?: string; redisPassword?: string; redisTls?: boolean; redisTlsCa?: string; redisTlsCert?: string;
-  redisTlsKey?: string; redisTlsServername?: string; redisTlsInsecure?: boolean; queue?: string; prefix?: string;
-}, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+/** The connection options every queue command takes (commander's camel-cased names). */
+export interface ConnectionOptions {
+  redis?: string; redisUsername?: string; redisPassword?: string; redisPasswordFile?: string; redisTls?: boolean; redisTlsCa?: string;
+  redisTlsCert?: string; redisTlsKey?: string; redisTlsServername?: string; redisTlsInsecure?: boolean; queue?: string; prefix?: string;
+}
+
+/** The password in a file (--redis-password-file): its first line, without the line break. */
+function readPasswordFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--redis-password-file: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const password = text.split(/\r?\n/, 1)[0];
+  if (!password) throw new UsageError(`--redis-password-file: ${file} is empty (expected the password on its first line)`);
+  return password;
+}
+
+/**
+ * The settings from CLI options, falling back to the environment: REDIS_URL, BACKPACK_REDIS_PASSWORD
+ * (or REDIS_PASSWORD), REDIS_USERNAME, BACKPACK_QUEUE, BACKPACK_QUEUE_PREFIX. A password comes from
+ * --redis-password-file, else --redis-password, else the environment, else the URL.
+ */
+export function connectionFromOptions(o: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+  if (o.redisPasswordFile !== undefined && o.redisPassword !== undefined) throw new UsageError('give the Redis password once: --redis-password-file or --redis-password, not both');
   const tlsFiles = o.redisTlsCa || o.redisTlsCert || o.redisTlsKey || o.redisTlsServername || o.redisTlsInsecure;
   const tls: ConnectionSettings['tls'] = tlsFiles
     ? { ca: o.redisTlsCa, cert: o.redisTlsCert, key: o.redisTlsKey, servername: o.redisTlsServername, rejectUnauthorized: o.redisTlsInsecure ? false : undefined }
     : o.redisTls ? true : undefined;
+  const password = o.redisPasswordFile !== undefined ? readPasswordFile(o.redisPasswordFile) : (o.redisPassword ?? env.BACKPACK_REDIS_PASSWORD ?? env.REDIS_PASSWORD);
   return {
     url: o.redis ?? env.REDIS_URL ?? DEFAULT_REDIS_URL,
     username: o.redisUsername ?? env.REDIS_USERNAME,
-    password: o.redisPassword ?? env.REDIS_PASSWORD,
+    password,
     tls,
     queue: o.queue ?? env.BACKPACK_QUEUE ?? DEFAULT_QUEUE,
     prefix: o.prefix ?? env.BACKPACK_QUEUE_PREFIX ?? DEFAULT_PREFIX,
   };
+}
+
+/**
+ * Warnings about secrets given where other users see them: a command line is visible to every
+ * user of the host (`ps`, /proc/PID/cmdline), and a password file others can read is no secret.
+ */
+export function secretWarnings(o: ConnectionOptions): string[] {
+  const out: string[] = [];
+  const hint = 'use BACKPACK_REDIS_PASSWORD or --redis-password-file FILE instead';
+  if (o.redisPassword !== undefined) out.push(`--redis-password is visible to every user of this host in ps; ${hint}`);
+  if (o.redis !== undefined && /^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(o.redis)) out.push(`--redis carries a password, visible to every user of this host in ps; put the URL in REDIS_URL or ${hint}`);
+  if (o.redisPasswordFile !== undefined) {
+    try {
+      if ((statSync(o.redisPasswordFile).mode & 0o077) !== 0) out.push(`--redis-password-file ${o.redisPasswordFile} is readable by other users (chmod 600 it)`);
+    } catch (e) {
+      out.push(`--redis-password-file ${o.redisPasswordFile}: cannot check its permissions (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return out;
 }
 
 function readPem(path: string | undefined, option: string): Buffer | undefined {
@@ -133,7 +174,7 @@ export async function openRedis(s: ConnectionSettings, timeoutMs = 5000): Promis
   } catch (e) {
     redis.disconnect();
     const why = lastError || (e as Error).message;
-    throw new RedisUnavailableError(`cannot reach Redis at ${describeUrl(s)} (${why}); set --redis or REDIS_URL (and --redis-password / --redis-tls if needed)`);
+    throw new RedisUnavailableError(`cannot reach Redis at ${describeUrl(s)} (${why}); set --redis or REDIS_URL (and BACKPACK_REDIS_PASSWORD / --redis-password-file / --redis-tls if needed)`);
   } finally {
     clearTimeout(timer);
   }

@@ -6,7 +6,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { bullConnection, openRedis, type ConnectionSettings } from './connection.ts';
-import { QueueKeys } from './keys.ts';
+import { escapeGlob, QueueKeys } from './keys.ts';
 
 export class QueueContext {
   readonly keys: QueueKeys;
@@ -39,20 +39,21 @@ export class QueueContext {
   }
 }
 
-/** Deletes every key matching a glob pattern (SCAN + UNLINK, in batches); returns how many. */
-export async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+/**
+ * Deletes every key that starts with `literalPrefix` (SCAN + UNLINK, in batches); returns how many.
+ * The prefix is escaped: it matches itself only, whatever characters it holds. Only for whole
+ * namespaces (tests, an operator's cleanup); a job's data is deleted by exact keys (job-data.ts).
+ */
+export async function deleteKeysWithPrefix(redis: Redis, literalPrefix: string): Promise<number> {
+  const pattern = `${escapeGlob(literalPrefix)}*`;
   let cursor = '0';
   let n = 0;
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
     cursor = next;
-    if (found.length > 0) n += await redis.unlink(...found);
+    // SCAN MATCH is checked again here: a key is removed only if it really starts with the literal.
+    const own = found.filter((k) => k.startsWith(literalPrefix));
+    if (own.length > 0) n += await redis.unlink(...own);
   } while (cursor !== '0');
   return n;
-}
-
-/** Removes a job's tensors and partials (kept: descriptor, meta, summary, results — until their TTL). */
-export async function deleteJobData(ctx: QueueContext, jobId: string): Promise<void> {
-  await deleteKeys(ctx.redis, `${ctx.keys.job(jobId)}:t:*`);
-  await deleteKeys(ctx.redis, `${ctx.keys.job(jobId)}:p:*`);
 }

@@ -20,6 +20,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { JobSpecError } from '../src/errors/queue-errors.ts';
 import { BACKEND_NAMES } from '../src/vocabulary.ts';
+import { MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
+import { jobIdSchema } from './job-id.ts';
+import { describeIssues } from './record.ts';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -60,20 +63,10 @@ export const jobFileSchema = z.strictObject({
 });
 export type JobFile = z.infer<typeof jobFileSchema>;
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => {
-      const p = issue.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
-      return `${p || '(root)'}: ${issue.message}`;
-    })
-    .join('; ');
-}
-
 /** Validates a parsed JOB.json and makes its paths absolute (relative to `baseDir`). */
 export function parseJobFile(raw: unknown, label: string, baseDir: string): JobFile {
   const r = jobFileSchema.safeParse(raw);
-  if (!r.success) throw new JobSpecError(`${label}: ${describeIssues(r.error)}`);
+  if (!r.success) throw new JobSpecError(`${label}: ${describeIssues(r.error, 5)}`);
   const job = r.data;
   const abs = (p: string) => path.resolve(baseDir, p);
   if (job.options.accumulate && !job.options.batchSize) throw new JobSpecError(`${label}: options.accumulate needs options.batchSize`);
@@ -104,50 +97,21 @@ export async function readJobFile(file: string): Promise<JobFile> {
   return parseJobFile(raw, file, path.dirname(path.resolve(file)));
 }
 
-// ---- what a submission stores and enqueues --------------------------------------------------
+// ---- what a submission enqueues ------------------------------------------------------------
 
-/** Where a worker finds a tensor: a file on storage every worker reads, or a blob key in Redis. */
-export type TensorLocation = { kind: 'path'; path: string } | { kind: 'redis'; key: string };
+const jobRef = { jobId: jobIdSchema };
+const shardIndex = z.number().int().nonnegative().max(MAX_SHARDS);
 
-export interface BatchPlan {
-  batch: number;
-  /** First row of the batch in the dataset, its size (its N), and its shards (offsets within the batch). */
-  start: number;
-  N: number;
-  shards: { offset: number; count: number }[];
-}
-
-/** Everything a worker needs to run any shard of the job (stored once, at <ns>:<id>:desc). */
-export interface JobDescriptor {
-  v: 1;
-  jobId: string;
-  name?: string;
-  createdAt: number;
-  /** The model spec as submitted (validated at submit; parsed again by workers). */
-  spec: unknown;
-  extensions: string[];
-  backend: (typeof BACKEND_NAMES)[number];
-  seed: number;
-  mcSamples: number;
-  subsampling?: number[];
-  tensors: { weights: TensorLocation; inputs: TensorLocation; targets: TensorLocation; vectors?: TensorLocation };
-  /** Dataset rows; batchSize and accumulate as in `backpack-ts run`. */
-  N: number;
-  batchSize?: number;
-  accumulate: boolean;
-  batches: BatchPlan[];
-  output: { dir?: string; redis: boolean };
-  ttlSeconds: number;
-  priority?: number;
-}
-
-/** Payloads of the BullMQ jobs (names 'shard', 'reduce', 'collect'): ids and indices, never tensors. */
+/**
+ * Payloads of the BullMQ jobs (names 'shard', 'reduce', 'collect'): ids and indices, never tensors.
+ * A worker checks every payload against this schema, then against the job's plan (queue-job.ts).
+ */
 export const queueJobDataSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('shard'), jobId: z.string(), batch: nonNegInt, shard: nonNegInt, offset: nonNegInt, count: posInt }),
+  z.strictObject({ kind: z.literal('shard'), ...jobRef, batch: shardIndex, shard: shardIndex, offset: z.number().int().nonnegative().max(MAX_SAMPLES), count: z.number().int().positive().max(MAX_SAMPLES) }),
   /** Merges a batch's shards in shard order and finalises; `root` when the job has one batch. */
-  z.strictObject({ kind: z.literal('reduce'), jobId: z.string(), batch: nonNegInt, root: z.boolean(), name: z.string().optional() }),
+  z.strictObject({ kind: z.literal('reduce'), ...jobRef, batch: shardIndex, root: z.boolean(), name: z.string().max(200).optional() }),
   /** The root of a per-batch job: writes the job's summary over its batches. */
-  z.strictObject({ kind: z.literal('collect'), jobId: z.string(), name: z.string().optional() }),
+  z.strictObject({ kind: z.literal('collect'), ...jobRef, name: z.string().max(200).optional() }),
 ]);
 export type QueueJobData = z.infer<typeof queueJobDataSchema>;
 export type QueueJobName = QueueJobData['kind'];

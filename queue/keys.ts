@@ -9,9 +9,15 @@
  *   <ns>:<id>:p:<batch>:<s>   a shard's merged partials (header written last, NX: first delivery wins)
  *   <ns>:<id>:r:<batch>       a batch's results.safetensors bytes
  *   <ns>:<id>:summary         the job's summary.json
+ *   <ns>:<id>:blobs           set of every blob key (header and chunks) written for the job: data is
+ *                             deleted key by key from here, never by a pattern (job-data.ts)
  * and <ns>:jobs, a sorted set of job ids by submit time (for `status` without an id).
+ * The meta hash's `phase` field (job-state.ts) says who won between cancel and the final reduce.
+ *
+ * Every method checks its id (job-id.ts): a key is only ever built from a valid id.
  */
 import type { ConnectionSettings } from './connection.ts';
+import { checkJobId } from './job-id.ts';
 
 export class QueueKeys {
   readonly ns: string;
@@ -22,7 +28,7 @@ export class QueueKeys {
     return `${this.ns}:jobs`;
   }
   job(id: string): string {
-    return `${this.ns}:${id}`;
+    return `${this.ns}:${checkJobId(id, 'job key')}`;
   }
   desc(id: string): string {
     return `${this.job(id)}:desc`;
@@ -48,7 +54,13 @@ export class QueueKeys {
   summary(id: string): string {
     return `${this.job(id)}:summary`;
   }
+  blobs(id: string): string {
+    return `${this.job(id)}:blobs`;
+  }
 }
+
+/** A literal for SCAN MATCH: glob characters escaped, so a prefix matches only itself. */
+export const escapeGlob = (literal: string) => literal.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
 /** BullMQ job ids of a job's nodes: the root carries the job id itself. */
 export const batchJobId = (id: string, batch: number) => `${id}-b${batch}`;

@@ -3,34 +3,64 @@
  * (job id, batch, shard): a JSON header with the entry layout, the binary arrays as chunks. The
  * header is written with NX, so a shard delivered twice (a stalled job that ran again) is stored,
  * and therefore counted, once.
+ *
+ * Read back, a header is checked against what the reducer expects of that shard (its batch,
+ * index, offset and count in the job's plan) and against its own arrays (one float64 array of the
+ * entry's size per sum, an int32 index of rows inside the shard plus their float32 data per rows
+ * entry) before any array is allocated: a record anyone could have written must not steer the merge.
  */
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { BackpackError, ErrorCode } from '../src/errors/index.ts';
+import { QueueRecordError } from '../src/errors/queue-errors.ts';
+import { numel } from '../src/io/host-tensor.ts';
 import type { MergedPartials } from '../src/reduce/merge.ts';
 import type { PartialEntry, ShardPartials } from '../src/reduce/partials.ts';
-import { getArrays, putArrays, type PutOptions, type StoredArray } from './tensor-store.ts';
+import { MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
+import { parseRecord } from './record.ts';
+import { getArrays, getCheckedHeader, MAX_ARRAY_LENGTH, putArrays, type PutOptions, type StoredArray } from './tensor-store.ts';
+
+const index = z.number().int().nonnegative().max(MAX_SAMPLES);
+const dims = z.array(z.number().int().nonnegative().max(MAX_ARRAY_LENGTH)).max(8);
 
 /** What a shard job returns to its parent (small JSON; the partials themselves stay in Redis). */
-export interface ShardReturn {
+export const shardReturnSchema = z.strictObject({
+  batch: z.number().int().nonnegative().max(MAX_SHARDS),
+  shard: z.number().int().nonnegative().max(MAX_SHARDS),
+  offset: index,
+  count: z.number().int().positive().max(MAX_SAMPLES),
+  loss: z.number(),
+});
+export type ShardReturn = z.infer<typeof shardReturnSchema>;
+
+const entryLayoutSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ key: z.string().min(1).max(256), kind: z.literal('sum'), shape: dims }),
+  z.strictObject({ key: z.string().min(1).max(256), kind: z.literal('rows'), rowShape: dims }),
+]);
+type EntryLayout = z.infer<typeof entryLayoutSchema>;
+
+const partialsMetaSchema = z.strictObject({
+  ...shardReturnSchema.shape,
+  paramNames: z.array(z.string().min(1).max(256)).max(10_000),
+  reduction: z.enum(['mean', 'sum']),
+  entries: z.array(entryLayoutSchema).max(100_000),
+});
+type PartialsMeta = z.infer<typeof partialsMetaSchema>;
+
+/** Where a shard lies in the job's plan: what its stored partials must say about themselves. */
+export interface ExpectedShard {
   batch: number;
   shard: number;
   offset: number;
   count: number;
-  loss: number;
-}
-
-type EntryLayout = { key: string; kind: 'sum'; shape: number[] } | { key: string; kind: 'rows'; rowShape: number[] };
-
-interface PartialsMeta extends ShardReturn {
-  paramNames: string[];
-  reduction: 'mean' | 'sum';
-  entries: EntryLayout[];
 }
 
 export interface StoredPartials {
   shard: ShardPartials;
   paramNames: string[];
   reduction: 'mean' | 'sum';
+  /** Entry layout (key, kind, shape), for comparing shards with each other. */
+  layout: EntryLayout[];
 }
 
 /** Stores a shard's partials; false when this shard was already stored (the first delivery counts). */
@@ -55,19 +85,71 @@ export function storePartials(
   return putArrays(redis, key, meta, arrays, { ...opts, onlyIfAbsent: true });
 }
 
-export async function loadPartials(redis: Redis, key: string): Promise<StoredPartials | null> {
-  const blob = await getArrays<PartialsMeta>(redis, key);
+/** The header's meta checked against the expected shard and against its arrays (sizes and dtypes). */
+function checkMeta(key: string, want: ExpectedShard) {
+  return (raw: unknown, arrays: readonly { dtype: string; length: number }[]): PartialsMeta => {
+    const what = `partials ${key}`;
+    const meta = parseRecord(partialsMetaSchema, raw, what);
+    const fail = (why: string): never => {
+      throw new QueueRecordError(`${what}: ${why}`);
+    };
+    if (meta.batch !== want.batch || meta.shard !== want.shard || meta.offset !== want.offset || meta.count !== want.count) {
+      fail(`they describe batch ${meta.batch} shard ${meta.shard} (samples ${meta.offset}+${meta.count}), the plan has batch ${want.batch} shard ${want.shard} (samples ${want.offset}+${want.count})`);
+    }
+    const keys = new Set<string>();
+    let i = 0;
+    const take = (dtype: string, length: number, entry: string) => {
+      const a = arrays[i++];
+      if (!a || a.dtype !== dtype || a.length !== length) fail(`entry '${entry}' needs ${length} ${dtype} values, its array holds ${a ? `${a.length} ${a.dtype}` : 'nothing'}`);
+    };
+    for (const e of meta.entries) {
+      if (keys.has(e.key)) fail(`entry '${e.key}' appears twice`);
+      keys.add(e.key);
+      if (e.kind === 'sum') take('float64', numel(e.shape), e.key);
+      else {
+        const rows = arrays[i]?.length ?? 0;
+        if (rows > want.count) fail(`entry '${e.key}' has ${rows} rows, more than the shard's ${want.count} samples`);
+        take('int32', rows, e.key);
+        take('float32', rows * numel(e.rowShape), e.key);
+      }
+    }
+    if (i !== arrays.length) fail(`${arrays.length} arrays for ${i} entry arrays`);
+    return meta;
+  };
+}
+
+/** The stored shard's header (checked), without its arrays: what a redelivered shard reports. */
+export async function storedShard(redis: Redis, key: string, want: ExpectedShard): Promise<ShardReturn | null> {
+  const h = await getCheckedHeader(redis, key, checkMeta(key, want));
+  if (!h) return null;
+  const { batch, shard, offset, count, loss } = h.meta;
+  return { batch, shard, offset, count, loss };
+}
+
+/** A shard's partials, checked; null when absent. Row indices must lie in the shard, in increasing order. */
+export async function loadPartials(redis: Redis, key: string, want: ExpectedShard): Promise<StoredPartials | null> {
+  const blob = await getArrays(redis, key, checkMeta(key, want));
   if (!blob) return null;
   const { meta, arrays } = blob;
   const entries: Record<string, PartialEntry> = {};
   let i = 0;
   for (const e of meta.entries) {
     if (e.kind === 'sum') entries[e.key] = { kind: 'sum', shape: e.shape, data: arrays[i++] as Float64Array };
-    else entries[e.key] = { kind: 'rows', rowShape: e.rowShape, index: arrays[i++] as Int32Array, data: arrays[i++] as Float32Array };
+    else {
+      const rowIndex = arrays[i++] as Int32Array;
+      for (let r = 0; r < rowIndex.length; r++) {
+        const s = rowIndex[r];
+        if (s < want.offset || s >= want.offset + want.count || (r > 0 && s <= rowIndex[r - 1])) {
+          throw new QueueRecordError(`partials ${key}: entry '${e.key}' row ${r} names sample ${s}, outside the shard's samples ${want.offset}..${want.offset + want.count - 1} or out of order`);
+        }
+      }
+      entries[e.key] = { kind: 'rows', rowShape: e.rowShape, index: rowIndex, data: arrays[i++] as Float32Array };
+    }
   }
   return {
     shard: { shardId: meta.shard, offset: meta.offset, count: meta.count, loss: meta.loss, entries },
     paramNames: meta.paramNames,
     reduction: meta.reduction,
+    layout: meta.entries,
   };
 }

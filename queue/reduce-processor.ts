@@ -2,39 +2,41 @@
  * The parents of a job's flow. 'reduce' merges a batch's shard partials IN SHARD ORDER (children
  * values are keyed by BullMQ job id, so they are sorted by shard index first), finalises once and
  * writes the results (output.dir and/or Redis). 'collect' is the root of a per-batch job: it
- * writes the job's summary over its batches. The root also frees the job's tensors and partials.
+ * writes the job's summary over its batches. The root marks the job `reducing` before it reads
+ * anything (so a cancel can no longer win: job-state.ts), completes it with its summary, and frees
+ * the job's tensors and partials.
+ *
+ * Everything read back is checked: children values against the plan, partials against their
+ * shard and against each other (partials-store.ts), the model's parameters against the partials.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { log } from '../src/cli/log.ts';
-import { PayloadTooLargeError, QueueDataError } from '../src/errors/queue-errors.ts';
+import { BackpackError, ErrorCode } from '../src/errors/index.ts';
+import { PayloadTooLargeError, QueueDataError, QueueRecordError } from '../src/errors/queue-errors.ts';
 import { formatBytes } from '../src/coordinator/memory-plan.ts';
-import { parseExtensionList } from '../src/extensions/index.ts';
-import type { HostTensor } from '../src/io/host-tensor.ts';
-import { writeResults, type Summary } from '../src/io/results.ts';
+import type { Summary } from '../src/io/results.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
+import { describeParameters } from '../src/nn/network.ts';
 import { finalize } from '../src/reduce/finalize.ts';
+import type { HostTensor } from '../src/io/host-tensor.ts';
 import { mergePartials } from '../src/reduce/merge.ts';
-import type { ShardPartials } from '../src/reduce/partials.ts';
-import { deleteJobData } from './context.ts';
-import { readDescriptor } from './job-cache.ts';
-import type { JobDescriptor, QueueJobData } from './job-schema.ts';
-import { loadPartials, type ShardReturn } from './partials-store.ts';
-import { putArrays } from './tensor-store.ts';
+import type { CheckedDescriptor, JobDescriptor } from './descriptor.ts';
+import { deleteJobData } from './job-data.ts';
+import type { QueueJobData } from './job-schema.ts';
+import { beginFinalReduce, markCompleted } from './job-state.ts';
+import { debugBlockMainThread, holdLockFor } from './lock.ts';
+import { loadPartials, shardReturnSchema, type StoredPartials } from './partials-store.ts';
+import { parseRecord, readJsonRecord } from './record.ts';
+import { writeResultsFile, writeSummaryFile } from './safe-write.ts';
+import { deleteBlob, putArrays } from './tensor-store.ts';
+import { batchDirName, summarySchema, type ResultMeta } from './summary.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 type ReduceData = Extract<QueueJobData, { kind: 'reduce' }>;
 type CollectData = Extract<QueueJobData, { kind: 'collect' }>;
 
 export const DEFAULT_MAX_RESULT_BYTES = 2 * 2 ** 30;
-export const batchDirName = (batch: number) => `batch-${String(batch).padStart(5, '0')}`;
-
-/** Meta of a batch's result blob in Redis: its summary (the bytes are results.safetensors). */
-export interface ResultMeta {
-  summary: Summary;
-}
-
 function common(d: JobDescriptor) {
   return {
     jobId: d.jobId, name: d.name ?? null, backend: d.backend, extensions: d.extensions, pool: 'queue', seed: d.seed,
@@ -42,31 +44,70 @@ function common(d: JobDescriptor) {
   };
 }
 
-export async function runReduce(w: WorkerContext, job: Job, d: ReduceData): Promise<Summary> {
+/**
+ * The root's start: 'reducing' (go on), or the summary of an earlier delivery that completed, or
+ * the stop reason of a job that was cancelled or failed first.
+ */
+async function beginRoot(w: WorkerContext, jobId: string): Promise<Summary | null> {
+  const phase = await beginFinalReduce(w.ctx, jobId);
+  if (phase === 'reducing') return null;
+  if (phase === 'completed') {
+    const done = await readJsonRecord(w.ctx.redis, w.ctx.keys.summary(jobId), summarySchema, `job ${jobId}: summary`);
+    if (done && done.jobId === jobId) return done as unknown as Summary;
+    throw new QueueDataError(`job ${jobId}: completed, but its summary is gone from Redis`);
+  }
+  if (phase === 'missing') throw new QueueDataError(`job ${jobId}: its meta record is gone from Redis (expired TTL?)`);
+  await w.throwIfStopped(jobId);
+  throw new UnrecoverableError(`job ${jobId} is ${phase}`);
+}
+
+/** Partials of every shard agree with each other and with the model (parameter names, reduction, entry layout). */
+function checkAgree(cd: CheckedDescriptor, parts: StoredPartials[], label: string): void {
+  const names = Object.keys(describeParameters(cd.spec).params);
+  const layout = JSON.stringify(parts[0].layout);
+  for (const [i, p] of parts.entries()) {
+    if (p.paramNames.length !== names.length || p.paramNames.some((n, j) => n !== names[j])) throw new QueueRecordError(`${label}: the partials of shard ${i} name other parameters than the model`);
+    if (p.reduction !== cd.spec.loss.reduction) throw new QueueRecordError(`${label}: the partials of shard ${i} use reduction '${p.reduction}', the model '${cd.spec.loss.reduction}'`);
+    if (JSON.stringify(p.layout) !== layout) throw new QueueRecordError(`${label}: the partials of shard ${i} hold other entries than those of shard 0`);
+  }
+}
+
+export async function runReduce(w: WorkerContext, job: Job, token: string | undefined, d: ReduceData, cd: CheckedDescriptor): Promise<Summary> {
   const { ctx } = w;
-  await w.throwIfStopped(d.jobId);
+  const { desc } = cd;
+  const label = `job ${d.jobId} batch ${d.batch}`;
   if (d.root) {
-    const done = await finishedSummary(w, d.jobId);
+    const done = await beginRoot(w, d.jobId);
     if (done) return done;
+  } else {
+    await w.throwIfStopped(d.jobId);
   }
   const t0 = performance.now();
-  const desc = await readDescriptor(ctx, d.jobId);
   const b = desc.batches[d.batch];
-  const values = Object.values(await job.getChildrenValues()) as ShardReturn[];
+  const values = Object.values(await job.getChildrenValues()).map((v) => parseRecord(shardReturnSchema, v, `${label}: a shard's return value`));
   const byShard = new Map(values.filter((v) => v.batch === d.batch).map((v) => [v.shard, v]));
   const missing = b.shards.map((_, i) => i).filter((i) => !byShard.has(i));
-  if (missing.length > 0) throw new QueueDataError(`job ${d.jobId} batch ${d.batch}: no result from shards ${missing.join(', ')}`);
-  const partials: ShardPartials[] = [];
-  let net: { paramNames: string[]; reduction: 'mean' | 'sum' } | undefined;
-  for (let i = 0; i < b.shards.length; i++) {
-    const p = await loadPartials(ctx.redis, ctx.keys.partial(d.jobId, d.batch, i));
-    if (!p) throw new QueueDataError(`job ${d.jobId} batch ${d.batch}: the partials of shard ${i} are gone from Redis (expired TTL?)`);
-    partials.push(p.shard);
-    net = p;
+  if (missing.length > 0) throw new QueueDataError(`${label}: no result from shards ${missing.slice(0, 20).join(', ')}`);
+  const parts: StoredPartials[] = [];
+  for (const [i, s] of b.shards.entries()) {
+    const p = await loadPartials(ctx.redis, ctx.keys.partial(d.jobId, d.batch, i), { batch: d.batch, shard: i, ...s });
+    if (!p) throw new QueueDataError(`${label}: the partials of shard ${i} are gone from Redis (expired TTL?)`);
+    parts.push(p);
   }
-  const merged = mergePartials(partials); // sorts by shardId: shard order, never arrival order
+  checkAgree(cd, parts, label);
+  // Merge and finalise run on this thread, synchronously: BullMQ's renewal timer cannot fire meanwhile.
+  await holdLockFor(w, job, token);
+  debugBlockMainThread(w);
+  const merged = mergePartials(parts.map((p) => p.shard)); // sorts by shardId: shard order, never arrival order
   const t1 = performance.now();
-  const results = finalize(merged, { N: b.N, paramNames: net!.paramNames, extensions: parseExtensionList(desc.extensions), subsampling: desc.subsampling, reduction: net!.reduction });
+  let results: Map<string, HostTensor>;
+  try {
+    results = finalize(merged, { N: b.N, paramNames: parts[0].paramNames, extensions: cd.extensions, subsampling: desc.subsampling, reduction: parts[0].reduction });
+  } catch (e) {
+    // The partials passed their checks, so what finalize misses is missing from the records.
+    if (e instanceof BackpackError && e.code === ErrorCode.Internal) throw new QueueRecordError(`${label}: the partials do not hold what the job's quantities need (${e.message})`);
+    throw e;
+  }
   const perBatch = !d.root;
   const summary: Omit<Summary, 'shapes'> = {
     ...common(desc), loss: merged.loss, N: b.N, shards: b.shards.length,
@@ -75,61 +116,79 @@ export async function runReduce(w: WorkerContext, job: Job, d: ReduceData): Prom
   };
   const full = await writeOutputs(w, desc, d.batch, results, summary, perBatch);
   if (d.root) await finishJob(w, desc, full);
-  log.info(`job ${d.jobId} batch ${d.batch}: reduced ${b.shards.length} shards, loss ${merged.loss.toPrecision(8)}`);
+  else await undoIfStopped(w, d.jobId, d.batch);
+  log.info(`${label}: reduced ${b.shards.length} shards, loss ${merged.loss.toPrecision(8)}`);
   return full;
+}
+
+/** A per-batch result written after a cancel deleted the job's data is removed again (written, then checked). */
+async function undoIfStopped(w: WorkerContext, jobId: string, batch: number): Promise<void> {
+  if (!(await w.stopRecord(jobId))) return;
+  await deleteBlob(w.ctx.redis, w.ctx.keys.result(jobId, batch));
+  await w.throwIfStopped(jobId);
 }
 
 async function writeOutputs(w: WorkerContext, desc: JobDescriptor, batch: number, results: Map<string, HostTensor>, summary: Omit<Summary, 'shapes'>, perBatch: boolean): Promise<Summary> {
   const shapes: Record<string, number[]> = {};
   for (const [key, t] of results) shapes[key] = t.shape;
   const full = { ...summary, shapes } as Summary;
-  if (desc.output.dir) await writeResults(perBatch ? path.join(desc.output.dir, batchDirName(batch)) : desc.output.dir, results, summary);
+  if (desc.output.dir) {
+    const dir = perBatch ? path.join(desc.output.dir, batchDirName(batch)) : desc.output.dir;
+    const what = `job ${desc.jobId}: output.dir`;
+    await w.policy.makeOutputDir(dir, what);
+    await writeResultsFile(dir, desc.jobId, results, full.loss, what);
+    await writeSummaryFile(dir, desc.jobId, full, what);
+  }
   if (desc.output.redis) {
-    const bytes = encodeSafetensors(results, { format: 'backpack-ts', loss: String(summary.loss) });
+    const bytes = encodeSafetensors(results, { format: 'backpack-ts', loss: String(full.loss), job: desc.jobId });
     const limit = w.opts.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
     if (bytes.byteLength > limit) {
       const msg = `job ${desc.jobId}: results of ${formatBytes(bytes.byteLength)} exceed the worker's --max-result ${formatBytes(limit)} for results kept in Redis`;
       if (!desc.output.dir) throw new PayloadTooLargeError(`${msg}; submit the job with output.dir on storage the workers can write`);
       log.warn(`${msg}; they are only in ${desc.output.dir}`);
     } else {
-      await putArrays<ResultMeta>(w.ctx.redis, w.ctx.keys.result(desc.jobId, batch), { summary: full }, [bytes], { ttlSeconds: desc.ttlSeconds, chunkBytes: w.opts.chunkBytes });
+      await putArrays<ResultMeta>(w.ctx.redis, w.ctx.keys.result(desc.jobId, batch), { summary: full }, [bytes], {
+        ttlSeconds: desc.ttlSeconds, chunkBytes: w.opts.chunkBytes, registry: w.ctx.keys.blobs(desc.jobId),
+      });
     }
   }
   return full;
 }
 
-export async function runCollect(w: WorkerContext, job: Job, d: CollectData): Promise<Summary> {
-  await w.throwIfStopped(d.jobId);
-  const done = await finishedSummary(w, d.jobId);
+export async function runCollect(w: WorkerContext, job: Job, d: CollectData, cd: CheckedDescriptor): Promise<Summary> {
+  const done = await beginRoot(w, d.jobId);
   if (done) return done;
-  const desc = await readDescriptor(w.ctx, d.jobId);
-  const values = (Object.values(await job.getChildrenValues()) as Summary[]).sort((a, b) => (a.batch as number) - (b.batch as number));
-  if (values.length !== desc.batches.length) throw new QueueDataError(`job ${d.jobId}: ${values.length} of ${desc.batches.length} batches reported`);
-  const batches = values.map((s) => ({ batch: s.batch, firstSample: s.firstSample, N: s.N, loss: s.loss, shards: s.shards, dir: batchDirName(s.batch as number) }));
+  const { desc } = cd;
+  const values = Object.values(await job.getChildrenValues())
+    .map((v) => parseRecord(summarySchema, v, `job ${d.jobId}: a batch's summary`))
+    .sort((a, b) => (a.batch ?? -1) - (b.batch ?? -1));
+  const agrees = values.length === desc.batches.length && values.every((s, i) => {
+    const b = desc.batches[i];
+    return s.jobId === d.jobId && s.batch === i && s.firstSample === b.start && s.N === b.N && s.shards === b.shards.length;
+  });
+  if (!agrees) throw new QueueRecordError(`job ${d.jobId}: its batches' summaries do not match its plan of ${desc.batches.length} batches`);
+  const batches = values.map((s) => ({ batch: s.batch, firstSample: s.firstSample, N: s.N, loss: s.loss ?? NaN, shards: s.shards, dir: batchDirName(s.batch as number) }));
   const summary = {
     ...common(desc), N: desc.N, batchSize: desc.batchSize, batches,
     loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / desc.N,
     shards: batches.reduce((a, b) => a + b.shards, 0), shapes: {}, timings: { totalMs: Date.now() - desc.createdAt },
   } as Summary;
   if (desc.output.dir) {
-    await mkdir(desc.output.dir, { recursive: true });
-    await writeFile(path.join(desc.output.dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    const what = `job ${d.jobId}: output.dir`;
+    await w.policy.makeOutputDir(desc.output.dir, what);
+    await writeSummaryFile(desc.output.dir, d.jobId, summary, what);
   }
   await finishJob(w, desc, summary);
   return summary;
 }
 
-/** A root that ran to the end before (and was delivered again) returns what it wrote then. */
-async function finishedSummary(w: WorkerContext, jobId: string): Promise<Summary | null> {
-  const json = await w.ctx.redis.get(w.ctx.keys.summary(jobId));
-  return json === null ? null : (JSON.parse(json) as Summary);
-}
-
-/** The root is done: keep the summary, free tensors and partials, stamp the finish time. */
+/** The root is done: the summary and `completed` in one step (unless the job was stopped meanwhile), then free tensors and partials. */
 async function finishJob(w: WorkerContext, desc: JobDescriptor, summary: Summary): Promise<void> {
-  const { redis, keys } = w.ctx;
-  await redis.set(keys.summary(desc.jobId), JSON.stringify(summary), 'EX', desc.ttlSeconds);
-  await redis.hset(keys.meta(desc.jobId), 'finishedAt', Date.now());
+  const phase = await markCompleted(w.ctx, desc.jobId, JSON.stringify(summary), desc.ttlSeconds);
+  if (phase !== 'completed') {
+    await w.throwIfStopped(desc.jobId);
+    throw new QueueDataError(`job ${desc.jobId}: could not complete (its state is ${phase})`);
+  }
   await deleteJobData(w.ctx, desc.jobId);
   w.cache.forget(desc.jobId);
 }

@@ -3,6 +3,10 @@
  * micro-shards (one per local worker) and run with collectPartials over a BatchSlice (global sample
  * offsets, the batch's N), then stored in Redis as binary partials. A shard already stored (a
  * redelivery after a stall) is not computed again: its first result counts.
+ *
+ * The main thread stays free while the pool computes (the pool's threads or processes do the
+ * work), so BullMQ's lock renewal keeps the shard's lock however long it runs (`--lock-duration`
+ * bounds silence, not the length of a shard; test/queue/faults.test.ts checks both).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { planShards } from '../src/core/backprop.ts';
@@ -10,14 +14,19 @@ import { collectPartials, type CollectedPartials, type PoolJobOptions } from '..
 import type { JobTensors } from '../src/coordinator/job-context.ts';
 import { log } from '../src/cli/log.ts';
 import type { QueueJobData } from './job-schema.ts';
-import { storePartials, type ShardReturn } from './partials-store.ts';
-import { getHeader } from './tensor-store.ts';
+import type { LoadedJob } from './job-cache.ts';
+import { storedShard, storePartials, type ShardReturn } from './partials-store.ts';
+import { deleteBlob } from './tensor-store.ts';
 import type { WorkerContext } from './worker-context.ts';
 
-type ShardData = Extract<QueueJobData, { kind: 'shard' }>;
+export type ShardData = Extract<QueueJobData, { kind: 'shard' }>;
 
-/** Progress counts each shard once, whichever delivery stored it (one script: no half-counted shard). */
+/**
+ * Progress counts each shard once, whichever delivery stored it (one script: no half-counted shard).
+ * Nothing is counted for a job without its meta hash (expired), so no key is created without a TTL.
+ */
 const COUNT_ONCE = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
   redis.call('HINCRBY', KEYS[2], 'shardsDone', 1)
   redis.call('HINCRBY', KEYS[2], 'samplesDone', ARGV[2])
@@ -26,17 +35,13 @@ if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
 end
 return 0`;
 
-export async function runShard(w: WorkerContext, d: ShardData): Promise<ShardReturn> {
+/** `job` is the loaded job this shard belongs to; `d` was checked against its plan (queue-job.ts). */
+export async function runShard(w: WorkerContext, job: LoadedJob, d: ShardData): Promise<ShardReturn> {
   const { ctx } = w;
-  await w.throwIfStopped(d.jobId);
   const key = ctx.keys.partial(d.jobId, d.batch, d.shard);
-  const stored = await getHeader<ShardReturn>(ctx.redis, key);
-  if (stored) {
-    const { batch, shard, offset, count, loss } = stored.meta;
-    return { batch, shard, offset, count, loss };
-  }
+  const stored = await storedShard(ctx.redis, key, d);
+  if (stored) return stored;
   const t0 = performance.now();
-  const job = await w.cache.get(d.jobId);
   const { desc } = job;
   const b = desc.batches[d.batch];
   const label = `job ${d.jobId} batch ${d.batch} shard ${d.shard}`;
@@ -62,7 +67,14 @@ export async function runShard(w: WorkerContext, d: ShardData): Promise<ShardRet
   };
   const c = await w.untilStopped(d.jobId, compute);
   const info: ShardReturn = { batch: d.batch, shard: d.shard, offset: d.offset, count: d.count, loss: c.merged.loss };
-  await storePartials(ctx.redis, key, info, c.merged, { paramNames: c.paramNames, reduction: c.reduction }, { ttlSeconds: desc.ttlSeconds, chunkBytes: w.opts.chunkBytes });
+  await storePartials(ctx.redis, key, info, c.merged, { paramNames: c.paramNames, reduction: c.reduction }, { ttlSeconds: desc.ttlSeconds, chunkBytes: w.opts.chunkBytes, registry: ctx.keys.blobs(d.jobId) });
+  // Written, then checked: a cancel that deleted the job's data before this write is seen here,
+  // and the partials it could not see are removed (else they would outlive the cancelled job).
+  const stop = await w.stopRecord(d.jobId);
+  if (stop) {
+    await deleteBlob(ctx.redis, key);
+    await w.throwIfStopped(d.jobId);
+  }
   await ctx.redis.eval(COUNT_ONCE, 2, ctx.keys.done(d.jobId), ctx.keys.meta(d.jobId), `${d.batch}:${d.shard}`, d.count, desc.ttlSeconds);
   log.info(`${label}: done in ${(performance.now() - t0).toFixed(0)} ms`);
   return info;

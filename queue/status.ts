@@ -4,11 +4,16 @@
  * shard's typed reason, not BullMQ's "child failed" of the parent).
  */
 import type { Summary } from '../src/io/results.ts';
+import { BackpackError } from '../src/errors/index.ts';
 import { JobCancelledError, JobNotFoundError, JobStateError } from '../src/errors/queue-errors.ts';
 import type { Progress } from '../src/coordinator/run-job.ts';
 import type { QueueContext } from './context.ts';
-import { errorFromReason } from './failure.ts';
-import type { StopRecord } from './worker-context.ts';
+import { errorFromReason, oneLine } from './failure.ts';
+import { checkJobId, isJobId } from './job-id.ts';
+import { phaseOf } from './job-state.ts';
+import { summarySchema } from './summary.ts';
+import { readJsonRecord } from './record.ts';
+import { parseStopRecord } from './worker-context.ts';
 
 export type JobState = 'queued' | 'running' | 'reducing' | 'completed' | 'failed' | 'cancelled' | 'unknown';
 
@@ -31,27 +36,35 @@ export interface JobStatus {
 }
 
 export async function jobStatus(ctx: QueueContext, jobId: string): Promise<JobStatus> {
+  checkJobId(jobId, 'job id');
   const [meta, stopJson, bullState] = await Promise.all([
     ctx.redis.hgetall(ctx.keys.meta(jobId)),
     ctx.redis.get(ctx.keys.stop(jobId)),
     ctx.queue.getJobState(jobId),
   ]);
   if (!meta.jobId && bullState === 'unknown') throw new JobNotFoundError(`no job '${jobId}' in queue '${ctx.settings.queue}' (prefix '${ctx.settings.prefix}'): never submitted here, or expired`);
-  const stop = stopJson === null ? null : (JSON.parse(stopJson) as StopRecord);
-  const num = (k: string) => Number(meta[k] ?? 0);
+  const stop = stopJson === null ? null : parseStopRecord(stopJson, jobId);
+  // The meta hash is a record anyone could have written: numbers that are not are shown as 0.
+  const num = (k: string) => {
+    const n = Number(meta[k] ?? 0);
+    return Number.isFinite(n) ? n : 0;
+  };
+  const phase = phaseOf(meta.phase);
   let state: JobState;
-  if (bullState === 'completed') state = 'completed';
-  else if (stop?.kind === 'cancelled') state = 'cancelled';
-  else if (bullState === 'failed') state = 'failed';
+  if (bullState === 'completed' || phase === 'completed') state = 'completed';
+  else if (phase === 'cancelled' || stop?.kind === 'cancelled') state = 'cancelled';
+  else if (phase === 'failed' || bullState === 'failed') state = 'failed';
+  else if (phase === 'reducing') state = 'reducing';
   else if (bullState === 'waiting-children') state = num('shardsDone') > 0 ? 'running' : 'queued';
   else if (bullState === 'unknown') state = 'unknown';
   else state = 'reducing';
   let error: string | undefined;
   if (state === 'failed' || state === 'cancelled') {
-    error = stop?.reason ?? (await ctx.queue.getJob(jobId))?.failedReason;
+    const reason = stop?.reason ?? (await ctx.queue.getJob(jobId))?.failedReason;
+    error = reason === undefined ? undefined : oneLine(reason);
   }
   return {
-    jobId, name: meta.name ?? '', state, shardsDone: num('shardsDone'), shardsTotal: num('shardsTotal'), samplesDone: num('samplesDone'),
+    jobId, name: oneLine(meta.name ?? '', 200), state, shardsDone: num('shardsDone'), shardsTotal: num('shardsTotal'), samplesDone: num('samplesDone'),
     N: num('N'), batches: num('batches'), priority: num('priority'), createdAt: num('createdAt'),
     finishedAt: meta.finishedAt ? Number(meta.finishedAt) : undefined, error, outputDir: meta.outputDir || undefined,
     resultsInRedis: meta.outputRedis === '1',
@@ -63,6 +76,11 @@ export async function listJobs(ctx: QueueContext, limit = 20): Promise<JobStatus
   const ids = await ctx.redis.zrevrange(ctx.keys.jobs(), 0, limit - 1);
   const out: JobStatus[] = [];
   for (const id of ids) {
+    if (!isJobId(id)) {
+      // Not an id submit writes: someone else wrote it; it names no job and is dropped from the index.
+      await ctx.redis.zrem(ctx.keys.jobs(), id);
+      continue;
+    }
     try {
       out.push(await jobStatus(ctx, id));
     } catch (e) {
@@ -108,20 +126,21 @@ export interface WaitOptions {
  * fails (e.g. LabelRangeError from a worker) or JobCancelledError. Polls, so it rides out Redis restarts.
  */
 export async function waitForJob(ctx: QueueContext, jobId: string, o: WaitOptions = {}): Promise<Summary> {
+  checkJobId(jobId, 'job id');
   const t0 = performance.now();
   for (;;) {
     let s: JobStatus | undefined;
     try {
       s = await jobStatus(ctx, jobId);
     } catch (e) {
-      if (e instanceof JobNotFoundError) throw e;
+      if (e instanceof JobNotFoundError || e instanceof BackpackError) throw e;
       // Redis restarting: ioredis reconnects and the next poll asks again.
     }
     if (s) {
       o.onProgress?.({ shardsDone: s.shardsDone, shardsTotal: s.shardsTotal, samplesDone: s.samplesDone, N: s.N, elapsedMs: performance.now() - t0 });
       if (s.state === 'completed') {
-        const json = await ctx.redis.get(ctx.keys.summary(jobId));
-        if (json !== null) return JSON.parse(json) as Summary;
+        const summary = await readJsonRecord(ctx.redis, ctx.keys.summary(jobId), summarySchema, `job ${jobId}: summary`);
+        if (summary !== undefined) return summary as unknown as Summary;
       }
       if (s.state === 'failed') throw errorFromReason(s.error ?? 'the job failed');
       if (s.state === 'cancelled') throw s.error ? errorFromReason(s.error) : new JobCancelledError(`job ${jobId} was cancelled`);

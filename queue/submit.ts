@@ -4,24 +4,31 @@
  * asked, stores its descriptor, and enqueues it as a BullMQ flow: one child job per shard, a
  * parent that reduces when all children are done (per-batch jobs: a 'reduce' parent per batch
  * under one 'collect' root). Any failure before the flow exists removes what was written.
+ *
+ * The descriptor passes checkDescriptor (descriptor.ts) before it is written: the same function
+ * every worker runs on it when it reads it back, so what submit accepts a worker accepts.
  */
-import { randomBytes } from 'node:crypto';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
 import type { FlowJobNode, FlowJob } from 'bullmq';
-import { checkSubsampling } from '../src/api/run.ts';
 import { checkVectors } from '../src/api/vectors.ts';
 import { useBackend } from '../src/backends/select.ts';
 import { planShards } from '../src/core/backprop.ts';
 import { tf } from '../src/core/tf.ts';
-import { ShapeError } from '../src/errors/index.ts';
-import { NotShardableError, PayloadTooLargeError } from '../src/errors/queue-errors.ts';
+import { PayloadTooLargeError } from '../src/errors/queue-errors.ts';
 import { parseExtensionList } from '../src/extensions/index.ts';
 import { formatBytes } from '../src/coordinator/memory-plan.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 import { readTensorFile, readTensorMap } from '../src/io/tensor-file.ts';
 import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
 import { parseModelSpec, readModelSpec } from '../src/nn/parse-spec.ts';
-import { deleteKeys, type QueueContext } from './context.ts';
-import type { BatchPlan, JobDescriptor, JobFile, QueueJobData, TensorLocation } from './job-schema.ts';
+import { log } from '../src/cli/log.ts';
+import type { QueueContext } from './context.ts';
+import { checkDescriptor, type BatchPlan, type JobDescriptor, type TensorLocation } from './descriptor.ts';
+import { checkPlan, checkSampleShapes, checkShardable, checkSubsamplingInBatches } from './job-checks.ts';
+import { deleteWholeJob } from './job-data.ts';
+import { newJobId } from './job-id.ts';
+import type { JobFile, QueueJobData } from './job-schema.ts';
 import { batchJobId, shardJobId } from './keys.ts';
 import { blobBytes, putTensors } from './tensor-store.ts';
 
@@ -69,13 +76,9 @@ async function load(job: JobFile, label: string): Promise<Loaded> {
   const net = buildNetwork(spec, weights);
   try {
     const tensors = new Map<string, HostTensor | Map<string, HostTensor>>([['weights', weights], ['inputs', inputs], ['targets', targets]]);
-    const per = inputs.shape.slice(1);
-    if (inputs.shape.length !== net.inputShape.length + 1 || per.some((d, i) => d !== net.inputShape[i])) {
-      throw new ShapeError(`${job.inputs}: shape [${inputs.shape.join(', ')}] does not match the model's input_shape [${net.inputShape.join(', ')}] (expected [N, ${net.inputShape.join(', ')}])`);
-    }
-    if (targets.shape[0] !== inputs.shape[0]) throw new ShapeError(`${job.targets}: ${targets.shape[0]} rows, but ${job.inputs} has ${inputs.shape[0]} samples`);
+    const N = checkSampleShapes(net.inputShape, inputs, targets, { inputs: job.inputs, targets: job.targets });
     if (job.vectors) tensors.set('vectors', checkVectors(await readTensorMap(job.vectors), net.paramShapes, job.vectors));
-    return { spec: typeof job.model === 'string' ? spec : job.model, extensions, tensors, N: inputs.shape[0] };
+    return { spec: typeof job.model === 'string' ? spec : job.model, extensions, tensors, N };
   } finally {
     disposeNetwork(net);
   }
@@ -93,19 +96,28 @@ export function planBatches(N: number, o: JobFile['options']): BatchPlan[] {
   return batches;
 }
 
-const newJobId = () => `j${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+/**
+ * A path without symlinks, as workers require (path-policy.ts): the real path of the longest part
+ * that exists, then the rest as written (an output directory need not exist yet).
+ */
+async function canonicalPath(p: string): Promise<string> {
+  const rest: string[] = [];
+  for (let at = p; ; at = path.dirname(at)) {
+    try {
+      return path.join(await realpath(at), ...rest.reverse());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(at) === at) throw e;
+      rest.push(path.basename(at));
+    }
+  }
+}
 
 export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOptions = {}, label = 'job'): Promise<Submitted> {
   const loaded = await load(job, label);
   const batches = planBatches(loaded.N, job.options);
-  for (const b of batches) checkSubsampling(job.options.subsampling, b.N);
-  if (loaded.extensions.includes('KFRA') && batches.some((b) => b.shards.length > 1)) {
-    throw new NotShardableError(
-      'KFRA cannot be split across queue shards: its backward pass averages the GGN over the whole batch at every layer, ' +
-      'so shards are not independent (a worker pool runs it as a per-layer all-reduce, which needs all shards at once). ' +
-      'Submit it with options.shardSize ≥ the batch size (one shard per batch), or use `backpack-ts run`.',
-    );
-  }
+  checkSubsamplingInBatches(job.options.subsampling, batches);
+  checkShardable(loaded.extensions, batches);
+  checkPlan({ N: loaded.N, batchSize: job.options.batchSize, accumulate: job.options.accumulate, batches }, label);
   const jobId = newJobId();
   const { keys, redis } = ctx;
   const ttl = job.ttlSeconds;
@@ -120,26 +132,27 @@ export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOpt
     );
   }
   const priority = opts.priority ?? job.priority;
-  const output = { dir: job.output.dir, redis: opts.resultsInRedis || (job.output.redis ?? !job.output.dir) };
+  const output = { dir: job.output.dir ? await canonicalPath(job.output.dir) : undefined, redis: opts.resultsInRedis || (job.output.redis ?? !job.output.dir) };
   const locations: Record<string, TensorLocation> = {};
   const source = { weights: job.weights, inputs: job.inputs, targets: job.targets, vectors: job.vectors };
+  for (const name of loaded.tensors.keys()) {
+    locations[name] = upload ? { kind: 'redis', key: keys.tensor(jobId, name) } : { kind: 'path', path: await canonicalPath(source[name as keyof typeof source]!) };
+  }
+  const desc: JobDescriptor = {
+    v: 1, jobId, name: job.name, createdAt: Date.now(), spec: loaded.spec, extensions: loaded.extensions,
+    backend: job.options.backend, seed: job.options.seed, mcSamples: job.options.mcSamples, subsampling: job.options.subsampling,
+    tensors: locations as JobDescriptor['tensors'], N: loaded.N, batchSize: job.options.batchSize, accumulate: job.options.accumulate,
+    batches, output, ttlSeconds: ttl, priority,
+  };
+  // What the workers will check, checked here first (the JSON round trip is what they will read).
+  checkDescriptor(JSON.parse(JSON.stringify(desc)), jobId, keys);
   try {
-    for (const [name, t] of loaded.tensors) {
-      if (upload) {
-        const key = keys.tensor(jobId, name);
-        await putTensors(redis, key, t instanceof Map ? t : new Map([[name, t]]), { ttlSeconds: ttl, chunkBytes: opts.chunkBytes });
+    if (upload) {
+      for (const [name, t] of loaded.tensors) {
+        await putTensors(redis, keys.tensor(jobId, name), t instanceof Map ? t : new Map([[name, t]]), { ttlSeconds: ttl, chunkBytes: opts.chunkBytes, registry: keys.blobs(jobId) });
         await opts.afterUpload?.(name);
-        locations[name] = { kind: 'redis', key };
-      } else {
-        locations[name] = { kind: 'path', path: source[name as keyof typeof source]! };
       }
     }
-    const desc: JobDescriptor = {
-      v: 1, jobId, name: job.name, createdAt: Date.now(), spec: loaded.spec, extensions: loaded.extensions,
-      backend: job.options.backend, seed: job.options.seed, mcSamples: job.options.mcSamples, subsampling: job.options.subsampling,
-      tensors: locations as JobDescriptor['tensors'], N: loaded.N, batchSize: job.options.batchSize, accumulate: job.options.accumulate,
-      batches, output, ttlSeconds: ttl, priority,
-    };
     const shards = batches.reduce((s, b) => s + b.shards.length, 0);
     await redis.set(keys.desc(jobId), JSON.stringify(desc), 'EX', ttl);
     await redis.multi()
@@ -154,7 +167,7 @@ export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOpt
     return { jobId, N: loaded.N, batches: batches.length, shards, uploadedBytes };
   } catch (e) {
     // Never half-written: nothing of this job stays behind (the flow is added atomically, last).
-    await deleteKeys(redis, `${keys.job(jobId)}:*`).catch(() => 0);
+    await deleteWholeJob(ctx, jobId).catch((cleanup: unknown) => log.warn(`job ${jobId}: could not remove what was written: ${(cleanup as Error).message}`));
     if (e instanceof Error && /\bOOM\b/.test(e.message)) {
       throw new PayloadTooLargeError(`Redis refused the upload of ${label} (${e.message}); nothing of the job was kept. Free memory in Redis, raise its maxmemory, or use "tensors": "paths".`);
     }
@@ -163,7 +176,7 @@ export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOpt
 }
 
 /** The BullMQ flow of a job: shards under a 'reduce' parent (under a 'collect' root with several batches). */
-function flowOf(ctx: QueueContext, d: JobDescriptor): FlowJob {
+export function flowOf(ctx: QueueContext, d: JobDescriptor): FlowJob {
   const queueName = ctx.settings.queue;
   const common = {
     ...(d.priority ? { priority: d.priority } : {}),

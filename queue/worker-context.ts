@@ -3,11 +3,15 @@
  * and the stop signal of a job (cancelled, or failed for good). Stop is a Redis key, so it reaches
  * every worker on every host; a running shard polls it and gives up within `STOP_POLL_MS`.
  */
-import type { WorkerPool } from '../src/coordinator/pool.ts';
-import { JobCancelledError } from '../src/errors/queue-errors.ts';
 import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import type { WorkerPool } from '../src/coordinator/pool.ts';
+import { JobCancelledError, QueueRecordError } from '../src/errors/queue-errors.ts';
 import type { QueueContext } from './context.ts';
+import { failureReason, MAX_REASON } from './failure.ts';
 import type { JobCache } from './job-cache.ts';
+import type { PathPolicy } from './path-policy.ts';
+import { parseJsonRecord, parseRecord } from './record.ts';
 
 export const STOP_POLL_MS = 500;
 
@@ -17,23 +21,42 @@ export interface WorkerSettings {
   chunkBytes?: number;
   /** Largest results.safetensors kept in Redis (bytes); larger results need output.dir. Default 2 GiB. */
   maxResultBytes?: number;
+  /** BullMQ lock of an active job; a worker silent this long is presumed dead (default 30000). */
+  lockDurationMs?: number;
   /** Test hook: each shard waits this long before computing (to kill a worker mid-shard). */
   debugShardDelayMs?: number;
+  /** Test hook: a reduce holds the main thread this long where it merges (a long synchronous merge). */
+  debugSyncBlockMs?: number;
 }
 
 /** Why a job stopped: stored at <ns>:<id>:stop. */
-export interface StopRecord {
-  kind: 'cancelled' | 'failed';
+const stopRecordSchema = z.strictObject({
+  kind: z.enum(['cancelled', 'failed']),
   /** A failedReason in the `error [CODE] Name: message` format. */
-  reason: string;
+  reason: z.string().max(MAX_REASON + 200),
+});
+export type StopRecord = z.infer<typeof stopRecordSchema>;
+
+/** A stop record as read back; one that is malformed still stops the job (with a reason that says so). */
+export function parseStopRecord(json: string, jobId: string): StopRecord {
+  try {
+    return parseRecord(stopRecordSchema, parseJsonRecord(json, `job ${jobId}: stop record`), `job ${jobId}: stop record`);
+  } catch (e) {
+    if (!(e instanceof QueueRecordError)) throw e;
+    return { kind: 'failed', reason: failureReason(e) };
+  }
+}
+
+export async function readStopRecord(ctx: QueueContext, jobId: string): Promise<StopRecord | null> {
+  const json = await ctx.redis.get(ctx.keys.stop(jobId));
+  return json === null ? null : parseStopRecord(json, jobId);
 }
 
 export class WorkerContext {
-  constructor(readonly ctx: QueueContext, readonly pool: WorkerPool, readonly cache: JobCache, readonly opts: WorkerSettings) {}
+  constructor(readonly ctx: QueueContext, readonly pool: WorkerPool, readonly cache: JobCache, readonly policy: PathPolicy, readonly opts: WorkerSettings) {}
 
-  async stopRecord(jobId: string): Promise<StopRecord | null> {
-    const json = await this.ctx.redis.get(this.ctx.keys.stop(jobId));
-    return json === null ? null : (JSON.parse(json) as StopRecord);
+  stopRecord(jobId: string): Promise<StopRecord | null> {
+    return readStopRecord(this.ctx, jobId);
   }
 
   /** Throws (unrecoverably: a retry cannot un-cancel) when the job was stopped. */

@@ -1,16 +1,17 @@
 /**
  * Queue mode on the command line: `submit`, `worker`, `status`, `result`, `cancel`, `dashboard`
- * (see docs/queue.md). Every command takes the same connection options; stdout carries only what a
+ * (README: Running jobs on a queue). Every command takes the same connection options; stdout carries only what a
  * script reads (a job id, a status, file names), everything else goes to stderr.
  */
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { connectionFromOptions, type ConnectionSettings } from '../../queue/connection.ts';
+import { connectionFromOptions, secretWarnings, type ConnectionOptions, type ConnectionSettings } from '../../queue/connection.ts';
 import { QueueContext } from '../../queue/context.ts';
 import { cancelJob } from '../../queue/cancel.ts';
 import { loadDashboardModules, startDashboard } from '../../queue/dashboard.ts';
 import { readJobFile } from '../../queue/job-schema.ts';
 import { fetchResult } from '../../queue/result.ts';
+import { checkJobId } from '../../queue/job-id.ts';
 import { formatJobTable, formatStatus, jobStatus, listJobs, waitForJob } from '../../queue/status.ts';
 import { DEFAULT_MAX_UPLOAD, submitJob } from '../../queue/submit.ts';
 import { startQueueWorker } from '../../queue/worker.ts';
@@ -19,13 +20,12 @@ import { log, setLogger, stderrLogger } from './log.ts';
 import { intList, nonNegativeInt, positiveInt } from './options.ts';
 import { progressBar } from './progress.ts';
 
-type ConnectionOpts = Parameters<typeof connectionFromOptions>[0];
-
 function withConnection(cmd: Command): Command {
   return cmd
-    .option('--redis <url>', 'Redis URL, redis://[user:password@]host:port[/db] or rediss:// (default: $REDIS_URL, else redis://127.0.0.1:6379)')
+    .option('--redis <url>', 'Redis URL, redis://host:port[/db] or rediss:// (default: $REDIS_URL, else redis://127.0.0.1:6379); a password in it shows in ps: keep it in $REDIS_URL')
     .option('--redis-username <name>', 'Redis ACL user (default: $REDIS_USERNAME or the URL\'s)')
-    .option('--redis-password <password>', 'Redis password (default: $REDIS_PASSWORD or the URL\'s)')
+    .option('--redis-password-file <file>', 'file holding the Redis password (first line). Or set $BACKPACK_REDIS_PASSWORD (or $REDIS_PASSWORD), or put it in $REDIS_URL')
+    .option('--redis-password <password>', 'DISCOURAGED: visible to every user in ps (a warning says so); use --redis-password-file or $BACKPACK_REDIS_PASSWORD')
     .option('--redis-tls', 'connect with TLS (implied by rediss://)')
     .option('--redis-tls-ca <file>', 'PEM file of the CA that signed the server certificate')
     .option('--redis-tls-cert <file>', 'PEM client certificate (mutual TLS)')
@@ -37,10 +37,16 @@ function withConnection(cmd: Command): Command {
     .option('--quiet', 'no progress output');
 }
 
+/** Settings from the options; warns (even with --quiet) about secrets given where other users see them. */
+function settingsFrom(opts: ConnectionOptions): ConnectionSettings {
+  for (const w of secretWarnings(opts)) log.warn(w);
+  return connectionFromOptions(opts);
+}
+
 /** Opens the queue, runs `fn`, always closes. */
-async function withQueue<T>(opts: ConnectionOpts & { quiet?: boolean }, fn: (ctx: QueueContext, s: ConnectionSettings) => Promise<T>): Promise<T> {
+async function withQueue<T>(opts: ConnectionOptions & { quiet?: boolean }, fn: (ctx: QueueContext, s: ConnectionSettings) => Promise<T>): Promise<T> {
   setLogger(stderrLogger(Boolean(opts.quiet)));
-  const settings = connectionFromOptions(opts);
+  const settings = settingsFrom(opts);
   const ctx = await QueueContext.open(settings);
   try {
     return await fn(ctx, settings);
@@ -53,7 +59,7 @@ const print = (s: string) => process.stdout.write(`${s}\n`);
 
 export function registerQueueCommands(cli: Command): void {
   withConnection(cli.command('submit <job>'))
-    .description('enqueue a statistics job (JOB.json, see docs/queue.md); prints its id')
+    .description('enqueue a statistics job (JOB.json, see the README); prints its id')
     .option('--wait', 'wait for the job with a progress bar (and write its results with --out)')
     .option('--out <dir>', 'with --wait: write results.safetensors + summary.json here (keeps the results in Redis)')
     .option('--priority <P>', 'BullMQ priority, 1 = highest (overrides the job file)', positiveInt('--priority'))
@@ -92,14 +98,17 @@ export function registerQueueCommands(cli: Command): void {
     .option('--max-result <size>', 'largest results.safetensors kept in Redis', parseMemory('--max-result'))
     .option('--chunk-size <size>', 'bytes per Redis key of partials and results (≤ 128M)', parseMemory('--chunk-size'))
     .option('--name <name>', 'worker name shown by BullMQ (default host:pid)')
+    .option('--data-root <dir>', 'directory "tensors": "paths" jobs may read from (repeatable); without it the worker reads no paths', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--output-root <dir>', 'directory under which output.dir may lie; without it the worker writes no files (results stay in Redis)')
     .addOption(new Option('--debug-shard-delay <ms>', 'test hook: wait before each shard').argParser(nonNegativeInt('--debug-shard-delay')).hideHelp())
+    .addOption(new Option('--debug-sync-block <ms>', 'test hook: hold the main thread this long in each reduce').argParser(nonNegativeInt('--debug-sync-block')).hideHelp())
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));
-      const worker = await startQueueWorker(connectionFromOptions(opts), {
+      const worker = await startQueueWorker(settingsFrom(opts), {
         workers: opts.workers, pool: opts.pool, devices: opts.devices, concurrency: opts.concurrency,
         lockDurationMs: opts.lockDuration, stalledIntervalMs: opts.stalledInterval, maxStalledCount: opts.maxStalled,
         shardTimeoutMs: opts.shardTimeout, retries: opts.retries, maxResultBytes: opts.maxResult, chunkBytes: opts.chunkSize,
-        name: opts.name, debugShardDelayMs: opts.debugShardDelay,
+        name: opts.name, debugShardDelayMs: opts.debugShardDelay, debugSyncBlockMs: opts.debugSyncBlock, dataRoots: opts.dataRoot, outputRoot: opts.outputRoot,
       });
       // First SIGINT/SIGTERM: finish the active shard, then exit. Second: exit now (the shard stalls and is redelivered).
       await new Promise<void>((resolve) => {
@@ -118,6 +127,7 @@ export function registerQueueCommands(cli: Command): void {
     .description('state and progress of a job, or a table of the recent jobs')
     .option('--json', 'print JSON')
     .action(async (id: string | undefined, opts) => {
+      if (id !== undefined) checkJobId(id, 'status');
       await withQueue(opts, async (ctx) => {
         if (id) {
           const s = await jobStatus(ctx, id);
@@ -133,6 +143,7 @@ export function registerQueueCommands(cli: Command): void {
     .description('write a completed job\'s results (kept in Redis) as results.safetensors + summary.json')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (id: string, opts) => {
+      checkJobId(id, 'result');
       await withQueue(opts, async (ctx) => {
         for (const f of await fetchResult(ctx, id, opts.out)) print(f);
       });
@@ -141,6 +152,7 @@ export function registerQueueCommands(cli: Command): void {
   withConnection(cli.command('cancel <id>'))
     .description('cancel a queued or running job; its shards stop and are not retried')
     .action(async (id: string, opts) => {
+      checkJobId(id, 'cancel');
       await withQueue(opts, async (ctx) => {
         await cancelJob(ctx, id);
         print(`cancelled ${id}`);

@@ -78,3 +78,34 @@ export class QueueDataError extends BackpackError {
     this.name = 'QueueDataError';
   }
 }
+
+/**
+ * A record read from Redis (a BullMQ job's data, a job descriptor, a blob header, a shard's
+ * partials) does not pass the checks `submit` applies: anyone who can write to Redis wrote it, so
+ * the worker refuses it instead of acting on it. Deterministic: a retry reads the same record.
+ */
+export class QueueRecordError extends BackpackError {
+  constructor(message: string) {
+    super(ErrorCode.Usage, message);
+    this.name = 'QueueRecordError';
+  }
+}
+
+/** A job id outside the fixed alphabet and length (ids become Redis keys and BullMQ job ids). */
+export class JobIdError extends BackpackError {
+  constructor(message: string) {
+    super(ErrorCode.Usage, message);
+    this.name = 'JobIdError';
+  }
+}
+
+/**
+ * A path in a job lies outside the worker's --data-root / --output-root, contains `..`, passes
+ * through a symlink, or names a file that appeared where the worker creates one.
+ */
+export class PathPolicyError extends BackpackError {
+  constructor(message: string) {
+    super(ErrorCode.Usage, message);
+    this.name = 'PathPolicyError';
+  }
+}

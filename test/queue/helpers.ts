@@ -16,7 +16,7 @@ import type { RunResult } from '../../src/api/run.ts';
 import type { HostTensor } from '../../src/io/host-tensor.ts';
 import { readTensorMap, writeNpyFile, writeSafetensorsFile } from '../../src/io/tensor-file.ts';
 import type { ConnectionSettings } from '../../queue/connection.ts';
-import { deleteKeys } from '../../queue/context.ts';
+import { deleteKeysWithPrefix } from '../../queue/context.ts';
 import { readFile } from 'node:fs/promises';
 import type { TestJob } from '../helpers/pool-fixtures.ts';
 
@@ -32,7 +32,7 @@ export function testSettings(url = REDIS_URL): ConnectionSettings {
 export async function purge(s: ConnectionSettings): Promise<number> {
   const redis = new Redis(s.url, { maxRetriesPerRequest: 3 });
   try {
-    return await deleteKeys(redis, `${s.prefix}:*`);
+    return await deleteKeysWithPrefix(redis, `${s.prefix}:`);
   } finally {
     redis.disconnect();
   }
@@ -109,12 +109,13 @@ export async function until(what: string, check: () => Promise<boolean> | boolea
 export class OwnRedis {
   private proc?: ChildProcess;
   readonly url: string;
-  private constructor(readonly port: number, readonly dir: string, private args: string[]) {
+  private constructor(readonly port: number, readonly dir: string, private args: string[], private password?: string) {
     this.url = `redis://127.0.0.1:${port}`;
   }
 
-  static async start(dir: string, args: string[] = []): Promise<OwnRedis> {
-    const r = new OwnRedis(await freePort(), dir, args);
+  /** `password`: the server's requirepass (the readiness probe authenticates with it). */
+  static async start(dir: string, args: string[] = [], password?: string): Promise<OwnRedis> {
+    const r = new OwnRedis(await freePort(), dir, password === undefined ? args : [...args, '--requirepass', password], password);
     await r.launch();
     return r;
   }
@@ -125,7 +126,7 @@ export class OwnRedis {
     this.proc.on('error', (e) => {
       spawnError = new Error(`cannot start redis-server (${e.message}): this test needs it on PATH (.ci/run installs it)`);
     });
-    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, password: this.password });
     probe.on('error', () => {});
     try {
       await until(`redis-server on port ${this.port}`, async () => {

@@ -34,7 +34,7 @@ const settings = testSettings();
 const tmp = tempDir('jobs');
 let ctx: QueueContext;
 let worker: QueueWorker;
-const workerOpts: QueueWorkerOptions = { workers: 1, lockDurationMs: 10_000, stalledIntervalMs: 10_000 };
+const workerOpts: QueueWorkerOptions = { workers: 1, lockDurationMs: 10_000, stalledIntervalMs: 10_000, dataRoots: [tmp.dir], outputRoot: tmp.dir };
 let job: TestJob;
 
 const reference = (opts: { shardSize?: number; start?: number; count?: number } = {}): RunResult => {
@@ -208,8 +208,11 @@ describe('the CLI', () => {
     const cancel = await runCli(['cancel', id, ...conn]);
     expect(cancel.code).toBe(2);
     expect(cancel.stderr).toMatch(/JobStateError: job .* is already completed/);
-    const missing = await runCli(['status', 'nope', ...conn]);
-    expect(missing.stderr).toMatch(/error \[E_USAGE\] JobNotFoundError: no job 'nope'/);
+    const missing = await runCli(['status', 'jnosuchjob0', ...conn]);
+    expect(missing.stderr).toMatch(/error \[E_USAGE\] JobNotFoundError: no job 'jnosuchjob0'/);
+    const glob = await runCli(['status', 'j*', ...conn]);
+    expect(glob.code).toBe(2);
+    expect(glob.stderr).toMatch(/error \[E_USAGE\] JobIdError: status: "j\*" is not a job id/);
     expect((await listJobs(ctx)).length).toBeGreaterThan(5);
   });
 

@@ -33,7 +33,7 @@ it('arrays of every dtype round-trip through many chunks, bit for bit', async ()
     new Float32Array(0),
   ];
   expect(await putArrays(redis, key('all'), { hello: 'meta' }, arrays, { ttlSeconds: 60, chunkBytes: 1024 })).toBe(true);
-  const back = await getArrays<{ hello: string }>(redis, key('all'));
+  const back = await getArrays(redis, key('all'), (m) => m as { hello: string });
   expect(back?.meta).toEqual({ hello: 'meta' });
   back!.arrays.forEach((a, i) => {
     expect(a.constructor).toBe(arrays[i].constructor);
@@ -44,7 +44,7 @@ it('arrays of every dtype round-trip through many chunks, bit for bit', async ()
   for (const k of keys) expect(await redis.ttl(k)).toBeGreaterThan(0);
   await deleteBlob(redis, key('all'));
   expect(await countKeys(settings, `${key('all')}*`)).toEqual([]);
-  expect(await getArrays(redis, key('all'))).toBeNull();
+  expect(await getArrays(redis, key('all'), (m) => m)).toBeNull();
 });
 
 it('rows of a tensor are read from the chunks that hold them (ranges across chunk boundaries)', async () => {
@@ -68,7 +68,7 @@ it('onlyIfAbsent: the first writer wins and the second leaves no chunk behind', 
   const second = [Float64Array.of(4, 5, 6)];
   expect(await putArrays(redis, key('nx'), 'first', first, { ttlSeconds: 60, onlyIfAbsent: true })).toBe(true);
   expect(await putArrays(redis, key('nx'), 'second', second, { ttlSeconds: 60, onlyIfAbsent: true })).toBe(false);
-  const back = await getArrays<string>(redis, key('nx'));
+  const back = await getArrays(redis, key('nx'), (m) => m as string);
   expect(back?.meta).toBe('first');
   expect(Array.from(back!.arrays[0] as Float64Array)).toEqual([1, 2, 3]);
   expect((await countKeys(settings, `${key('nx')}*`)).length).toBe(2); // header + one chunk
