@@ -199,7 +199,7 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
       disposeFactors(factors);
     }
   });
-  return { shardId: req.shardId, offset: req.offset, count: n, loss: state.lossValue, entries };
+  return { shardId: req.shardId, offset: req.offset, count: n, loss: state.lossSum.dataSync()[0] * state.rho, entries };
 }
 
 /** Forward + extended backward on one shard; frees everything but the returned partials. */

@@ -39,8 +39,8 @@ export interface ShardState {
   acts: tf.Tensor[];
   targets: tf.Tensor;
   rho: number;
-  /** ρ·Σ_n ℓ_n over the shard. */
-  lossValue: number;
+  /** Σ_n ℓ_n over the shard, a scalar tensor read (×ρ) with the partials, not mid-shard. */
+  lossSum: tf.Tensor;
   /** The shard's rows that subsampling selects (local positions, global indices); null = all. */
   rows: { local: Int32Array; global: Int32Array } | null;
 }
@@ -59,20 +59,21 @@ export function forwardShard(net: Network, req: ShardRequest): ShardState {
   const xs = checkedInputs(req.inputs, net.inputShape, 'inputs', req.offset);
   const ctx: ForwardContext = { seed: req.seed, sampleIndex: Int32Array.from({ length: n }, (_, i) => req.offset + i) };
   const rho = loss.rho(net.loss.reduction, req.N, net.outputShape);
-  const { acts, targets, lossValue } = tf.tidy(() => {
+  const { acts, targets, lossSum } = tf.tidy(() => {
     const targets = loss.targets(req.targets, net.outputShape, 'targets', req.offset);
     const acts: tf.Tensor[] = [tf.tensor(xs, [n, ...net.inputShape])];
     for (const node of net.nodes) {
       const xs = node.inputs.map((i) => acts[i + 1]);
       acts.push(node.kind === 'layer' ? mathOf(node.layer.kind).forward(node.layer, xs[0], ctx) : mergeForward(node.merge, xs));
     }
-    const lossValue = loss.perSample(acts[acts.length - 1], targets).sum().dataSync()[0] * rho;
-    return { acts: acts.map((a) => tf.keep(a)), targets: tf.keep(targets), lossValue };
+    const lossSum = loss.perSample(acts[acts.length - 1], targets).sum();
+    return { acts: acts.map((a) => tf.keep(a)), targets: tf.keep(targets), lossSum: tf.keep(lossSum) };
   });
-  return { req, n, loss, acts, targets, rho, lossValue, rows: selectedRows(req, n) };
+  return { req, n, loss, acts, targets, rho, lossSum, rows: selectedRows(req, n) };
 }
 
 export function disposeShardState(state: ShardState): void {
   for (const a of state.acts) a.dispose();
   state.targets.dispose();
+  state.lossSum.dispose();
 }

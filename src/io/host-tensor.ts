@@ -21,3 +21,18 @@ export function toFloat64(t: HostTensor): Float64Array {
   if (t.data instanceof BigInt64Array) return Float64Array.from(t.data, (v) => Number(v));
   return new Float64Array(t.data as Float32Array | Int32Array);
 }
+
+/**
+ * Hands host data back to whoever lent it, when its consumer is done with it: the native backend
+ * reads large tensors as views over its own memory, and a view returned here goes back to its
+ * cache at once instead of after the next GC. A no-op for ordinary arrays (and without a lender).
+ */
+let releaser: ((data: ArrayBufferView) => void) | null = null;
+
+export function setHostDataReleaser(f: (data: ArrayBufferView) => void): void {
+  releaser = f;
+}
+
+export function releaseHostData(data: ArrayBufferView): void {
+  releaser?.(data);
+}

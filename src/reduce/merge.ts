@@ -3,6 +3,7 @@
  * order) so that a fixed shard plan gives bitwise-identical results however many workers ran it.
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
+import { releaseHostData } from '../io/host-tensor.ts';
 import type { PartialEntry, ShardPartials } from './partials.ts';
 
 export interface MergedPartials {
@@ -42,6 +43,8 @@ export function concatRows(parts: Extract<PartialEntry, { kind: 'rows' }>[]): Pa
     data.set(p.data, d);
     i += p.index.length;
     d += p.data.length;
+    // The shard's rows now live in `data`; a native view goes back to its cache.
+    releaseHostData(p.data);
   }
   return { kind: 'rows', rowShape: parts[0].rowShape, index, data };
 }

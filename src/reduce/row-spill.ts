@@ -5,6 +5,7 @@
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { releaseHostData } from '../io/host-tensor.ts';
 import type { PartialEntry, ShardPartials, SpillChunk } from './partials.ts';
 
 export class RowSpill {
@@ -31,6 +32,7 @@ export class RowSpill {
       }
       const bytes = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
       writeSync(f.fd, bytes, 0, bytes.length, f.size);
+      releaseHostData(e.data);
       const chunk: SpillChunk = { file: f.file, byteOffset: f.size, index: e.index };
       f.size += bytes.length;
       entries[key] = { kind: 'spilled', rowShape: e.rowShape, chunks: [chunk] };

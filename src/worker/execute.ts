@@ -7,6 +7,7 @@ import { disposeShardState, forwardShard, type ShardRequest } from '../core/forw
 import { runKfraAsync } from '../core/kfra.ts';
 import { useBackend } from '../backends/select.ts';
 import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask } from '../protocol/messages.ts';
+import { releaseHostData } from '../io/host-tensor.ts';
 import { rowsOf, sharedFloat32, sharedFloat64 } from '../protocol/shared-tensor.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import { modelFor } from './models.ts';
@@ -38,7 +39,10 @@ function shared(p: ShardPartials): ShardPartials {
   const entries: ShardPartials['entries'] = {};
   for (const [key, e] of Object.entries(p.entries)) {
     if (e.kind === 'sum') entries[key] = { ...e, data: sharedFloat64(e.data) };
-    else if (e.kind === 'rows') entries[key] = { ...e, data: sharedFloat32(e.data) };
+    else if (e.kind === 'rows') {
+      entries[key] = { ...e, data: sharedFloat32(e.data) };
+      releaseHostData(e.data);
+    }
     else entries[key] = e;
   }
   return { ...p, entries };

@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "../device/device.h"
@@ -24,8 +25,20 @@ struct Buffer {
   int refs = 0;
 };
 
+struct Core;
+
+/** What a zero-copy view's finaliser needs: its buffer, and whether release() already returned it. */
+struct ViewHint {
+  std::weak_ptr<Core> core;
+  int32_t handle;
+  int64_t bytes;
+  bool released = false;
+};
+
 struct Core {
   std::unique_ptr<Device> device;
+  /** Zero-copy views still reachable from JavaScript (for release()). */
+  std::unordered_set<ViewHint*> views;
   std::vector<Buffer> buffers;
   std::vector<int32_t> freeHandles;
   size_t liveBuffers = 0;

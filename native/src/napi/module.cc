@@ -228,14 +228,19 @@ napi_value transfer(napi_env env, napi_callback_info info) {
 BINDING(Upload) { return transfer<true>(env, info); }
 BINDING(Download) { return transfer<false>(env, info); }
 
-struct ViewHint {
-  std::weak_ptr<Core> core;
-  int32_t handle;
-};
-
-void finalizeView(napi_env, void*, void* hint) {
+// NOTE: the view's buffer goes back to the cache only when V8 has collected the view and Node
+// has run this finaliser (after a GC, at the next turn of the event loop). Telling V8 how much
+// memory a view holds makes it collect unreachable ones promptly.
+void finalizeView(napi_env env, void*, void* hint) {
   auto* h = static_cast<ViewHint*>(hint);
-  if (auto c = h->core.lock()) c->unref(h->handle);
+  if (!h->released) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, -h->bytes, &ignored);
+    if (auto c = h->core.lock()) {
+      c->unref(h->handle);
+      c->views.erase(h);
+    }
+  }
   delete h;
 }
 
@@ -257,7 +262,8 @@ BINDING(View) {
     const size_t bytes = static_cast<size_t>(length) * dtypeSize(t);
     if (bytes > b.bytes) throw JsError("view exceeds its buffer");
     b.refs++;
-    auto* hint = new ViewHint{inst->core, static_cast<int32_t>(h)};
+    auto* hint = new ViewHint{inst->core, static_cast<int32_t>(h), static_cast<int64_t>(bytes)};
+    c.views.insert(hint);
     napi_value ab, out;
     // NOTE: a zero-length external buffer at a valid pointer is fine; V8 never reads it.
     if (napi_create_external_arraybuffer(env, b.ptr, bytes, finalizeView, hint, &ab) != napi_ok) {
@@ -265,9 +271,58 @@ BINDING(View) {
       delete hint;
       throw JsError("could not create an external ArrayBuffer (is this runtime sandboxed?)");
     }
+    int64_t ignored;
+    napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &ignored);
     const napi_typedarray_type type = t == DType::F32 ? napi_float32_array : t == DType::I32 ? napi_int32_array : napi_uint8_array;
     napi_create_typedarray(env, type, static_cast<size_t>(length), ab, 0, &out);
     return out;
+  });
+}
+
+/**
+ * release(typedArray): a consumer that is done with a view (its rows written to disk or copied)
+ * hands it back at once instead of waiting for GC: the ArrayBuffer is detached (every view of it
+ * then has length 0, so nothing can read freed memory) and the buffer returns to the cache.
+ * Arrays that are not views of this addon are left alone. Returns whether it released one.
+ */
+BINDING(Release) {
+  return guarded(env, [&] {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    napi_typedarray_type type;
+    size_t length, offset;
+    void* data;
+    napi_value ab;
+    napi_value result;
+    if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok) {
+      napi_get_boolean(env, false, &result);
+      return result;
+    }
+    void* base = nullptr;
+    size_t bytes = 0;
+    napi_get_arraybuffer_info(env, ab, &base, &bytes);
+    Core& c = core(env);
+    ViewHint* found = nullptr;
+    for (ViewHint* v : c.views) {
+      if (!v->released && c.buffers[static_cast<size_t>(v->handle)].ptr == base && static_cast<size_t>(v->bytes) == bytes) {
+        found = v;
+        break;
+      }
+    }
+    bool detached = false;
+    if (found && napi_detach_arraybuffer(env, ab) == napi_ok) {
+      napi_is_detached_arraybuffer(env, ab, &detached);
+    }
+    if (detached) {
+      found->released = true;
+      c.views.erase(found);
+      int64_t ignored;
+      napi_adjust_external_memory(env, -found->bytes, &ignored);
+      c.unref(found->handle);
+    }
+    napi_get_boolean(env, detached, &result);
+    return result;
   });
 }
 
@@ -658,6 +713,7 @@ NAPI_MODULE_INIT() {
       {"download", nullptr, Download, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"view", nullptr, View, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setCacheLimit", nullptr, SetCacheLimit, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fill", nullptr, Fill, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},

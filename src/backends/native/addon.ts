@@ -34,6 +34,8 @@ export interface NativeAddon {
   /** A typed array over the buffer itself (cpu only); the buffer lives while the view is reachable. */
   view(handle: number, dtype: number, length: number): Float32Array | Int32Array | Uint8Array;
   stats(): NativeStats;
+  /** Returns a view to the cache now (detaching it); false for arrays that are not views. */
+  release(data: ArrayBufferView): boolean;
   setCacheLimit(bytes: number): void;
   /** [y, dtype, n, value] */
   fill(p: Float64Array): void;

@@ -5,6 +5,7 @@
 import { tf } from '../tf.ts';
 import { ShapeError } from '../../errors/index.ts';
 import { prod } from '../../nn/geometry.ts';
+import { matMulT } from '../ops/matmul.ts';
 import { derivedTensor } from './derived.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
@@ -48,9 +49,8 @@ export const linear: ModuleMath<'Linear', LinearCfg> = {
       const v = V.shape[0];
       const N = x.shape[0];
       if (sumBatch) {
-        // [v, n·l, o] → [v·o, n·l] @ [n·l, i]
-        const vt = V.reshape([v, N * L, O]).transpose([0, 2, 1]).reshape([v * O, N * L]);
-        return tf.matMul(vt, x.reshape([N * L, I])).reshape([v, O, I]);
+        // [v, n·l, o]ᵀ @ [n·l, i] for each v
+        return matMulT(V.reshape([v, N * L, O]), x.reshape([1, N * L, I]), true, false).reshape([v, O, I]);
       }
       if (L === 1) return V.reshape([v, N, O, 1]).mul(x.reshape([1, N, 1, I]));
       const vt = V.reshape([v * N, L, O]).transpose([0, 2, 1]);

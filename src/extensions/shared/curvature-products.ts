@@ -4,6 +4,7 @@
  * parameter's diagonal block, since every supported layer is linear in its own parameters.
  */
 import { tf } from '../../core/tf.ts';
+import { matMulT } from '../../core/ops/matmul.ts';
 import type { Factor } from '../../core/factors.ts';
 import { UsageError } from '../../errors/index.ts';
 import type { ParamContext } from '../types.ts';
@@ -16,7 +17,7 @@ export function blockProduct(p: ParamContext, factors: Factor[], quantity: strin
   const terms = factors.map((f) => {
     const q = p.paramSqrt(f);
     const Q = q.reshape([-1, flatV.shape[1]!]); // [c·n, P]
-    const w = tf.matMul(Q, flatV.transpose()); // [c·n, V]
+    const w = matMulT(Q, flatV, false, true); // [c·n, V]
     // NOTE: transposeA beats an explicit transpose of w here (measured 2.4× on 2c2d's largest layer).
     const r = tf.matMul(w, Q, true, false); // [V, P]
     return f.sign < 0 ? r.neg() : r;

@@ -5,6 +5,7 @@
  */
 import { tf } from '../../core/tf.ts';
 import type { Factor } from '../../core/factors.ts';
+import { matMulT } from '../../core/ops/matmul.ts';
 import { sumLeading } from '../../core/ops/reduce-leading.ts';
 import type { ParamContext } from '../types.ts';
 
@@ -23,7 +24,7 @@ function perSampleSquares(p: ParamContext, f: Factor): tf.Tensor {
 
 /** Σ_n Σ_v (J_θᵀ S)²: [*θ]. */
 function summedSquares(p: ParamContext, f: Factor): tf.Tensor {
-  if (isPlainLinearWeight(p)) return tf.matMul(sumLeading(f.S.square()).transpose(), p.x.square());
+  if (isPlainLinearWeight(p)) return matMulT(sumLeading(f.S.square()), p.x.square(), true, false);
   return p.squares(f.S, 'sum');
 }
 

@@ -9,6 +9,9 @@
 import { tf } from '../../core/tf.ts';
 import type { ConvCfg } from '../../core/derivatives/conv.ts';
 import type { Factor } from '../../core/factors.ts';
+import { hasKernel, runKernel } from '../../core/ops/fused.ts';
+import { CONV_INPUT_GRAM } from '../../core/ops/kernel-names.ts';
+import { matMulT } from '../../core/ops/matmul.ts';
 import { unfoldColumns } from '../../core/ops/windows.ts';
 import type { ParametricKind } from '../../vocabulary.ts';
 import type { ParamContext, Rule, RuleOutput } from '../types.ts';
@@ -22,7 +25,7 @@ export function outputFactor(p: ParamContext, f: Factor): tf.Tensor {
   const channels = p.layer.kind === 'Linear' ? shape[shape.length - 1] : shape[2];
   // Linear: [v, n, *l, o] → Σ_l → [v·n, o]; conv: [v, n, c, *sp] → Σ_sp → [v·n, c].
   const s = p.layer.kind === 'Linear' ? S.reshape([v * n, -1, channels]).sum(1) : S.reshape([v * n, channels, -1]).sum(2);
-  return tf.matMul(s.transpose(), s);
+  return matMulT(s, s, true, false);
 }
 
 /** Σ_n x_n x_nᵀ (Linear) or Σ_n Σ_p u_np u_npᵀ (ConvNd); divided by N in the reducer. */
@@ -30,11 +33,13 @@ export function inputFactorSum(p: ParamContext): tf.Tensor {
   return p.memo('kron.A', () => {
     if (p.layer.kind === 'Linear') {
       const X = p.x.reshape([-1, p.x.shape[p.x.rank - 1]]);
-      return tf.matMul(X.transpose(), X);
+      return matMulT(X, X, true, false);
     }
-    const { geom } = p.layer.cfg as ConvCfg;
+    const { geom, groups } = p.layer.cfg as ConvCfg;
+    // Native streams Σ_n U_n U_nᵀ per sample; elsewhere one product of the unfolded shard.
+    if (hasKernel(CONV_INPUT_GRAM)) return runKernel(CONV_INPUT_GRAM, { x: p.x }, { geom, groups });
     const flat = unfoldColumns(p.x, geom); // [c·K, n·P]
-    return tf.matMul(flat, flat.transpose());
+    return matMulT(flat, flat, false, true);
   });
 }
 

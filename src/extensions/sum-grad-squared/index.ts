@@ -2,7 +2,8 @@
  * SumGradSquared (`sum_grad_squared`): Σ_n (∇ℓ_n)² elementwise [*θ].
  * Linear without leading dims: Σ_n (g_n x_nᵀ)² = (g²)ᵀ (x²), one matMul, no per-sample gradients.
  */
-import { tf } from '../../core/tf.ts';
+import type { tf } from '../../core/tf.ts';
+import { matMulT } from '../../core/ops/matmul.ts';
 import { everyParametric } from '../shared/tables.ts';
 import type { ParamContext } from '../types.ts';
 
@@ -11,8 +12,7 @@ export function sumGradSquared(p: ParamContext): tf.Tensor {
   return p.memo('sum_grad_squared', () => {
     const lead = (p.layer.cfg as { lead?: number }).lead;
     if (p.layer.kind === 'Linear' && p.param === 'weight' && lead === 1) {
-      // NOTE: explicit transpose keeps the matMul on wasm's fast path (no transposeA/B).
-      return tf.matMul(p.gOut.square().transpose(), p.x.square());
+      return matMulT(p.gOut.square(), p.x.square(), true, false);
     }
     return p.squares(p.gOut.expandDims(0), 'sum');
   });
