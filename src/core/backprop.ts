@@ -14,6 +14,7 @@ import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
 import { BACKPROPS, ruleFor } from '../extensions/index.ts';
 import type { ParamContext } from '../extensions/types.ts';
+import { releaseHostData } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
@@ -21,8 +22,14 @@ import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 export type { ShardRequest } from './forward.ts';
 
 function toEntry(kind: 'sum' | 'rows', value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
-  if (kind === 'sum') return { kind, shape: value.shape, data: new Float64Array(value.dataSync()) };
-  // dataSync already returns a fresh copy: no second copy for the (large) per-sample rows.
+  if (kind === 'sum') {
+    const values = value.dataSync();
+    const data = new Float64Array(values);
+    releaseHostData(values);
+    return { kind, shape: value.shape, data };
+  }
+  // Per-sample rows are taken as dataSync returns them: a copy (wasm), or on native a view of the
+  // tensor's own memory — either way not copied again here.
   return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: value.dataSync() as Float32Array };
 }
 

@@ -1,21 +1,24 @@
-// Fused convolutions on the cpu (kernels/conv.h): samples are unfolded one at a time into a
-// thread's scratch (it stays in cache) and multiplied there, so neither the unfolded shard nor
-// the per-sample weight Jacobians that are only squared and summed are ever materialised.
+// Fused convolutions on the cpu (kernels/conv.h). Samples are unfolded a chunk at a time into a
+// thread's scratch (it stays in cache) and multiplied there, so neither the unfolded shard nor the
+// per-sample weight Jacobians that are only squared and summed are ever materialised.
 //
-// Sums over samples are accumulated per fixed chunk of samples and the chunks added in order:
-// results never depend on the number of threads.
+// A chunk holds R samples side by side ([C·K, R·P]), R chosen from the shapes so that a GEMM has
+// at least ~512 columns: small images (P = 36 in 3c3d's last conv) then still run as large,
+// efficient products. Sums over samples are accumulated per fixed group of chunks and the groups
+// added in order: results never depend on the number of threads.
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "../kernels/conv.h"
+#include "../kernels/windows.h"
 #include "cpu_device.h"
 
 namespace bp {
 namespace {
 
 struct Dims {
-  i64 S, K, P, cg, og, cgK, theta;
+  i64 S, K, P, cg, og, cgK, CK, theta;
 };
 
 Dims dimsOf(const ConvParams& p) {
@@ -26,98 +29,159 @@ Dims dimsOf(const ConvParams& p) {
   d.cg = p.C / p.G;
   d.og = p.O / p.G;
   d.cgK = d.cg * d.K;
+  d.CK = p.C * d.K;
   d.theta = p.O * d.cgK;
   return d;
 }
 
-/** Unfolds sample `x` ([C, S]) into U [C·K, P]. */
-void unfoldSample(const ConvParams& p, const Dims& d, const float* x, float* U) {
-  for (i64 c = 0; c < p.C; c++)
-    for (i64 k = 0; k < d.K; k++)
-      for (i64 q = 0; q < d.P; q++) unfoldSampleElem(p.w, x, p.C, U, c, k, q);
+/** Samples per chunk: ≥ 512 GEMM columns where the scratch ([C·K, R·P], ≤ 4 Mi floats) allows. */
+i64 chunkSamples(const Dims& d, i64 n) {
+  const i64 wanted = std::max<i64>(1, (512 + d.P - 1) / d.P);
+  const i64 fits = std::max<i64>(1, (i64(4) << 20) / std::max<i64>(1, d.CK * d.P));
+  return std::min({wanted, fits, std::max<i64>(1, n)});
 }
 
-/** Sample chunks for sums over samples: sizes fixed by the shapes, partial buffers bounded to ~256 MiB. */
-struct Chunks {
-  i64 size, count;
+/**
+ * Unfolds samples [n0, n0 + R) of x ([n, C, S]) into U [C·K, R·P] (columns layout): element
+ * (c, k) of sample r at column r·P + p.
+ */
+void unfoldChunk(const ConvParams& p, const Dims& d, i64 n0, i64 R, float* U) {
+  UnfoldParams u;
+  u.w = p.w;
+  u.B = R;
+  u.C = p.C;
+  u.cb = d.P;
+  u.cc = d.K * R * d.P;
+  u.ck = R * d.P;
+  u.cp = 1;
+  u.x = p.x + n0 * p.C * d.S;
+  u.cols = U;
+  u.padValue = 0.0f;
+  for (i64 r = 0; r < R; r++)
+    for (i64 c = 0; c < p.C; c++)
+      for (i64 k = 0; k < d.K; k++)
+        for (i64 q = 0; q < d.P; q++) unfoldElem(u, r, c, k, q);
+}
+
+/** Gathers rows [m0, m0 + R) of V ([m, O, P]) into Vc [O, R·P] (the columns layout of the outputs). */
+void gatherRows(const float* V, const Dims& d, i64 O, i64 m0, i64 R, float* Vc) {
+  for (i64 r = 0; r < R; r++) {
+    const float* src = V + (m0 + r) * O * d.P;
+    for (i64 o = 0; o < O; o++) std::memcpy(Vc + o * R * d.P + r * d.P, src + o * d.P, static_cast<size_t>(d.P) * sizeof(float));
+  }
+}
+
+/** Sums over samples: groups of consecutive chunks, each with a partial of `width` floats (≤ 256 MiB in all). */
+struct Groups {
+  i64 chunksPerGroup, count;
 };
 
-Chunks chunksFor(i64 n, i64 partialFloats) {
-  const i64 maxCount = std::max<i64>(1, (i64(64) << 20) / std::max<i64>(1, partialFloats));
-  i64 size = std::max<i64>(8, (n + maxCount - 1) / maxCount);
-  return {size, (n + size - 1) / size};
+Groups groupsFor(i64 chunks, i64 width) {
+  const i64 maxCount = std::max<i64>(1, (i64(64) << 20) / std::max<i64>(1, width));
+  const i64 per = std::max<i64>(1, (chunks + maxCount - 1) / maxCount);
+  return {per, (chunks + per - 1) / per};
 }
 
-/** out[j] = Σ_c partials[c][j], chunks in order. */
-void sumChunks(ThreadPool& pool, const std::vector<float>& partials, i64 count, i64 width, float* out) {
+/** out[j] = Σ_g partials[g][j], groups in order. */
+void sumGroups(ThreadPool& pool, const std::vector<float>& partials, i64 count, i64 width, float* out) {
   pool.parallelFor(width, kGrain, [&](i64 a, i64 b) {
     for (i64 j = a; j < b; j++) {
       float acc = partials[j];
-      for (i64 c = 1; c < count; c++) acc += partials[c * width + j];
+      for (i64 g = 1; g < count; g++) acc += partials[g * width + j];
       out[j] = acc;
     }
   });
 }
 
+/** Unfolds one sample (the ckp layout [C·K, P]) for the per-sample kernels. */
+void unfoldSample(const ConvParams& p, const Dims& d, i64 n, float* U) { unfoldChunk(p, d, n, 1, U); }
+
 }  // namespace
 
 void CpuDevice::convForward(const ConvParams& p) {
   const Dims d = dimsOf(p);
-  pool_.run(p.n, [&](i64 n) {
-    float* U = threadScratch(0, p.C * d.K * d.P);
-    unfoldSample(p, d, p.x + n * p.C * d.S, U);
-    float* y = p.y + n * p.O * d.P;
+  const i64 R = chunkSamples(d, p.n);
+  const i64 chunks = (p.n + R - 1) / R;
+  pool_.run(chunks, [&](i64 c) {
+    const i64 n0 = c * R, r = std::min(R, p.n - n0);
+    float* U = threadScratch(0, d.CK * r * d.P);
+    float* Y = threadScratch(1, p.O * r * d.P);
+    unfoldChunk(p, d, n0, r, U);
     for (i64 g = 0; g < p.G; g++) {
-      blas_->sgemm(false, false, d.og, d.P, d.cgK, 1.0f, p.W + g * d.og * d.cgK, d.cgK, U + g * d.cgK * d.P, d.P, 0.0f,
-                   y + g * d.og * d.P, d.P);
+      blas_->sgemm(false, false, d.og, r * d.P, d.cgK, 1.0f, p.W + g * d.og * d.cgK, d.cgK, U + g * d.cgK * r * d.P, r * d.P, 0.0f,
+                   Y + g * d.og * r * d.P, r * d.P);
     }
-    if (p.bias)
-      for (i64 o = 0; o < p.O; o++)
-        for (i64 q = 0; q < d.P; q++) y[o * d.P + q] += p.bias[o];
+    // Y [O, r·P] → y [r, O, P], plus the bias.
+    for (i64 s = 0; s < r; s++) {
+      float* y = p.y + (n0 + s) * p.O * d.P;
+      for (i64 o = 0; o < p.O; o++) {
+        const float* src = Y + o * r * d.P + s * d.P;
+        const float b = p.bias ? p.bias[o] : 0.0f;
+        for (i64 q = 0; q < d.P; q++) y[o * d.P + q] = src[q] + b;
+      }
+    }
   });
 }
 
 void CpuDevice::convInputJacT(const ConvParams& p) {
   const Dims d = dimsOf(p);
-  pool_.run(p.n, [&](i64 m) {
-    float* cols = threadScratch(1, p.C * d.K * d.P);
-    const float* V = p.V + m * p.O * d.P;
+  const i64 R = chunkSamples(d, p.n);
+  const i64 chunks = (p.n + R - 1) / R;
+  pool_.run(chunks, [&](i64 c) {
+    const i64 m0 = c * R, r = std::min(R, p.n - m0);
+    float* Vc = threadScratch(0, p.O * r * d.P);
+    float* cols = threadScratch(1, d.CK * r * d.P);
+    gatherRows(p.V, d, p.O, m0, r, Vc);
     for (i64 g = 0; g < p.G; g++) {
-      blas_->sgemm(true, false, d.cgK, d.P, d.og, 1.0f, p.W + g * d.og * d.cgK, d.cgK, V + g * d.og * d.P, d.P, 0.0f,
-                   cols + g * d.cgK * d.P, d.P);
+      blas_->sgemm(true, false, d.cgK, r * d.P, d.og, 1.0f, p.W + g * d.og * d.cgK, d.cgK, Vc + g * d.og * r * d.P, r * d.P, 0.0f,
+                   cols + g * d.cgK * r * d.P, r * d.P);
     }
-    float* y = p.y + m * p.C * d.S;
-    for (i64 c = 0; c < p.C; c++) foldSampleChannel(p.w, cols, y + c * d.S, c);
+    // Fold every (sample, channel) plane of the chunk's columns [C·K, r·P].
+    UnfoldParams u;
+    u.w = p.w;
+    u.B = r;
+    u.C = p.C;
+    u.cb = d.P;
+    u.cc = d.K * r * d.P;
+    u.ck = r * d.P;
+    u.cp = 1;
+    u.cols = cols;
+    for (i64 s = 0; s < r; s++)
+      for (i64 ch = 0; ch < p.C; ch++) foldPlane(u, p.y + ((m0 + s) * p.C + ch) * d.S, s, ch);
   });
 }
 
 void CpuDevice::convWeightGrad(const ConvParams& p) {
   const Dims d = dimsOf(p);
+  const i64 R = chunkSamples(d, p.n);
+  const i64 chunks = (p.n + R - 1) / R;
   const i64 width = p.v * d.theta;
-  const Chunks ch = chunksFor(p.n, width);
-  std::vector<float> partials(static_cast<size_t>(ch.count * width), 0.0f);
-  pool_.run(ch.count, [&](i64 c) {
-    float* acc = partials.data() + c * width;
-    float* U = threadScratch(0, p.C * d.K * d.P);
-    for (i64 n = c * ch.size; n < std::min(p.n, (c + 1) * ch.size); n++) {
-      unfoldSample(p, d, p.x + n * p.C * d.S, U);
+  const Groups gr = groupsFor(chunks, width);
+  std::vector<float> partials(static_cast<size_t>(gr.count * width), 0.0f);
+  pool_.run(gr.count, [&](i64 grp) {
+    float* acc = partials.data() + grp * width;
+    for (i64 c = grp * gr.chunksPerGroup; c < std::min(chunks, (grp + 1) * gr.chunksPerGroup); c++) {
+      const i64 n0 = c * R, r = std::min(R, p.n - n0);
+      float* U = threadScratch(0, d.CK * r * d.P);
+      float* Vc = threadScratch(1, p.O * r * d.P);
+      unfoldChunk(p, d, n0, r, U);
       for (i64 v = 0; v < p.v; v++) {
-        const float* V = p.V + (v * p.n + n) * p.O * d.P;
+        gatherRows(p.V + v * p.n * p.O * d.P, d, p.O, n0, r, Vc);
         for (i64 g = 0; g < p.G; g++) {
-          blas_->sgemm(false, true, d.og, d.cgK, d.P, 1.0f, V + g * d.og * d.P, d.P, U + g * d.cgK * d.P, d.P, 1.0f,
+          blas_->sgemm(false, true, d.og, d.cgK, r * d.P, 1.0f, Vc + g * d.og * r * d.P, r * d.P, U + g * d.cgK * r * d.P, r * d.P, 1.0f,
                        acc + v * d.theta + g * d.og * d.cgK, d.cgK);
         }
       }
     }
   });
-  sumChunks(pool_, partials, ch.count, width, p.y);
+  sumGroups(pool_, partials, gr.count, width, p.y);
 }
 
 void CpuDevice::convWeightJac(const ConvParams& p) {
   const Dims d = dimsOf(p);
   pool_.run(p.n, [&](i64 n) {
-    float* U = threadScratch(0, p.C * d.K * d.P);
-    unfoldSample(p, d, p.x + n * p.C * d.S, U);
+    float* U = threadScratch(0, d.CK * d.P);
+    unfoldSample(p, d, n, U);
     for (i64 v = 0; v < p.v; v++) {
       const float* V = p.V + (v * p.n + n) * p.O * d.P;
       float* y = p.y + (v * p.n + n) * d.theta;
@@ -131,12 +195,12 @@ void CpuDevice::convWeightJac(const ConvParams& p) {
 
 void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
   const Dims d = dimsOf(p);
-  // One sample's squares for every v: into `acc` (Sum: the chunk's partial; Rows: the sample's
+  // One sample's squares for every v: into `acc` (Sum: the group's partial; Rows: the sample's
   // row) or, for Norms, returned as a total.
   auto sample = [&](i64 n, float* acc) -> double {
-    float* U = threadScratch(0, p.C * d.K * d.P);
+    float* U = threadScratch(0, d.CK * d.P);
     float* J = threadScratch(1, d.theta);
-    unfoldSample(p, d, p.x + n * p.C * d.S, U);
+    unfoldSample(p, d, n, U);
     double total = 0.0;
     for (i64 v = 0; v < p.v; v++) {
       const float* V = p.V + (v * p.n + n) * p.O * d.P;
@@ -149,12 +213,12 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
     return total;
   };
   if (mode == SquaresMode::Sum) {
-    const Chunks ch = chunksFor(p.n, d.theta);
-    std::vector<float> partials(static_cast<size_t>(ch.count * d.theta), 0.0f);
-    pool_.run(ch.count, [&](i64 c) {
-      for (i64 n = c * ch.size; n < std::min(p.n, (c + 1) * ch.size); n++) sample(n, partials.data() + c * d.theta);
+    const Groups gr = groupsFor(p.n, d.theta);
+    std::vector<float> partials(static_cast<size_t>(gr.count * d.theta), 0.0f);
+    pool_.run(gr.count, [&](i64 grp) {
+      for (i64 n = grp * gr.chunksPerGroup; n < std::min(p.n, (grp + 1) * gr.chunksPerGroup); n++) sample(n, partials.data() + grp * d.theta);
     });
-    sumChunks(pool_, partials, ch.count, d.theta, p.y);
+    sumGroups(pool_, partials, gr.count, d.theta, p.y);
   } else if (mode == SquaresMode::Rows) {
     pool_.run(p.n, [&](i64 n) {
       float* row = p.y + n * d.theta;
@@ -168,18 +232,21 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
 
 void CpuDevice::convInputGram(const ConvParams& p) {
   const Dims d = dimsOf(p);
-  const i64 CK = p.C * d.K;
-  const i64 width = CK * CK;
-  const Chunks ch = chunksFor(p.n, width);
-  std::vector<float> partials(static_cast<size_t>(ch.count * width), 0.0f);
-  pool_.run(ch.count, [&](i64 c) {
-    float* U = threadScratch(0, CK * d.P);
-    for (i64 n = c * ch.size; n < std::min(p.n, (c + 1) * ch.size); n++) {
-      unfoldSample(p, d, p.x + n * p.C * d.S, U);
-      blas_->sgemm(false, true, CK, CK, d.P, 1.0f, U, d.P, U, d.P, 1.0f, partials.data() + c * width, CK);
+  const i64 R = chunkSamples(d, p.n);
+  const i64 chunks = (p.n + R - 1) / R;
+  const i64 width = d.CK * d.CK;
+  const Groups gr = groupsFor(chunks, width);
+  std::vector<float> partials(static_cast<size_t>(gr.count * width), 0.0f);
+  pool_.run(gr.count, [&](i64 grp) {
+    float* acc = partials.data() + grp * width;
+    for (i64 c = grp * gr.chunksPerGroup; c < std::min(chunks, (grp + 1) * gr.chunksPerGroup); c++) {
+      const i64 n0 = c * R, r = std::min(R, p.n - n0);
+      float* U = threadScratch(0, d.CK * r * d.P);
+      unfoldChunk(p, d, n0, r, U);
+      blas_->sgemm(false, true, d.CK, d.CK, r * d.P, 1.0f, U, r * d.P, U, r * d.P, 1.0f, acc, d.CK);
     }
   });
-  sumChunks(pool_, partials, ch.count, width, p.y);
+  sumGroups(pool_, partials, gr.count, width, p.y);
 }
 
 }  // namespace bp

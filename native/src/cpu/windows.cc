@@ -38,14 +38,29 @@ void CpuDevice::fold(const UnfoldParams& u) {
 
 void CpuDevice::maxPool(const MaxPoolParams& m) {
   const i64 P = m.w.P, S = m.w.S, K = m.w.K;
+  if (m.w.nd == 2) {
+    // 2-D: separable, no index map (several times faster than gathering through it).
+    const i64 hsize = m.w.in[0] * m.w.out[1];
+    pool_.parallelFor(m.BC, (kGrain + P * K - 1) / (P * K), [&](i64 r0, i64 r1) {
+      float* hbest = threadScratch(0, hsize + P);
+      int32_t* hcol = reinterpret_cast<int32_t*>(threadScratch(1, hsize + P));
+      float* y = hbest + hsize;
+      int32_t* arg = hcol + hsize;
+      for (i64 bc = r0; bc < r1; bc++) {
+        maxPool2dPlane(m.w, m.x + bc * S, hbest, hcol, m.y ? m.y + bc * P : y, m.arg ? m.arg + bc * P : arg);
+        if (m.y) for (i64 p = 0; p < P; p++) if (m.y[bc * P + p] == 0.0f && (m.arg ? m.arg[bc * P + p] : arg[p]) < 0) m.y[bc * P + p] = -INFINITY;
+      }
+    });
+    return;
+  }
   pool_.parallelFor(m.BC, (kGrain + P * K - 1) / (P * K), [&](i64 r0, i64 r1) {
+    float* best = threadScratch(0, P);
+    int32_t* at = reinterpret_cast<int32_t*>(threadScratch(1, P));
     for (i64 bc = r0; bc < r1; bc++) {
       const float* plane = m.x + bc * S;
-      for (i64 p = 0; p < P; p++) {
-        const int32_t a = windowArgmax(m.w.map, K, P, plane, p);
-        if (m.arg) m.arg[bc * P + p] = a;
-        if (m.y) m.y[bc * P + p] = a < 0 ? -INFINITY : plane[a];
-      }
+      maxPoolPlane(m.w.map, K, P, plane, best, at);
+      if (m.arg) for (i64 p = 0; p < P; p++) m.arg[bc * P + p] = at[p];
+      if (m.y) for (i64 p = 0; p < P; p++) m.y[bc * P + p] = at[p] < 0 ? -INFINITY : best[p];
     }
   });
 }

@@ -131,6 +131,9 @@ struct SoftmaxParams {
 struct WindowParams {
   const int32_t* map;
   i64 S, K, P;
+  /** The geometry the map was made from (spatial dims ≤ 3), for loops that do not need the map. */
+  int nd;
+  i64 in[3], kernel[3], stride[3], dilation[3], padLo[3], out[3];
 };
 
 /**

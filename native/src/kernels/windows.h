@@ -49,6 +49,29 @@ BP_HD int32_t windowArgmax(const int32_t* map, i64 K, i64 P, const float* plane,
   return at;
 }
 
+/**
+ * The same for every window of one plane at once (y [P], arg [P]): kernel positions outermost,
+ * so the inner loop runs over contiguous map entries and outputs and vectorises (gathers).
+ */
+BP_HD void maxPoolPlane(const int32_t* map, i64 K, i64 P, const float* plane, float* best, int32_t* at) {
+  for (i64 p = 0; p < P; p++) {
+    best[p] = 0.0f;
+    at[p] = -1;
+  }
+  for (i64 k = 0; k < K; k++) {
+    const int32_t* m = map + k * P;
+    for (i64 p = 0; p < P; p++) {
+      const int32_t s = m[p];
+      const float v = plane[s < 0 ? 0 : s];
+      const float b = best[p];
+      const int32_t a = at[p];
+      const bool take = (s >= 0) & ((a < 0) | (v > b) | ((v != v) & (b == b)));
+      best[p] = take ? v : b;
+      at[p] = take ? s : a;
+    }
+  }
+}
+
 /** Jᵀ of max pooling, plane (i, bc): out [S] ← each window's value V[p] added at its argmax. */
 BP_HD void maxPoolJacTPlane(const MaxPoolRouteParams& r, float* out, i64 i, i64 bc) {
   const i64 S = r.w.S, P = r.w.P;
@@ -65,6 +88,65 @@ BP_HD void maxPoolJacTPlane(const MaxPoolRouteParams& r, float* out, i64 i, i64 
 BP_HD float maxPoolJvpElem(const MaxPoolRouteParams& r, i64 bc, i64 p) {
   const int32_t a = r.arg[bc * r.w.P + p];
   return a < 0 ? 0.0f : r.V[bc * r.w.S + a];
+}
+
+}  // namespace bp
+
+namespace bp {
+
+/**
+ * Max pooling of one 2-D plane without the index map, separably: each input row's maximum over
+ * the kernel's columns (per output column), then each output's maximum over the kernel's rows.
+ * The first maximum in row-major window order wins ties (a row replaces only when strictly
+ * greater), as torch. `hbest`/`hcol` are scratch of [in rows × out cols].
+ */
+BP_HD void maxPool2dPlane(const WindowParams& w, const float* plane, float* hbest, int32_t* hcol, float* y, int32_t* arg) {
+  const i64 H = w.in[0], W = w.in[1], OH = w.out[0], OW = w.out[1];
+  const i64 KH = w.kernel[0], KW = w.kernel[1], SH = w.stride[0], SW = w.stride[1];
+  const i64 DH = w.dilation[0], DW = w.dilation[1], PH = w.padLo[0], PW = w.padLo[1];
+  for (i64 ih = 0; ih < H; ih++) {
+    const float* row = plane + ih * W;
+    float* hb = hbest + ih * OW;
+    int32_t* hc = hcol + ih * OW;
+    for (i64 ow = 0; ow < OW; ow++) {
+      hb[ow] = 0.0f;
+      hc[ow] = -1;
+    }
+    for (i64 kw = 0; kw < KW; kw++) {
+      for (i64 ow = 0; ow < OW; ow++) {
+        const i64 iw = ow * SW - PW + kw * DW;
+        const bool inside = (iw >= 0) & (iw < W);
+        const float v = row[inside ? iw : 0];
+        const float b = hb[ow];
+        const int32_t c = hc[ow];
+        const bool take = inside & ((c < 0) | (v > b) | ((v != v) & (b == b)));
+        hb[ow] = take ? v : b;
+        hc[ow] = take ? static_cast<int32_t>(iw) : c;
+      }
+    }
+  }
+  for (i64 oh = 0; oh < OH; oh++) {
+    float* yo = y + oh * OW;
+    int32_t* ao = arg + oh * OW;
+    for (i64 ow = 0; ow < OW; ow++) {
+      yo[ow] = 0.0f;
+      ao[ow] = -1;
+    }
+    for (i64 kh = 0; kh < KH; kh++) {
+      const i64 ih = oh * SH - PH + kh * DH;
+      if (ih < 0 || ih >= H) continue;
+      const float* hb = hbest + ih * OW;
+      const int32_t* hc = hcol + ih * OW;
+      for (i64 ow = 0; ow < OW; ow++) {
+        const float v = hb[ow];
+        const float b = yo[ow];
+        const int32_t a = ao[ow];
+        const bool take = (hc[ow] >= 0) & ((a < 0) | (v > b) | ((v != v) & (b == b)));
+        yo[ow] = take ? v : b;
+        ao[ow] = take ? static_cast<int32_t>(ih * W + hc[ow]) : a;
+      }
+    }
+  }
 }
 
 }  // namespace bp

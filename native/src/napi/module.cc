@@ -62,6 +62,11 @@ struct Args {
     w.S = integer();
     w.K = integer();
     w.P = integer();
+    w.nd = small();
+    if (w.nd < 1 || w.nd > 3) throw JsError("windows have 1 to 3 spatial dims");
+    i64* fields[6] = {w.in, w.kernel, w.stride, w.dilation, w.padLo, w.out};
+    for (i64* f : fields)
+      for (int d = 0; d < 3; d++) f[d] = d < w.nd ? integer() : 1;
     return w;
   }
 };

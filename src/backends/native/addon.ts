@@ -2,7 +2,8 @@
  * The native addon (native/, built by `npm ci` where a C++ compiler exists, or `npm run build:native`),
  * loaded lazily and once per thread. Every kernel function takes one Float64Array of parameters;
  * the layouts below are the ones native/src/napi/module.cc reads, in order. Handles are buffer
- * numbers (-1: none); dtypes are 0 float32, 1 int32, 2 bool.
+ * numbers (-1: none); dtypes are 0 float32, 1 int32, 2 bool. `window…` is a window geometry:
+ * map, S, K, P, nd, then in, kernel, stride, dilation, padLo, out (nd entries each).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -59,18 +60,18 @@ export interface NativeAddon {
   oneHot(p: Float64Array): void;
   /** [x, y, rows, cols] */
   softmax(p: Float64Array): void;
-  /** [map, S, K, P, B, C, cb, cc, ck, cp, x, cols, padValue] */
+  /** [window…, B, C, cb, cc, ck, cp, x, cols, padValue] */
   unfold(p: Float64Array): void;
   /** the same layout; x is the destination */
   fold(p: Float64Array): void;
-  /** [map, S, K, P, BC, x, y, arg] */
+  /** [window…, BC, x, y, arg] */
   maxPool(p: Float64Array): void;
-  /** [map, S, K, P, v, BC, arg, V, y] */
+  /** [window…, v, BC, arg, V, y] */
   maxPoolJacT(p: Float64Array): void;
   maxPoolJvp(p: Float64Array): void;
   /** [transA, transB, M, N, K, alpha, beta, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, nd, batch…, aStrides…, bStrides…, cStrides…] */
   gemm(p: Float64Array): void;
-  /** [kind, map, S, K, P, n, v, C, O, G, x, W, bias, V, shift, y, mode] */
+  /** [kind, window…, n, v, C, O, G, x, W, bias, V, shift, y, mode] */
   conv(p: Float64Array): void;
   /** Present where the addon was built with nvcc. */
   probe?: () => unknown;

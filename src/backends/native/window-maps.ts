@@ -12,6 +12,7 @@ export interface WindowBuffers {
   S: number;
   K: number;
   P: number;
+  geom: WindowGeometry;
 }
 
 export class WindowMaps {
@@ -23,7 +24,7 @@ export class WindowMaps {
     const key = JSON.stringify(g);
     let w = this.cache.get(key);
     if (!w) {
-      w = { map: this.upload(windowMap(g)), S: prod(g.inSize), K: prod(g.kernel), P: prod(g.outSize) };
+      w = { map: this.upload(windowMap(g)), S: prod(g.inSize), K: prod(g.kernel), P: prod(g.outSize), geom: g };
       this.cache.set(key, w);
     }
     return w;
@@ -36,5 +37,8 @@ export class WindowMaps {
   }
 }
 
-/** The four leading parameters of every window kernel. */
-export const windowParams = (w: WindowBuffers) => [w.map, w.S, w.K, w.P];
+/** The leading parameters of every window kernel: map, S, K, P, then the geometry (nd, in, kernel, stride, dilation, padLo, out). */
+export const windowParams = (w: WindowBuffers) => {
+  const g = w.geom;
+  return [w.map, w.S, w.K, w.P, g.inSize.length, ...g.inSize, ...g.kernel, ...g.stride, ...g.dilation, ...g.padLo, ...g.outSize];
+};

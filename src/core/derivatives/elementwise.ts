@@ -18,7 +18,9 @@ export interface ElementwiseFn<S> {
 const SELU_ALPHA = 1.6732632423543772;
 const SELU_SCALE = 1.0507009873554805;
 
-const positive = (x: tf.Tensor) => tf.greater(x, 0).toFloat();
+// NOTE: step(x, α) = x > 0 ? 1 : α is one kernel, where greater(x, 0) + a cast (or a where) is
+// two or three over tensors as large as the stacked factors.
+const positive = (x: tf.Tensor) => tf.step(x, 0);
 
 export const ACTIVATIONS = {
   ReLU: {
@@ -38,7 +40,7 @@ export const ACTIVATIONS = {
   } satisfies ElementwiseFn<SpecOf<'Tanh'>>,
   LeakyReLU: {
     f: (x, s) => tf.leakyRelu(x, s.negative_slope),
-    df: (x, _y, s) => tf.where(tf.greater(x, 0), tf.onesLike(x), tf.fill(x.shape, s.negative_slope)),
+    df: (x, _y, s) => tf.step(x, s.negative_slope),
     d2f: (x) => tf.zerosLike(x),
   } satisfies ElementwiseFn<SpecOf<'LeakyReLU'>>,
   ELU: {
