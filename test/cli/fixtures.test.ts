@@ -1,5 +1,5 @@
 /**
- * BackPACK's own float64 results (../shared/fixtures/backpack) reproduced through the CLI contract:
+ * BackPACK's own float64 results (test/fixtures/backpack) reproduced through the CLI contract:
  * every quantity BackPACK computed (first and second order), every parameter, rtol 1e-4 relative to the
  * largest magnitude of the expected tensor.
  */

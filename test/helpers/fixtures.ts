@@ -1,9 +1,12 @@
-/** BackPACK's float64 reference cases in ../shared/fixtures/backpack (see its README). */
+/**
+ * BackPACK's float64 reference cases, carried by the project in test/fixtures/backpack (see its
+ * README; scripts/make-backpack-fixtures.py makes them with BackPACK).
+ */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FIXTURE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/backpack');
+export const FIXTURE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/backpack');
 
 export interface FixtureCase {
   name: string;

@@ -10,8 +10,8 @@ import { encodeNpy, parseNpy } from '../../src/io/npy.ts';
 import { readTensorFile, writeNpyFile } from '../../src/io/tensor-file.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// CI clones the repo next to shared/, so the fixtures are at <repo>/../shared.
-const FIXTURES = path.resolve(here, '../../../shared/fixtures/backpack');
+// The project carries BackPACK's fixtures (test/fixtures/backpack).
+const FIXTURES = path.resolve(here, '../fixtures/backpack');
 const HAS_FIXTURES = existsSync(FIXTURES);
 const HAS_NUMPY = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
 
