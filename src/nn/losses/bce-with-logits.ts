@@ -39,15 +39,11 @@ export const bceWithLogits: LossMath = {
     const [n, ...out] = f.shape;
     const D = numel(out);
     const s = tf.sigmoid(f);
-    const probs = s.dataSync();
-    const draws = new Float32Array(M * n * D);
-    for (let m = 0; m < M; m++) {
-      for (let i = 0; i < n; i++) {
-        const u = uniforms(m, i, D);
-        for (let d = 0; d < D; d++) draws[(m * n + i) * D + d] = u[d] < probs[i * D + d] ? 1 : 0;
-      }
-    }
-    return s.expandDims(0).sub(tf.tensor(draws, [M, n, ...out])).div(Math.sqrt(M));
+    // Bernoulli draws ŷ = [u < σ(f)] on the tensors' device (no read-back mid-shard).
+    const u = new Float32Array(M * n * D);
+    for (let m = 0; m < M; m++) for (let i = 0; i < n; i++) u.set(uniforms(m, i, D), (m * n + i) * D);
+    const draws = tf.less(tf.tensor(u, [M, n, ...out]), s.expandDims(0)).toFloat();
+    return s.expandDims(0).sub(draws).div(Math.sqrt(M));
   },
   sumHessian: (f) => tf.diag(curvature(f).reshape([f.shape[0]!, -1]).sum(0)),
   hessianMatProd: (f, U) => U.mul(curvature(f).expandDims(0)),

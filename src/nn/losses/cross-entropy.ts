@@ -14,20 +14,17 @@ const requireVectorOutput = (outShape: number[]) => {
   return outShape[0];
 };
 
-/** Inverse-CDF draw of one class per (mc, row) from p [n, c]. */
-function sampleClasses(p: Float32Array, n: number, c: number, u: (row: number) => number): Int32Array {
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const target = u(i);
-    let acc = 0;
-    let k = 0;
-    for (; k < c - 1; k++) {
-      acc += p[i * c + k];
-      if (target < acc) break;
-    }
-    out[i] = k;
-  }
-  return out;
+/**
+ * Inverse-CDF draws of one class per (mc, row) from p [n, c] and uniforms u [M, n], on the tensors'
+ * device (no read-back mid-shard): the class is the number of cumulative probabilities ≤ u among
+ * the first c − 1 (the same class a sequential walk picks). Cumulative sums as p · upper-triangular
+ * ones: one small product. Returns one-hot rows [M, n, c].
+ */
+function sampleClasses(p: tf.Tensor, u: tf.Tensor, c: number): tf.Tensor {
+  const upper = tf.tensor2d(Float32Array.from({ length: c * c }, (_, i) => (Math.floor(i / c) <= i % c ? 1 : 0)), [c, c]);
+  const cdf = tf.matMul(p, upper).slice([0, 0], [-1, c - 1]); // [n, c − 1]
+  const below = tf.lessEqual(cdf.expandDims(0), u.expandDims(2)).sum(2); // [M, n]
+  return tf.oneHot(below.toInt(), c).toFloat();
 }
 
 export const crossEntropy: LossMath = {
@@ -62,13 +59,10 @@ export const crossEntropy: LossMath = {
   sampledSqrtHessian(f, M, uniforms) {
     const [n, c] = f.shape as [number, number];
     const p = tf.softmax(f);
-    const probs = p.dataSync() as Float32Array;
-    const grads = [];
-    for (let m = 0; m < M; m++) {
-      const classes = sampleClasses(probs, n, c, (row) => uniforms(m, row, 1)[0]);
-      grads.push(p.sub(tf.oneHot(tf.tensor1d(classes, 'int32'), c)));
-    }
-    return tf.stack(grads).div(Math.sqrt(M));
+    const u = new Float32Array(M * n);
+    for (let m = 0; m < M; m++) for (let row = 0; row < n; row++) u[m * n + row] = uniforms(m, row, 1)[0];
+    const hot = sampleClasses(p, tf.tensor2d(u, [M, n]), c); // [M, n, c]
+    return p.expandDims(0).sub(hot).div(Math.sqrt(M));
   },
   sumHessian(f) {
     const p = tf.softmax(f);
