@@ -1,0 +1,136 @@
+/**
+ * The fused convolution kernels (native only) = the same math composed from tf ops on the cpu
+ * backend: forward = unfold + matMul; input Jᵀ = matMul + fold; weight Jacobians and gradient =
+ * patches + matMul; squares = the Jacobians (minus shift) squared and summed; Gram = columns ·
+ * columnsᵀ. Over GEOMETRIES with groups 1, 2 and depthwise, with and without bias and shift.
+ * Shapes: x [n, C, *in], W [O, C/G, *k], V [v, n, O, *out] (input Jᵀ: [m, O, *out]); θ = [O, C/G, *k].
+ */
+import { tf } from '../../../src/core/tf.ts';
+import '../../../src/core/ops/host/window-kernels.ts';
+import {
+  CONV_FORWARD, CONV_INPUT_GRAM, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, FOLD, UNFOLD,
+  type ConvAttrs, type SquaresMode,
+} from '../../../src/core/ops/kernel-names.ts';
+import { prod, type WindowGeometry } from '../../../src/nn/geometry.ts';
+import type { Case } from '../harness.ts';
+import { inp } from '../inputs.ts';
+import { GEOMETRIES } from './geometries.ts';
+import { call } from './shape.ts';
+
+const t = (x: unknown) => x as tf.Tensor;
+
+/** The composite references, on whatever backend is active (the cpu one in the suite). */
+export const reference = {
+  forward(x: tf.Tensor, W: tf.Tensor, bias: tf.Tensor | undefined, g: WindowGeometry, G: number): tf.Tensor {
+    const [n, C] = x.shape;
+    const O = W.shape[0];
+    const P = prod(g.outSize);
+    const cols = t(call(UNFOLD, { x }, { geom: g, layout: 'columns', groups: 1 })).reshape([G, (C / G) * prod(g.kernel), n * P]);
+    let y = tf.matMul(W.reshape([G, O / G, -1]), cols).reshape([G, O / G, n, P]).transpose([2, 0, 1, 3]).reshape([n, O, P]);
+    if (bias) y = y.add(bias.reshape([1, O, 1]));
+    return y.reshape([n, O, ...g.outSize]);
+  },
+  inputJacT(V: tf.Tensor, W: tf.Tensor, g: WindowGeometry, G: number): tf.Tensor {
+    const [m, O] = V.shape;
+    const C = W.shape[1]! * G;
+    const P = prod(g.outSize);
+    const vCols = V.reshape([m, G, O / G, P]).transpose([1, 2, 0, 3]).reshape([G, O / G, m * P]);
+    const cols = tf.matMul(W.reshape([G, O / G, -1]), vCols, true, false).reshape([C * prod(g.kernel), m * P]);
+    return t(call(FOLD, { cols }, { geom: g, layout: 'columns', channels: C, batch: m }));
+  },
+  /** [v, n, O, C/G, *k]. */
+  weightJac(x: tf.Tensor, V: tf.Tensor, g: WindowGeometry, G: number): tf.Tensor {
+    const [n, C] = x.shape;
+    const [v, , O] = V.shape;
+    const P = prod(g.outSize);
+    const patches = t(call(UNFOLD, { x }, { geom: g, layout: 'patches', groups: G })); // [n, G, P, C/G·K]
+    const pv = tf.tile(patches.reshape([1, n, G, P, -1]), [v, 1, 1, 1, 1]).reshape([v * n * G, P, -1]);
+    return tf.matMul(V.reshape([v * n * G, O / G, P]), pv).reshape([v, n, O, C / G, ...g.kernel]);
+  },
+  squares(x: tf.Tensor, V: tf.Tensor, shift: tf.Tensor | undefined, g: WindowGeometry, G: number, mode: SquaresMode): tf.Tensor {
+    const J = reference.weightJac(x, V, g, G);
+    const sq = (shift ? J.sub(shift) : J).square();
+    if (mode === 'sum') return sq.sum([0, 1]);
+    if (mode === 'rows') return sq.sum(0);
+    return sq.reshape([V.shape[0], x.shape[0], -1]).sum([0, 2]);
+  },
+  inputGram(x: tf.Tensor, g: WindowGeometry): tf.Tensor {
+    const cols = t(call(UNFOLD, { x }, { geom: g, layout: 'columns', groups: 1 }));
+    return tf.matMul(cols, cols, false, true);
+  },
+};
+
+/** [C, O, G]: plain, grouped, depthwise. */
+const CHANNELS: [number, number, number][] = [[4, 6, 1], [4, 6, 2], [4, 4, 4]];
+const n = 3;
+const v = 2;
+
+function convCases(geoms: [string, WindowGeometry][], samples: number): Case[] {
+  const cases: Case[] = [];
+  for (const [label, g] of geoms) {
+    for (const [C, O, G] of CHANNELS) {
+      const attrs = (mode?: SquaresMode): ConvAttrs => ({ geom: g, groups: G, mode });
+      const at = `${label} C${C} O${O} G${G}${samples === n ? '' : ` n${samples}`}`;
+      const x = inp([samples, C, ...g.inSize]);
+      const W = inp([O, C / G, ...g.kernel]);
+      const V = inp([v, samples, O, ...g.outSize]);
+      const theta = [O, C / G, ...g.kernel];
+      for (const withBias of G === 1 ? [false, true] : [true]) {
+        cases.push({
+          name: `forward ${at}${withBias ? ' bias' : ''}`,
+          kernel: CONV_FORWARD,
+          inputs: withBias ? [x, W, inp([O])] : [x, W],
+          run: ([xx, w, b]) => call(CONV_FORWARD, b ? { x: xx, W: w, bias: b } : { x: xx, W: w }, attrs()),
+          reference: ([xx, w, b]) => reference.forward(xx, w, b, g, G),
+        });
+      }
+      cases.push({
+        name: `inputJacT ${at}`,
+        kernel: CONV_INPUT_JAC_T,
+        inputs: [inp([v * samples, O, ...g.outSize]), W],
+        run: ([vv, w]) => call(CONV_INPUT_JAC_T, { V: vv, W: w }, attrs()),
+        reference: ([vv, w]) => reference.inputJacT(vv, w, g, G),
+      });
+      cases.push({
+        name: `weightGrad ${at}`,
+        kernel: CONV_WEIGHT_GRAD,
+        inputs: [x, V],
+        run: ([xx, vv]) => call(CONV_WEIGHT_GRAD, { x: xx, V: vv }, attrs()),
+        reference: ([xx, vv]) => reference.weightJac(xx, vv, g, G).sum(1),
+      });
+      cases.push({
+        name: `weightJac ${at}`,
+        kernel: CONV_WEIGHT_JAC,
+        inputs: [x, V],
+        run: ([xx, vv]) => call(CONV_WEIGHT_JAC, { x: xx, V: vv }, attrs()),
+        reference: ([xx, vv]) => reference.weightJac(xx, vv, g, G),
+      });
+      for (const mode of ['sum', 'rows', 'norms'] as SquaresMode[]) {
+        for (const withShift of [false, true]) {
+          cases.push({
+            name: `weightSquares ${mode}${withShift ? ' shift' : ''} ${at}`,
+            kernel: CONV_WEIGHT_SQUARES,
+            inputs: withShift ? [x, V, inp(theta)] : [x, V],
+            run: ([xx, vv, s]) => call(CONV_WEIGHT_SQUARES, s ? { x: xx, V: vv, shift: s } : { x: xx, V: vv }, attrs(mode)),
+            reference: ([xx, vv, s]) => reference.squares(xx, vv, s, g, G, mode),
+          });
+        }
+      }
+      if (G === 1) {
+        cases.push({
+          name: `inputGram ${at}`,
+          kernel: CONV_INPUT_GRAM,
+          inputs: [x],
+          run: ([xx]) => call(CONV_INPUT_GRAM, { x: xx }, attrs()),
+          reference: ([xx]) => reference.inputGram(xx, g),
+        });
+      }
+    }
+  }
+  return cases;
+}
+
+/** Enough samples (20) for the device's sums over samples to run in several chunks of 8. */
+const CHUNKED = GEOMETRIES.filter(([l]) => ['1d k3 s2 p1', '2d k3x2 d2x1 p2,0/2,1'].includes(l));
+
+export const CONV_CASES = [...convCases(GEOMETRIES, n), ...convCases(CHUNKED, 20)];
