@@ -66,7 +66,8 @@ void CpuDevice::fill(void* dst, DType t, i64 n, double value) {
     float* y = static_cast<float*>(dst);
     pool_.parallelFor(n, 4 * kGrain, [&](i64 a, i64 b) { for (i64 i = a; i < b; i++) y[i] = v; });
   } else {
-    const int32_t v = static_cast<int32_t>(value);
+    // ±Inf saturate, NaN is 0 (a plain cast would be undefined behaviour).
+    const int32_t v = value != value ? 0 : value >= 2147483647.0 ? 2147483647 : value <= -2147483648.0 ? (-2147483647 - 1) : static_cast<int32_t>(value);
     int32_t* y = static_cast<int32_t*>(dst);
     pool_.parallelFor(n, 4 * kGrain, [&](i64 a, i64 b) { for (i64 i = a; i < b; i++) y[i] = v; });
   }

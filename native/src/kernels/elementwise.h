@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "params.h"
 
@@ -84,9 +85,34 @@ constexpr bool isComparison() {
          OP == BinaryOp::LogicalXor;
 }
 
+/** Integer versions where float32 would round beyond 2^24 (FloorDiv, Mod, Pow, DivNoNan); x / 0 → 0. */
+template <BinaryOp OP>
+BP_HD int32_t binaryInt(int32_t a, int32_t b) {
+  if constexpr (OP == BinaryOp::FloorDiv || OP == BinaryOp::DivNoNan) {
+    if (b == 0) return 0;
+    const int32_t q = a / b;
+    return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
+  } else if constexpr (OP == BinaryOp::Mod) {
+    if (b == 0) return 0;
+    const int32_t r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+  } else {  // Pow: by squaring; negative exponents give 0 unless |a| = 1.
+    if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+    int64_t result = 1, base = a;
+    for (int32_t e = b; e > 0; e >>= 1) {
+      if (e & 1) result = static_cast<int32_t>(result * base);
+      base = static_cast<int32_t>(base * base);
+    }
+    return static_cast<int32_t>(result);
+  }
+}
+
 /** Arithmetic ops on T (float or int32). */
 template <BinaryOp OP, class T>
 BP_HD T binaryArith(T a, T b) {
+  if constexpr (std::is_same_v<T, int32_t> && (OP == BinaryOp::FloorDiv || OP == BinaryOp::Mod || OP == BinaryOp::Pow || OP == BinaryOp::DivNoNan)) {
+    return binaryInt<OP>(a, b);
+  }
   if constexpr (OP == BinaryOp::Add) return a + b;
   else if constexpr (OP == BinaryOp::Sub) return a - b;
   else if constexpr (OP == BinaryOp::Mul) return a * b;

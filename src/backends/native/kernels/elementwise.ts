@@ -31,22 +31,38 @@ export function castTo(backend: NativeBackend, x: TensorInfo, dtype: DataType): 
   return y;
 }
 
+/**
+ * A unary op. As tfjs's cpu backend: the result keeps the input's dtype (an int32 relu is int32),
+ * except predicates (bool) and Exp (float32); ops without an integer form compute in float32 and
+ * convert back.
+ */
 export function unary(backend: NativeBackend, name: keyof typeof UNARY, x: TensorInfo, a = 0, b = 0): TensorInfo {
   const predicate = PREDICATES.has(name);
   const asInt = x.dtype === 'int32' && INT_UNARY.has(name);
   const input = predicate || asInt || x.dtype === 'float32' ? x : castTo(backend, x, 'float32');
-  const outType: DataType = predicate ? 'bool' : asInt ? 'int32' : 'float32';
-  const y = backend.makeOutput(x.shape, outType);
+  const computed: DataType = predicate ? 'bool' : asInt ? 'int32' : 'float32';
+  const y = backend.makeOutput(x.shape, computed);
   backend.addon.unary(
-    params.begin().push(UNARY[name], NativeBackend.dtypeCode(input.dtype), NativeBackend.dtypeCode(outType), backend.handle(input), backend.handle(y), sizeOf(x.shape), a, b).block,
+    params.begin().push(UNARY[name], NativeBackend.dtypeCode(input.dtype), NativeBackend.dtypeCode(computed), backend.handle(input), backend.handle(y), sizeOf(x.shape), a, b).block,
   );
   if (input !== x) backend.disposeData(input.dataId);
-  return y;
+  // Exp and LeakyRelu are float32 in tfjs's cpu backend whatever the input.
+  const wanted: DataType = predicate ? 'bool' : name === 'Exp' || name === 'LeakyRelu' ? 'float32' : x.dtype;
+  return convertResult(backend, y, wanted);
+}
+
+/** Casts a fresh result to `dtype` (freeing it) when it was computed in another type. */
+function convertResult(backend: NativeBackend, y: TensorInfo, dtype: DataType): TensorInfo {
+  if (y.dtype === dtype) return y;
+  const out = castTo(backend, y, dtype);
+  backend.disposeData(y.dataId);
+  return out;
 }
 
 export function binary(backend: NativeBackend, name: keyof typeof BINARY, a: TensorInfo, b: TensorInfo): TensorInfo {
   const shape = broadcastShape(a.shape, b.shape);
-  // tfjs's ops make both dtypes match before the kernel; RealDiv and Pow compute in float32.
+  // tfjs's ops make both dtypes match before the kernel; RealDiv and Atan2 compute in float32
+  // (an int32 Atan2 is converted back, as tfjs keeps the inputs' dtype).
   const float = name === 'RealDiv' || name === 'Atan2';
   const dtype: DataType = float ? 'float32' : a.dtype;
   const A = a.dtype === dtype ? a : castTo(backend, a, dtype);
@@ -63,6 +79,23 @@ export function binary(backend: NativeBackend, name: keyof typeof BINARY, a: Ten
   }
   if (A !== a) backend.disposeData(A.dataId);
   if (B !== b) backend.disposeData(B.dataId);
+  // Atan2 keeps the inputs' dtype, as tfjs. NOTE: a float32 FloorDiv stays float32 (as tfjs-wasm and
+  // TensorFlow; tfjs's cpu backend returns int32 there, turning NaN and ±Inf into 0).
+  if (name === 'Atan2') return convertResult(backend, y, a.dtype);
+  return y;
+}
+
+export function select(backend: NativeBackend, condition: TensorInfo, t: TensorInfo, e: TensorInfo): TensorInfo {
+  const shape = broadcastShape(broadcastShape(condition.shape, t.shape), e.shape);
+  const y = backend.makeOutput(shape, t.dtype);
+  if (sizeOf(shape) > 0) {
+    backend.addon.select(
+      params
+        .begin()
+        .push(NativeBackend.dtypeCode(t.dtype), backend.handle(condition), backend.handle(t), backend.handle(e), backend.handle(y))
+        .space(shape, broadcastStrides(condition.shape, shape), broadcastStrides(t.shape, shape), broadcastStrides(e.shape, shape)).block,
+    );
+  }
   return y;
 }
 
@@ -94,30 +127,16 @@ export const elementwiseKernels: KernelConfig[] = [
     }
     return acc;
   }),
-  kernel('Select', ({ inputs, backend }) => {
-    const { condition, t, e } = inputs;
-    const shape = broadcastShape(broadcastShape(condition.shape, t.shape), e.shape);
-    const y = backend.makeOutput(shape, t.dtype);
-    if (sizeOf(shape) > 0) {
-      backend.addon.select(
-        params
-          .begin()
-          .push(NativeBackend.dtypeCode(t.dtype), backend.handle(condition), backend.handle(t), backend.handle(e), backend.handle(y))
-          .space(shape, broadcastStrides(condition.shape, shape), broadcastStrides(t.shape, shape), broadcastStrides(e.shape, shape)).block,
-      );
-    }
-    return y;
-  }),
+  kernel('Select', ({ inputs, backend }) => select(backend, inputs.condition, inputs.t, inputs.e)),
   kernel('Prelu', ({ inputs, backend }) => {
-    // x < 0 ? α·x : x = max(x, 0) + α·min(x, 0)
+    // x < 0 ? α·x : x, as a select (so an infinite or NaN α never touches x ≥ 0).
     const { x, alpha } = inputs;
     const zero = backend.makeOutput([], x.dtype);
     backend.fill(zero, 0);
-    const pos = binary(backend, 'Maximum', x, zero);
-    const neg = binary(backend, 'Minimum', x, zero);
-    const scaled = binary(backend, 'Multiply', neg, alpha);
-    const y = binary(backend, 'Add', pos, scaled);
-    for (const t of [zero, pos, neg, scaled]) backend.disposeData(t.dataId);
+    const negative = binary(backend, 'Less', x, zero);
+    const scaled = binary(backend, 'Multiply', x, alpha);
+    const y = select(backend, negative, scaled, x);
+    for (const t of [zero, negative, scaled]) backend.disposeData(t.dataId);
     return y;
   }),
 ];

@@ -19,8 +19,9 @@ export function batchMatMul(backend: NativeBackend, a: TensorInfo, b: TensorInfo
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
   const batch = broadcastShape(batchA, batchB);
+  // int32 products are computed in float32 (exact below 2^24) and converted back, as tfjs keeps the dtype.
   const y = backend.makeOutput([...batch, M, N], 'float32');
-  if (sizeOf(y.shape) === 0) return y;
+  if (sizeOf(y.shape) === 0) return a.dtype === 'float32' ? y : castBack(backend, y, a.dtype);
   const A = a.dtype === 'float32' ? a : castTo(backend, a, 'float32');
   const B = b.dtype === 'float32' ? b : castTo(backend, b, 'float32');
   const scale = (s: number[], by: number) => s.map((v) => v * by);
@@ -33,7 +34,13 @@ export function batchMatMul(backend: NativeBackend, a: TensorInfo, b: TensorInfo
   );
   if (A !== a) backend.disposeData(A.dataId);
   if (B !== b) backend.disposeData(B.dataId);
-  return y;
+  return a.dtype === 'float32' ? y : castBack(backend, y, a.dtype);
+}
+
+function castBack(backend: NativeBackend, y: TensorInfo, dtype: TensorInfo['dtype']): TensorInfo {
+  const out = castTo(backend, y, dtype);
+  backend.disposeData(y.dataId);
+  return out;
 }
 
 export const matMulKernels: KernelConfig[] = [

@@ -115,10 +115,12 @@ export const shapeKernels: KernelConfig[] = [
   kernel('StridedSlice', ({ inputs, backend, attrs }) => {
     const x = inputs.x;
     const info = slice_util.sliceInfo(x.shape, attrs.begin as number[], attrs.end as number[], attrs.strides as number[], attrs.beginMask as number, attrs.endMask as number, attrs.ellipsisMask as number, attrs.newAxisMask as number, attrs.shrinkAxisMask as number);
+    // Walk every input dim (shrunk ones have size 1), then reshape to the final shape: the sparse
+    // shape drops shrunk dims and would misalign with the input's strides.
     const xs = stridesOf(x.shape);
-    const sparse = info.finalShapeSparse;
-    const y = backend.makeOutput(sparse, x.dtype);
-    copyInto(backend, x, info.begin.reduce((a, b, d) => a + b * xs[d], 0), xs.map((s, d) => s * info.strides[d]), y, 0, stridesOf(sparse), sparse);
+    const full = x.shape.map((_, d) => Math.max(0, Math.ceil((info.end[d] - info.begin[d]) / info.strides[d])));
+    const y = backend.makeOutput(full, x.dtype);
+    copyInto(backend, x, info.begin.reduce((a, b, d) => a + b * xs[d], 0), xs.map((s, d) => s * info.strides[d]), y, 0, stridesOf(full), full);
     const out = backend.alias(y, info.finalShape);
     backend.disposeData(y.dataId);
     return out;

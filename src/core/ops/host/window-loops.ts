@@ -85,9 +85,11 @@ export function argmaxWindows(xd: Float32Array, BC: number, g: WindowGeometry): 
       let at = -1;
       for (let k = 0; k < K; k++) {
         const s = map[k * P + p];
-        // Strictly greater keeps the first maximum, torch's tie rule; padding never wins.
-        if (s >= 0 && (xd[base + s] > best || at < 0)) {
-          best = xd[base + s];
+        // Strictly greater keeps the first maximum, torch's tie rule; padding never wins; a NaN
+        // wins and stays (torch propagates NaN through max pooling).
+        const v = xd[base + s];
+        if (s >= 0 && (at < 0 || v > best || (v !== v && best === best))) {
+          best = v;
           at = s;
         }
       }
