@@ -26,7 +26,7 @@ import { verdict } from './limits.ts';
 import { kernelTimer, topKernels } from './kernel-timer.ts';
 import { loadProblem, makeVectors } from './problem.ts';
 import { startRssSampler } from './rss.ts';
-import { CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, TICK_TAG, type ChildSpec, type Cores, type CellProfile, type InProcessTiming, type NotRun, type OurCell, type PoolTiming, type ProcessMeta, type Timing } from './types.ts';
+import { CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, TICK_TAG, type ChildSpec, type Cores, type CellProfile, type InProcessTiming, type NotRun, type OurCell, type PoolTiming, type ProcessMeta, type Timing } from './types.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 
 const MAX_RUNS = 100;
@@ -170,20 +170,22 @@ async function main(): Promise<void> {
       if (spec.cores === 1) {
         cell.inProcess = await inProcess(1)();
       } else {
-        // Pool first: its workers then do not share the cores with a 2-thread backend left spinning here.
-        try {
-          cell.pool = await onPool();
-        } catch (e) {
-          if (!native) throw e;
-          notes.push(`2 workers × 1 thread failed: ${firstLine(e)}`);
-        }
+        // In-process first (the native thread pool blocks on a condition variable when idle, so
+        // it does not compete with the workers afterwards), reported at once: if the pool variant
+        // then takes the process down (its per-sample rows cost several copies), the parent keeps it.
         if (native) {
           try {
             cell.inProcess = await inProcess(2)();
+            emit(PART_TAG, { quantity, inProcess: cell.inProcess, peakRssMB: sampler.peakMB() });
           } catch (e) {
-            if (!cell.pool) throw e;
             notes.push(`1 runBatch × 2 threads failed: ${firstLine(e)}`);
           }
+        }
+        try {
+          cell.pool = await onPool();
+        } catch (e) {
+          if (!cell.inProcess) throw e;
+          notes.push(`2 workers × 1 thread failed: ${firstLine(e)}`);
         }
       }
       const best = cell.inProcess && (!cell.pool || cell.inProcess.medianMs <= cell.pool.medianMs) ? 'inProcess' : 'pool';

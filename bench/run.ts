@@ -48,7 +48,7 @@ import { listProblems } from './problem.ts';
 import { procAvailable, sampleTree } from './proc.ts';
 import { comparisonTable, detailsTable, missesSection, oursOnlyGrid, processTable, verdictLine } from './report.ts';
 import { RSS_KILL_TAG } from './rss.ts';
-import { ANCHOR_QUANTITIES, CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, TICK_TAG, type ChildSpec, GEOMEAN_TARGET, ran, type BackpackBlock, type Cell, type Cores, type NotRun, type OurBlock, type ProblemRun, type ProcessMeta } from './types.ts';
+import { ANCHOR_QUANTITIES, CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, TICK_TAG, type InProcessTiming, type ChildSpec, GEOMEAN_TARGET, ran, type BackpackBlock, type Cell, type Cores, type NotRun, type OurBlock, type ProblemRun, type ProcessMeta } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -180,6 +180,8 @@ function parseArgs(argv: string[], all: string[]): Options {
 interface ChildOutcome {
   meta?: ProcessMeta;
   cells: Cell[];
+  /** A 2-core cell's in-process variant, reported before its pool variant ran. */
+  part?: { quantity: string; inProcess: InProcessTiming; peakRssMB: number };
   done: boolean;
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -208,7 +210,10 @@ function spawnChild(spec: ChildSpec, timeoutS: number): Promise<ChildOutcome> {
     arm(Math.max(timeoutS, 300));
     onLines(child.stdout!, (line) => {
       if (line.startsWith(TICK_TAG)) arm();
-      else if (line.startsWith(META_TAG)) {
+      else if (line.startsWith(PART_TAG)) {
+        o.part = JSON.parse(line.slice(PART_TAG.length));
+        arm();
+      } else if (line.startsWith(META_TAG)) {
         o.meta = JSON.parse(line.slice(META_TAG.length));
         arm();
       } else if (line.startsWith(CELL_TAG)) {
@@ -277,8 +282,15 @@ async function runOurBlock(opts: Options, backend: string, problem: string, N: n
     // Died inside the next cell without reporting it.
     const q = remaining.shift()!;
     const why = crashReason(o, opts);
-    process.stderr.write(`  ours ${cores} core${cores > 1 ? 's' : ''} ${problem} N=${N} ${q.padEnd(18)} FAILED: ${why}\n`);
-    cells.push({ quantity: q, cores, notRun: `failed: ${why}`, kind: 'failed' } satisfies NotRun);
+    const part = o.part?.quantity === q ? o.part : undefined;
+    process.stderr.write(`  ours ${cores} core${cores > 1 ? 's' : ''} ${problem} N=${N} ${q.padEnd(18)} ${part ? '2 workers × 1 ' : ''}FAILED: ${why}\n`);
+    if (part) {
+      // The in-process variant had finished: the cell stands on it alone.
+      cells.push({
+        quantity: q, cores, inProcess: part.inProcess, best: 'inProcess', medianMs: part.inProcess.medianMs, cpuMs: part.inProcess.cpuMs,
+        peakRssMB: Math.max(part.peakRssMB, o.peakBytes / 2 ** 20), variantNote: `2 workers × 1 thread: ${why}`,
+      });
+    } else cells.push({ quantity: q, cores, notRun: `failed: ${why}`, kind: 'failed' } satisfies NotRun);
   }
   const order = new Map(opts.extensions.map((q, i) => [q, i]));
   cells.sort((a, b) => order.get(a.quantity)! - order.get(b.quantity)!);

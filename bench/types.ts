@@ -151,6 +151,8 @@ export const META_TAG = '@@BENCH_META ';
 export const CELL_TAG = '@@BENCH_CELL ';
 export const TICK_TAG = '@@BENCH_TICK ';
 export const DONE_TAG = '@@BENCH_DONE ';
+/** The 2-core cell's in-process variant, before its pool variant runs: { quantity, inProcess, peakRssMB }. */
+export const PART_TAG = '@@BENCH_PART ';
 
 /** What bench/run.ts asks of one bench/ours.ts child. */
 export interface ChildSpec {
