@@ -118,7 +118,7 @@ export function verdict(net: Network, quantity: string, N: number, backend: stri
     const perSample = single / N;
     const fits = Math.min(Math.floor(heap / 4 / perSample), Math.floor(heap / 2 / (ps.copies * perSample)));
     if (fits < N) {
-      const what = `J_θᵀS for ${worst.name} is [${V}, ${N}, ${worst.shape.join(', ')}] = ${GB(single)} float32${ps.copies > 1 ? ` (×${ps.copies} alive at once)` : ''}: more than a 4 GiB wasm32 heap holds safely in one shard of ${N} (one tensor ≤ ¼ of it, all ≤ ½)`;
+      const what = `J_θᵀS for ${worst.name} is [${V}, ${N}, ${worst.shape.join(', ')}] = ${GB(single)} float32${ps.copies > 1 ? ` (×${ps.copies} alive at once)` : ''}: more than ${backend === 'wasm' ? 'a 4 GiB wasm32 heap' : `the --max-rss-gb ${(maxRssBytes / 2 ** 30).toFixed(0)} GiB budget`} holds safely in one shard of ${N} (one tensor ≤ ¼ of it, all ≤ ½)`;
       if (fits >= 1) return { shardSize: fits, shardWhy: `${what}; shards of ≤ ${fits}` };
       return { reason: `${what}, and even one sample does not fit` };
     }

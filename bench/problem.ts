@@ -83,6 +83,8 @@ export interface Problem {
   name: string;
   spec: ModelSpec;
   net: Network;
+  /** The weights the network was built from (for jobs on a worker pool). */
+  weights: Map<string, HostTensor>;
   inputs: HostTensor;
   targets: HostTensor;
   /** Number of trainable parameters. */
@@ -97,7 +99,7 @@ export function loadProblem(name: string, N: number, seed = 0): Problem {
   const numParams = [...weights.values()].reduce((s, t) => s + t.data.length, 0);
   // Labels in [0, 10) for the anchor problems (their output has 10 classes).
   const classes = Math.min(10, net.outputShape[0]);
-  return { name, spec, net, ...makeData(spec, N, seed + 1, classes), numParams };
+  return { name, spec, net, weights, ...makeData(spec, N, seed + 1, classes), numParams };
 }
 
 /** V standard-normal vectors per parameter, [V, *θ] (GGNMP/HMP), seeded. */

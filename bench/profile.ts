@@ -1,21 +1,27 @@
 /**
  * Where one runBatch spends its time: per layer and module function (forward, jacTMatProd,
- * paramJacT.weight/bias, the quantity's rule), and per tfjs kernel (tf.profile).
+ * paramJacT.weight/bias, the quantity's rule), and per tfjs kernel (bench/kernel-timer.ts: the
+ * engine's runKernelFunc timed per kernel name, exclusive of nested kernels; works on native, wasm
+ * and cpu — tf.profile would read and keep every kernel output, which on native means fresh pages).
  *
- *   node --import tsx bench/profile.ts --problem 2c2d_fmnist --quantity grad [--n 128] [--backend wasm] [--top 25] [--shard-size S]
+ *   node --import tsx bench/profile.ts --problem 2c2d_fmnist --quantity grad [--n 128] [--backend auto|native|wasm|cpu]
+ *        [--threads 1] [--top 25] [--shard-size S]
  *
  * GGNMP/HMP get V = 1 standard-normal vector per parameter (as in bench/run.ts).
  *
  * Module timers are inclusive and nest: a rule's time includes the paramJacT it calls (shown as
- * "via rule"). wasm kernels run synchronously, so wall time around each call is the kernel's time.
- * Monkey-patches the module tables in memory only; src/ is not changed.
+ * "via rule"). Kernels of these backends run synchronously, so wall time around each call is the
+ * kernel's time. Two warm-up runs, an event-loop turn before each run (the native backend recycles
+ * the memory of zero-copy result views only after one). Monkey-patches the module tables in memory
+ * only; src/ is not changed.
  */
 import { DERIVATIVES } from '../src/core/derivatives/index.ts';
 import { RULES } from '../src/extensions/index.ts';
-import { useBackend } from '../src/backends/select.ts';
+import { resolveBackend, useBackend } from '../src/backends/select.ts';
 import { runBatch } from '../src/api/run.ts';
 import { tf } from '../src/core/tf.ts';
 import type { Layer } from '../src/core/derivatives/types.ts';
+import { kernelTimer, topKernels } from './kernel-timer.ts';
 import { loadProblem, makeVectors } from './problem.ts';
 
 const argv = process.argv.slice(2);
@@ -26,7 +32,8 @@ const arg = (flag: string, def: string) => {
 const problem = arg('--problem', '2c2d_fmnist');
 const quantity = arg('--quantity', 'grad');
 const N = Number(arg('--n', '128'));
-const backend = arg('--backend', 'wasm');
+const choice = arg('--backend', 'auto');
+const threads = Number(arg('--threads', '1'));
 const top = Number(arg('--top', '25'));
 const shardSize = argv.includes('--shard-size') ? Number(arg('--shard-size', '0')) : undefined;
 
@@ -74,11 +81,17 @@ const proto = (tf.Tensor as any).prototype;
 const dataSync = proto.dataSync;
 proto.dataSync = timed((_a: unknown[]) => 'dataSync (partials → host)', dataSync);
 
-await useBackend(backend);
+const resolved = await resolveBackend(choice);
+const backend = resolved.backend === 'cuda' ? 'native' : resolved.backend;
+await useBackend(backend, { threads });
 const p = loadProblem(problem, N, 0);
 const extensions = quantity === 'grad' ? [] : [quantity as never];
 const opts = { extensions, shardSize, vectors: quantity === 'GGNMP' || quantity === 'HMP' ? makeVectors(p.net) : undefined };
-runBatch(p.net, p.inputs, p.targets, opts); // warm-up (index maps, wasm memory growth)
+const turn = () => new Promise((r) => setImmediate(r));
+for (let i = 0; i < 2; i++) {
+  runBatch(p.net, p.inputs, p.targets, opts); // warm-ups (index maps, heap growth, allocator caches)
+  await turn();
+}
 
 enabled = true;
 const t0 = performance.now();
@@ -86,30 +99,24 @@ const r = runBatch(p.net, p.inputs, p.targets, opts);
 const total = performance.now() - t0;
 enabled = false;
 
-console.log(`${problem} N=${N} ${quantity} on ${backend}: runBatch ${total.toFixed(0)} ms (compute ${r.timings.computeMs.toFixed(0)}, reduce ${r.timings.reduceMs.toFixed(0)})\n`);
+const lib = backend === 'native' ? ` (${resolved.library || 'native'}, ${threads} thread${threads > 1 ? 's' : ''})` : '';
+console.log(`${problem} N=${N} ${quantity} on ${backend}${lib}: runBatch ${total.toFixed(0)} ms (compute ${r.timings.computeMs.toFixed(0)}, reduce ${r.timings.reduceMs.toFixed(0)})\n`);
 console.log('module functions (inclusive ms, calls):');
 const rows = [...timers.entries()].sort((a, b) => b[1].ms - a[1].ms);
 for (const [k, v] of rows) if (v.ms >= 0.5) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(3)}  ${k}`);
 
-// Kernels: tf.profile over a third run.
-const info = await tf.profile(() => {
-  runBatch(p.net, p.inputs, p.targets, opts);
-  return [] as never;
-});
-const byKernel = new Map<string, { ms: number; calls: number }>();
-const byName = new Map<string, { ms: number; calls: number }>();
-for (const k of info.kernels) {
-  const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-  const key = `${k.name} ${k.inputShapes.map((s) => `[${(s ?? []).join(',')}]`).join(' ')}`;
-  for (const [map, kk] of [[byKernel, key], [byName, k.name]] as const) {
-    const e = map.get(kk) ?? { ms: 0, calls: 0 };
-    e.ms += ms;
-    e.calls++;
-    map.set(kk, e);
-  }
-}
-const kernelTotal = [...byName.values()].reduce((s, e) => s + e.ms, 0);
-console.log(`\nkernels by op (tf.profile, total ${kernelTotal.toFixed(0)} ms in ${info.kernels.length} kernels):`);
-for (const [k, v] of [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(4)}  ${k}`);
+// Kernels: a third run with the engine's runKernelFunc timed per kernel (module timers off).
+await turn();
+const timer = kernelTimer();
+timer.start();
+const k0 = performance.now();
+runBatch(p.net, p.inputs, p.targets, opts);
+const kernelRunMs = performance.now() - k0;
+timer.stop();
+const kernelTotal = timer.totalMs();
+const byName = timer.byName();
+const calls = [...byName.values()].reduce((s, e) => s + e.calls, 0);
+console.log(`\nkernels by op (exclusive ms, calls; ${kernelTotal.toFixed(0)} ms in ${calls} kernel calls of a ${kernelRunMs.toFixed(0)} ms run; outside kernels: ${(kernelRunMs - kernelTotal).toFixed(0)} ms):`);
+for (const [k, v] of topKernels(byName, 15)) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(4)}  ${k}  (${((100 * v.ms) / kernelRunMs).toFixed(0)} %)`);
 console.log(`\ntop ${top} kernels by op and input shapes:`);
-for (const [k, v] of [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(4)}  ${k}`);
+for (const [k, v] of topKernels(timer.byShape(), top)) console.log(`  ${v.ms.toFixed(1).padStart(9)}  ${String(v.calls).padStart(4)}  ${k}`);

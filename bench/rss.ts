@@ -1,4 +1,4 @@
-/** Memory guards shared by bench/run.ts and bench/scaling.ts. */
+/** The RSS watchdog shared by bench/ours.ts and bench/scaling.ts. (The wasm malloc guard lives in src/backends/wasm-guard.ts.) */
 import { Worker } from 'node:worker_threads';
 
 /** The line the RSS watchdog writes to fd 2 before it kills the process. */
@@ -45,23 +45,3 @@ export function startRssSampler(limitBytes: number) {
     },
   };
 }
-
-/**
- * tfjs-backend-wasm 4.22 does not check wasm malloc's result: past the 4 GiB heap it gets 0 and
- * writes the tensor at address 0, silently corrupting other tensors. Turn that into an exception.
- */
-export function guardWasmMalloc(tfBackend: unknown): void {
-  const wasm = (tfBackend as { wasm?: { _malloc: (n: number) => number; _free: (p: number) => void; HEAPU8: Uint8Array } }).wasm;
-  if (!wasm) return;
-  // Emscripten's first call replaces Module._malloc with the raw export: make that happen before wrapping.
-  wasm._free(wasm._malloc(8));
-  const malloc = wasm._malloc;
-  wasm._malloc = (n: number) => {
-    const p = malloc(n);
-    if (p === 0 && n > 0) {
-      throw new Error(`wasm heap exhausted: malloc(${(n / 2 ** 20).toFixed(0)} MiB) failed with the heap at ${(wasm.HEAPU8.length / 2 ** 30).toFixed(2)} GiB (wasm32 limit 4 GiB)`);
-    }
-    return p;
-  };
-}
-

@@ -1,145 +1,107 @@
 /**
- * The benchmark: median wall time of one full runBatch (forward + extended backward + reduce) per
- * (problem, N, quantity), its overhead over plain `grad`, BackPACK's CPU-1-thread anchor where one
- * exists, and the peak RSS. Each (problem, N) runs in its own child process so that its peak RSS is
- * its own (the wasm heap only ever grows).
+ * The benchmark: per (problem, N, quantity), the median wall time of our run loop in a "1 core"
+ * and a "2 cores" configuration, side by side with BackPACK timed in the same run on the same
+ * machine (--compare-backpack), written to bench/RESULTS.md.
  *
- *   npm run bench -- [--backend wasm|cpu] [--n 128[,1024]] [--problems a,b]
- *                    [--extensions grad,BatchGrad,…] [--repeats 5] [--max-cell-s 5] [--min-cell-s 1]
- *                    [--out bench/RESULTS.md]
+ *   npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack]
+ *                    [--n 128[,1024]] [--problems a,b] [--extensions grad,BatchGrad,…]
+ *                    [--warmups 2] [--min-warmup-s 1] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--out bench/RESULTS.md]
+ *   npm run bench -- --memory        the memory cell only (bench/memory-cell.ts), its section of --out
+ *   npm run bench -- --scaling       worker scaling only (bench/scaling.ts), its section of --out
  *
- * `grad` is runBatch with extensions []; the others are runBatch with [that quantity]. One warm-up
- * run per cell is not counted. A cell whose warm-up shows that `repeats` runs would take longer than
- * --max-cell-s gets fewer timed runs (at least 1); a cell faster than that keeps sampling until
- * --min-cell-s (default 1) of timed runs, at most 100; the table's `runs` column says how many.
+ * Ours (bench/ours.ts, one child process per (problem, N, cores), peak RSS per process):
+ * - 1 core: one in-process runBatch on the backend with 1 kernel thread;
+ * - 2 cores: the faster of 2 worker threads × 1 kernel thread (runJobOnPool on
+ *   createPool('threads', 2), shards of N/2) and one in-process runBatch with 2 kernel threads
+ *   (native only: wasm and cpu are single-threaded, their 2-core cell is the pool alone).
+ * `grad` is the run with extensions []; every other quantity runs alone.
  *
- * By default every quantity runs: grad and the first-order ones (first table), then the
- * second-order ones (second table; GGNMP/HMP with V = 1 random normal vector per parameter).
- * A cell that cannot run says why instead of a number: decided from sizes before running
- * (bench/limits.ts: KFRA's D×D all-reduce, tensors beyond the 4 GiB wasm32 heap, per-sample outputs
- * beyond --max-rss-gb), or found at run time (an exception, wasm malloc failing — turned into an
- * error here, tfjs-backend-wasm itself would write at address 0 —, the RSS watchdog, or
- * --cell-timeout-s); the child then restarts for the remaining quantities. A quantity whose
- * per-parameter factor does not fit the wasm heap in one shard of N runs in shards that fit (marked).
+ * BackPACK (bench/backpack.ts → bench/backpack/time_backpack.py): torch.set_num_threads(1) for the
+ * 1-core table and 2 for the 2-core one, jemalloc with decay off. Interleaved so that drift of a
+ * shared machine hits both sides alike: per (problem, N), BackPACK 1 thread, ours 1 core, BackPACK
+ * 2 threads, ours 2 cores, back to back. BackPACK times the anchor quantities (grad, BatchGrad,
+ * BatchL2Grad, SumGradSquared, Variance, DiagGGNExact, DiagGGNMC, KFAC, KFLR, DiagHessian); the
+ * other quantities run on our side only (their own tables).
  *
- * Then bench/scaling.ts (samples/s over W worker threads) runs and its section is appended;
- * --no-scaling skips it, --scaling runs only it (replacing that section of --out).
+ * Hygiene, both sides alike: at least --warmups untimed runs (more while they total less than
+ * --min-warmup-s, at most 50), then at least --repeats timed runs, more while
+ * they total less than --min-cell-s (at most 100), none beyond --repeats once --max-cell-s is spent;
+ * median wall time, median process CPU time beside it; an event-loop turn before each of our runs
+ * (see bench/ours.ts); load average at the start and end of every (problem, N) and of the run.
  *
- *   more flags: [--max-rss-gb 11] [--cell-timeout-s 150] [--warmup-only-s 20] [--no-scaling | --scaling] [--scaling-args "…"]
- * A cell whose warm-up run takes longer than --warmup-only-s reports that run alone (marked w).
+ * Targets: ours / BackPACK ≤ 1.0 in every cell, geometric mean ≤ 0.7 per table. A cell above 1.0
+ * gets one profiled run (per kernel, bench/kernel-timer.ts) and the report names its heaviest kernels.
+ *
+ *   more flags: [--max-rss-gb 11] [--cell-timeout-s 600] [--no-profile] [--no-scaling | --scaling] [--scaling-args "…"]
+ *               [--memory-n 2000] [--memory-max-memory 1G] [--memory-workers 2] [--memory-dir DIR] [--memory-kill-gb 12] [--memory-timeout-s 3600]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { anchorFor, ANCHOR_SOURCE } from './anchors.ts';
+import { ANCHOR_SOURCE } from './anchors.ts';
+import { findBackpack, MALLOC_CONF, runBackpackBlock, type BackpackPython } from './backpack.ts';
 import { onLines } from './lines.ts';
-import { verdict } from './limits.ts';
-import { guardWasmMalloc, RSS_KILL_TAG, startRssSampler } from './rss.ts';
-import { listProblems, loadProblem, makeVectors } from './problem.ts';
-import type { HostTensor } from '../src/io/host-tensor.ts';
+import { MEMORY_HEADING, runMemoryCell } from './memory-cell.ts';
+import { listProblems } from './problem.ts';
+import { procAvailable, sampleTree } from './proc.ts';
+import { comparisonTable, detailsTable, missesSection, oursOnlyGrid, processTable, verdictLine } from './report.ts';
+import { RSS_KILL_TAG } from './rss.ts';
+import { ANCHOR_QUANTITIES, CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, TICK_TAG, type InProcessTiming, type ChildSpec, GEOMEAN_TARGET, ran, type BackpackBlock, type Cell, type Cores, type NotRun, type OurBlock, type ProblemRun, type ProcessMeta } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
-const RESULT_TAG = '@@BENCH_RESULT ';
-const META_TAG = '@@BENCH_META ';
-const CELL_TAG = '@@BENCH_CELL ';
-const MAX_RUNS = 100;
 /** The heading of bench/scaling.ts's section in --out. */
 export const SCALING_HEADING = '## Scaling over worker threads';
 
 interface Options {
-  backend: string;
+  backendChoice: string;
+  cores: Cores[];
+  compareBackpack: boolean;
   ns: number[];
   problems: string[];
   extensions: string[];
+  warmups: number;
+  minWarmupS: number;
   repeats: number;
   maxCellS: number;
   minCellS: number;
   out: string;
-  child: boolean;
   maxRssGB: number;
   cellTimeoutS: number;
-  /** A cell whose warm-up run took longer than this reports that run alone (no timed run). */
-  warmupOnlyS: number;
+  profile: boolean;
   scaling: 'with' | 'only' | 'skip';
   scalingArgs: string[];
+  memory: boolean;
+  memoryN: number;
+  memoryMaxMemory: string;
+  memoryWorkers: number;
+  memoryDir?: string;
+  memoryKillGB: number;
+  memoryTimeoutS: number;
 }
 
-interface CellResult {
-  quantity: string;
-  medianMs: number;
-  minMs: number;
-  runs: number;
-  reduced: boolean;
-  /** More runs than --repeats because the cell is faster than --min-cell-s / repeats. */
-  extended: boolean;
-  /** No timed run: the warm-up took longer than --warmup-only-s, and its time is reported. */
-  warmupOnly?: boolean;
-  warmupMs: number;
-  /** Median CPU time of the process (user + system; the wasm backend is single-threaded) and its system part. */
-  cpuMs: number;
-  sysMs: number;
-  /** Medians of runBatch's own split: compute (forward + extended backward) and reduce. */
-  computeMs: number;
-  reduceMs: number;
-  peakRssMB: number;
-  /** Growth of tf.memory().numTensors over the timed runs (after the warm-up). */
-  leakedTensors: number;
-  /** Set when the cell ran in shards smaller than N (its factor does not fit the wasm heap in one). */
-  shardSize?: number;
-  shards?: number;
-  shardWhy?: string;
-}
-
-/** A cell that did not produce a number: why (decided from sizes, or the failure seen at run time). */
-interface NotRun {
-  quantity: string;
-  notRun: string;
-  kind: 'size' | 'failed';
-}
-type Cell = CellResult | NotRun;
-const ran = (c: Cell | undefined): c is CellResult => !!c && !('notRun' in c);
-
-interface ProblemMeta {
-  numParams: number;
-  rssAfterLoadMB: number;
-}
-
-interface ProblemResult extends ProblemMeta {
-  problem: string;
-  N: number;
-  backend: string;
-  peakRssMB: number;
-  /** Peak over grad and the first-order cells only (they run first, before the heap grows further). */
-  peakRssFirstMB: number;
-  /** Child processes started for this (problem, N): 1 + restarts after failed cells. */
-  processes: number;
-  cells: Cell[];
-}
-
-interface Vocab {
-  firstOrder: string[];
-  secondOrder: string[];
-  all: string[];
-}
-
-/** grad + the first-order quantities, then the second-order ones: every quantity --extensions accepts (the default). */
-async function vocabulary(): Promise<Vocab> {
-  const vocab = (await import('../src/vocabulary.ts')) as { EXTENSION_NAMES: readonly string[]; FIRST_ORDER?: readonly string[] };
-  const firstOrder = [...(vocab.FIRST_ORDER ?? ['BatchGrad', 'BatchL2Grad', 'SumGradSquared', 'Variance'])];
-  const secondOrder = vocab.EXTENSION_NAMES.filter((e) => !firstOrder.includes(e));
-  return { firstOrder, secondOrder, all: ['grad', ...vocab.EXTENSION_NAMES.filter((e) => firstOrder.includes(e)), ...secondOrder] };
+/** grad, the anchor quantities, then every other quantity --extensions accepts (the default). */
+async function vocabulary(): Promise<string[]> {
+  const vocab = (await import('../src/vocabulary.ts')) as { EXTENSION_NAMES: readonly string[] };
+  const anchors = ANCHOR_QUANTITIES.filter((q) => q === 'grad' || vocab.EXTENSION_NAMES.includes(q));
+  return [...anchors, ...vocab.EXTENSION_NAMES.filter((e) => !(anchors as string[]).includes(e))];
 }
 
 const USAGE =
-  'usage: npm run bench -- [--backend wasm|cpu] [--n 128,1024] [--problems a,b] [--extensions grad,BatchGrad,…] [--repeats 5] ' +
-  '[--max-cell-s 5] [--min-cell-s 1] [--max-rss-gb 11] [--cell-timeout-s 150] [--warmup-only-s 20] [--out bench/RESULTS.md] [--no-scaling | --scaling] [--scaling-args "--workers 1,2 …"]';
+  'usage: npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack] [--n 128,1024] [--problems a,b] ' +
+  '[--extensions grad,BatchGrad,…] [--warmups 2] [--min-warmup-s 1] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--max-rss-gb 11] [--cell-timeout-s 600] ' +
+  '[--no-profile] [--out bench/RESULTS.md] [--no-scaling | --scaling] [--scaling-args "--workers 1,2 …"]\n' +
+  '       npm run bench -- --memory [--memory-n 2000] [--memory-max-memory 1G] [--memory-workers 2] [--memory-dir DIR] [--memory-kill-gb 12] [--memory-timeout-s 3600] [--out bench/RESULTS.md]';
 
-function parseArgs(argv: string[], vocab: Vocab): Options {
-  const valued = new Set(['--backend', '--n', '--problems', '--extensions', '--repeats', '--max-cell-s', '--min-cell-s', '--out', '--max-rss-gb', '--cell-timeout-s', '--warmup-only-s', '--scaling-args']);
-  const flags = new Set(['--child', '--scaling', '--no-scaling']);
+function parseArgs(argv: string[], all: string[]): Options {
+  const valued = new Set([
+    '--backend', '--cores', '--n', '--problems', '--extensions', '--warmups', '--min-warmup-s', '--repeats', '--max-cell-s', '--min-cell-s', '--out',
+    '--max-rss-gb', '--cell-timeout-s', '--scaling-args', '--memory-n', '--memory-max-memory', '--memory-workers', '--memory-dir',
+    '--memory-kill-gb', '--memory-timeout-s',
+  ]);
+  const flags = new Set(['--compare-backpack', '--no-profile', '--scaling', '--no-scaling', '--memory']);
   const get = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     if (i < 0) return undefined;
@@ -155,201 +117,127 @@ function parseArgs(argv: string[], vocab: Vocab): Options {
     }
     if (!argv[i].startsWith('--')) throw new Error(`unexpected argument '${argv[i]}'`);
     if (valued.has(argv[i])) i++;
-    else if (!flags.has(argv[i])) throw new Error(`unknown flag ${argv[i]}`);
+    else if (!flags.has(argv[i])) throw new Error(`unknown flag ${argv[i]}\n${USAGE}`);
   }
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-  const num = (flag: string, def: number) => {
+  const num = (flag: string, def: number, int = false) => {
     const v = get(flag);
     if (v === undefined) return def;
     const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got '${v}'`);
+    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new Error(`${flag} must be a positive ${int ? 'integer' : 'number'}, got '${v}'`);
     return n;
   };
-  const backend = get('--backend') ?? 'wasm';
-  if (backend !== 'wasm' && backend !== 'cpu') throw new Error(`--backend must be wasm or cpu, got '${backend}'`);
+  const backendChoice = get('--backend') ?? 'auto';
+  if (!['auto', 'native', 'wasm', 'cpu'].includes(backendChoice)) throw new Error(`--backend must be auto, native, wasm or cpu, got '${backendChoice}'`);
+  const cores = list(get('--cores') ?? '1,2').map((s) => {
+    if (s !== '1' && s !== '2') throw new Error(`--cores takes 1, 2 or 1,2; got '${s}'`);
+    return Number(s) as Cores;
+  });
   const ns = list(get('--n') ?? '128').map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--n entries must be positive integers, got '${s}'`);
     return n;
   });
   const problems = get('--problems') ? list(get('--problems')) : listProblems();
-  const extensions = get('--extensions') ? list(get('--extensions')) : vocab.all;
-  for (const e of extensions) if (!vocab.all.includes(e)) throw new Error(`unknown quantity '${e}'; known: ${vocab.all.join(', ')}`);
+  for (const p of problems) if (!listProblems().includes(p)) throw new Error(`unknown problem '${p}'; known: ${listProblems().join(', ')}`);
+  const requested = get('--extensions') ? list(get('--extensions')) : all;
+  for (const e of requested) if (!all.includes(e)) throw new Error(`unknown quantity '${e}'; known: ${all.join(', ')}`);
+  // Anchor quantities first, in the anchors' order: their cells are timed while BackPACK's are fresh.
+  const extensions = all.filter((q) => requested.includes(q));
   if (argv.includes('--scaling') && argv.includes('--no-scaling')) throw new Error('--scaling and --no-scaling exclude each other');
   return {
-    backend,
+    backendChoice,
+    cores: [...new Set(cores)].sort() as Cores[],
+    compareBackpack: argv.includes('--compare-backpack'),
     ns,
     problems,
     extensions,
-    repeats: Math.floor(num('--repeats', 5)),
-    // Slow cells get one timed run: the whole default bench (both tables + scaling) stays under ~15 min on 2 cores.
+    warmups: num('--warmups', 2, true),
+    minWarmupS: num('--min-warmup-s', 1),
+    repeats: num('--repeats', 3, true),
     maxCellS: num('--max-cell-s', 5),
     minCellS: num('--min-cell-s', 1),
     out: get('--out') ?? path.join('bench', 'RESULTS.md'),
-    child: argv.includes('--child'),
     // Half the machine by default: the bench shares it with other work.
     maxRssGB: num('--max-rss-gb', Math.floor(os.totalmem() / 2 ** 30 / 2)),
-    cellTimeoutS: num('--cell-timeout-s', 150),
-    warmupOnlyS: num('--warmup-only-s', 20),
+    cellTimeoutS: num('--cell-timeout-s', 600),
+    profile: !argv.includes('--no-profile'),
     scaling: argv.includes('--scaling') ? 'only' : argv.includes('--no-scaling') ? 'skip' : 'with',
     scalingArgs: (get('--scaling-args') ?? '').split(/\s+/).filter(Boolean),
+    memory: argv.includes('--memory'),
+    memoryN: num('--memory-n', 2000, true),
+    memoryMaxMemory: get('--memory-max-memory') ?? '1G',
+    memoryWorkers: num('--memory-workers', 2, true),
+    memoryDir: get('--memory-dir'),
+    memoryKillGB: num('--memory-kill-gb', Math.max(4, Math.floor(os.totalmem() / 2 ** 30 / 2))),
+    memoryTimeoutS: num('--memory-timeout-s', 3600),
   };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const MB = (bytes: number) => bytes / 2 ** 20;
-
-const emit = (tag: string, x: unknown) => process.stdout.write(`${tag}${JSON.stringify(x)}\n`);
-
-/** Child mode: one (problem, N), every requested quantity, one tagged JSON line per cell on stdout. */
-async function runChild(opts: Options): Promise<void> {
-  const [problemName] = opts.problems;
-  const N = opts.ns[0];
-  const { useBackend } = await import('../src/backends/select.ts');
-  const { runBatch } = await import('../src/api/run.ts');
-  const { tf } = await import('../src/core/tf.ts');
-  const maxRssBytes = opts.maxRssGB * 2 ** 30;
-  const sampler = startRssSampler(maxRssBytes);
-  sampler.reset();
-  await useBackend(opts.backend);
-  if (opts.backend === 'wasm') guardWasmMalloc(tf.backend());
-  const p = loadProblem(problemName, N, 0);
-  const meta: ProblemMeta = { numParams: p.numParams, rssAfterLoadMB: MB(process.memoryUsage.rss()) };
-  emit(META_TAG, meta);
-  let vectors: Map<string, HostTensor> | undefined;
-  for (const quantity of opts.extensions) {
-    const v = quantity === 'grad' ? {} : verdict(p.net, quantity, N, opts.backend, maxRssBytes);
-    if (v.reason) {
-      process.stderr.write(`  ${problemName} N=${N} ${quantity.padEnd(18)} not run: ${v.reason}\n`);
-      emit(CELL_TAG, { quantity, notRun: v.reason, kind: 'size' } satisfies NotRun);
-      continue;
-    }
-    const extensions = quantity === 'grad' ? [] : [quantity as never];
-    if (quantity === 'GGNMP' || quantity === 'HMP') vectors ??= makeVectors(p.net);
-    const runOptions = { extensions, shardSize: v.shardSize, vectors: quantity === 'GGNMP' || quantity === 'HMP' ? vectors : undefined };
-    try {
-      let shards = 1;
-      const run = () => {
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        const r = runBatch(p.net, p.inputs, p.targets, runOptions);
-        const ms = performance.now() - t0;
-        const c = process.cpuUsage(c0);
-        shards = r.shards;
-        if (!Number.isFinite(r.loss)) throw new Error(`${problemName} ${quantity}: non-finite loss ${r.loss}`);
-        return { ms, cpuMs: (c.user + c.system) / 1000, sysMs: c.system / 1000, computeMs: r.timings.computeMs, reduceMs: r.timings.reduceMs };
-      };
-      sampler.reset();
-      const warm = run();
-      // Counted after the warm-up: the first run of a geometry caches its index maps on purpose.
-      const tensorsBefore = tf.memory().numTensors;
-      let runs = opts.repeats;
-      const budgetMs = opts.maxCellS * 1000;
-      if (warm.ms * runs > budgetMs) runs = Math.max(1, Math.floor(budgetMs / warm.ms));
-      // Very slow cells: the warm-up is the measurement (its first-run costs are a few % of it).
-      const warmupOnly = warm.ms > opts.warmupOnlyS * 1000;
-      if (warmupOnly) runs = 0;
-      const timed = warmupOnly ? [warm] : [];
-      for (let r = 0; r < runs; r++) timed.push(run());
-      // Fast cells: keep sampling until --min-cell-s of timed runs (at most MAX_RUNS), so that JIT
-      // warm-up and GC pauses do not dominate a 5-run median of a 10 ms cell.
-      let spent = timed.reduce((s, t) => s + t.ms, 0);
-      while (!warmupOnly && spent < opts.minCellS * 1000 && timed.length < MAX_RUNS) {
-        const t = run();
-        timed.push(t);
-        spent += t.ms;
-      }
-      runs = timed.length;
-      const cell: CellResult = {
-        quantity,
-        medianMs: median(timed.map((t) => t.ms)),
-        minMs: Math.min(...timed.map((t) => t.ms)),
-        runs,
-        reduced: runs < opts.repeats,
-        extended: runs > opts.repeats,
-        ...(warmupOnly ? { warmupOnly: true, runs: 0 } : {}),
-        warmupMs: warm.ms,
-        cpuMs: median(timed.map((t) => t.cpuMs)),
-        sysMs: median(timed.map((t) => t.sysMs)),
-        computeMs: median(timed.map((t) => t.computeMs)),
-        reduceMs: median(timed.map((t) => t.reduceMs)),
-        peakRssMB: sampler.peakMB(),
-        leakedTensors: tf.memory().numTensors - tensorsBefore,
-        ...(v.shardSize ? { shardSize: v.shardSize, shards, shardWhy: v.shardWhy } : {}),
-      };
-      emit(CELL_TAG, cell);
-      process.stderr.write(
-        `  ${problemName} N=${N} ${quantity.padEnd(18)} median ${cell.medianMs.toFixed(1).padStart(9)} ms, CPU ${cell.cpuMs.toFixed(0)} ms  (${warmupOnly ? 'warm-up only' : `${runs} run${runs > 1 ? 's' : ''}`}${cell.reduced && !warmupOnly ? ', reduced' : ''}; warm-up ${warm.ms.toFixed(0)} ms${v.shardSize ? `; ${shards} shards of ≤ ${v.shardSize}` : ''})  peak RSS ${cell.peakRssMB.toFixed(0)} MB\n`,
-      );
-    } catch (e) {
-      // The backend may be unusable now (a failed wasm allocation, a half-finished tidy): report
-      // and leave; the parent starts a fresh process for the remaining quantities.
-      const msg = ((e as Error).message ?? String(e)).split('\n')[0].slice(0, 400);
-      process.stderr.write(`  ${problemName} N=${N} ${quantity.padEnd(18)} FAILED: ${msg}\n`);
-      emit(CELL_TAG, { quantity, notRun: `failed: ${msg}`, kind: 'failed' } satisfies NotRun);
-      await sampler.stop();
-      process.exit(3);
-    }
-  }
-  await sampler.stop();
-  emit(RESULT_TAG, { done: true });
-}
+// ---------------------------------------------------------------------------------------------
+// Our side: one child process per (problem, N, cores)
 
 interface ChildOutcome {
-  meta?: ProblemMeta;
+  meta?: ProcessMeta;
   cells: Cell[];
+  /** A 2-core cell's in-process variant, reported before its pool variant ran. */
+  part?: { quantity: string; inProcess: InProcessTiming; peakRssMB: number };
   done: boolean;
   code: number | null;
   signal: NodeJS.Signals | null;
   stderrTail: string;
   rssKill?: { rssBytes: number; limitBytes: number };
   timedOut: boolean;
+  peakBytes: number;
 }
 
-function spawnChild(opts: Options, problem: string, N: number, quantities: string[]): Promise<ChildOutcome> {
-  const args = [
-    '--import', 'tsx', fileURLToPath(import.meta.url), '--child',
-    '--backend', opts.backend, '--n', String(N), '--problems', problem,
-    '--extensions', quantities.join(','), '--repeats', String(opts.repeats),
-    '--max-cell-s', String(opts.maxCellS), '--min-cell-s', String(opts.minCellS), '--max-rss-gb', String(opts.maxRssGB),
-  ];
+function spawnChild(spec: ChildSpec, timeoutS: number): Promise<ChildOutcome> {
+  const args = ['--import', 'tsx', path.join(HERE, 'ours.ts'), JSON.stringify(spec)];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const o: ChildOutcome = { cells: [], done: false, code: null, signal: null, stderrTail: '', timedOut: false };
+    const o: ChildOutcome = { cells: [], done: false, code: null, signal: null, stderrTail: '', timedOut: false, peakBytes: 0 };
+    const sampler = procAvailable && child.pid ? sampleTree(child.pid, 20) : null;
     let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
+    // Re-armed at every run (warm-up or timed): the limit is per run, not per cell. Loading the
+    // problem (and starting tsx) gets at least 5 minutes.
+    const arm = (s = timeoutS) => {
       clearTimeout(timer);
       timer = setTimeout(() => {
         o.timedOut = true;
         child.kill('SIGKILL');
-      }, opts.cellTimeoutS * 1000);
+      }, s * 1000);
     };
-    arm();
-    onLines(child.stdout, (line) => {
-      if (line.startsWith(META_TAG)) {
+    arm(Math.max(timeoutS, 300));
+    onLines(child.stdout!, (line) => {
+      if (line.startsWith(TICK_TAG)) arm();
+      else if (line.startsWith(PART_TAG)) {
+        o.part = JSON.parse(line.slice(PART_TAG.length));
+        arm();
+      } else if (line.startsWith(META_TAG)) {
         o.meta = JSON.parse(line.slice(META_TAG.length));
         arm();
       } else if (line.startsWith(CELL_TAG)) {
         o.cells.push(JSON.parse(line.slice(CELL_TAG.length)));
         arm();
-      } else if (line.startsWith(RESULT_TAG)) o.done = true;
+      } else if (line.startsWith(DONE_TAG)) o.done = true;
       else if (line.trim()) process.stdout.write(`${line}\n`);
     });
-    child.stderr.on('data', (d) => {
+    child.stderr!.on('data', (d) => {
       const s = String(d);
       for (const line of s.split('\n')) {
         if (line.startsWith(RSS_KILL_TAG)) o.rssKill = JSON.parse(line.slice(RSS_KILL_TAG.length));
       }
-      process.stderr.write(s);
+      process.stderr.write(s.split('\n').filter((l) => !l.startsWith(RSS_KILL_TAG)).join('\n'));
       o.stderrTail = (o.stderrTail + s).slice(-4000);
     });
-    child.on('error', reject);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      sampler?.stop();
+      reject(e);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      o.peakBytes = sampler?.stop() ?? 0;
       o.code = code;
       o.signal = signal;
       resolve(o);
@@ -360,57 +248,66 @@ function spawnChild(opts: Options, problem: string, N: number, quantities: strin
 /** Why a child died in the middle of a cell, in one line. */
 function crashReason(o: ChildOutcome, opts: Options): string {
   if (o.rssKill) return `killed by the bench's RSS watchdog: ${(o.rssKill.rssBytes / 2 ** 30).toFixed(1)} GiB > --max-rss-gb ${opts.maxRssGB}`;
-  if (o.timedOut) return `not finished within --cell-timeout-s ${opts.cellTimeoutS} s (warm-up run included); killed`;
+  if (o.timedOut) return `no progress within --cell-timeout-s ${opts.cellTimeoutS} s (one run); killed`;
   const lines = o.stderrTail.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && !l.startsWith(RSS_KILL_TAG));
-  const last = lines.filter((l) => /error|abort|memory|killed/i.test(l)).pop() ?? lines.pop() ?? '';
+  const last = lines.filter((l) => /error|abort|memory|killed|corrupt/i.test(l)).pop() ?? lines.pop() ?? '';
   return `process died (${o.signal ?? `exit ${o.code}`})${last ? `: ${last.slice(0, 300)}` : ''}`;
 }
 
-/**
- * One (problem, N): a child process for all its quantities; after a failed cell a fresh child
- * continues with the rest (a failed wasm allocation can leave the backend unusable).
- */
-async function runProblem(opts: Options, problem: string, N: number): Promise<ProblemResult> {
+/** Our side of one (problem, N, cores); after a failed cell a fresh child continues with the rest. */
+async function runOurBlock(opts: Options, backend: string, problem: string, N: number, cores: Cores, backpackMs: Record<string, number> | undefined): Promise<OurBlock> {
+  const t0 = performance.now();
   let remaining = [...opts.extensions];
   const cells: Cell[] = [];
-  let meta: ProblemMeta | undefined;
+  let meta: ProcessMeta | undefined;
   let processes = 0;
+  let peakBytes = 0;
   while (remaining.length > 0) {
     processes++;
-    const o = await spawnChild(opts, problem, N, remaining);
+    const o = await spawnChild(
+      {
+        backend, problem, N, cores, quantities: remaining, warmups: opts.warmups, minWarmupS: opts.minWarmupS, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS,
+        maxRssGB: opts.maxRssGB, backpackMs, profile: opts.profile,
+      },
+      opts.cellTimeoutS,
+    );
     meta ??= o.meta;
+    peakBytes = Math.max(peakBytes, o.peakBytes);
     cells.push(...o.cells);
     remaining = remaining.filter((q) => !o.cells.some((c) => c.quantity === q));
     if (o.done || remaining.length === 0) break;
-    const lastFailed = o.cells.length > 0 && !ran(o.cells[o.cells.length - 1]) && (o.cells[o.cells.length - 1] as NotRun).kind === 'failed';
-    if (lastFailed) continue;
+    const last = o.cells[o.cells.length - 1];
+    if (last && !ran(last) && last.kind === 'failed') continue;
     if (!o.meta) throw new Error(`${problem} N=${N}: benchmark child died before loading the problem (${crashReason(o, opts)})\n${o.stderrTail.slice(-2000)}`);
     // Died inside the next cell without reporting it.
     const q = remaining.shift()!;
     const why = crashReason(o, opts);
-    process.stderr.write(`  ${problem} N=${N} ${q.padEnd(18)} FAILED: ${why}\n`);
-    cells.push({ quantity: q, notRun: `failed: ${why}`, kind: 'failed' });
+    const part = o.part?.quantity === q ? o.part : undefined;
+    process.stderr.write(`  ours ${cores} core${cores > 1 ? 's' : ''} ${problem} N=${N} ${q.padEnd(18)} ${part ? '2 workers × 1 ' : ''}FAILED: ${why}\n`);
+    if (part) {
+      // The in-process variant had finished: the cell stands on it alone.
+      cells.push({
+        quantity: q, cores, inProcess: part.inProcess, best: 'inProcess', medianMs: part.inProcess.medianMs, cpuMs: part.inProcess.cpuMs,
+        peakRssMB: Math.max(part.peakRssMB, o.peakBytes / 2 ** 20), variantNote: `2 workers × 1 thread: ${why}`,
+      });
+    } else cells.push({ quantity: q, cores, notRun: `failed: ${why}`, kind: 'failed' } satisfies NotRun);
   }
   const order = new Map(opts.extensions.map((q, i) => [q, i]));
   cells.sort((a, b) => order.get(a.quantity)! - order.get(b.quantity)!);
-  const peaks = cells.filter(ran).map((c) => c.peakRssMB);
-  const firstPeaks = cells.filter(ran).filter((c) => c.quantity === 'grad' || isFirstOrder(c.quantity)).map((c) => c.peakRssMB);
   const rssAfterLoadMB = meta?.rssAfterLoadMB ?? 0;
   return {
-    problem,
-    N,
-    backend: opts.backend,
+    problem, N, cores, backend,
     numParams: meta?.numParams ?? 0,
     rssAfterLoadMB,
-    peakRssMB: Math.max(rssAfterLoadMB, ...peaks),
-    peakRssFirstMB: Math.max(rssAfterLoadMB, ...firstPeaks),
+    peakRssMB: Math.max(rssAfterLoadMB, peakBytes / 2 ** 20, ...cells.filter(ran).map((c) => c.peakRssMB)),
     processes,
     cells,
+    wallS: (performance.now() - t0) / 1000,
   };
 }
 
-let FIRST_ORDER_NAMES: string[] = [];
-const isFirstOrder = (q: string) => FIRST_ORDER_NAMES.includes(q);
+// ---------------------------------------------------------------------------------------------
+// Versions, machine, sections of an existing results file
 
 function tfjsVersions(): string {
   const dir = path.join(ROOT, 'node_modules', '@tensorflow');
@@ -430,129 +327,26 @@ function tfjsVersions(): string {
   }
 }
 
-const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
-const esc = (s: string) => s.replace(/\|/g, '\\|');
-
-/** One results table (and its anchors-layout grid) over the given quantities. */
-function table(results: ProblemResult[], quantities: string[]): { console: string; markdown: string; grid: string } {
-  const header = ['problem', 'N', 'quantity', 'median ms', 'runs', '× grad', 'CPU ms (sys)', 'compute / reduce ms', 'BackPACK CPU-1t ms', 'ours / BackPACK', 'peak RSS MB'];
-  const rows: string[][] = [];
-  const consoleRows: string[][] = [];
-  const notes: string[] = [];
-  for (const r of results) {
-    const g = r.cells.find((c) => c.quantity === 'grad');
-    const grad = ran(g) ? g.medianMs : undefined;
-    for (const c of r.cells.filter((x) => quantities.includes(x.quantity))) {
-      const anchor = anchorFor(r.problem, r.N, c.quantity);
-      if (!ran(c)) {
-        const row = [r.problem, String(r.N), c.quantity, `**${c.kind === 'size' ? 'cannot run' : 'failed'}**: ${esc(c.notRun.replace(/^failed: /, ''))}`, '—', '—', '—', '—', anchor === undefined ? '—' : String(anchor), '—', '—'];
-        rows.push(row);
-        notes.push(`[${notes.length + 1}] ${r.problem} N=${r.N} ${c.quantity}: ${c.kind === 'size' ? 'cannot run' : 'failed'}: ${c.notRun.replace(/^failed: /, '')}`);
-        consoleRows.push([...row.slice(0, 3), `${c.kind === 'size' ? 'cannot run' : 'failed'} [${notes.length}]`, ...row.slice(4)]);
-        continue;
-      }
-      const row = [
-        r.problem,
-        String(r.N),
-        c.shardSize ? `${c.quantity} (${c.shards} shards)` : c.quantity,
-        fmt(c.medianMs),
-        c.warmupOnly ? 'w' : `${c.runs}${c.reduced ? '*' : c.extended ? '+' : ''}`,
-        grad ? (c.medianMs / grad).toFixed(2) : '—',
-        `${fmt(c.cpuMs)} (${fmt(c.sysMs)})`,
-        `${fmt(c.computeMs)} / ${fmt(c.reduceMs)}`,
-        anchor === undefined ? '—' : String(anchor),
-        anchor === undefined ? '—' : (c.medianMs / anchor).toFixed(2),
-        c.peakRssMB.toFixed(0),
-      ];
-      rows.push(row);
-      consoleRows.push(row);
-    }
+/** CPU model and the vector extensions that matter for GEMM. */
+function machine(): string {
+  const cpus = os.cpus();
+  let flags = '';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const f = new Set((/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '').split(/\s+/));
+    flags = ['avx2', 'fma', 'avx512f'].filter((x) => f.has(x)).join(', ');
+  } catch {
+    // not Linux
   }
-  const widths = header.map((h, j) => Math.max(h.length, ...consoleRows.map((r) => r[j].length)));
-  const line = (cells: string[]) => cells.map((c, j) => (j < 3 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ');
-  const consoleTable = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...consoleRows.map(line), ...(notes.length ? ['', ...notes] : [])].join('\n');
-  const md = [`| ${header.join(' | ')} |`, `|${header.map((_, j) => (j < 3 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
-
-  // The anchors' layout: one row per (problem, N), one column per quantity (median ms).
-  const grid = [`| problem | N | ${quantities.join(' | ')} |`, `|---|---|${quantities.map(() => '---:').join('|')}|`];
-  for (const r of results) {
-    const cell = (q: string) => {
-      const c = r.cells.find((x) => x.quantity === q);
-      if (!c) return '—';
-      if (!ran(c)) return c.kind === 'size' ? 'cannot run' : 'failed';
-      return `${fmt(c.medianMs)}${c.shardSize ? '§' : ''}`;
-    };
-    grid.push(`| ${r.problem} | ${r.N} | ${quantities.map(cell).join(' | ')} |`);
-    if (r.N === 128 && quantities.some((q) => anchorFor(r.problem, r.N, q) !== undefined)) {
-      grid.push(`| *BackPACK CPU-1t* | 128 | ${quantities.map((q) => String(anchorFor(r.problem, r.N, q) ?? '—')).join(' | ')} |`);
-    }
-  }
-  return { console: consoleTable, markdown: md.join('\n'), grid: grid.join('\n') };
+  return `${cpus[0]?.model ?? 'unknown CPU'}${flags ? ` (${flags})` : ''}, ${cpus.length} cores (os.availableParallelism ${os.availableParallelism()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} ${os.arch()}`;
 }
 
-function tables(results: ProblemResult[], opts: Options): { console: string; markdown: string } {
-  const first = opts.extensions.filter((q) => q === 'grad' || isFirstOrder(q));
-  const second = opts.extensions.filter((q) => q !== 'grad' && !isFirstOrder(q));
-  const t1 = first.length ? table(results, first) : null;
-  const t2 = second.length ? table(results, second) : null;
-
-  const mem = ['| problem | N | parameters | RSS after load MB | peak RSS, grad + first-order MB | peak RSS, all cells MB | processes |', '|---|---|---:|---:|---:|---:|---:|'];
-  for (const r of results) {
-    mem.push(`| ${r.problem} | ${r.N} | ${r.numParams.toLocaleString('en-US')} | ${r.rssAfterLoadMB.toFixed(0)} | ${r.peakRssFirstMB.toFixed(0)} | ${r.peakRssMB.toFixed(0)} | ${r.processes} |`);
-  }
-  const all = results.flatMap((r) => r.cells.map((c) => ({ r, c })));
-  const leaks = all.filter(({ c }) => ran(c) && c.leakedTensors !== 0).map(({ r, c }) => `${r.problem} N=${r.N} ${c.quantity}: ${(c as CellResult).leakedTensors} tensors`);
-  const warmOnly = all.filter(({ c }) => ran(c) && c.warmupOnly).map(({ r, c }) => `${r.problem} N=${r.N} ${c.quantity} (${fmt((c as CellResult).warmupMs / 1000)} s)`);
-  const reduced = all.filter(({ c }) => ran(c) && c.reduced && !c.warmupOnly).map(({ r, c }) => `${r.problem} N=${r.N} ${c.quantity} (${(c as CellResult).runs} of ${opts.repeats}; warm-up ${fmt((c as CellResult).warmupMs)} ms)`);
-  const sharded = all.filter(({ c }) => ran(c) && c.shardSize).map(({ r, c }) => `${r.problem} N=${r.N} ${c.quantity}: ${(c as CellResult).shardWhy}`);
-  const sizeSkips = all.filter(({ c }) => !ran(c) && c.kind === 'size').length;
-  const failures = all.filter(({ c }) => !ran(c) && c.kind === 'failed').map(({ r, c }) => `${r.problem} N=${r.N} ${c.quantity}`);
-
-  const markdown = [
-    ...(t1 ? ['### grad and first-order quantities', '', t1.markdown, '', "Same medians in the anchors' layout (ms):", '', t1.grid, ''] : []),
-    ...(t2
-      ? [
-          '### Second-order quantities',
-          '',
-          'GGNMP/HMP: products with V = 1 standard-normal vector per parameter (BackPACK has no anchor for them). "cannot run" cells were decided from sizes before running (bench/limits.ts); "failed" cells failed at run time, in their own process.',
-          '',
-          t2.markdown,
-          '',
-          "Same medians in the anchors' layout (ms; § = ran in shards, see below):",
-          '',
-          t2.grid,
-          '',
-        ]
-      : []),
-    'Memory per (problem, N) (process.memoryUsage().rss sampled every 2 ms on a helper thread; includes Node, tsx, the wasm heap — which never gives memory back — and the JS copies of the results; per-cell peaks are in the tables). One process per (problem, N), all its quantities in order; "processes" > 1 when a failed cell made the bench continue in a fresh process:',
-    '',
-    mem.join('\n'),
-    '',
-    reduced.length
-      ? `\\* Fewer timed runs than --repeats ${opts.repeats}, because the warm-up showed ${opts.repeats} runs would exceed --max-cell-s ${opts.maxCellS}: ${reduced.join('; ')}.`
-      : `No cell got fewer than --repeats ${opts.repeats} timed runs.`,
-    ...(warmOnly.length
-      ? ['', `w: The warm-up run took longer than --warmup-only-s ${opts.warmupOnlyS} s, so it is the cell's only (reported) run — its first-run costs (index maps, wasm heap growth) are a few % of such a run (measured when this rule was set: 2c2d GGNMP warm-up 40.1 s vs 39.0 s timed, 3c3d GGNMP 16.0 vs 15.3 s): ${warmOnly.join('; ')}.`]
-      : []),
-    ...(all.some(({ c }) => ran(c) && c.extended)
-      ? ['', `\\+ More timed runs than --repeats: a cell whose ${opts.repeats} runs took less than --min-cell-s ${opts.minCellS} keeps sampling until ${opts.minCellS} s of timed runs (at most ${MAX_RUNS}), so that JIT warm-up and GC pauses do not decide the median of a 10 ms cell.`]
-      : []),
-    ...(sharded.length ? ['', `§ Ran as several shards of runBatch (partials merged as usual) because one shard of N does not fit the wasm heap: ${sharded.join('; ')}.`] : []),
-    ...(sizeSkips || failures.length
-      ? ['', `Not run: ${sizeSkips} cell(s) decided from sizes before running${failures.length ? `; failed at run time: ${failures.join(', ')}` : ''} (reasons in the tables).`]
-      : []),
-    '',
-    leaks.length ? `**Tensor leaks** (growth of tf.memory().numTensors over a cell's timed runs): ${leaks.join('; ')}.` : "No tensor leaks (tf.memory().numTensors unchanged over every cell's timed runs).",
-  ].join('\n');
-  return { console: [t1?.console, t2?.console].filter(Boolean).join('\n\n'), markdown };
-}
-
-/** The measured code: HEAD's short hash, and whether src/ had uncommitted changes. */
+/** The measured code: HEAD's short hash, and whether src/ or native/ had uncommitted changes. */
 function codeVersion(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    return `${head}${dirty ? ` + uncommitted changes in src/ (${dirty.split('\n').map((l) => l.slice(3)).join(', ')})` : ''}`;
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'native'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return `${head}${dirty ? ` + uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : ''}`;
   } catch {
     return 'unknown (no git)';
   }
@@ -564,15 +358,15 @@ function commandLine(): string {
 }
 
 /** How the scaling section was produced: the bench command and the bench/scaling.ts line it ran. */
-function scalingCommand(opts: Options): string {
-  return `\`${commandLine()}\`, which runs \`node --import tsx bench/scaling.ts${opts.scalingArgs.length ? ` ${opts.scalingArgs.join(' ')}` : ''}\``;
+function scalingCommand(opts: Options, backend: string): string {
+  return `\`${commandLine()}\`, which runs \`node --import tsx bench/scaling.ts --backend ${backend}${opts.scalingArgs.length ? ` ${opts.scalingArgs.join(' ')}` : ''}\``;
 }
 
 /** Runs bench/scaling.ts in its own process and returns its markdown section. */
-function runScaling(opts: Options): Promise<string> {
+function runScaling(opts: Options, backend: string): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-scaling-'));
   const md = path.join(dir, 'scaling.md');
-  const args = ['--import', 'tsx', path.join(HERE, 'scaling.ts'), '--backend', opts.backend, ...opts.scalingArgs, '--md', md];
+  const args = ['--import', 'tsx', path.join(HERE, 'scaling.ts'), '--backend', backend, ...opts.scalingArgs, '--md', md];
   console.log(`\nscaling: node ${args.slice(2).join(' ')}`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -588,78 +382,201 @@ function runScaling(opts: Options): Promise<string> {
   });
 }
 
-/** Replaces (or appends) the scaling section of an existing results file. */
-function withScalingSection(doc: string, section: string): string {
-  const i = doc.indexOf(SCALING_HEADING);
+/** The text of a `## heading` section of a results file (up to the next `## `), or null. */
+function sectionOf(doc: string, heading: string): string | null {
+  const i = doc.indexOf(`${heading}\n`);
+  if (i < 0) return null;
+  const rest = doc.slice(i + heading.length);
+  const next = rest.search(/\n## /);
+  return doc.slice(i, next >= 0 ? i + heading.length + next : undefined).trim();
+}
+
+/** Replaces (or appends) a section of an existing results file. */
+function withSection(doc: string, heading: string, section: string): string {
+  const i = doc.indexOf(`${heading}\n`);
   if (i < 0) return `${doc.trimEnd()}\n\n${section.trim()}\n`;
-  const rest = doc.slice(i + SCALING_HEADING.length);
+  const rest = doc.slice(i + heading.length);
   const next = rest.search(/\n## /);
   return `${doc.slice(0, i)}${section.trim()}\n${next >= 0 ? rest.slice(next) : ''}`;
 }
 
-async function main(): Promise<void> {
-  const vocab = await vocabulary();
-  FIRST_ORDER_NAMES = vocab.firstOrder;
-  const opts = parseArgs(process.argv.slice(2), vocab);
-  if (opts.child) return runChild(opts);
-  const outPath = path.resolve(ROOT, opts.out);
+/** A warning line when other work shared the cores (the load average above the machine's cores). */
+function loadWarning(runs: ProblemRun[], overall: number[]): string[] {
+  const cores = os.cpus().length;
+  const peak = Math.max(...overall, ...runs.flatMap((r) => [r.loadStart, r.loadEnd]));
+  if (peak <= cores + 0.5) return [];
+  return [
+    `- **Warning**: the 1-min load average reached ${peak.toFixed(1)} on this ${cores}-core machine during the run: other work shared the cores, so wall times (and ratios) are unreliable — the 2-core BackPACK cells most of all (OpenMP threads spin-wait for each other and degrade badly when the cores are oversubscribed). Rerun on a quiet machine; meanwhile the CPU-time ratios in the details are the better guide.`,
+  ];
+}
 
-  if (opts.scaling === 'only') {
-    const section = await runScaling(opts);
-    const doc = existsSync(outPath) ? readFileSync(outPath, 'utf8') : '# backpack-ts benchmark results\n';
+async function resolveChoice(choice: string): Promise<{ backend: string; library: string; note: string }> {
+  const { resolveBackend } = await import('../src/backends/select.ts');
+  const r = await resolveBackend(choice);
+  if (r.backend === 'cuda') {
+    // The cuda backend has only its device probe so far: the bench times native (or wasm) instead.
+    const n = await resolveBackend('native').catch(() => null);
+    const { nativeAvailability } = await import('../src/backends/native/availability.ts');
+    if (n && nativeAvailability().ok) return { backend: 'native', library: n.library, note: 'auto chose cuda, which has no kernels yet: timing native' };
+    return { backend: 'wasm', library: 'XNNPACK (tfjs-backend-wasm)', note: 'auto chose cuda, which has no kernels yet, and native is not built: timing wasm' };
+  }
+  return { backend: r.backend, library: r.library, note: r.why ? `auto passed over ${r.why}` : '' };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const all = await vocabulary();
+  const opts = parseArgs(process.argv.slice(2), all);
+  const outPath = path.resolve(ROOT, opts.out);
+  const existing = existsSync(outPath) ? readFileSync(outPath, 'utf8') : '# backpack-ts benchmark results\n';
+  const save = (doc: string) => {
     mkdirSync(path.dirname(outPath), { recursive: true });
-    writeFileSync(outPath, withScalingSection(doc, section.replace('{{COMMAND}}', scalingCommand(opts))));
+    writeFileSync(outPath, doc);
+  };
+
+  if (opts.memory) {
+    const r = await resolveChoice('native');
+    const section = await runMemoryCell(
+      { N: opts.memoryN, maxMemory: opts.memoryMaxMemory, workers: opts.memoryWorkers, backend: 'native', dir: opts.memoryDir, killAboveGB: opts.memoryKillGB, timeoutS: opts.memoryTimeoutS, targetGB: 3 },
+      commandLine(),
+    );
+    const withLib = section.replace('\n- job:', `\n- backend: native (${r.library || 'not available here'}), ${opts.memoryWorkers} worker threads × 1 kernel thread; machine: ${machine()}; Node ${process.version}; code: ${codeVersion()}\n- job:`);
+    save(withSection(existing, MEMORY_HEADING, withLib));
+    console.log(`wrote the memory-cell section of ${path.relative(process.cwd(), outPath)}`);
+    return;
+  }
+
+  const { backend, library, note } = await resolveChoice(opts.backendChoice);
+  if (opts.scaling === 'only') {
+    const section = await runScaling(opts, backend);
+    save(withSection(existing, SCALING_HEADING, section.replace('{{COMMAND}}', scalingCommand(opts, backend))));
     console.log(`wrote the scaling section of ${path.relative(process.cwd(), outPath)}`);
     return;
+  }
+
+  const comparable = opts.extensions.filter((q) => (ANCHOR_QUANTITIES as readonly string[]).includes(q));
+  const others = opts.extensions.filter((q) => !(ANCHOR_QUANTITIES as readonly string[]).includes(q));
+  let bp: BackpackPython | null = null;
+  let bpSkip = '';
+  if (opts.compareBackpack) {
+    const found = findBackpack();
+    if ('skip' in found) {
+      bpSkip = found.skip;
+      console.log(found.skip);
+    } else bp = found;
   }
 
   const started = new Date();
   const loadBefore = os.loadavg();
   const version = codeVersion();
   const t0 = performance.now();
-  console.log(`backpack-ts bench: backend ${opts.backend}, N ${opts.ns.join(',')}, problems ${opts.problems.join(',')}, quantities ${opts.extensions.join(',')}, repeats ${opts.repeats} (+1 warm-up), max ${opts.maxCellS} s per cell`);
+  console.log(
+    `backpack-ts bench: backend ${backend}${library ? ` (${library})` : ''}${note ? ` [${note}]` : ''}, cores ${opts.cores.join(',')}, N ${opts.ns.join(',')}, problems ${opts.problems.join(',')}, ` +
+      `quantities ${opts.extensions.join(',')}, ≥ ${opts.warmups} warm-ups (≥ ${opts.minWarmupS} s) + ≥ ${opts.repeats} runs${bp ? `; BackPACK via ${bp.how}` : ''}`,
+  );
   console.log(`load average at start: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
-  const results: ProblemResult[] = [];
+
+  const runs: ProblemRun[] = [];
+  const bpOptions = { warmups: opts.warmups, minWarmupS: opts.minWarmupS, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRssGB: opts.maxRssGB, stepTimeoutS: opts.cellTimeoutS };
   for (const problem of opts.problems) {
-    for (const N of opts.ns) results.push(await runProblem(opts, problem, N));
+    for (const N of opts.ns) {
+      const run: ProblemRun = { problem, N, ours: {}, backpack: {}, loadStart: os.loadavg()[0], loadEnd: 0, order: [] };
+      for (const cores of opts.cores) {
+        // Back to back: BackPACK's cells of this (problem, N, cores), then ours.
+        let backpackMs: Record<string, number> | undefined;
+        if (bp && comparable.length) {
+          const b: BackpackBlock = await runBackpackBlock(bp, problem, N, cores, comparable, bpOptions);
+          run.backpack[cores] = b;
+          run.order.push(`BackPACK ${cores} thread${cores > 1 ? 's' : ''}`);
+          if (b.error) console.log(`  BackPACK ${problem} N=${N} ${cores} thread(s): ${b.error}`);
+          backpackMs = Object.fromEntries(b.cells.filter((c) => c.medianMs !== undefined).map((c) => [c.quantity, c.medianMs!]));
+        }
+        run.ours[cores] = await runOurBlock(opts, backend, problem, N, cores, backpackMs);
+        run.order.push(`ours ${cores} core${cores > 1 ? 's' : ''}`);
+      }
+      run.loadEnd = os.loadavg()[0];
+      runs.push(run);
+    }
   }
   const cellsS = (performance.now() - t0) / 1000;
-  const loadAfterCells = os.loadavg()[0];
-  const { console: tableText, markdown } = tables(results, opts);
-  console.log(`\n${tableText}\n`);
+  const loadAfterCells = os.loadavg();
+
+  // Tables.
+  const comp = opts.cores.map((cores) => ({ cores, ...comparisonTable(runs, cores, comparable) }));
+  const details = detailsTable(runs, opts.cores, opts.extensions);
+  for (const c of comp) {
+    console.log(`\n${c.cores === 1 ? '1 core' : '2 cores'} (ms; ratio = ours / BackPACK):\n${c.console}\n${verdictLine(c.rs, c.gm, c.cores).replace(/\*\*/g, '')}`);
+  }
+  const misses = missesSection(comp, opts.profile);
+  if (bp) console.log(`\ncells that miss a target:\n${misses}`);
 
   let scaling: string | null = null;
   if (opts.scaling === 'with') {
     try {
-      scaling = await runScaling(opts);
+      scaling = await runScaling(opts, backend);
     } catch (e) {
       // Keep the tables: the scaling section then says what went wrong.
       scaling = `${SCALING_HEADING}\n\n- command: {{COMMAND}}\n\n**Failed**: ${(e as Error).message}\n`;
     }
   }
   const totalS = (performance.now() - t0) / 1000;
+  const loadEnd = os.loadavg();
 
-  const cpus = os.cpus();
-  const doc = [
+  const bpMeta = runs.flatMap((r) => Object.values(r.backpack)).find((b) => b?.meta)?.meta;
+  const threadsNote = backend === 'native' ? '' : ` (${backend} is single-threaded: its 2-core cells are 2 workers × 1 only)`;
+  const header = [
     '# backpack-ts benchmark results',
     '',
     `- command: \`${commandLine()}\``,
-    `- date: ${started.toISOString()} (total ${totalS.toFixed(0)} s${scaling ? `: ${cellsS.toFixed(0)} s per-quantity tables, ${(totalS - cellsS).toFixed(0)} s scaling` : ''}); code: ${version}`,
-    `- machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} ${os.arch()}`,
-    `- load average (1 min) at start / after the tables${scaling ? ' / end' : ''}: ${loadBefore[0].toFixed(2)} / ${loadAfterCells.toFixed(2)}${scaling ? ` / ${os.loadavg()[0].toFixed(2)}` : ''} (5 / 15 min at start: ${loadBefore[1].toFixed(2)} / ${loadBefore[2].toFixed(2)}; the tables use one core; other work on the machine skews timings)`,
-    `- Node ${process.version}; ${tfjsVersions()}`,
-    `- backend: ${opts.backend} (single-threaded in Node); one process per (problem, N); float32`,
-    `- measured: wall time of one full \`runBatch\` (forward + extended backward + merge/finalise, one shard unless marked), median of the timed runs after 1 warm-up (at most --max-cell-s ${opts.maxCellS} s of timed runs per cell, at least 1 run); \`grad\` = runBatch with extensions []. "CPU ms (sys)": median process CPU time of the same runs (user + system, and the system part: page faults of fresh memory show up there); it is what a busy machine inflates least. "compute / reduce": runBatch's own split (shards vs merge + finalise)`,
+    `- date: ${started.toISOString()} (total ${totalS.toFixed(0)} s${scaling ? `: ${cellsS.toFixed(0)} s cells, ${(totalS - cellsS).toFixed(0)} s scaling` : ''}); code: ${version}`,
+    `- machine: ${machine()}`,
+    `- load average (1 / 5 / 15 min) at start: ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}; after the cells: ${loadAfterCells.map((x) => x.toFixed(2)).join(' / ')}${scaling ? `; end: ${loadEnd.map((x) => x.toFixed(2)).join(' / ')}` : ''} (this machine has ${os.cpus().length} cores; a load above the cores the bench uses means other work shared them)`,
+    ...loadWarning(runs, [loadBefore[0], loadAfterCells[0], loadEnd[0]]),
+    `- ours: Node ${process.version}; ${tfjsVersions()}; backend **${backend}**${library ? ` — ${library}` : ''}${note ? ` (${note})` : ''}${threadsNote}; float32`,
+    bp
+      ? `- BackPACK: ${bpMeta ? `BackPACK ${bpMeta.backpack ?? '?'} on PyTorch ${bpMeta.torch ?? '?'} (BLAS: ${bpMeta.blas ?? '?'}; oneDNN ${bpMeta.mkldnn ? 'on' : 'off'}), Python ${bpMeta.python ?? '?'}` : 'no version line received'}; ${bp.how}; LD_PRELOAD=${bp.jemalloc} MALLOC_CONF=${MALLOC_CONF}; torch.set_num_threads(T) and OMP_NUM_THREADS=T with T = the table's cores; bench/backpack/time_backpack.py (same problems, PyTorch default init, standard-normal inputs)`
+      : `- BackPACK: ${bpSkip || 'not timed in this run (add --compare-backpack)'}${comparable.length ? `; where shown, † = ${ANCHOR_SOURCE}` : ''}`,
+    `- measured: wall time of one run of the library's run loop — 1 core: one in-process \`runBatch\` (forward + extended backward + merge + finalise) with 1 kernel thread; 2 cores: the faster of \`runJobOnPool\` on \`createPool('threads', 2)\` with 1 kernel thread per worker and shards of ⌈N/2⌉ (dispatch, shards, merge, finalise) and one in-process \`runBatch\` with 2 kernel threads. BackPACK: one forward + backward with the extension active. \`grad\` = plain gradient (extensions []; BackPACK: backward inside an empty \`backpack()\` context).`,
+    `- hygiene: per cell ≥ ${opts.warmups} warm-up runs (more while they total < ${opts.minWarmupS} s, at most 50), then ≥ ${opts.repeats} timed runs (more while they total < ${opts.minCellS} s, at most 100; none beyond ${opts.repeats} once ${opts.maxCellS} s are spent), median; an event-loop turn before each of our runs (the native backend recycles the memory of zero-copy result views only after one); process CPU time (all threads) reported beside wall time; each (problem, N, cores) in its own process on each side, run back to back: ${runs[0]?.order.join(' → ') ?? '—'}`,
     `- data: bench/problem.ts — PyTorch-like uniform(±1/√fan_in) weights (seeded), standard-normal inputs, labels uniform in [0, 10)`,
-    `- anchor: ${ANCHOR_SOURCE}; "ours / BackPACK" < 1 means faster than BackPACK`,
-    `- limits: wasm heap 4 GiB (wasm32); RSS watchdog --max-rss-gb ${opts.maxRssGB}; --cell-timeout-s ${opts.cellTimeoutS}; cells whose warm-up exceeds --warmup-only-s ${opts.warmupOnlyS} s report that run only`,
+    `- limits: RSS watchdog --max-rss-gb ${opts.maxRssGB} (both sides); --cell-timeout-s ${opts.cellTimeoutS} per run; "cannot run" = decided from sizes before running (bench/limits.ts; BackPACK: its BatchGrad output alone above the limit)`,
+    `- targets: ours / BackPACK ≤ ${CELL_TARGET.toFixed(1)} in every cell (misses bold, ✗), geometric mean ≤ ${GEOMEAN_TARGET} per table`,
     '',
-    markdown,
+  ];
+  const body: string[] = [];
+  for (const c of comp) {
+    body.push(`## ${c.cores === 1 ? '1 core' : '2 cores'}: ours vs BackPACK (${c.cores === 1 ? '1 thread' : '2 threads'})`, '', 'Median ms per run.', '', c.markdown, '', verdictLine(c.rs, c.gm, c.cores), '');
+  }
+  if (comp.length) body.push('## Cells that miss a target', '', bp ? misses : 'No same-run BackPACK timings: nothing to check (run with --compare-backpack).', '');
+  if (others.length) {
+    body.push('## Other quantities (no BackPACK column)', '', 'GGNMP/HMP: products with V = 1 standard-normal vector per parameter. Median ms per run; 2 cores: (2w) / (2t) as above.', '');
+    for (const cores of opts.cores) body.push(`### ${cores === 1 ? '1 core' : '2 cores'}`, '', oursOnlyGrid(runs, cores, others), '');
+  }
+  body.push(
+    '## Details',
     '',
-    ...(scaling ? [scaling.replace('{{COMMAND}}', scalingCommand(opts)).trim(), ''] : []),
+    'Every cell. "ours ms": the configuration shown in the tables; "CPU ms (sys)": median process CPU time of the same runs (every thread: on 2 cores it is up to twice the wall time; the system part is mostly page faults of fresh memory); "compute / reduce": the run\'s own split (shards vs merge + finalise); 2w / 2t: both 2-core variants (ms and CPU ms); "CPU ratio": ours / BackPACK in CPU time, which other work on the machine inflates less than wall time (but it also counts spinning threads); ⚠ = tensors leaked over the timed runs.',
+    '',
+    details.markdown,
+    '',
+    ...(details.notes.length ? [details.notes.map((n) => `- ${n}`).join('\n'), ''] : []),
+    '## Processes',
+    '',
+    `Peak RSS per process (sampled from /proc every 20 ms by the bench, and inside our children every 2 ms; ours includes Node, tsx, the backend's caching allocator and, on 2 cores, both workers). Load average (1 min) per (problem, N), start → end: ${runs.map((r) => `${r.problem} N=${r.N} ${r.loadStart.toFixed(2)} → ${r.loadEnd.toFixed(2)}`).join('; ')}.`,
+    '',
+    processTable(runs, opts.cores),
+    '',
+  );
+  const memorySection = sectionOf(existing, MEMORY_HEADING);
+  const doc = [
+    ...header,
+    ...body,
+    memorySection ?? `${MEMORY_HEADING}\n\nNot measured yet: \`npm run bench -- --memory\`.`,
+    '',
+    ...(scaling ? [scaling.replace('{{COMMAND}}', scalingCommand(opts, backend)).trim(), ''] : opts.scaling === 'skip' ? [sectionOf(existing, SCALING_HEADING) ?? '', ''] : []),
   ].join('\n');
-  mkdirSync(path.dirname(outPath), { recursive: true });
-  writeFileSync(outPath, doc);
+  save(doc.replace(/\n{3,}/g, '\n\n'));
   console.log(`wrote ${path.relative(process.cwd(), outPath)} (${totalS.toFixed(0)} s)`);
 }
 

@@ -1,14 +1,15 @@
 /**
  * Worker scaling (issue "coordinator"): samples/s of one job on a thread pool of W workers,
- * createPool('threads', W) + runJobOnPool, shards = an even split of N over the W workers.
+ * createPool('threads', W) + runJobOnPool, shards = an even split of N over the W workers, one
+ * kernel thread per worker (the native backend's --threads-per-worker 1; wasm and cpu have one anyway).
  *
  *   node --import tsx bench/scaling.ts [--problems 3c3d_cifar10,2c2d_fmnist] [--quantities grad,BatchGrad,DiagGGNExact,KFAC]
- *        [--workers 1,2,3,4] [--n 256] [--repeats 1] [--backend wasm] [--max-rss-gb 11] [--job-timeout-s 240] [--md FILE]
+ *        [--workers 1,2,3,4] [--n 256] [--repeats 1] [--backend auto|native|wasm|cpu] [--max-rss-gb 11] [--job-timeout-s 240] [--md FILE]
  *
  * Each W runs in its own child process (so a worker that runs out of memory loses only that W) with
  * one pool for all its cells. Pool start-up is excluded: before the timed jobs of a problem, one
  * warm-up job on the same pool runs every requested quantity at once on the same shard shapes
- * (starts the workers' backends, builds their model replicas, grows their wasm heaps, fills the
+ * (starts the workers' backends, builds their model replicas, grows their heaps / allocator caches, fills the
  * per-geometry caches). Then each quantity gets --repeats timed jobs (median); samples/s = N / wall.
  * Efficiency at W = (samples/s at W) / (W · samples/s at W = 1); the target is ≥ 0.85 (a speed-up of
  * ≥ 0.85·W). W above the machine's cores is oversubscribed: at most cores/W is possible there.
@@ -79,7 +80,7 @@ function parseArgs(argv: string[]): Options {
   const known = new Set(['--problems', '--quantities', '--workers', '--n', '--repeats', '--backend', '--max-rss-gb', '--job-timeout-s', '--md', '--child']);
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--help' || argv[i] === '-h') {
-      console.log('usage: node --import tsx bench/scaling.ts [--problems a,b] [--quantities grad,BatchGrad,DiagGGNExact,KFAC] [--workers 1,2,3,4] [--n 256] [--repeats 1] [--backend wasm] [--max-rss-gb 11] [--job-timeout-s 240] [--md FILE]');
+      console.log('usage: node --import tsx bench/scaling.ts [--problems a,b] [--quantities grad,BatchGrad,DiagGGNExact,KFAC] [--workers 1,2,3,4] [--n 256] [--repeats 1] [--backend auto|native|wasm|cpu] [--max-rss-gb 11] [--job-timeout-s 240] [--md FILE]');
       process.exit(0);
     }
     if (!known.has(argv[i])) throw new Error(`unknown argument ${argv[i]}`);
@@ -99,12 +100,19 @@ function parseArgs(argv: string[]): Options {
     workers: list(get('--workers', '1,2,3,4')).map(Number),
     N: Math.floor(pos('--n', '256')),
     repeats: Math.floor(pos('--repeats', '1')),
-    backend: get('--backend', 'wasm'),
+    backend: get('--backend', 'auto'),
     maxRssGB: pos('--max-rss-gb', String(Math.floor(os.totalmem() / 2 ** 30 / 2))),
     jobTimeoutS: pos('--job-timeout-s', '240'),
     md: argv.includes('--md') ? get('--md', '') : undefined,
     child: argv.includes('--child'),
   };
+}
+
+/** auto → the backend it picks here (native where built); cuda has no kernels yet: native then. */
+async function resolved(choice: string): Promise<string> {
+  const { resolveBackend } = await import('../src/backends/select.ts');
+  const r = await resolveBackend(choice);
+  return r.backend === 'cuda' ? 'native' : r.backend;
 }
 
 const median = (xs: number[]) => {
@@ -132,6 +140,7 @@ async function runChild(o: Options): Promise<void> {
   const { runJobOnPool } = await import('../src/coordinator/run-job.ts');
   const { buildNetwork, disposeNetwork } = await import('../src/nn/network.ts');
   // The coordinator builds (and disposes) a network on this thread to validate each job.
+  o.backend = await resolved(o.backend);
   await useBackend(o.backend);
   const pool = createPool('threads', W);
   try {
@@ -161,7 +170,7 @@ async function runChild(o: Options): Promise<void> {
       disposeNetwork(net);
       const job = (q: string) => {
         const p = plan.get(q)!;
-        return { backend: o.backend as 'wasm', extensions: q === 'grad' ? [] : [q as never], shardSize: p.shardSize };
+        return { backend: o.backend as 'native', threads: 1, extensions: q === 'grad' ? [] : [q as never], shardSize: p.shardSize };
       };
       // Warm-up: per shard size in use, one job with every quantity of that size at once (all shapes seen).
       const w0 = performance.now();
@@ -172,7 +181,7 @@ async function runChild(o: Options): Promise<void> {
         bySize.set(p.shardSize, [...(bySize.get(p.shardSize) ?? []), q]);
       }
       for (const [shardSize, qs] of bySize) {
-        await runJobOnPool(pool, t, { backend: o.backend as 'wasm', extensions: qs.filter((q) => q !== 'grad') as never[], shardSize });
+        await runJobOnPool(pool, t, { backend: o.backend as 'native', threads: 1, extensions: qs.filter((q) => q !== 'grad') as never[], shardSize });
       }
       const warmupMs = performance.now() - w0;
       for (const q of o.quantities) {
@@ -187,6 +196,8 @@ async function runChild(o: Options): Promise<void> {
           const comp: number[] = [];
           const red: number[] = [];
           for (let r = 0; r < o.repeats; r++) {
+            // An event-loop turn first: lets the native backend recycle the memory of the last job's views.
+            await new Promise((r) => setImmediate(r));
             const c0 = process.cpuUsage();
             const t0 = performance.now();
             const res = await runJobOnPool(pool, t, job(q));
@@ -330,21 +341,21 @@ function report(o: Options, cells: Cell[], failures: Map<number, string>, starte
     '',
     '- command: {{COMMAND}}',
     `- date: ${started.toISOString()} (total ${totalS.toFixed(0)} s); machine: ${cores} cores (${os.cpus()[0]?.model ?? '?'}); load average (1/5/15 min) at start: ${load.map((x) => x.toFixed(2)).join(' / ')}, at the end: ${os.loadavg()[0].toFixed(2)}`,
-    `- measured: wall time of one \`runJobOnPool\` (dispatch, shards on the pool, merge, finalise) on \`createPool('threads', W)\`, backend ${o.backend}, N = ${o.N}, shards = an even split over the W workers; median of ${o.repeats} timed job(s) after a warm-up job on the same pool (pool start-up, replicas, wasm heap growth excluded); samples/s = N / wall. One process per W.`,
+    `- measured: wall time of one \`runJobOnPool\` (dispatch, shards on the pool, merge, finalise) on \`createPool('threads', W)\`, backend ${o.backend}, N = ${o.N}, shards = an even split over the W workers; median of ${o.repeats} timed job(s) after a warm-up job on the same pool (pool start-up, replicas, heap growth excluded); samples/s = N / wall. One process per W.`,
     `- efficiency = (samples/s at W) / (W · samples/s at W=1); target ≥ ${TARGET} (speed-up ≥ ${TARGET}·W), checked for W ≤ ${cores} (✓ met, ✗ not met). W > ${cores} is oversubscribed on this ${cores}-core machine: its efficiency can be at most ${cores}/W, reported as measured. "cores": process CPU time / wall time during the timed jobs (all threads).`,
     '',
     `| ${header.join(' | ')} |`,
     `|---|---|---:|${Ws.map(() => '---:').join('|')}|`,
     ...rows,
     '',
-    `Where the wall time goes: "finalise" is runJobOnPool's serial tail on the coordinator (after the last partial is merged); "cores" = process CPU / wall over all threads, "(sys)" its kernel part (page faults of fresh wasm/JS memory — serialised on the process's memory map when several threads fault at once):`,
+    `Where the wall time goes: "finalise" is runJobOnPool's serial tail on the coordinator (after the last partial is merged); "cores" = process CPU / wall over all threads, "(sys)" its kernel part (page faults of fresh memory — serialised on the process's memory map when several threads fault at once):`,
     '',
     detail.join('\n'),
     '',
     `Target (efficiency ≥ ${TARGET} at W ≤ ${cores}): ${verdicts.length ? `met in ${met} of ${verdicts.length} cells — ${verdicts.join('; ')}` : 'not measurable (no W=1 baseline or no W in 2…cores)'}.`,
     '',
     ...(cannot.length ? [cannot.map((c, i) => `[${i + 1}] ${c}`).join('\n\n'), ''] : []),
-    ...(capped.length ? [`‡ More shards than workers (a multiple of W, equal work per worker), because one shard per worker would not fit the wasm heap: ${capped.join('; ')}.`, ''] : []),
+    ...(capped.length ? [`‡ More shards than workers (a multiple of W, equal work per worker), because one shard per worker would not fit the worker's heap (bench/limits.ts): ${capped.join('; ')}.`, ''] : []),
     `Warm-up jobs (pool start, all quantities at once, not counted): ${warm.join('; ')}. Peak RSS of the process (coordinator + all workers): ${peak.join(', ')}.`,
     '',
     checks.length ? `**Results differ across W**: ${checks.join('; ')}.` : 'Results agree across W (loss to 1e-5 and a strided gradient checksum to 1e-3, relative).',
@@ -357,6 +368,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const o = parseArgs(argv);
   if (o.child) return runChild(o);
+  o.backend = await resolved(o.backend);
   const started = new Date();
   const load = os.loadavg();
   const t0 = performance.now();

@@ -3,15 +3,26 @@
 Builds each model.json as a torch nn.Sequential (the same layers, float32), draws standard-normal
 inputs and uniform labels, and reports the median wall time of one forward + backward with one
 BackPACK extension active (`grad`: plain backward of the extended model), after warm-up runs.
-Prints one JSON object per line: {"problem", "N", "quantity", "median_ms", "runs"} or, for a cell
-BackPACK cannot run, {"problem", "N", "quantity", "error"}. A first line {"meta": …} names versions.
+Prints one JSON object per line: {"problem", "N", "quantity", "median_ms", "runs", "cpu_ms",
+"peak_rss_mb"} or, for a cell BackPACK cannot run, {"problem", "N", "quantity", "error"}. A first
+line {"meta": …} names versions (torch, BackPACK, BLAS, allocator). With --ticks, a line {"tick": …}
+after every step (bench/run.ts uses it to tell a slow cell from a hung one).
 
-    PYTHONPATH=$BP_PATH python3 bench/backpack/time_backpack.py --problems mlp_mnist --n 128 \
-        --quantities grad,BatchGrad --threads 1 [--warmup 2] [--repeats 3] [--max-cell-s 5] [--device cpu]
+Warm-ups: at least --warmup steps, more while they total less than --min-warmup-s (at most 50).
+Timed runs: at least --repeats; more while they total less than --min-cell-s (at most 100), none
+beyond --repeats once --max-cell-s is spent — the same rule as bench/ours.ts. "cpu_ms": median
+process CPU time per step (all threads); "peak_rss_mb": the process's peak RSS so far (ru_maxrss).
+
+    PYTHONPATH=$BP_PATH OMP_NUM_THREADS=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
+      MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 python3 bench/backpack/time_backpack.py \
+        --problems mlp_mnist --n 128 --quantities grad,BatchGrad --threads 1 [--warmup 2] [--repeats 3] \
+        [--min-warmup-s 0] [--min-cell-s 1] [--max-cell-s 5] [--max-output-gb G] [--ticks] [--device cpu]
 """
 import argparse
 import json
 import os
+import platform
+import resource
 import statistics
 import sys
 import time
@@ -66,7 +77,7 @@ def build(spec):
     return model, loss
 
 
-def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s):
+def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s, min_cell_s=1.0, ticks=False, min_warmup_s=0.0):
     def step():
         model.zero_grad()
         loss = lossfn(model(X), y)
@@ -79,19 +90,59 @@ def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s):
         if X.is_cuda:
             torch.cuda.synchronize()
 
-    for _ in range(warmup):
+    def tick(what):
+        if ticks:
+            print(json.dumps({"tick": what}), flush=True)
+
+    warmups, spent_w = 0, 0.0
+    while warmups < warmup or (spent_w < min_warmup_s and warmups < 50):
+        t0 = time.perf_counter()
         step()
+        spent_w += time.perf_counter() - t0
+        warmups += 1
+        tick(f"warmup {warmups}")
     times = []
+    cpu = []
     spent = 0.0
-    while len(times) < repeats or (spent < 1.0 and len(times) < 100):
+    while len(times) < repeats or (spent < min_cell_s and spent < max_cell_s and len(times) < 100):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         step()
         dt = time.perf_counter() - t0
+        cpu.append((time.process_time() - c0) * 1e3)
         times.append(dt * 1e3)
         spent += dt
-        if spent > max_cell_s and len(times) >= 1:
-            break
-    return statistics.median(times), len(times)
+        tick(f"run {len(times)}")
+    return statistics.median(times), len(times), statistics.median(cpu)
+
+
+def blas_info():
+    for line in torch.__config__.show().splitlines():
+        line = line.strip(" -")
+        if "Math Kernel Library" in line or "OpenBLAS" in line or "BLIS" in line:
+            return line
+    return "?"
+
+
+def backpack_version():
+    v = getattr(backpack, "__version__", None)
+    if v:
+        return v
+    try:
+        from importlib.metadata import version
+        return version("backpack-for-pytorch")
+    except Exception:
+        pass
+    # A source checkout (../shared/backpack-reference): its commit file lies next to the package.
+    commit = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(backpack.__file__))), "BACKPACK_COMMIT.txt")
+    if os.path.exists(commit):
+        with open(commit) as f:
+            return "master " + f.read().split()[0][:7]
+    return "?"
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
 def main():
@@ -104,6 +155,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-cell-s", type=float, default=5.0)
+    ap.add_argument("--min-cell-s", type=float, default=1.0)
+    ap.add_argument("--min-warmup-s", type=float, default=0.0,
+                    help="more warm-up steps while they total less than this (at most 50)")
+    ap.add_argument("--max-output-gb", type=float, default=0.0,
+                    help="skip BatchGrad where its [N, θ] output alone exceeds this (0: no limit)")
+    ap.add_argument("--ticks", action="store_true")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -112,10 +169,11 @@ def main():
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    print(json.dumps({"meta": {"torch": torch.__version__, "backpack": getattr(backpack, "__version__", "?"),
+    print(json.dumps({"meta": {"torch": torch.__version__, "backpack": backpack_version(),
                                "threads": torch.get_num_threads(), "device": str(dev),
-                               "mkldnn": torch.backends.mkldnn.is_available(),
-                               "allocator": os.environ.get("LD_PRELOAD", "")}}), flush=True)
+                               "blas": blas_info(), "mkldnn": torch.backends.mkldnn.is_available(),
+                               "allocator": os.environ.get("LD_PRELOAD", ""),
+                               "python": platform.python_version()}}), flush=True)
     for problem in a.problems.split(","):
         with open(os.path.join(a.problem_dir, f"{problem}.json")) as f:
             spec = json.load(f)
@@ -125,10 +183,17 @@ def main():
         for N in [int(n) for n in a.n.split(",")]:
             X = torch.randn(N, *spec["input_shape"], device=dev)
             y = torch.randint(0, 10, (N,), device=dev)
+            params = sum(p.numel() for p in model.parameters())
             for q in a.quantities.split(","):
+                out_gb = N * params * 4 / 1e9
+                if q == "BatchGrad" and a.max_output_gb > 0 and out_gb > a.max_output_gb:
+                    print(json.dumps({"problem": problem, "N": N, "quantity": q,
+                                      "error": f"output [N, θ] = {N}·{params} floats = {out_gb:.3g} GB > {a.max_output_gb:.3g} GB"}), flush=True)
+                    continue
                 try:
-                    ms, runs = time_cell(model, lossfn, X, y, q, a.warmup, a.repeats, a.max_cell_s)
-                    print(json.dumps({"problem": problem, "N": N, "quantity": q, "median_ms": ms, "runs": runs}), flush=True)
+                    ms, runs, cpu_ms = time_cell(model, lossfn, X, y, q, a.warmup, a.repeats, a.max_cell_s, a.min_cell_s, a.ticks, a.min_warmup_s)
+                    print(json.dumps({"problem": problem, "N": N, "quantity": q, "median_ms": ms, "runs": runs,
+                                      "cpu_ms": cpu_ms, "peak_rss_mb": peak_rss_mb()}), flush=True)
                 except Exception as e:  # a cell BackPACK cannot run (memory, unsupported) is reported, not fatal
                     print(json.dumps({"problem": problem, "N": N, "quantity": q, "error": f"{type(e).__name__}: {e}"[:300]}), flush=True)
 
