@@ -81,7 +81,11 @@ Blas* tryLoad(const std::string& name, std::string* tried) {
       set(1);
       auto core = reinterpret_cast<const char* (*)()>(dlsym(h, "openblas_get_corename"));
       auto config = reinterpret_cast<const char* (*)()>(dlsym(h, "openblas_get_config"));
-      blas->description = std::string(config ? config() : "OpenBLAS") + (core ? std::string(" (") + core() + ")" : "");
+      // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH …": the name and version, then the kernel family in use.
+      std::string name = config ? config() : "OpenBLAS";
+      const size_t second = name.find(' ', name.find(' ') + 1);
+      if (second != std::string::npos) name = name.substr(0, second);
+      blas->description = name + (core ? std::string(" (") + core() + ")" : "");
     } else if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "MKL_Set_Num_Threads"))) {
       set(1);
       blas->description = "Intel MKL";
@@ -112,8 +116,10 @@ const Blas* loadBlas(std::string* error) {
     if (const char* env = std::getenv("BACKPACK_BLAS"); env && *env) {
       candidates = {env};
     } else {
-      candidates = {"libmkl_rt.so.2", "libmkl_rt.so", "libdnnl.so.2", "libdnnl.so.3", "libopenblas.so.0",
-                    "libopenblas.so", "libblis.so.4", "libblis.so"};
+      // NOTE: oneDNN's dnnl_sgemm is faster here (AVX-512 JIT) but Debian's oneDNN 2.6 corrupts the
+      // heap when a signal (e.g. the profiler's SIGPROF) interrupts it (docs/decisions.md): it is
+      // used only when BACKPACK_BLAS names it.
+      candidates = {"libmkl_rt.so.2", "libmkl_rt.so", "libopenblas.so.0", "libopenblas.so", "libblis.so.4", "libblis.so"};
     }
     std::string tried;
     for (const auto& name : candidates) {

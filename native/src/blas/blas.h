@@ -1,6 +1,6 @@
 // The one wrapper around the host GEMM library, found at run time by dlopen (never linked, never
-// hand-written): BACKPACK_BLAS=/path/lib.so, else MKL, oneDNN, OpenBLAS, BLIS in that order (the
-// order and its measurements: docs/decisions.md). The library's own threading is pinned to one
+// hand-written): BACKPACK_BLAS=/path/lib.so (a CBLAS, or oneDNN's dnnl_sgemm), else MKL, OpenBLAS,
+// BLIS in that order (the order and its measurements: docs/decisions.md). The library's own threading is pinned to one
 // thread per call: the cpu device splits large GEMMs over its own pool, in blocks fixed by the
 // shapes alone, so results do not depend on the number of threads.
 #pragma once
