@@ -2,6 +2,10 @@
  * Runs one task on the pool with a timeout and retries. A worker that throws a non-deterministic
  * error, crashes, or hangs past the timeout is replaced by the pool and the task is retried; a
  * deterministic error (bad input) is thrown at once, without retries.
+ *
+ * The timeout counts running time only: its clock starts when the pool reports that a worker has
+ * begun the task (`onStart`), not when the task is queued, so waiting behind other shards or for a
+ * replacement worker to start up never counts as hanging.
  */
 import { setMaxListeners } from 'node:events';
 import { BackpackError, deserializeError, ErrorCode } from '../errors/index.ts';
@@ -9,7 +13,7 @@ import type { GroupResult, ShardResult, WorkerTask } from '../protocol/messages.
 import type { WorkerPool } from './pool.ts';
 
 export interface DispatchOptions {
-  /** Milliseconds before a task is declared hung and its worker replaced (0 = never). */
+  /** Milliseconds of running time before a task is declared hung and its worker replaced (0 = never). */
   timeoutMs: number;
   retries: number;
   /** Aborts every attempt of the task (the job failed elsewhere). */
@@ -34,9 +38,14 @@ export async function dispatch(pool: WorkerPool, task: WorkerTask, what: string,
     const controller = new AbortController();
     const onJobAbort = () => controller.abort('job aborted');
     opts.jobSignal.addEventListener('abort', onJobAbort, { once: true });
-    const timer = opts.timeoutMs > 0 ? setTimeout(() => controller.abort(`no result after ${opts.timeoutMs} ms`), opts.timeoutMs) : null;
+    let timer: NodeJS.Timeout | null = null;
+    const startClock = () => {
+      if (opts.timeoutMs > 0 && timer === null && !controller.signal.aborted) {
+        timer = setTimeout(() => controller.abort(`no result after ${opts.timeoutMs} ms of running`), opts.timeoutMs);
+      }
+    };
     try {
-      const reply = await pool.run(task, controller.signal);
+      const reply = await pool.run(task, controller.signal, startClock);
       if (reply.ok) return reply.value;
       const err = deserializeError(reply.error);
       if (reply.error.deterministic) throw err;

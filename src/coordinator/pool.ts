@@ -7,8 +7,10 @@ export interface WorkerPool {
   readonly size: number;
   /**
    * Runs one task. Rejects (never resolves) when the worker dies or the signal aborts; the pool
-   * then replaces that worker, so it keeps serving other tasks and jobs.
+   * then replaces that worker, so it keeps serving other tasks and jobs. `onStart` is called once,
+   * when a ready worker actually begins the task (after any time queued and after the worker's own
+   * start-up): shard timeouts count from there.
    */
-  run(task: WorkerTask, signal: AbortSignal): Promise<WorkerReply>;
+  run(task: WorkerTask, signal: AbortSignal, onStart?: () => void): Promise<WorkerReply>;
   close(): Promise<void>;
 }

@@ -18,6 +18,13 @@ interface Slot {
   ready: Promise<void>;
   taskId: number | null;
   device: number | null;
+  /**
+   * Killed (its task aborted) and not yet exited. NOTE: a killed child may still deliver a reply it
+   * sent just before the kill; were the slot then freed, the next task would go to a dying process
+   * and fail with a spurious exit (a retry of a healthy shard). A retired slot takes no task and its
+   * messages are ignored; its 'exit' replaces it.
+   */
+  retired: boolean;
 }
 
 interface Pending {
@@ -26,6 +33,7 @@ interface Pending {
   resolve: (r: WorkerReply) => void;
   reject: (e: Error) => void;
   signal: AbortSignal;
+  onStart?: () => void;
   slot?: Slot;
 }
 
@@ -80,7 +88,7 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
       env.BACKPACK_DEVICE = String(device);
     }
     const child = fork(ENTRY, [], { env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const slot: Slot = { child, taskId: null, device, ready: Promise.resolve() };
+    const slot: Slot = { child, taskId: null, device, ready: Promise.resolve(), retired: false };
     slot.ready = new Promise((resolve) => child.once('message', () => resolve()));
     child.on('message', (m: ChildMessage) => onMessage(slot, m));
     child.on('exit', (code, sig) => onExit(slot, code, sig));
@@ -93,7 +101,10 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
   const slots: Slot[] = Array.from({ length: count }, (_, i) => spawn(devices ? devices[i] : null));
 
   function onMessage(slot: Slot, m: ChildMessage): void {
-    if (m.type === 'reply') {
+    if (slot.retired) return;
+    if (m.type === 'started') {
+      if (slot.taskId === m.taskId) inFlight.get(m.taskId)?.onStart?.();
+    } else if (m.type === 'reply') {
       const p = inFlight.get(m.taskId);
       if (!p) return;
       inFlight.delete(m.taskId);
@@ -129,7 +140,7 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
 
   function dispatch(): void {
     for (const slot of slots) {
-      if (slot.taskId !== null || queue.length === 0) continue;
+      if (slot.retired || slot.taskId !== null || queue.length === 0) continue;
       const p = queue.shift()!;
       if (p.signal.aborted) {
         p.reject(new Error('aborted before start'));
@@ -165,14 +176,18 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
   return {
     kind: 'processes',
     size: count,
-    run(task, signal) {
+    run(task, signal, onStart) {
       return new Promise<WorkerReply>((resolve, reject) => {
-        const p: Pending = { taskId: nextTask++, task, resolve, reject, signal };
+        const p: Pending = { taskId: nextTask++, task, resolve, reject, signal, onStart };
         signal.addEventListener('abort', () => {
           const idx = queue.indexOf(p);
           if (idx >= 0) queue.splice(idx, 1);
           // NOTE: killing the process is the only way to stop a hung task; exit() respawns it.
-          if (p.slot && p.slot.taskId === p.taskId) p.slot.child.kill('SIGKILL');
+          if (p.slot && p.slot.taskId === p.taskId && !p.slot.retired) {
+            p.slot.retired = true;
+            inFlight.delete(p.taskId);
+            p.slot.child.kill('SIGKILL');
+          }
           reject(new Error(`task aborted: ${String(signal.reason ?? 'timeout')}`));
         }, { once: true });
         queue.push(p);

@@ -32,14 +32,15 @@ export interface Progress {
 
 export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
   backend: BackendName;
-  /** Milliseconds before a shard counts as hung (0 = never). */
+  /** Milliseconds of running time (not time queued) before a shard counts as hung (0 = never). */
   shardTimeoutMs?: number;
   /** Attempts after the first for a shard that failed non-deterministically. */
   retries?: number;
   onProgress?: (p: Progress) => void;
   onRetry?: (what: string, attempt: number, reason: string) => void;
-  /** Test hook for the failure tests. */
+  /** Test hooks for the failure tests: a fault, and a delay every shard attempt works before computing. */
   fault?: FaultInjection;
+  delayMs?: number;
   /** Streaming: per-sample rows go to spill files here as shards arrive, not into memory. */
   spill?: RowSpill;
   /**
@@ -175,7 +176,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
       kfra = replies[0].kfra;
     } else {
       await Promise.all(shards.map(async (shard) => {
-        const task: ShardTask = { type: 'shard', job, shard, fault: opts.fault };
+        const task: ShardTask = { type: 'shard', job, shard, fault: opts.fault, delayMs: opts.delayMs };
         try {
           record((await dispatch(pool, task, `shard ${shard.shardId}`, dispatchOpts(`shard ${shard.shardId}`))) as ShardResult);
         } catch (e) {

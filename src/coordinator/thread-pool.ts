@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
+import { watchStart } from './start-flag.ts';
 
 const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/thread-entry.mjs');
 
@@ -23,7 +24,14 @@ export function createThreadPool(size: number): WorkerPool {
   return {
     kind: 'threads',
     size,
-    run: (task, signal) => piscina.run(task, { signal }),
+    async run(task, signal, onStart) {
+      const start = watchStart(onStart);
+      try {
+        return await piscina.run({ ...task, started: start.flag }, { signal });
+      } finally {
+        start.settle();
+      }
+    },
     close: () => piscina.destroy(),
   };
 }

@@ -42,6 +42,10 @@ export interface ShardTask {
   shard: ShardSpec;
   /** Test hook: make the worker fail in a chosen way (never set by the CLI). */
   fault?: FaultInjection;
+  /** Test hook: every attempt of this shard first works (sleeps) this many ms, as a slow shard would. */
+  delayMs?: number;
+  /** Thread pools: see StartFlag. */
+  started?: StartFlag;
 }
 
 /**
@@ -54,7 +58,14 @@ export interface KfraGroupTask {
   shards: ShardSpec[];
   group: number;
   barrier: BarrierHandle;
+  started?: StartFlag;
 }
+
+/**
+ * Threads: one Int32 the worker sets to 1 (and notifies) when it begins a task with its backend
+ * ready, so the coordinator starts the shard's timeout clock then (processes send 'started').
+ */
+export type StartFlag = SharedArrayBuffer;
 
 export type BarrierHandle = SharedBarrier | { kind: 'messages'; id: string; groups: number; timeoutMs: number };
 
@@ -105,6 +116,8 @@ export type WorkerReply = { ok: true; value: ShardResult | GroupResult } | { ok:
 /** Process pool only: messages between a child and the coordinator besides task/reply. */
 export type ChildMessage =
   | { type: 'ready'; pid: number }
+  /** The child began the task, its backend ready: the shard's timeout counts from here. */
+  | { type: 'started'; taskId: number }
   | { type: 'reply'; taskId: number; reply: WorkerReply }
   | { type: 'allreduce'; taskId: number; barrier: string; round: number; group: number; values: Float64Array[] };
 

@@ -11,7 +11,7 @@ import { rowsOf, sharedFloat32, sharedFloat64 } from '../protocol/shared-tensor.
 import type { ShardPartials } from '../reduce/partials.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';
-import { injectFault } from './faults.ts';
+import { injectFault, sleep } from './faults.ts';
 
 export const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 
@@ -44,8 +44,14 @@ function shared(p: ShardPartials): ShardPartials {
   return { ...p, entries };
 }
 
-export async function executeShard(task: ShardTask): Promise<ShardResult> {
+/**
+ * `onStarted` tells the coordinator the shard is running: called once the backend is ready, so a
+ * fresh (replacement) worker's backend start-up does not count against the shard's timeout.
+ */
+export async function executeShard(task: ShardTask, onStarted: () => void = () => {}): Promise<ShardResult> {
   await useBackend(task.job.backend);
+  onStarted();
+  if (task.delayMs) sleep(task.delayMs);
   if (task.fault) injectFault(task.fault, task.shard.shardId);
   const net = modelFor(task.job);
   const p = computeShard(net, request(task.job, task.shard));
@@ -56,8 +62,9 @@ export async function executeShard(task: ShardTask): Promise<ShardResult> {
  * KFRA: forward and backward every shard of the group, keep their states, then run KFRA's
  * backward pass with one all-reduce per sample-dependent layer across all groups.
  */
-export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>): Promise<GroupResult> {
+export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>, onStarted: () => void = () => {}): Promise<GroupResult> {
   await useBackend(task.job.backend);
+  onStarted();
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
   try {

@@ -29,8 +29,9 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
   try {
     const { task } = m;
     let value: ShardResult | GroupResult;
+    const started = () => send({ type: 'started', taskId });
     if (task.type === 'shard') {
-      value = await executeShard(task);
+      value = await executeShard(task, started);
     } else {
       let round = 0;
       const barrier = task.barrier;
@@ -41,7 +42,7 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
           pendingReduce.set(`${taskId}:${r}`, resolve);
           send({ type: 'allreduce', taskId, barrier: id, round: r, group: task.group, values });
         });
-      });
+      }, started);
     }
     reply = { ok: true, value: packed(value, taskId) };
   } catch (e) {

@@ -4,16 +4,26 @@
  * wasm module reprints a huge minified line on uncaught errors (../shared/STACK.md).
  */
 import { serializeError } from '../errors/index.ts';
-import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
+import type { StartFlag, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { sharedAllReduce } from './barrier.ts';
 import { executeKfraGroup, executeShard } from './execute.ts';
 
+/** Raises the task's start flag (see StartFlag) and wakes the coordinator waiting on it. */
+function signalStart(flag: StartFlag | undefined): () => void {
+  return () => {
+    if (!flag) return;
+    const word = new Int32Array(flag);
+    Atomics.store(word, 0, 1);
+    Atomics.notify(word, 0);
+  };
+}
+
 export default async function run(task: WorkerTask): Promise<WorkerReply> {
   try {
-    if (task.type === 'shard') return { ok: true, value: await executeShard(task) };
+    if (task.type === 'shard') return { ok: true, value: await executeShard(task, signalStart(task.started)) };
     if (task.barrier.kind !== 'shared-memory') throw new Error('thread workers take shared-memory barriers');
     const reduce = sharedAllReduce(task.barrier, task.group);
-    return { ok: true, value: await executeKfraGroup(task, async (local) => reduce(local)) };
+    return { ok: true, value: await executeKfraGroup(task, async (local) => reduce(local), signalStart(task.started)) };
   } catch (e) {
     return { ok: false, error: serializeError(e) };
   }
