@@ -19,7 +19,10 @@ export interface ShardReturn {
   loss: number;
 }
 
-type EntryLayout = { key: string; kind: 'sum'; shape: number[] } | { key: string; kind: 'rows'; rowShape: number[] };
+type EntryLayout =
+  | { key: string; kind: 'sum'; shape: number[] }
+  | { key: string; kind: 'moments'; shape: number[]; count: number }
+  | { key: string; kind: 'rows'; rowShape: number[] };
 
 interface PartialsMeta extends ShardReturn {
   paramNames: string[];
@@ -44,6 +47,9 @@ export function storePartials(
     if (e.kind === 'sum') {
       entries.push({ key: k, kind: 'sum', shape: e.shape });
       arrays.push(e.data);
+    } else if (e.kind === 'moments') {
+      entries.push({ key: k, kind: 'moments', shape: e.shape, count: e.count });
+      arrays.push(e.data);
     } else if (e.kind === 'rows') {
       entries.push({ key: k, kind: 'rows', rowShape: e.rowShape });
       arrays.push(e.index, e.data);
@@ -63,6 +69,7 @@ export async function loadPartials(redis: Redis, key: string): Promise<StoredPar
   let i = 0;
   for (const e of meta.entries) {
     if (e.kind === 'sum') entries[e.key] = { kind: 'sum', shape: e.shape, data: arrays[i++] as Float64Array };
+    else if (e.kind === 'moments') entries[e.key] = { kind: 'moments', shape: e.shape, count: e.count, data: arrays[i++] as Float64Array };
     else entries[e.key] = { kind: 'rows', rowShape: e.rowShape, index: arrays[i++] as Int32Array, data: arrays[i++] as Float32Array };
   }
   return {

@@ -12,15 +12,17 @@ import { disposeShardState, forwardShard, type ShardRequest, type ShardState } f
 import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
 import { BACKPROPS, ruleFor } from '../extensions/index.ts';
-import type { ParamContext } from '../extensions/types.ts';
+import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import type { Network } from '../nn/network.ts';
+import { momentsOfRows } from '../reduce/moments.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';
 
-function toEntry(kind: 'sum' | 'rows', value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
+function toEntry(kind: RuleOutput['kind'], value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
   if (kind === 'sum') return { kind, shape: value.shape, data: new Float64Array(value.dataSync()) };
+  if (kind === 'moments') return momentsOfRows(value.dataSync(), value.shape[0], value.shape.slice(1));
   // dataSync already returns a fresh copy: no second copy for the (large) per-sample rows.
   return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: value.dataSync() as Float32Array };
 }
@@ -91,6 +93,9 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
       for (const q of req.extensions) {
         for (const out of ruleFor(q, layer.kind)(p)) {
+          // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
+          // statistic: reduce it to host memory once.
+          if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
           entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
             ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
             : toEntry(out.kind, out.value, rowIndex);

@@ -3,6 +3,7 @@
  * order) so that a fixed shard plan gives bitwise-identical results however many workers ran it.
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
+import { mergeMoments } from './moments.ts';
 import type { PartialEntry, ShardPartials } from './partials.ts';
 
 export interface MergedPartials {
@@ -18,13 +19,14 @@ function mergeEntry(key: string, into: PartialEntry, next: PartialEntry): Partia
     for (let j = 0; j < next.data.length; j++) into.data[j] += next.data[j];
     return into;
   }
+  if (into.kind === 'moments' && next.kind === 'moments') return mergeMoments(key, into, next);
   if (into.kind === 'spilled' && next.kind === 'spilled') return { ...into, chunks: [...into.chunks, ...next.chunks] };
   throw new BackpackError(ErrorCode.Internal, `partial '${key}' is combined from entries of kinds ${into.kind} and ${next.kind}`, false);
 }
 
 // NOTE: `new TypedArray(typedArray)` is a bulk copy; `TypedArray.from` iterates element by element.
 const copy = (e: PartialEntry): PartialEntry => {
-  if (e.kind === 'sum') return { ...e, data: new Float64Array(e.data) };
+  if (e.kind === 'sum' || e.kind === 'moments') return { ...e, data: new Float64Array(e.data) };
   if (e.kind === 'rows') return { ...e, index: new Int32Array(e.index), data: new Float32Array(e.data) };
   return { ...e, chunks: [...e.chunks] };
 };
