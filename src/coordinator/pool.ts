@@ -2,7 +2,8 @@
 import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
 
 export interface WorkerPool {
-  readonly kind: 'threads' | 'processes';
+  /** 'in-process': `--workers 0`, tasks run one by one in the coordinator's thread. */
+  readonly kind: 'threads' | 'processes' | 'in-process';
   /** Number of workers (threads or processes). */
   readonly size: number;
   /**

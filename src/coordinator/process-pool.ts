@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { removeShmDirsOf, unpackEntries, type PackedEntries } from '../protocol/shm-transport.ts';
+import { removeStaleShm } from './job-context.ts';
 import type { WorkerPool } from './pool.ts';
+import { onInterrupt } from './temp-files.ts';
 import { sumInOrder } from '../reduce/sum-in-order.ts';
 
 const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/process-entry.mjs');
@@ -98,7 +100,16 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
     return slot;
   }
 
+  removeStaleShm();
   const slots: Slot[] = Array.from({ length: count }, (_, i) => spawn(devices ? devices[i] : null));
+  // Interrupted (SIGINT/SIGTERM) with the pool open: end the children at once (a busy one would
+  // only notice the disconnect after its shard) and remove their shm directories.
+  const releaseChildren = onInterrupt(() => {
+    for (const s of slots) {
+      s.child.kill('SIGKILL');
+      if (s.child.pid !== undefined) removeShmDirsOf(`worker-${s.child.pid}`);
+    }
+  });
 
   function onMessage(slot: Slot, m: ChildMessage): void {
     if (slot.retired) return;
@@ -196,12 +207,17 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
     },
     async close() {
       closed = true;
-      await Promise.all(slots.map((s) => new Promise<void>((resolve) => {
-        if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
-        s.child.once('exit', () => resolve());
-        s.child.disconnect?.();
-        setTimeout(() => s.child.kill('SIGKILL'), 2000).unref();
-      })));
+      try {
+        await Promise.all(slots.map((s) => new Promise<void>((resolve) => {
+          if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
+          s.child.once('exit', () => resolve());
+          s.child.disconnect?.();
+          setTimeout(() => s.child.kill('SIGKILL'), 2000).unref();
+        })));
+      } finally {
+        // The children have exited; a directory of one killed after the grace period goes too.
+        releaseChildren();
+      }
     },
   };
 }

@@ -11,14 +11,18 @@ import { UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
 import { finalize, finalizeStreaming } from '../reduce/finalize.ts';
-import { RowSpill } from '../reduce/row-spill.ts';
-import { writeResults, type Summary } from '../io/results.ts';
+import { RowSpill, SPILL_PATTERN } from '../reduce/row-spill.ts';
+import { RESULTS_FILE, writeResults, type Summary } from '../io/results.ts';
 import { mkdir } from 'node:fs/promises';
-import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
+import path from 'node:path';
+import { PartialsMerger, type MergedPartials } from '../reduce/merge.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import type { BackendName } from '../vocabulary.ts';
 import { createSharedBarrier } from '../worker/barrier.ts';
 import { dispatch } from './dispatch.ts';
+import { releaseMemory } from '../worker/release-memory.ts';
+import { runInOrder } from './in-order.ts';
+import { removeStale, temporary } from './temp-files.ts';
 import { prepareJob, type JobTensors } from './job-context.ts';
 import type { WorkerPool } from './pool.ts';
 
@@ -49,6 +53,14 @@ export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
    */
   network?: Network;
 }
+
+/**
+ * Shards dispatched but not yet merged, per worker: enough to keep every worker busy while the
+ * coordinator spills a result, and a bound on the results held (see README: memory).
+ */
+export const WINDOW_PER_WORKER = 2;
+
+const rowBytes = (r: ShardPartials) => Object.values(r.entries).reduce((a, e) => a + (e.kind === 'rows' ? e.data.byteLength : 0), 0);
 
 /** Shards of `shardSize`, or an even split over the pool's workers. */
 export function shardPlan(N: number, workers: number, shardSize?: number): ShardSpec[] {
@@ -91,11 +103,17 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
 
 /**
  * Streaming form: per-sample rows are spilled to `outDir` as shards arrive and written into the
- * results file row by row, so memory holds sums only. Returns the summary written.
+ * results file row by row, so memory holds sums only. Returns the summary written. The spill
+ * directory and a results file still being written are removed on every exit path (temp-files.ts);
+ * spill directories a killed earlier run left in `outDir` are removed first.
  */
 export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions, outDir: string, extra: Record<string, unknown>): Promise<Summary> {
   await mkdir(outDir, { recursive: true });
+  removeStale(outDir, SPILL_PATTERN);
   const spill = new RowSpill(outDir);
+  const releaseSpill = temporary(spill.dir);
+  // writeResults writes `<file>.partial`, then renames it: a crash or error leaves that behind.
+  const releasePartial = temporary(path.join(outDir, `${RESULTS_FILE}.partial`));
   try {
     const c = await collectPartials(pool, t, { ...opts, spill });
     const N = t.inputs.shape[0];
@@ -107,6 +125,8 @@ export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJo
     });
   } finally {
     spill.close();
+    releaseSpill();
+    releasePartial();
   }
 }
 
@@ -138,13 +158,22 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
     backend: opts.backend, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1,
   }, undefined, { N, rowOffset: slice?.rowOffset ?? 0 });
   const jobAbort = new AbortController();
-  const results = new Map<number, ShardPartials>();
+  const merger = new PartialsMerger();
   let samplesDone = 0;
-  const record = (r: ShardResult) => {
-    if (results.has(r.shardId)) return; // a shard is counted exactly once
-    results.set(r.shardId, opts.spill ? opts.spill.spill(r) : r);
+  let shardsDone = 0;
+  // Streaming: rows go to disk as soon as a result arrives; what waits for its turn is sums only.
+  const spilled = (r: ShardResult): ShardPartials => {
+    if (!opts.spill) return r;
+    const s = opts.spill.spill(r);
+    releaseMemory(rowBytes(r));
+    return s;
+  };
+  /** Folds the next shard (in shard order) into the running merge; a shard counts exactly once. */
+  const record = (r: ShardPartials) => {
+    merger.add(r);
     samplesDone += r.count;
-    opts.onProgress?.({ shardsDone: results.size, shardsTotal: shards.length, samplesDone, N, elapsedMs: performance.now() - t0 });
+    shardsDone++;
+    opts.onProgress?.({ shardsDone, shardsTotal: shards.length, samplesDone, N, elapsedMs: performance.now() - t0 });
   };
   const dispatchOpts = (what: string, scale = 1) => ({
     timeoutMs: (opts.shardTimeoutMs ?? 0) * scale,
@@ -172,20 +201,22 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
           throw e;
         }
       }));
-      for (const reply of replies) reply.results.forEach(record);
+      for (const reply of replies) reply.results.forEach((r) => record(spilled(r)));
       kfra = replies[0].kfra;
     } else {
-      await Promise.all(shards.map(async (shard) => {
+      // Backpressure: no more shards in flight or waiting to be merged than the window holds.
+      await runInOrder(shards.length, WINDOW_PER_WORKER * pool.size, async (i) => {
+        const shard = shards[i];
         const task: ShardTask = { type: 'shard', job, shard, fault: opts.fault, delayMs: opts.delayMs };
         try {
-          record((await dispatch(pool, task, `shard ${shard.shardId}`, dispatchOpts(`shard ${shard.shardId}`))) as ShardResult);
+          return spilled((await dispatch(pool, task, `shard ${shard.shardId}`, dispatchOpts(`shard ${shard.shardId}`))) as ShardResult);
         } catch (e) {
           jobAbort.abort(); // stop the other shards of this job; the pool keeps serving
           throw e;
         }
-      }));
+      }, (_i, r) => record(r));
     }
-    const merged = mergePartials([...results.values()]);
+    const merged = merger.result();
     if (kfra) addKfraFactors(net, merged, new Map(Object.entries(kfra).map(([k, v]) => [Number(k), v])));
     return { merged, paramNames, reduction: net.loss.reduction, shards: shards.length, computeMs: performance.now() - t0 };
   } finally {

@@ -24,7 +24,10 @@ export interface FinalizeOptions {
   reduction: 'mean' | 'sum';
 }
 
-/** A result produced piece by piece (rows read back from spill files) instead of held in memory. */
+/**
+ * A result produced piece by piece (rows read back from spill files) instead of held in memory.
+ * A chunk is valid until the next is requested (the buffer is reused): consume or copy it first.
+ */
 export interface StreamedTensor {
   dtype: 'float32';
   shape: number[];
@@ -65,11 +68,14 @@ function streamedRows(e: Extract<RowsEntry, { kind: 'spilled' }>, key: string, s
     shape,
     *chunks() {
       const rows = new SpilledRows(e);
+      // NOTE: one buffer for every row: each chunk is consumed (written) before the next is read.
+      let scratch: Float32Array | undefined;
       try {
         for (const [start, length] of parts) {
           for (const sample of order) {
             if (!rows.has(sample)) throw missing(key, sample);
-            yield rows.read(sample, start, length);
+            scratch = rows.read(sample, start, length, scratch);
+            yield scratch;
           }
         }
       } finally {

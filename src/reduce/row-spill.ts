@@ -5,14 +5,18 @@
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { PartialEntry, ShardPartials, SpillChunk } from './partials.ts';
+
+/** Spill directories are `.backpack-spill-<pid>-…` in the output directory (see temp-files.ts). */
+export const SPILL_PATTERN = /^\.backpack-spill-(\d+)-/;
 
 export class RowSpill {
   readonly dir: string;
   private files = new Map<string, { fd: number; file: string; size: number }>();
 
   constructor(parent: string) {
-    this.dir = mkdtempSync(path.join(parent, '.spill-'));
+    this.dir = mkdtempSync(path.join(parent, `.backpack-spill-${process.pid}-`));
   }
 
   /** Moves a shard's rows entries to disk; sums stay in memory. */
@@ -30,7 +34,7 @@ export class RowSpill {
         this.files.set(key, f);
       }
       const bytes = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-      writeSync(f.fd, bytes, 0, bytes.length, f.size);
+      for (let done = 0; done < bytes.length; ) done += writeSync(f.fd, bytes, done, bytes.length - done, f.size + done);
       const chunk: SpillChunk = { file: f.file, byteOffset: f.size, index: e.index };
       f.size += bytes.length;
       entries[key] = { kind: 'spilled', rowShape: e.rowShape, chunks: [chunk] };
@@ -60,13 +64,22 @@ export class SpilledRows {
     return this.where.has(sample);
   }
 
-  /** Reads `length` floats of a sample's row starting at element `start`. */
-  read(sample: number, start = 0, length = this.width): Float32Array {
+  /**
+   * Reads `length` floats of a sample's row starting at element `start`, into `into` when given
+   * (a writer that consumes each row at once reuses one buffer instead of allocating per row).
+   */
+  read(sample: number, start = 0, length = this.width, into?: Float32Array): Float32Array {
     const w = this.where.get(sample)!;
     let fd = this.fds.get(w.chunk.file);
     if (fd === undefined) this.fds.set(w.chunk.file, (fd = openSync(w.chunk.file, 'r')));
-    const out = new Float32Array(length);
-    readSync(fd, Buffer.from(out.buffer), 0, length * 4, w.chunk.byteOffset + (w.row * this.width + start) * 4);
+    const out = into && into.length === length ? into : new Float32Array(length);
+    const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    const at = w.chunk.byteOffset + (w.row * this.width + start) * 4;
+    for (let done = 0; done < bytes.length; ) {
+      const n = readSync(fd, bytes, done, bytes.length - done, at + done);
+      if (n === 0) throw new BackpackError(ErrorCode.Internal, `${w.chunk.file}: short read of sample ${sample}`, false);
+      done += n;
+    }
     return out;
   }
 

@@ -1,17 +1,27 @@
 /**
- * What a worker does with a task, the same in a thread and in a child process: resolve the job's
- * tensors, use the cached model replica, run the shard (or a KFRA group) and return partials.
+ * What a worker does with a task, the same in a thread, a child process or in-process: resolve the
+ * job's tensors, use the cached model replica, run the shard (or a KFRA group) and return partials
+ * in plain arrays (threads then transfer them, processes write them to a file: transfer.ts,
+ * process-worker.ts).
  */
 import { backwardShard, computeShard } from '../core/backprop.ts';
 import { disposeShardState, forwardShard, type ShardRequest } from '../core/forward.ts';
 import { runKfraAsync } from '../core/kfra.ts';
 import { useBackend } from '../backends/select.ts';
 import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask } from '../protocol/messages.ts';
-import { rowsOf, sharedFloat32, sharedFloat64 } from '../protocol/shared-tensor.ts';
+import { rowsOf } from '../protocol/shared-tensor.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';
 import { injectFault, sleep } from './faults.ts';
+import { releaseMemory } from './release-memory.ts';
+
+/** Bytes of per-sample values copied to the host and dropped once reduced (moments' inputs). */
+function hostCopies(p: ShardPartials): number {
+  let bytes = 0;
+  for (const e of Object.values(p.entries)) if (e.kind === 'moments') bytes += e.count * (e.data.length / 2) * 4;
+  return bytes;
+}
 
 export const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 
@@ -31,20 +41,6 @@ function request(job: JobContext, shard: ShardSpec): ShardRequest {
 }
 
 /**
- * Moves partial data into shared memory, so posting the result to the coordinator thread clones
- * only handles. (Process workers send files instead; the extra copy is then harmless.)
- */
-function shared(p: ShardPartials): ShardPartials {
-  const entries: ShardPartials['entries'] = {};
-  for (const [key, e] of Object.entries(p.entries)) {
-    if (e.kind === 'sum') entries[key] = { ...e, data: sharedFloat64(e.data) };
-    else if (e.kind === 'rows') entries[key] = { ...e, data: sharedFloat32(e.data) };
-    else entries[key] = e;
-  }
-  return { ...p, entries };
-}
-
-/**
  * `onStarted` tells the coordinator the shard is running: called once the backend is ready, so a
  * fresh (replacement) worker's backend start-up does not count against the shard's timeout.
  */
@@ -55,7 +51,8 @@ export async function executeShard(task: ShardTask, onStarted: () => void = () =
   if (task.fault) injectFault(task.fault, task.shard.shardId);
   const net = modelFor(task.job);
   const p = computeShard(net, request(task.job, task.shard));
-  return { type: 'partials', ...shared(p), workerId };
+  releaseMemory(hostCopies(p));
+  return { type: 'partials', ...p, workerId };
 }
 
 /**
@@ -68,7 +65,7 @@ export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: F
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
   try {
-    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...shared(backwardShard(net, st)), workerId }));
+    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...backwardShard(net, st), workerId }));
     const factors = await runKfraAsync(net.layers, states, task.job.N, allReduce);
     return { type: 'group', results, kfra: Object.fromEntries(factors) };
   } finally {

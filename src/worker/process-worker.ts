@@ -8,6 +8,12 @@ import { serializeError } from '../errors/index.ts';
 import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply } from '../protocol/messages.ts';
 import { packEntries, removeShmDir, shmDir } from '../protocol/shm-transport.ts';
 import { executeKfraGroup, executeShard } from './execute.ts';
+import { releaseMemory } from './release-memory.ts';
+
+function dataBytes(value: ShardResult | GroupResult): number {
+  const results = value.type === 'partials' ? [value] : value.results;
+  return results.reduce((a, r) => a + Object.values(r.entries).reduce((b, e) => b + (e.kind === 'spilled' ? 0 : e.data.byteLength), 0), 0);
+}
 
 const send = (m: ChildMessage) => process.send!(m);
 const dir = shmDir(`worker-${process.pid}`);
@@ -45,6 +51,7 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
       }, started);
     }
     reply = { ok: true, value: packed(value, taskId) };
+    releaseMemory(dataBytes(value)); // written to the shm file: the arrays are garbage now
   } catch (e) {
     reply = { ok: false, error: serializeError(e) };
   }

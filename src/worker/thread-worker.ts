@@ -7,6 +7,7 @@ import { serializeError } from '../errors/index.ts';
 import type { StartFlag, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { sharedAllReduce } from './barrier.ts';
 import { executeKfraGroup, executeShard } from './execute.ts';
+import { movable } from './transfer.ts';
 
 /** Raises the task's start flag (see StartFlag) and wakes the coordinator waiting on it. */
 function signalStart(flag: StartFlag | undefined): () => void {
@@ -18,7 +19,7 @@ function signalStart(flag: StartFlag | undefined): () => void {
   };
 }
 
-export default async function run(task: WorkerTask): Promise<WorkerReply> {
+async function reply(task: WorkerTask): Promise<WorkerReply> {
   try {
     if (task.type === 'shard') return { ok: true, value: await executeShard(task, signalStart(task.started)) };
     if (task.barrier.kind !== 'shared-memory') throw new Error('thread workers take shared-memory barriers');
@@ -27,4 +28,9 @@ export default async function run(task: WorkerTask): Promise<WorkerReply> {
   } catch (e) {
     return { ok: false, error: serializeError(e) };
   }
+}
+
+/** Piscina unwraps the movable reply: the coordinator receives a WorkerReply, its buffers moved. */
+export default async function run(task: WorkerTask): Promise<ReturnType<typeof movable>> {
+  return movable(await reply(task));
 }
