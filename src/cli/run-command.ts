@@ -53,7 +53,7 @@ export interface RunCommandOptions {
   stream?: boolean;
 }
 
-/** Per-sample outputs above this size are streamed to disk rather than held in memory. */
+/** Per-sample outputs above this size are streamed to disk rather than held in memory (all of them under --max-memory). */
 const STREAM_ABOVE_BYTES = 512 * 2 ** 20;
 
 interface Loaded {
@@ -131,8 +131,9 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   try {
     const rowBytesPerSample = Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
       extensions.filter((q) => COMBINES[q] === 'rows').length * Math.max(1, numel(net.outputShape), opts.mcSamples ?? 1);
-    // With a budget, per-sample outputs above it are streamed too: holding them would exceed it.
-    const streamAbove = Math.min(STREAM_ABOVE_BYTES, opts.maxMemory ?? Infinity);
+    // With a budget, per-sample outputs are always streamed: the coordinator then holds sums only,
+    // which is what the README's memory bound assumes.
+    const streamAbove = opts.maxMemory ? 0 : STREAM_ABOVE_BYTES;
     const streams = (samples: number) => opts.stream ?? samples * rowBytesPerSample > streamAbove;
     if ((opts.accumulate || batchSize >= N) && streams(N)) {
       const summary = await stream(job, opts.out, '', { batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });

@@ -27,6 +27,8 @@ export interface JobSettings {
   subsampling?: number[];
   seed: number;
   mcSamples: number;
+  /** Streaming: where workers write per-sample rows (see JobContext). */
+  spillDir?: string;
 }
 
 export function modelKey(spec: ModelSpec, weights: Map<string, HostTensor>): string {
@@ -85,6 +87,7 @@ export function prepareJob(
     seed: s.seed,
     mcSamples: s.mcSamples,
     vectors: t.vectors ? mapOf(t.vectors, 'v_') : undefined,
+    spillDir: s.spillDir,
   };
   return { job, cleanup };
 }

@@ -50,20 +50,23 @@ export function shardSizeFor(net: Network, extensions: ExtensionName[], maxMemor
 const MiB = 2 ** 20;
 /** The coordinator's own runtime: Node, the TypeScript loader, tfjs and its wasm module (measured ~230 MiB). */
 export const COORDINATOR_OVERHEAD_BYTES = 256 * MiB;
-/** Each worker's runtime and model replica (measured ~110 MiB per thread, ~165 MiB per process). */
-export const WORKER_OVERHEAD_BYTES = 192 * MiB;
+/**
+ * Each worker's runtime and model replica (measured ~110 MiB per thread, ~165 MiB per process),
+ * with room for what the allocators keep of freed buffers (a worker measured up to ~40 MiB over B).
+ */
+export const WORKER_OVERHEAD_BYTES = 256 * MiB;
 
 /**
- * The stated bound on peak resident memory of a job (the whole process tree) under --max-memory B
- * on W workers (W = 1 for --workers 0): (W + 1)·B + 256 MiB + W·192 MiB. Each worker's shard is cut
- * to fit B; the coordinator holds at most one shard's result at a time while it writes the rows to
- * disk (≤ B) and otherwise sums only; the rest is runtimes. Not included: the inputs and a few
- * copies of the parameters (weights, gradient sums), held besides for jobs whose inputs or model
- * are large. Checked by test/coordinator/memory-bound.test.ts.
+ * The stated bound on peak resident memory of a streamed job (the whole process tree) under
+ * --max-memory B on W workers (W = 1 for --workers 0): W·(B + 256 MiB) + 256 MiB. Each worker's
+ * shard is cut to fit B and the worker writes its rows to disk itself; the coordinator holds sums
+ * only (at most 2W + 1 shards' worth: WINDOW_PER_WORKER); the rest is runtimes. Not included: the
+ * inputs, and for large models those sums (8 bytes per parameter and summed quantity, 16 for
+ * Variance's moments, per shard held). Checked by test/coordinator/memory-bound.test.ts.
  */
 export function residentBound(workers: number, budgetBytes: number): number {
   const w = Math.max(1, workers);
-  return (w + 1) * budgetBytes + COORDINATOR_OVERHEAD_BYTES + w * WORKER_OVERHEAD_BYTES;
+  return w * (budgetBytes + WORKER_OVERHEAD_BYTES) + COORDINATOR_OVERHEAD_BYTES;
 }
 
 export const formatBytes = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 10).toFixed(1)} KiB`);

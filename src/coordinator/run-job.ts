@@ -11,7 +11,7 @@ import { UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
 import { finalize, finalizeStreaming } from '../reduce/finalize.ts';
-import { RowSpill, SPILL_PATTERN } from '../reduce/row-spill.ts';
+import { createSpillDir, SPILL_PATTERN } from '../reduce/row-spill.ts';
 import { RESULTS_FILE, writeResults, type Summary } from '../io/results.ts';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,7 +20,6 @@ import type { ShardPartials } from '../reduce/partials.ts';
 import type { BackendName } from '../vocabulary.ts';
 import { createSharedBarrier } from '../worker/barrier.ts';
 import { dispatch } from './dispatch.ts';
-import { releaseMemory } from '../worker/release-memory.ts';
 import { runInOrder } from './in-order.ts';
 import { removeStale, temporary } from './temp-files.ts';
 import { prepareJob, type JobTensors } from './job-context.ts';
@@ -45,8 +44,8 @@ export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
   /** Test hooks for the failure tests: a fault, and a delay every shard attempt works before computing. */
   fault?: FaultInjection;
   delayMs?: number;
-  /** Streaming: per-sample rows go to spill files here as shards arrive, not into memory. */
-  spill?: RowSpill;
+  /** Streaming: workers write per-sample rows to files in this directory; only references come back. */
+  spillDir?: string;
   /**
    * The network already built (and so validated) from these tensors' spec and weights, e.g. by the
    * CLI: the coordinator then skips building its own copy, and leaves disposing it to the caller.
@@ -56,11 +55,9 @@ export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
 
 /**
  * Shards dispatched but not yet merged, per worker: enough to keep every worker busy while the
- * coordinator spills a result, and a bound on the results held (see README: memory).
+ * coordinator merges a result, and a bound on the results held (see README: memory).
  */
 export const WINDOW_PER_WORKER = 2;
-
-const rowBytes = (r: ShardPartials) => Object.values(r.entries).reduce((a, e) => a + (e.kind === 'rows' ? e.data.byteLength : 0), 0);
 
 /** Shards of `shardSize`, or an even split over the pool's workers. */
 export function shardPlan(N: number, workers: number, shardSize?: number): ShardSpec[] {
@@ -102,20 +99,21 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
 }
 
 /**
- * Streaming form: per-sample rows are spilled to `outDir` as shards arrive and written into the
- * results file row by row, so memory holds sums only. Returns the summary written. The spill
+ * Streaming form: workers write per-sample rows to spill files in `outDir` as they finish a shard;
+ * the results file is then written row by row from them, so the coordinator holds sums only.
+ * Returns the summary written. The spill
  * directory and a results file still being written are removed on every exit path (temp-files.ts);
  * spill directories a killed earlier run left in `outDir` are removed first.
  */
 export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions, outDir: string, extra: Record<string, unknown>): Promise<Summary> {
   await mkdir(outDir, { recursive: true });
   removeStale(outDir, SPILL_PATTERN);
-  const spill = new RowSpill(outDir);
-  const releaseSpill = temporary(spill.dir);
+  const spillDir = createSpillDir(outDir);
+  const releaseSpill = temporary(spillDir);
   // writeResults writes `<file>.partial`, then renames it: a crash or error leaves that behind.
   const releasePartial = temporary(path.join(outDir, `${RESULTS_FILE}.partial`));
   try {
-    const c = await collectPartials(pool, t, { ...opts, spill });
+    const c = await collectPartials(pool, t, { ...opts, spillDir });
     const N = t.inputs.shape[0];
     const t1 = performance.now();
     const out = finalizeStreaming(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction });
@@ -124,7 +122,6 @@ export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJo
       timings: { computeMs: c.computeMs, reduceAndWriteMs: performance.now() - t1 },
     });
   } finally {
-    spill.close();
     releaseSpill();
     releasePartial();
   }
@@ -155,19 +152,12 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   }
   const shards = slice?.shards ?? shardPlan(N, pool.size, opts.shardSize);
   const { job, cleanup } = prepareJob(pool.kind, t, {
-    backend: opts.backend, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1,
+    backend: opts.backend, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1, spillDir: opts.spillDir,
   }, undefined, { N, rowOffset: slice?.rowOffset ?? 0 });
   const jobAbort = new AbortController();
   const merger = new PartialsMerger();
   let samplesDone = 0;
   let shardsDone = 0;
-  // Streaming: rows go to disk as soon as a result arrives; what waits for its turn is sums only.
-  const spilled = (r: ShardResult): ShardPartials => {
-    if (!opts.spill) return r;
-    const s = opts.spill.spill(r);
-    releaseMemory(rowBytes(r));
-    return s;
-  };
   /** Folds the next shard (in shard order) into the running merge; a shard counts exactly once. */
   const record = (r: ShardPartials) => {
     merger.add(r);
@@ -201,7 +191,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
           throw e;
         }
       }));
-      for (const reply of replies) reply.results.forEach((r) => record(spilled(r)));
+      for (const reply of replies) reply.results.forEach(record);
       kfra = replies[0].kfra;
     } else {
       // Backpressure: no more shards in flight or waiting to be merged than the window holds.
@@ -209,7 +199,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
         const shard = shards[i];
         const task: ShardTask = { type: 'shard', job, shard, fault: opts.fault, delayMs: opts.delayMs };
         try {
-          return spilled((await dispatch(pool, task, `shard ${shard.shardId}`, dispatchOpts(`shard ${shard.shardId}`))) as ShardResult);
+          return (await dispatch(pool, task, `shard ${shard.shardId}`, dispatchOpts(`shard ${shard.shardId}`))) as ShardResult;
         } catch (e) {
           jobAbort.abort(); // stop the other shards of this job; the pool keeps serving
           throw e;

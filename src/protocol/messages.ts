@@ -27,6 +27,11 @@ export interface JobContext {
   seed: number;
   mcSamples: number;
   vectors?: Record<string, TensorRef>;
+  /**
+   * Streaming: the worker writes each shard's per-sample rows to a file of its own in this
+   * directory and returns references to them (src/reduce/row-spill.ts), never the rows.
+   */
+  spillDir?: string;
 }
 
 export interface ShardSpec {

@@ -42,10 +42,13 @@ export function writeFileTensor(dir: string, name: string, t: HostTensor): FileT
   return { kind: 'file', dtype: t.dtype, shape: t.shape, path: file, offset: 0 };
 }
 
-/** Partials with their data moved into one file: the message keeps only offsets. */
+/**
+ * Partials with their data moved into one file: the message keeps only offsets. Entries already
+ * spilled to disk (streaming: file references) travel as they are.
+ */
 export interface PackedEntries {
   file: string;
-  entries: Record<string, { entry: Omit<PartialEntry, 'data'> & { data?: undefined }; byteOffset: number; length: number; float64: boolean }>;
+  entries: Record<string, { entry: Omit<PartialEntry, 'data'> & { data?: undefined }; byteOffset: number; length: number; float64: boolean } | { spilled: Extract<PartialEntry, { kind: 'spilled' }> }>;
 }
 
 /** Writes every byte (writeSync may write less than asked). */
@@ -72,7 +75,10 @@ export function packEntries(entries: Record<string, PartialEntry>, file: string)
   try {
     let byteOffset = 0;
     for (const [key, e] of Object.entries(entries)) {
-      if (e.kind === 'spilled') throw new Error(`packEntries: '${key}' is already spilled to disk`);
+      if (e.kind === 'spilled') {
+        out[key] = { spilled: e };
+        continue;
+      }
       const { data, ...rest } = e;
       writeAll(fd, bytesOf(data), byteOffset);
       out[key] = { entry: rest, byteOffset, length: data.length, float64: data instanceof Float64Array };
@@ -90,6 +96,10 @@ export function unpackEntries(packed: PackedEntries): Record<string, PartialEntr
   const fd = openSync(packed.file, 'r');
   try {
     for (const [key, p] of Object.entries(packed.entries)) {
+      if ('spilled' in p) {
+        out[key] = p.spilled;
+        continue;
+      }
       const data = p.float64 ? new Float64Array(p.length) : new Float32Array(p.length);
       readAll(fd, Buffer.from(data.buffer, 0, data.byteLength), p.byteOffset, packed.file);
       out[key] = { ...(p.entry as object), data } as PartialEntry;

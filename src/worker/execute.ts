@@ -11,16 +11,26 @@ import { useBackend } from '../backends/select.ts';
 import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask } from '../protocol/messages.ts';
 import { rowsOf } from '../protocol/shared-tensor.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
+import { spillRows } from '../reduce/row-spill.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';
 import { injectFault, sleep } from './faults.ts';
 import { releaseMemory } from './release-memory.ts';
 
-/** Bytes of per-sample values copied to the host and dropped once reduced (moments' inputs). */
-function hostCopies(p: ShardPartials): number {
-  let bytes = 0;
-  for (const e of Object.values(p.entries)) if (e.kind === 'moments') bytes += e.count * (e.data.length / 2) * 4;
-  return bytes;
+/**
+ * The partials as they leave the worker: when streaming, rows written to the job's spill directory
+ * (only references travel); then the host buffers this shard dropped (spilled rows, the per-sample
+ * gradients reduced to moments) are released before the next shard allocates its own.
+ */
+function handOver(p: ShardPartials, job: JobContext): ShardPartials {
+  let dropped = 0;
+  for (const e of Object.values(p.entries)) {
+    if (e.kind === 'moments') dropped += e.count * (e.data.length / 2) * 4;
+    else if (e.kind === 'rows' && job.spillDir) dropped += e.data.byteLength;
+  }
+  const out = job.spillDir ? spillRows(p, job.spillDir) : p;
+  releaseMemory(dropped);
+  return out;
 }
 
 export const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -51,8 +61,7 @@ export async function executeShard(task: ShardTask, onStarted: () => void = () =
   if (task.fault) injectFault(task.fault, task.shard.shardId);
   const net = modelFor(task.job);
   const p = computeShard(net, request(task.job, task.shard));
-  releaseMemory(hostCopies(p));
-  return { type: 'partials', ...p, workerId };
+  return { type: 'partials', ...handOver(p, task.job), workerId };
 }
 
 /**
@@ -65,7 +74,7 @@ export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: F
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
   try {
-    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...backwardShard(net, st), workerId }));
+    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...handOver(backwardShard(net, st), task.job), workerId }));
     const factors = await runKfraAsync(net.layers, states, task.job.N, allReduce);
     return { type: 'group', results, kfra: Object.fromEntries(factors) };
   } finally {

@@ -109,22 +109,42 @@ export function writeMlpJob(dir: string, N: number): { model: string; weights: s
   return files;
 }
 
-/** Rows of one tensor of a .safetensors file (F32), read without loading the file. */
+/** Where one tensor's data lies in an open .safetensors file, from its header. */
+function locate(fd: number, file: string, key: string): { shape: number[]; start: number; end: number } {
+  const len = Buffer.alloc(8);
+  readSync(fd, len, 0, 8, 0);
+  const headerLen = Number(len.readBigUInt64LE(0));
+  const header = Buffer.alloc(headerLen);
+  readSync(fd, header, 0, headerLen, 8);
+  const t = (JSON.parse(header.toString('utf8')) as Record<string, { shape: number[]; data_offsets: [number, number] }>)[key];
+  if (!t) throw new Error(`${file}: no tensor '${key}'`);
+  return { shape: t.shape, start: 8 + headerLen + t.data_offsets[0], end: 8 + headerLen + t.data_offsets[1] };
+}
+
+function readF32(fd: number, count: number, position: number): Float32Array {
+  const out = new Float32Array(count);
+  readSync(fd, Buffer.from(out.buffer), 0, out.byteLength, position);
+  return out;
+}
+
+/** Rows of one F32 tensor of a .safetensors file, read without loading the file. */
 export function readSafetensorsRows(file: string, key: string, rows: number[]): Float32Array[] {
   const fd = openSync(file, 'r');
   try {
-    const len = Buffer.alloc(8);
-    readSync(fd, len, 0, 8, 0);
-    const headerLen = Number(len.readBigUInt64LE(0));
-    const header = Buffer.alloc(headerLen);
-    readSync(fd, header, 0, headerLen, 8);
-    const t = (JSON.parse(header.toString('utf8')) as Record<string, { shape: number[]; data_offsets: [number, number] }>)[key];
+    const t = locate(fd, file, key);
     const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
-    return rows.map((r) => {
-      const out = new Float32Array(width);
-      readSync(fd, Buffer.from(out.buffer), 0, width * 4, 8 + headerLen + t.data_offsets[0] + r * width * 4);
-      return out;
-    });
+    return rows.map((r) => readF32(fd, width, t.start + r * width * 4));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One whole (small) F32 tensor of a .safetensors file, flattened. */
+export function readSafetensorsTensor(file: string, key: string): Float32Array {
+  const fd = openSync(file, 'r');
+  try {
+    const t = locate(fd, file, key);
+    return readF32(fd, (t.end - t.start) / 4, t.start);
   } finally {
     closeSync(fd);
   }
