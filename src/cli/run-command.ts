@@ -7,7 +7,7 @@ import { checkVectors } from '../api/vectors.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { createInProcessPool } from '../coordinator/in-process-pool.ts';
-import { shardSizeFor } from '../coordinator/memory-plan.ts';
+import { defaultShardSize, shardSizeFor } from '../coordinator/memory-plan.ts';
 import { runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
 import { numel } from '../io/host-tensor.ts';
 import { COMBINES } from '../reduce/finalize.ts';
@@ -91,7 +91,10 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const batchSize = opts.batchSize ?? N;
   if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
   let shardSize = opts.shardSize ?? (opts.accumulate ? batchSize : undefined);
-  if (opts.maxMemory) shardSize = shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? Math.ceil(Math.min(N, batchSize) / Math.max(1, workers)), opts.mcSamples);
+  const evenSplit = Math.ceil(Math.min(N, batchSize) / Math.max(1, workers));
+  shardSize = opts.maxMemory
+    ? shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? evenSplit, opts.mcSamples)
+    : defaultShardSize(net, extensions, shardSize, evenSplit, opts.mcSamples);
   const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
   // Workers and coordinator reuse the network built above instead of building it again.
   const onPool = { ...settings, network: net };

@@ -69,6 +69,23 @@ export function residentBound(workers: number, budgetBytes: number): number {
   return w * (budgetBytes + WORKER_OVERHEAD_BYTES) + COORDINATOR_OVERHEAD_BYTES;
 }
 
+/**
+ * Without --max-memory, shards are still cut to this working-memory estimate: a shard of 1,000
+ * samples of per-sample gradients of a 1M-parameter model needs more than wasm's 4 GiB heap.
+ */
+export const DEFAULT_SHARD_BUDGET_BYTES = 2 * 2 ** 30;
+
+/**
+ * The shard size to use without --max-memory: an explicit `requested` size as it is; otherwise the
+ * even split, unless that exceeds the default budget, then the largest size under it (at least one
+ * sample). `undefined` keeps the caller's default plan.
+ */
+export function defaultShardSize(net: Network, extensions: ExtensionName[], requested: number | undefined, evenSplit: number, mcSamples = 1): number | undefined {
+  if (requested !== undefined) return requested;
+  const cap = Math.max(1, Math.floor(DEFAULT_SHARD_BUDGET_BYTES / bytesPerSample(net, extensions, mcSamples)));
+  return evenSplit > cap ? cap : undefined;
+}
+
 export const formatBytes = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 2 ** 10).toFixed(1)} KiB`);
 
 /** Parses "512M", "2G", "1.5GiB", or bytes. */
