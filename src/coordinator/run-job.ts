@@ -101,9 +101,9 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
 /**
  * Streaming form: workers write per-sample rows to spill files in `outDir` as they finish a shard;
  * the results file is then written row by row from them, so the coordinator holds sums only.
- * Returns the summary written. The spill
- * directory and a results file still being written are removed on every exit path (temp-files.ts);
- * spill directories a killed earlier run left in `outDir` are removed first.
+ * Returns the summary written. The spill directory and a results file still being written are
+ * removed on every exit path (temp-files.ts); spill directories that a killed earlier run left in
+ * `outDir` are removed first.
  */
 export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions, outDir: string, extra: Record<string, unknown>): Promise<Summary> {
   await mkdir(outDir, { recursive: true });

@@ -15,22 +15,19 @@ import { spillRows } from '../reduce/row-spill.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';
 import { injectFault, sleep } from './faults.ts';
-import { releaseMemory } from './release-memory.ts';
+import { collectDropped, dropped } from './release-memory.ts';
 
 /**
  * The partials as they leave the worker: when streaming, rows written to the job's spill directory
- * (only references travel); then the host buffers this shard dropped (spilled rows, the per-sample
- * gradients reduced to moments) are released before the next shard allocates its own.
+ * (only references travel). The host buffers this shard lets go of (spilled rows, the per-sample
+ * gradients reduced to moments) are recorded, to be collected before the next task allocates.
  */
 function handOver(p: ShardPartials, job: JobContext): ShardPartials {
-  let dropped = 0;
   for (const e of Object.values(p.entries)) {
-    if (e.kind === 'moments') dropped += e.count * (e.data.length / 2) * 4;
-    else if (e.kind === 'rows' && job.spillDir) dropped += e.data.byteLength;
+    if (e.kind === 'moments') dropped(e.count * (e.data.length / 2) * 4);
+    else if (e.kind === 'rows' && job.spillDir) dropped(e.data.byteLength);
   }
-  const out = job.spillDir ? spillRows(p, job.spillDir) : p;
-  releaseMemory(dropped);
-  return out;
+  return job.spillDir ? spillRows(p, job.spillDir) : p;
 }
 
 export const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -57,6 +54,7 @@ function request(job: JobContext, shard: ShardSpec): ShardRequest {
 export async function executeShard(task: ShardTask, onStarted: () => void = () => {}): Promise<ShardResult> {
   await useBackend(task.job.backend);
   onStarted();
+  collectDropped();
   if (task.delayMs) sleep(task.delayMs);
   if (task.fault) injectFault(task.fault, task.shard.shardId);
   const net = modelFor(task.job);
@@ -71,6 +69,7 @@ export async function executeShard(task: ShardTask, onStarted: () => void = () =
 export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>, onStarted: () => void = () => {}): Promise<GroupResult> {
   await useBackend(task.job.backend);
   onStarted();
+  collectDropped();
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
   try {

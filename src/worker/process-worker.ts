@@ -8,7 +8,7 @@ import { serializeError } from '../errors/index.ts';
 import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply } from '../protocol/messages.ts';
 import { packEntries, removeShmDir, shmDir } from '../protocol/shm-transport.ts';
 import { executeKfraGroup, executeShard } from './execute.ts';
-import { releaseMemory } from './release-memory.ts';
+import { dropped } from './release-memory.ts';
 
 function dataBytes(value: ShardResult | GroupResult): number {
   const results = value.type === 'partials' ? [value] : value.results;
@@ -51,7 +51,7 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
       }, started);
     }
     reply = { ok: true, value: packed(value, taskId) };
-    releaseMemory(dataBytes(value)); // written to the shm file: the arrays are garbage now
+    dropped(dataBytes(value)); // written to the shm file: garbage once this task is done
   } catch (e) {
     reply = { ok: false, error: serializeError(e) };
   }
