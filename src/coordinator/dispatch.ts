@@ -4,12 +4,14 @@
  * deterministic error (bad input) is thrown at once, without retries.
  *
  * The timeout counts running time only: its clock starts when the pool reports that a worker has
- * begun the task (`onStart`), not when the task is queued, so waiting behind other shards or for a
- * replacement worker to start up never counts as hanging.
+ * begun the task (phase 'started'), not when the task is queued, so waiting behind other shards or
+ * for a replacement worker to start up never counts as hanging. A worker's start-up (from
+ * 'received' to 'started') has a timeout of its own, the same length, so a backend that never
+ * comes up is still caught.
  */
 import { setMaxListeners } from 'node:events';
 import { BackpackError, deserializeError, ErrorCode } from '../errors/index.ts';
-import type { GroupResult, ShardResult, WorkerTask } from '../protocol/messages.ts';
+import type { GroupResult, ShardResult, TaskPhase, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
 
 export interface DispatchOptions {
@@ -39,13 +41,15 @@ export async function dispatch(pool: WorkerPool, task: WorkerTask, what: string,
     const onJobAbort = () => controller.abort('job aborted');
     opts.jobSignal.addEventListener('abort', onJobAbort, { once: true });
     let timer: NodeJS.Timeout | null = null;
-    const startClock = () => {
-      if (opts.timeoutMs > 0 && timer === null && !controller.signal.aborted) {
-        timer = setTimeout(() => controller.abort(`no result after ${opts.timeoutMs} ms of running`), opts.timeoutMs);
-      }
+    const onPhase = (phase: TaskPhase) => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (opts.timeoutMs <= 0 || controller.signal.aborted) return;
+      const reason = phase === 'received' ? `worker not ready after ${opts.timeoutMs} ms of start-up` : `no result after ${opts.timeoutMs} ms of running`;
+      timer = setTimeout(() => controller.abort(reason), opts.timeoutMs);
     };
     try {
-      const reply = await pool.run(task, controller.signal, startClock);
+      const reply = await pool.run(task, controller.signal, onPhase);
       if (reply.ok) return reply.value;
       const err = deserializeError(reply.error);
       if (reply.error.deterministic) throw err;

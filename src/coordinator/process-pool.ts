@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply, WorkerTask } from '../protocol/messages.ts';
+import type { ChildMessage, GroupResult, ParentMessage, ShardResult, TaskPhase, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { removeShmDirsOf, unpackEntries, type PackedEntries } from '../protocol/shm-transport.ts';
 import { removeStaleShm } from './job-context.ts';
 import type { WorkerPool } from './pool.ts';
@@ -35,7 +35,7 @@ interface Pending {
   resolve: (r: WorkerReply) => void;
   reject: (e: Error) => void;
   signal: AbortSignal;
-  onStart?: () => void;
+  onPhase?: (phase: TaskPhase) => void;
   slot?: Slot;
 }
 
@@ -113,8 +113,8 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
 
   function onMessage(slot: Slot, m: ChildMessage): void {
     if (slot.retired) return;
-    if (m.type === 'started') {
-      if (slot.taskId === m.taskId) inFlight.get(m.taskId)?.onStart?.();
+    if (m.type === 'phase') {
+      if (slot.taskId === m.taskId) inFlight.get(m.taskId)?.onPhase?.(m.phase);
     } else if (m.type === 'reply') {
       const p = inFlight.get(m.taskId);
       if (!p) return;
@@ -187,9 +187,9 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
   return {
     kind: 'processes',
     size: count,
-    run(task, signal, onStart) {
+    run(task, signal, onPhase) {
       return new Promise<WorkerReply>((resolve, reject) => {
-        const p: Pending = { taskId: nextTask++, task, resolve, reject, signal, onStart };
+        const p: Pending = { taskId: nextTask++, task, resolve, reject, signal, onPhase };
         signal.addEventListener('abort', () => {
           const idx = queue.indexOf(p);
           if (idx >= 0) queue.splice(idx, 1);

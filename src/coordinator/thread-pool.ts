@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
-import { watchStart } from './start-flag.ts';
+import { watchPhases } from './phase-flag.ts';
 
 const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/thread-entry.mjs');
 
@@ -24,12 +24,12 @@ export function createThreadPool(size: number): WorkerPool {
   return {
     kind: 'threads',
     size,
-    async run(task, signal, onStart) {
-      const start = watchStart(onStart);
+    async run(task, signal, onPhase) {
+      const phases = watchPhases(onPhase);
       try {
-        return await piscina.run({ ...task, started: start.flag }, { signal });
+        return await piscina.run({ ...task, phaseFlag: phases.flag }, { signal });
       } finally {
-        start.settle();
+        phases.settle();
       }
     },
     close: () => piscina.destroy(),

@@ -49,8 +49,8 @@ export interface ShardTask {
   fault?: FaultInjection;
   /** Test hook: every attempt of this shard first works (sleeps) this many ms, as a slow shard would. */
   delayMs?: number;
-  /** Thread pools: see StartFlag. */
-  started?: StartFlag;
+  /** Thread pools: see PhaseFlag. */
+  phaseFlag?: PhaseFlag;
 }
 
 /**
@@ -63,14 +63,21 @@ export interface KfraGroupTask {
   shards: ShardSpec[];
   group: number;
   barrier: BarrierHandle;
-  started?: StartFlag;
+  phaseFlag?: PhaseFlag;
 }
 
 /**
- * Threads: one Int32 the worker sets to 1 (and notifies) when it begins a task with its backend
- * ready, so the coordinator starts the shard's timeout clock then (processes send 'started').
+ * Where a worker is with a task: 'received' (it has the task; a fresh worker may still be starting
+ * its backend) and 'started' (backend ready, the shard's work begins). The coordinator times the
+ * two apart: start-up and running each get --shard-timeout, and time queued gets none.
  */
-export type StartFlag = SharedArrayBuffer;
+export type TaskPhase = 'received' | 'started';
+
+/**
+ * Threads: one Int32 holding the task's phase — 0 queued, 1 received, 2 started, set by the worker
+ * (with a notify); −1 once the task settled (set by the coordinator). Processes send 'phase'.
+ */
+export type PhaseFlag = SharedArrayBuffer;
 
 export type BarrierHandle = SharedBarrier | { kind: 'messages'; id: string; groups: number; timeoutMs: number };
 
@@ -121,8 +128,8 @@ export type WorkerReply = { ok: true; value: ShardResult | GroupResult } | { ok:
 /** Process pool only: messages between a child and the coordinator besides task/reply. */
 export type ChildMessage =
   | { type: 'ready'; pid: number }
-  /** The child began the task, its backend ready: the shard's timeout counts from here. */
-  | { type: 'started'; taskId: number }
+  /** The child reached a phase of the task (see TaskPhase). */
+  | { type: 'phase'; taskId: number; phase: TaskPhase }
   | { type: 'reply'; taskId: number; reply: WorkerReply }
   | { type: 'allreduce'; taskId: number; barrier: string; round: number; group: number; values: Float64Array[] };
 

@@ -8,7 +8,7 @@ import { backwardShard, computeShard } from '../core/backprop.ts';
 import { disposeShardState, forwardShard, type ShardRequest } from '../core/forward.ts';
 import { runKfraAsync } from '../core/kfra.ts';
 import { useBackend } from '../backends/select.ts';
-import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask } from '../protocol/messages.ts';
+import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask, TaskPhase } from '../protocol/messages.ts';
 import { rowsOf } from '../protocol/shared-tensor.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import { spillRows } from '../reduce/row-spill.ts';
@@ -48,12 +48,13 @@ function request(job: JobContext, shard: ShardSpec): ShardRequest {
 }
 
 /**
- * `onStarted` tells the coordinator the shard is running: called once the backend is ready, so a
- * fresh (replacement) worker's backend start-up does not count against the shard's timeout.
+ * `onPhase` tells the coordinator where the task is: 'received' now, 'started' once the backend is
+ * ready, so a fresh (replacement) worker's backend start-up does not count as the shard's running.
  */
-export async function executeShard(task: ShardTask, onStarted: () => void = () => {}): Promise<ShardResult> {
+export async function executeShard(task: ShardTask, onPhase: (phase: TaskPhase) => void = () => {}): Promise<ShardResult> {
+  onPhase('received');
   await useBackend(task.job.backend);
-  onStarted();
+  onPhase('started');
   collectDropped();
   if (task.delayMs) sleep(task.delayMs);
   if (task.fault) injectFault(task.fault, task.shard.shardId);
@@ -66,9 +67,10 @@ export async function executeShard(task: ShardTask, onStarted: () => void = () =
  * KFRA: forward and backward every shard of the group, keep their states, then run KFRA's
  * backward pass with one all-reduce per sample-dependent layer across all groups.
  */
-export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>, onStarted: () => void = () => {}): Promise<GroupResult> {
+export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>, onPhase: (phase: TaskPhase) => void = () => {}): Promise<GroupResult> {
+  onPhase('received');
   await useBackend(task.job.backend);
-  onStarted();
+  onPhase('started');
   collectDropped();
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));

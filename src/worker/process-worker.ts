@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { serializeError } from '../errors/index.ts';
-import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply } from '../protocol/messages.ts';
+import type { ChildMessage, GroupResult, ParentMessage, ShardResult, TaskPhase, WorkerReply } from '../protocol/messages.ts';
 import { packEntries, removeShmDir, shmDir } from '../protocol/shm-transport.ts';
 import { executeKfraGroup, executeShard } from './execute.ts';
 import { dropped } from './release-memory.ts';
@@ -35,9 +35,9 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
   try {
     const { task } = m;
     let value: ShardResult | GroupResult;
-    const started = () => send({ type: 'started', taskId });
+    const phase = (p: TaskPhase) => send({ type: 'phase', taskId, phase: p });
     if (task.type === 'shard') {
-      value = await executeShard(task, started);
+      value = await executeShard(task, phase);
     } else {
       let round = 0;
       const barrier = task.barrier;
@@ -48,7 +48,7 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
           pendingReduce.set(`${taskId}:${r}`, resolve);
           send({ type: 'allreduce', taskId, barrier: id, round: r, group: task.group, values });
         });
-      }, started);
+      }, phase);
     }
     reply = { ok: true, value: packed(value, taskId) };
     dropped(dataBytes(value)); // written to the shm file: garbage once this task is done

@@ -31,9 +31,9 @@ function counting(pool: WorkerPool): { pool: WorkerPool; attempts: number[]; of:
   const wrapped: WorkerPool = {
     kind: pool.kind,
     size: pool.size,
-    run: (task, signal, onStart) => {
+    run: (task, signal, onPhase) => {
       attempts.push(task.type === 'shard' ? task.shard.shardId : -1);
-      return pool.run(task, signal, onStart);
+      return pool.run(task, signal, onPhase);
     },
     close: () => pool.close(),
   };
