@@ -89,7 +89,9 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
       env.CUDA_VISIBLE_DEVICES = String(device);
       env.BACKPACK_DEVICE = String(device);
     }
-    const child = fork(ENTRY, [], { env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // --expose-gc: workers collect the buffers of a finished shard before the next (release-memory.ts).
+    const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : [...process.execArgv, '--expose-gc'];
+    const child = fork(ENTRY, [], { env, execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const slot: Slot = { child, taskId: null, device, ready: Promise.resolve(), retired: false };
     slot.ready = new Promise((resolve) => child.once('message', () => resolve()));
     child.on('message', (m: ChildMessage) => onMessage(slot, m));

@@ -172,6 +172,19 @@ describe('Tanh MLP on near-identical inputs (variance ≈ 1e-6 of mean²), shard
     expectAccurate(runBatch(net, tensors.inputs, tensors.targets, { extensions: EXTENSIONS, shardSize: 5 }), 'shards of 5');
   });
 
+  it('the noise scale with a sum-reduced loss too (u_n = g_n, not N·g_n)', () => {
+    const sumNet = buildNetwork({ ...tensors.spec, loss: { ...tensors.spec.loss, reduction: 'sum' } }, tensors.weights);
+    try {
+      const r = runBatch(sumNet, tensors.inputs, tensors.targets, { extensions: EXTENSIONS, shardSize: 5 });
+      const gns = oracleNoiseScale(sumNet.paramNames.map((p) => values(r.results.get(`${p}.grad_batch`))), N, 'sum');
+      expect(worstRelative(values(r.results.get('gradient_noise_scale.trace_cov')), [gns.traceCov])).toBeLessThan(RTOL);
+      expect(worstRelative(values(r.results.get('gradient_noise_scale.grad_norm_sq')), [gns.gradNormSq])).toBeLessThan(RTOL);
+      expect(worstRelative(values(r.results.get('gradient_noise_scale')), [gns.traceCov / gns.gradNormSq])).toBeLessThan(RTOL);
+    } finally {
+      disposeNetwork(sumNet);
+    }
+  });
+
   describe('the same shard plan on 1 and 3 worker threads: bitwise equal, and equal to runBatch', () => {
     const pools: WorkerPool[] = [];
     afterAll(async () => {
