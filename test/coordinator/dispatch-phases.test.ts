@@ -1,6 +1,7 @@
 /**
  * dispatch's clocks, on a scripted pool: time queued never counts; a worker's start-up (received →
- * started) and the shard's running each get --shard-timeout; the reasons say which one ran out.
+ * started) and the shard's running each have a timeout (here both 200 ms); the reasons say which
+ * one ran out.
  */
 import { describe, expect, it } from 'vitest';
 import { dispatch } from '../../src/coordinator/dispatch.ts';
@@ -34,7 +35,7 @@ function scripted(script: { at: number; phase?: TaskPhase; reply?: boolean }[]):
 
 const run = (pool: WorkerPool, retries = 0) => {
   const reasons: string[] = [];
-  const p = dispatch(pool, task, 'shard 0', { timeoutMs: TIMEOUT, retries, jobSignal: new AbortController().signal, onRetry: (_a, r) => void reasons.push(r) });
+  const p = dispatch(pool, task, 'shard 0', { timeoutMs: TIMEOUT, startupTimeoutMs: TIMEOUT, retries, jobSignal: new AbortController().signal, onRetry: (_a, r) => void reasons.push(r) });
   return { p, reasons };
 };
 
