@@ -12,7 +12,7 @@ import type { WorkerPool } from './pool.ts';
 export function createInProcessPool(): WorkerPool {
   let queue = Promise.resolve();
   const execute = async (task: WorkerTask, signal: AbortSignal, onPhase: (phase: TaskPhase) => void = () => {}): Promise<WorkerReply> => {
-    // Let the coordinator handle the previous result (spill it, dispatch more) before blocking.
+    // Let the coordinator handle the previous result (merge it, dispatch more) before blocking.
     await new Promise((resolve) => setImmediate(resolve));
     if (signal.aborted) throw new Error(`task aborted: ${String(signal.reason ?? 'aborted')}`);
     try {
