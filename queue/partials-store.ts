@@ -35,6 +35,7 @@ export type ShardReturn = z.infer<typeof shardReturnSchema>;
 
 const entryLayoutSchema = z.discriminatedUnion('kind', [
   z.strictObject({ key: z.string().min(1).max(256), kind: z.literal('sum'), shape: dims }),
+  z.strictObject({ key: z.string().min(1).max(256), kind: z.literal('moments'), shape: dims, count: z.number().int().positive().max(MAX_SAMPLES) }),
   z.strictObject({ key: z.string().min(1).max(256), kind: z.literal('rows'), rowShape: dims }),
 ]);
 type EntryLayout = z.infer<typeof entryLayoutSchema>;
@@ -74,6 +75,9 @@ export function storePartials(
     if (e.kind === 'sum') {
       entries.push({ key: k, kind: 'sum', shape: e.shape });
       arrays.push(e.data);
+    } else if (e.kind === 'moments') {
+      entries.push({ key: k, kind: 'moments', shape: e.shape, count: e.count });
+      arrays.push(e.data);
     } else if (e.kind === 'rows') {
       entries.push({ key: k, kind: 'rows', rowShape: e.rowShape });
       arrays.push(e.index, e.data);
@@ -106,7 +110,11 @@ function checkMeta(key: string, want: ExpectedShard) {
       if (keys.has(e.key)) fail(`entry '${e.key}' appears twice`);
       keys.add(e.key);
       if (e.kind === 'sum') take('float64', numel(e.shape), e.key);
-      else {
+      else if (e.kind === 'moments') {
+        // Mean and centred second moment, over at most the shard's samples.
+        if (e.count > want.count) fail(`entry '${e.key}' summarises ${e.count} samples, more than the shard's ${want.count}`);
+        take('float64', 2 * numel(e.shape), e.key);
+      } else {
         const rows = arrays[i]?.length ?? 0;
         if (rows > want.count) fail(`entry '${e.key}' has ${rows} rows, more than the shard's ${want.count} samples`);
         take('int32', rows, e.key);
@@ -135,6 +143,7 @@ export async function loadPartials(redis: Redis, key: string, want: ExpectedShar
   let i = 0;
   for (const e of meta.entries) {
     if (e.kind === 'sum') entries[e.key] = { kind: 'sum', shape: e.shape, data: arrays[i++] as Float64Array };
+    else if (e.kind === 'moments') entries[e.key] = { kind: 'moments', shape: e.shape, count: e.count, data: arrays[i++] as Float64Array };
     else {
       const rowIndex = arrays[i++] as Int32Array;
       for (let r = 0; r < rowIndex.length; r++) {

@@ -2,12 +2,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { runBatch, type RunResult } from '../api/run.ts';
+import type { RunResult } from '../api/run.ts';
 import { checkVectors } from '../api/vectors.ts';
 import { chooseBackend } from '../backends/choose.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
-import { shardSizeFor } from '../coordinator/memory-plan.ts';
+import { createInProcessPool } from '../coordinator/in-process-pool.ts';
+import { defaultShardSize, shardSizeFor } from '../coordinator/memory-plan.ts';
 import { runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
 import { numel } from '../io/host-tensor.ts';
 import { COMBINES } from '../reduce/finalize.ts';
@@ -55,7 +56,7 @@ export interface RunCommandOptions {
   stream?: boolean;
 }
 
-/** Per-sample outputs above this size are streamed to disk rather than held in memory. */
+/** Per-sample outputs above this size are streamed to disk rather than held in memory (all of them under --max-memory). */
 const STREAM_ABOVE_BYTES = 512 * 2 ** 20;
 
 interface Loaded {
@@ -96,14 +97,18 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const batchSize = opts.batchSize ?? N;
   if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
   let shardSize = opts.shardSize ?? (opts.accumulate ? batchSize : undefined);
-  if (opts.maxMemory) shardSize = shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? Math.ceil(Math.min(N, batchSize) / Math.max(1, workers)), opts.mcSamples);
+  const evenSplit = Math.ceil(Math.min(N, batchSize) / Math.max(1, workers));
+  shardSize = opts.maxMemory
+    ? shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? evenSplit, opts.mcSamples)
+    : defaultShardSize(net, extensions, shardSize, evenSplit, opts.mcSamples);
   const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
   // Workers and coordinator reuse the network built above instead of building it again.
   const onPool = { ...settings, network: net };
   const t1 = performance.now();
-  const pool = workers === 0 ? null : createPool(poolKind as 'threads' | 'processes', workers, opts.devices);
+  // --workers 0 runs its shards in this thread, through the same coordinator as the pools (shard-order
+  // merging as results come, streaming, backpressure), so --max-memory bounds it the same way.
+  const pool = workers === 0 ? createInProcessPool() : createPool(poolKind as 'threads' | 'processes', workers, opts.devices);
   const run = async (part: Loaded, label: string): Promise<RunResult> => {
-    if (!pool) return runBatch(net, part.inputs, part.targets, { ...settings, onShard: (done, total) => log.info(`${label}shard ${done}/${total} done`) });
     const bar = progressBar(!opts.quiet, `${label}shards`);
     try {
       return await runJobOnPool(pool, part, {
@@ -120,22 +125,30 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
     }
   };
   const common = { backend, backendLibrary: chosen.library, threadsPerWorker: threads, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  // Per-sample outputs go to disk as shards arrive, then into the results file row by row.
+  const stream = async (part: Loaded, dir: string, label: string, extra: Record<string, unknown>): Promise<Summary> => {
+    const bar = progressBar(!opts.quiet, `${label}shards`);
+    try {
+      return await runJobToFile(pool, part, {
+        ...onPool, backend, threads, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
+        onProgress: (p) => bar.update(p),
+        onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
+      }, dir, { ...common, ...extra });
+    } finally {
+      bar.stop();
+    }
+  };
   try {
-    const rowBytes = N * Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
+    const rowBytesPerSample = Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
       extensions.filter((q) => COMBINES[q] === 'rows').length * Math.max(1, numel(net.outputShape), opts.mcSamples ?? 1);
-    if (pool && (opts.accumulate || batchSize >= N) && (opts.stream ?? rowBytes > STREAM_ABOVE_BYTES)) {
-      const bar = progressBar(!opts.quiet, 'shards');
-      try {
-        const summary = await runJobToFile(pool, job, {
-          ...onPool, backend, threads, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
-          onProgress: (p) => bar.update(p),
-          onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
-        }, opts.out, { ...common, batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });
-        log.info(`loss ${summary.loss.toPrecision(8)} over N=${N}; streamed results to ${path.join(opts.out, 'results.safetensors')}`);
-        return summary;
-      } finally {
-        bar.stop();
-      }
+    // With a budget, per-sample outputs are always streamed: the coordinator then holds sums only,
+    // which is what the README's memory bound assumes.
+    const streamAbove = opts.maxMemory ? 0 : STREAM_ABOVE_BYTES;
+    const streams = (samples: number) => opts.stream ?? samples * rowBytesPerSample > streamAbove;
+    if ((opts.accumulate || batchSize >= N) && streams(N)) {
+      const summary = await stream(job, opts.out, '', { batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });
+      log.info(`loss ${summary.loss.toPrecision(8)} over N=${N}; streamed results to ${path.join(opts.out, 'results.safetensors')}`);
+      return summary;
     }
     if (opts.accumulate || batchSize >= N) {
       const result = await run(job, '');
@@ -157,17 +170,23 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
     for (let start = 0, b = 0; start < N; start += batchSize, b++) {
       const count = Math.min(batchSize, N - start);
       const dir = path.join(opts.out, `batch-${String(b).padStart(5, '0')}`);
-      const result = await run(batchOf(job, start, count), `batch ${b}: `);
-      await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
-      batches.push({ batch: b, firstSample: start, N: count, loss: result.loss, dir: path.basename(dir) });
-      log.info(`batch ${b}: loss ${result.loss.toPrecision(8)} over ${count} samples → ${dir}`);
+      let loss: number;
+      if (streams(count)) {
+        loss = (await stream(batchOf(job, start, count), dir, `batch ${b}: `, { firstSample: start })).loss;
+      } else {
+        const result = await run(batchOf(job, start, count), `batch ${b}: `);
+        await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
+        loss = result.loss;
+      }
+      batches.push({ batch: b, firstSample: start, N: count, loss, dir: path.basename(dir) });
+      log.info(`batch ${b}: loss ${loss.toPrecision(8)} over ${count} samples → ${dir}`);
     }
     const summary = { ...common, N, batchSize, batches, loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / N, shards: batches.length, shapes: {}, timings: { totalMs: performance.now() - t0 } };
     await mkdir(opts.out, { recursive: true });
     await writeFile(path.join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return summary as unknown as Summary;
   } finally {
-    await pool?.close();
+    await pool.close();
     disposeNetwork(net);
   }
 }

@@ -8,8 +8,10 @@ import type { HostTensor } from '../io/host-tensor.ts';
 import type { ModelSpec } from '../nn/spec.ts';
 import type { JobContext } from '../protocol/messages.ts';
 import { toShared, type TensorRef } from '../protocol/shared-tensor.ts';
-import { removeShmDir, shmDir, writeFileTensor } from '../protocol/shm-transport.ts';
+import { SHM_PATTERN, SHM_ROOT, shmDir, writeFileTensor } from '../protocol/shm-transport.ts';
 import type { BackendName, ExtensionName } from '../vocabulary.ts';
+import type { WorkerPool } from './pool.ts';
+import { removeStale, temporary } from './temp-files.ts';
 
 export interface JobTensors {
   spec: ModelSpec;
@@ -27,6 +29,8 @@ export interface JobSettings {
   subsampling?: number[];
   seed: number;
   mcSamples: number;
+  /** Streaming: where workers write per-sample rows (see JobContext). */
+  spillDir?: string;
 }
 
 export function modelKey(spec: ModelSpec, weights: Map<string, HostTensor>): string {
@@ -38,10 +42,21 @@ export function modelKey(spec: ModelSpec, weights: Map<string, HostTensor>): str
 }
 
 let jobCounter = 0;
+let sweptShm = false;
 
-/** Returns the context and a cleanup function (removes shm files of a process-pool job). */
+/** Once per process: shm directories of coordinators and workers that died without cleaning up. */
+export function removeStaleShm(): void {
+  if (sweptShm) return;
+  sweptShm = true;
+  removeStale(SHM_ROOT, SHM_PATTERN);
+}
+
+/**
+ * Returns the context and a cleanup function (removes shm files of a process-pool job; they are
+ * also removed if the process is interrupted, and by the next start if it is killed).
+ */
 export function prepareJob(
-  kind: 'threads' | 'processes',
+  kind: WorkerPool['kind'],
   t: JobTensors,
   s: JobSettings,
   key = modelKey(t.spec, t.weights),
@@ -50,12 +65,13 @@ export function prepareJob(
   const jobId = `${process.pid}-${++jobCounter}`;
   let place: (name: string, x: HostTensor) => TensorRef;
   let cleanup = () => {};
-  if (kind === 'threads') {
+  if (kind !== 'processes') {
     place = (_name, x) => toShared(x);
   } else {
+    removeStaleShm();
     const dir = shmDir(`job-${jobId}`);
     place = (name, x) => writeFileTensor(dir, name, x);
-    cleanup = () => removeShmDir(dir);
+    cleanup = temporary(dir);
   }
   const mapOf = (m: Map<string, HostTensor>, prefix: string) => Object.fromEntries([...m].map(([k, v]) => [k, place(`${prefix}${k}`, v)]));
   const job: JobContext = {
@@ -74,6 +90,7 @@ export function prepareJob(
     seed: s.seed,
     mcSamples: s.mcSamples,
     vectors: t.vectors ? mapOf(t.vectors, 'v_') : undefined,
+    spillDir: s.spillDir,
   };
   return { job, cleanup };
 }

@@ -6,9 +6,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply, WorkerTask } from '../protocol/messages.ts';
+import type { ChildMessage, GroupResult, ParentMessage, ShardResult, TaskPhase, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { removeShmDirsOf, unpackEntries, type PackedEntries } from '../protocol/shm-transport.ts';
+import { removeStaleShm } from './job-context.ts';
 import type { WorkerPool } from './pool.ts';
+import { onInterrupt } from './temp-files.ts';
 import { sumInOrder } from '../reduce/sum-in-order.ts';
 
 const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/process-entry.mjs');
@@ -18,6 +20,13 @@ interface Slot {
   ready: Promise<void>;
   taskId: number | null;
   device: number | null;
+  /**
+   * Killed (its task aborted) and not yet exited. NOTE: a killed child may still deliver a reply it
+   * sent just before the kill; were the slot then freed, the next task would go to a dying process
+   * and fail with a spurious exit (a retry of a healthy shard). A retired slot takes no task and its
+   * messages are ignored; its 'exit' replaces it.
+   */
+  retired: boolean;
 }
 
 interface Pending {
@@ -26,6 +35,7 @@ interface Pending {
   resolve: (r: WorkerReply) => void;
   reject: (e: Error) => void;
   signal: AbortSignal;
+  onPhase?: (phase: TaskPhase) => void;
   slot?: Slot;
 }
 
@@ -79,8 +89,10 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
       env.CUDA_VISIBLE_DEVICES = String(device);
       env.BACKPACK_DEVICE = String(device);
     }
-    const child = fork(ENTRY, [], { env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const slot: Slot = { child, taskId: null, device, ready: Promise.resolve() };
+    // --expose-gc: workers collect the buffers of a finished shard before the next (release-memory.ts).
+    const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : [...process.execArgv, '--expose-gc'];
+    const child = fork(ENTRY, [], { env, execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const slot: Slot = { child, taskId: null, device, ready: Promise.resolve(), retired: false };
     slot.ready = new Promise((resolve) => child.once('message', () => resolve()));
     child.on('message', (m: ChildMessage) => onMessage(slot, m));
     child.on('exit', (code, sig) => onExit(slot, code, sig));
@@ -90,10 +102,22 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
     return slot;
   }
 
+  removeStaleShm();
   const slots: Slot[] = Array.from({ length: count }, (_, i) => spawn(devices ? devices[i] : null));
+  // Interrupted (SIGINT/SIGTERM) with the pool open: end the children at once (a busy one would
+  // only notice the disconnect after its shard) and remove their shm directories.
+  const releaseChildren = onInterrupt(() => {
+    for (const s of slots) {
+      s.child.kill('SIGKILL');
+      if (s.child.pid !== undefined) removeShmDirsOf(`worker-${s.child.pid}`);
+    }
+  });
 
   function onMessage(slot: Slot, m: ChildMessage): void {
-    if (m.type === 'reply') {
+    if (slot.retired) return;
+    if (m.type === 'phase') {
+      if (slot.taskId === m.taskId) inFlight.get(m.taskId)?.onPhase?.(m.phase);
+    } else if (m.type === 'reply') {
       const p = inFlight.get(m.taskId);
       if (!p) return;
       inFlight.delete(m.taskId);
@@ -129,7 +153,7 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
 
   function dispatch(): void {
     for (const slot of slots) {
-      if (slot.taskId !== null || queue.length === 0) continue;
+      if (slot.retired || slot.taskId !== null || queue.length === 0) continue;
       const p = queue.shift()!;
       if (p.signal.aborted) {
         p.reject(new Error('aborted before start'));
@@ -165,14 +189,18 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
   return {
     kind: 'processes',
     size: count,
-    run(task, signal) {
+    run(task, signal, onPhase) {
       return new Promise<WorkerReply>((resolve, reject) => {
-        const p: Pending = { taskId: nextTask++, task, resolve, reject, signal };
+        const p: Pending = { taskId: nextTask++, task, resolve, reject, signal, onPhase };
         signal.addEventListener('abort', () => {
           const idx = queue.indexOf(p);
           if (idx >= 0) queue.splice(idx, 1);
           // NOTE: killing the process is the only way to stop a hung task; exit() respawns it.
-          if (p.slot && p.slot.taskId === p.taskId) p.slot.child.kill('SIGKILL');
+          if (p.slot && p.slot.taskId === p.taskId && !p.slot.retired) {
+            p.slot.retired = true;
+            inFlight.delete(p.taskId);
+            p.slot.child.kill('SIGKILL');
+          }
           reject(new Error(`task aborted: ${String(signal.reason ?? 'timeout')}`));
         }, { once: true });
         queue.push(p);
@@ -181,12 +209,17 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
     },
     async close() {
       closed = true;
-      await Promise.all(slots.map((s) => new Promise<void>((resolve) => {
-        if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
-        s.child.once('exit', () => resolve());
-        s.child.disconnect?.();
-        setTimeout(() => s.child.kill('SIGKILL'), 2000).unref();
-      })));
+      try {
+        await Promise.all(slots.map((s) => new Promise<void>((resolve) => {
+          if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve();
+          s.child.once('exit', () => resolve());
+          s.child.disconnect?.();
+          setTimeout(() => s.child.kill('SIGKILL'), 2000).unref();
+        })));
+      } finally {
+        // The children have exited; a directory of one killed after the grace period goes too.
+        releaseChildren();
+      }
     },
   };
 }

@@ -11,14 +11,17 @@ import { UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
 import { finalize, finalizeStreaming } from '../reduce/finalize.ts';
-import { RowSpill } from '../reduce/row-spill.ts';
-import { writeResults, type Summary } from '../io/results.ts';
+import { createSpillDir, SPILL_PATTERN } from '../reduce/row-spill.ts';
+import { RESULTS_FILE, writeResults, type Summary } from '../io/results.ts';
 import { mkdir } from 'node:fs/promises';
-import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
+import path from 'node:path';
+import { PartialsMerger, type MergedPartials } from '../reduce/merge.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import type { BackendName } from '../vocabulary.ts';
 import { createSharedBarrier } from '../worker/barrier.ts';
 import { dispatch } from './dispatch.ts';
+import { runInOrder } from './in-order.ts';
+import { removeStale, temporary } from './temp-files.ts';
 import { prepareJob, type JobTensors } from './job-context.ts';
 import type { WorkerPool } from './pool.ts';
 
@@ -34,22 +37,29 @@ export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
   backend: BackendName;
   /** Kernel/BLAS threads of each worker's backend (native; default 1). */
   threads?: number;
-  /** Milliseconds before a shard counts as hung (0 = never). */
+  /** Milliseconds of running time (not time queued) before a shard counts as hung (0 = never). */
   shardTimeoutMs?: number;
   /** Attempts after the first for a shard that failed non-deterministically. */
   retries?: number;
   onProgress?: (p: Progress) => void;
   onRetry?: (what: string, attempt: number, reason: string) => void;
-  /** Test hook for the failure tests. */
+  /** Test hooks for the failure tests: a fault, and a delay every shard attempt works before computing. */
   fault?: FaultInjection;
-  /** Streaming: per-sample rows go to spill files here as shards arrive, not into memory. */
-  spill?: RowSpill;
+  delayMs?: number;
+  /** Streaming: workers write per-sample rows to files in this directory; only references come back. */
+  spillDir?: string;
   /**
    * The network already built (and so validated) from these tensors' spec and weights, e.g. by the
    * CLI: the coordinator then skips building its own copy, and leaves disposing it to the caller.
    */
   network?: Network;
 }
+
+/**
+ * Shards dispatched but not yet merged, per worker: enough to keep every worker busy while the
+ * coordinator merges a result, and a bound on the results held (see README: memory).
+ */
+export const WINDOW_PER_WORKER = 2;
 
 /** Shards of `shardSize`, or an even split over the pool's workers. */
 export function shardPlan(N: number, workers: number, shardSize?: number): ShardSpec[] {
@@ -91,14 +101,21 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
 }
 
 /**
- * Streaming form: per-sample rows are spilled to `outDir` as shards arrive and written into the
- * results file row by row, so memory holds sums only. Returns the summary written.
+ * Streaming form: workers write per-sample rows to spill files in `outDir` as they finish a shard;
+ * the results file is then written row by row from them, so the coordinator holds sums only.
+ * Returns the summary written. The spill directory and a results file still being written are
+ * removed on every exit path (temp-files.ts); spill directories that a killed earlier run left in
+ * `outDir` are removed first.
  */
 export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions, outDir: string, extra: Record<string, unknown>): Promise<Summary> {
   await mkdir(outDir, { recursive: true });
-  const spill = new RowSpill(outDir);
+  removeStale(outDir, SPILL_PATTERN);
+  const spillDir = createSpillDir(outDir);
+  const releaseSpill = temporary(spillDir);
+  // writeResults writes `<file>.partial`, then renames it: a crash or error leaves that behind.
+  const releasePartial = temporary(path.join(outDir, `${RESULTS_FILE}.partial`));
   try {
-    const c = await collectPartials(pool, t, { ...opts, spill });
+    const c = await collectPartials(pool, t, { ...opts, spillDir });
     const N = t.inputs.shape[0];
     const t1 = performance.now();
     const out = finalizeStreaming(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction });
@@ -107,7 +124,8 @@ export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJo
       timings: { computeMs: c.computeMs, reduceAndWriteMs: performance.now() - t1 },
     });
   } finally {
-    spill.close();
+    releaseSpill();
+    releasePartial();
   }
 }
 
@@ -136,16 +154,18 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   }
   const shards = slice?.shards ?? shardPlan(N, pool.size, opts.shardSize);
   const { job, cleanup } = prepareJob(pool.kind, t, {
-    backend: opts.backend, threads: opts.threads ?? 1, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1,
+    backend: opts.backend, threads: opts.threads ?? 1, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1, spillDir: opts.spillDir,
   }, undefined, { N, rowOffset: slice?.rowOffset ?? 0 });
   const jobAbort = new AbortController();
-  const results = new Map<number, ShardPartials>();
+  const merger = new PartialsMerger();
   let samplesDone = 0;
-  const record = (r: ShardResult) => {
-    if (results.has(r.shardId)) return; // a shard is counted exactly once
-    results.set(r.shardId, opts.spill ? opts.spill.spill(r) : r);
+  let shardsDone = 0;
+  /** Folds the next shard (in shard order) into the running merge; a shard counts exactly once. */
+  const record = (r: ShardPartials) => {
+    merger.add(r);
     samplesDone += r.count;
-    opts.onProgress?.({ shardsDone: results.size, shardsTotal: shards.length, samplesDone, N, elapsedMs: performance.now() - t0 });
+    shardsDone++;
+    opts.onProgress?.({ shardsDone, shardsTotal: shards.length, samplesDone, N, elapsedMs: performance.now() - t0 });
   };
   const dispatchOpts = (what: string, scale = 1) => ({
     timeoutMs: (opts.shardTimeoutMs ?? 0) * scale,
@@ -176,17 +196,19 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
       for (const reply of replies) reply.results.forEach(record);
       kfra = replies[0].kfra;
     } else {
-      await Promise.all(shards.map(async (shard) => {
-        const task: ShardTask = { type: 'shard', job, shard, fault: opts.fault };
+      // Backpressure: no more shards in flight or waiting to be merged than the window holds.
+      await runInOrder(shards.length, WINDOW_PER_WORKER * pool.size, async (i) => {
+        const shard = shards[i];
+        const task: ShardTask = { type: 'shard', job, shard, fault: opts.fault, delayMs: opts.delayMs };
         try {
-          record((await dispatch(pool, task, `shard ${shard.shardId}`, dispatchOpts(`shard ${shard.shardId}`))) as ShardResult);
+          return (await dispatch(pool, task, `shard ${shard.shardId}`, dispatchOpts(`shard ${shard.shardId}`))) as ShardResult;
         } catch (e) {
           jobAbort.abort(); // stop the other shards of this job; the pool keeps serving
           throw e;
         }
-      }));
+      }, (_i, r) => record(r));
     }
-    const merged = mergePartials([...results.values()]);
+    const merged = merger.result();
     if (kfra) addKfraFactors(net, merged, new Map(Object.entries(kfra).map(([k, v]) => [Number(k), v])));
     return { merged, paramNames, reduction: net.loss.reduction, shards: shards.length, computeMs: performance.now() - t0 };
   } finally {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
+import { watchPhases } from './phase-flag.ts';
 
 const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/thread-entry.mjs');
 
@@ -23,7 +24,14 @@ export function createThreadPool(size: number): WorkerPool {
   return {
     kind: 'threads',
     size,
-    run: (task, signal) => piscina.run(task, { signal }),
+    async run(task, signal, onPhase) {
+      const phases = watchPhases(onPhase);
+      try {
+        return await piscina.run({ ...task, phaseFlag: phases.flag }, { signal });
+      } finally {
+        phases.settle();
+      }
+    },
     close: () => piscina.destroy(),
   };
 }

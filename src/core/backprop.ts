@@ -13,20 +13,22 @@ import { disposeShardState, forwardShard, type ShardRequest, type ShardState } f
 import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
 import { BACKPROPS, ruleFor } from '../extensions/index.ts';
-import type { ParamContext } from '../extensions/types.ts';
+import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
+import { momentsOfRows } from '../reduce/moments.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';
 
-function toEntry(kind: 'sum' | 'rows', value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
-  if (kind === 'sum') {
+function toEntry(kind: RuleOutput['kind'], value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
+  if (kind === 'sum' || kind === 'moments') {
+    // Small sums (and the per-sample rows reduced to moments) are read and let go at once.
     const values = value.dataSync();
-    const data = new Float64Array(values);
+    const entry: PartialEntry = kind === 'sum' ? { kind, shape: value.shape, data: new Float64Array(values) } : momentsOfRows(values, value.shape[0], value.shape.slice(1));
     releaseHostData(values);
-    return { kind, shape: value.shape, data };
+    return entry;
   }
   // Per-sample rows are taken as dataSync returns them: a copy (wasm), or on native a view of the
   // tensor's own memory — either way not copied again here.
@@ -100,6 +102,9 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
       for (const q of req.extensions) {
         for (const out of ruleFor(q, layer.kind)(p)) {
+          // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
+          // statistic: reduce it to host memory once.
+          if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
           entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
             ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
             : toEntry(out.kind, out.value, rowIndex);

@@ -41,8 +41,12 @@ export interface ParamContext {
   vectors?: tf.Tensor;
 }
 
-/** A contribution to the shard's partials: summed over samples, or one row per (subsampled) sample. */
-export type RuleOutput = { field: string; kind: 'sum' | 'rows'; value: tf.Tensor };
+/**
+ * A contribution to the shard's partials: summed over samples, one row per (subsampled) sample, or
+ * 'moments': per-sample values [n, *θ] of every shard sample, reduced on the host to their float64
+ * mean and centred second moment (see src/reduce/moments.ts).
+ */
+export type RuleOutput = { field: string; kind: 'sum' | 'rows' | 'moments'; value: tf.Tensor };
 
 export type Rule = (p: ParamContext) => RuleOutput[];
 

@@ -27,12 +27,30 @@ export function toFloat64(t: HostTensor): Float64Array {
  * reads large tensors as views over its own memory, and a view returned here goes back to its
  * cache at once instead of after the next GC. A no-op for ordinary arrays (and without a lender).
  */
-let releaser: ((data: ArrayBufferView) => void) | null = null;
+export interface HostDataLender {
+  /** Whether `data` is one of the lender's views. */
+  lent(data: ArrayBufferView): boolean;
+  /** Takes a view back (detaching it); false if it is not one. */
+  release(data: ArrayBufferView): boolean;
+}
 
-export function setHostDataReleaser(f: (data: ArrayBufferView) => void): void {
-  releaser = f;
+let lender: HostDataLender | null = null;
+
+export function setHostDataLender(l: HostDataLender): void {
+  lender = l;
 }
 
 export function releaseHostData(data: ArrayBufferView): void {
-  releaser?.(data);
+  lender?.release(data);
+}
+
+/**
+ * `data` as an array the caller owns outright: a lent view is copied and given back; anything
+ * else is returned as it is. For data that must leave the thread (transferred to another one).
+ */
+export function ownedHostData<T extends HostData>(data: T): T {
+  if (!lender?.lent(data)) return data;
+  const copy = data.slice() as T;
+  lender.release(data);
+  return copy;
 }

@@ -4,6 +4,9 @@ import path from 'node:path';
 import type { ResultTensor } from '../reduce/finalize.ts';
 import { writeSafetensorsStreaming } from './safetensors-stream.ts';
 
+/** The results file's name in an output directory. */
+export const RESULTS_FILE = 'results.safetensors';
+
 export interface Summary {
   loss: number;
   N: number;
@@ -20,7 +23,7 @@ export async function writeResults(outDir: string, results: Map<string, ResultTe
   await mkdir(outDir, { recursive: true });
   const shapes: Record<string, number[]> = {};
   for (const [key, t] of results) shapes[key] = t.shape;
-  writeSafetensorsStreaming(path.join(outDir, 'results.safetensors'), results, { format: 'backpack-ts', loss: String(summary.loss) });
+  writeSafetensorsStreaming(path.join(outDir, RESULTS_FILE), results, { format: 'backpack-ts', loss: String(summary.loss) });
   const full = { ...summary, shapes } as Summary;
   await writeFile(path.join(outDir, 'summary.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;

@@ -29,6 +29,11 @@ export interface JobContext {
   seed: number;
   mcSamples: number;
   vectors?: Record<string, TensorRef>;
+  /**
+   * Streaming: the worker writes each shard's per-sample rows to a file of its own in this
+   * directory and returns references to them (src/reduce/row-spill.ts), never the rows.
+   */
+  spillDir?: string;
 }
 
 export interface ShardSpec {
@@ -44,6 +49,10 @@ export interface ShardTask {
   shard: ShardSpec;
   /** Test hook: make the worker fail in a chosen way (never set by the CLI). */
   fault?: FaultInjection;
+  /** Test hook: every attempt of this shard first works (sleeps) this many ms, as a slow shard would. */
+  delayMs?: number;
+  /** Thread pools: see PhaseFlag. */
+  phaseFlag?: PhaseFlag;
 }
 
 /**
@@ -56,7 +65,21 @@ export interface KfraGroupTask {
   shards: ShardSpec[];
   group: number;
   barrier: BarrierHandle;
+  phaseFlag?: PhaseFlag;
 }
+
+/**
+ * Where a worker is with a task: 'received' (it has the task; a fresh worker may still be starting
+ * its backend) and 'started' (backend ready, the shard's work begins). The coordinator times the
+ * two apart: start-up and running each get --shard-timeout, and time queued gets none.
+ */
+export type TaskPhase = 'received' | 'started';
+
+/**
+ * Threads: one Int32 holding the task's phase — 0 queued, 1 received, 2 started, set by the worker
+ * (with a notify); −1 once the task settled (set by the coordinator). Processes send 'phase'.
+ */
+export type PhaseFlag = SharedArrayBuffer;
 
 export type BarrierHandle = SharedBarrier | { kind: 'messages'; id: string; groups: number; timeoutMs: number };
 
@@ -107,6 +130,8 @@ export type WorkerReply = { ok: true; value: ShardResult | GroupResult } | { ok:
 /** Process pool only: messages between a child and the coordinator besides task/reply. */
 export type ChildMessage =
   | { type: 'ready'; pid: number }
+  /** The child reached a phase of the task (see TaskPhase). */
+  | { type: 'phase'; taskId: number; phase: TaskPhase }
   | { type: 'reply'; taskId: number; reply: WorkerReply }
   | { type: 'allreduce'; taskId: number; barrier: string; round: number; group: number; values: Float64Array[] };
 

@@ -51,16 +51,3 @@ export function rowsOf<T extends TensorRef>(s: T, start: number, count: number):
   const per = numel(s.shape.slice(1));
   return { ...s, shape: [count, ...s.shape.slice(1)], offset: s.offset + start * per };
 }
-
-/** A Float64Array/Float32Array whose memory is shared, so returning it to the coordinator copies nothing. */
-export function sharedFloat64(values: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(new SharedArrayBuffer(values.length * 8));
-  out.set(values);
-  return out;
-}
-
-export function sharedFloat32(values: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(new SharedArrayBuffer(values.length * 4));
-  out.set(values);
-  return out;
-}

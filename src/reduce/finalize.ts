@@ -1,14 +1,15 @@
 /**
  * Turns merged partials into BackPACK's results, once, after all shards are merged. Each quantity
  * says how (its entry in FINALIZERS): a sum as it is, rows ordered by sample (or by the
- * subsampling list), a formula over several sums (Variance), or a list (Kronecker factors,
+ * subsampling list), a formula over merged statistics (Variance's moments), or a list (Kronecker factors,
  * written `<param>.<savefield>.<k>`).
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
-import { VARIANCE_SUMSQ } from '../extensions/variance/index.ts';
+import { VARIANCE_MOMENTS } from '../extensions/variance/index.ts';
 import { GRAD_FIELD, SAVEFIELDS, type ExtensionName } from '../vocabulary.ts';
 import type { MergedPartials } from './merge.ts';
+import { momentsParts } from './moments.ts';
 import type { PartialEntry } from './partials.ts';
 import { SpilledRows } from './row-spill.ts';
 
@@ -23,7 +24,10 @@ export interface FinalizeOptions {
   reduction: 'mean' | 'sum';
 }
 
-/** A result produced piece by piece (rows read back from spill files) instead of held in memory. */
+/**
+ * A result produced piece by piece (rows read back from spill files) instead of held in memory.
+ * A chunk is valid until the next is requested (the buffer is reused): consume or copy it first.
+ */
 export interface StreamedTensor {
   dtype: 'float32';
   shape: number[];
@@ -64,11 +68,14 @@ function streamedRows(e: Extract<RowsEntry, { kind: 'spilled' }>, key: string, s
     shape,
     *chunks() {
       const rows = new SpilledRows(e);
+      // NOTE: one buffer for every row: each chunk is consumed (written) before the next is read.
+      let scratch: Float32Array | undefined;
       try {
         for (const [start, length] of parts) {
           for (const sample of order) {
             if (!rows.has(sample)) throw missing(key, sample);
-            yield rows.read(sample, start, length);
+            scratch = rows.read(sample, start, length, scratch);
+            yield scratch;
           }
         }
       } finally {
@@ -123,16 +130,18 @@ const fromRows = (field: string): Finalizer => (param, merged, opts) => [[field,
 
 const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[field, swappedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
 
-/** (1/N) Σ g_n² − ((1/N) Σ g_n)², in float64. */
+/** The merged moments of a parameter's per-sample gradients, over all N samples. */
+function momentsOf(merged: MergedPartials, param: string, opts: FinalizeOptions): { mean: Float64Array; m2: Float64Array } {
+  const e = entry(merged, `${param}.${VARIANCE_MOMENTS}`, 'moments');
+  if (e.count !== opts.N) throw new BackpackError(ErrorCode.Internal, `moments of '${param}' cover ${e.count} of ${opts.N} samples`, false);
+  return momentsParts(e);
+}
+
+/** (1/N) Σ_n (g_n − mean)² = (1/N) Σ g_n² − ((1/N) Σ g_n)², from the centred moments (no cancellation). */
 const varianceOf: Finalizer = (param, merged, opts) => {
-  const sum = entry(merged, `${param}.${GRAD_FIELD}`, 'sum');
-  const sumsq = entry(merged, `${param}.${VARIANCE_SUMSQ}`, 'sum');
-  const data = new Float32Array(sum.data.length);
-  for (let j = 0; j < data.length; j++) {
-    const mean = sum.data[j] / opts.N;
-    data[j] = sumsq.data[j] / opts.N - mean * mean;
-  }
-  return [[SAVEFIELDS.Variance, { dtype: 'float32', shape: sum.shape, data }]];
+  const e = entry(merged, `${param}.${VARIANCE_MOMENTS}`, 'moments');
+  const { m2 } = momentsOf(merged, param, opts);
+  return [[SAVEFIELDS.Variance, { dtype: 'float32', shape: e.shape, data: Float32Array.from(m2, (v) => v / opts.N) }]];
 };
 
 /** [B] for biases, [B, A] for weights with A = (1/N) Σ x xᵀ. */
@@ -171,18 +180,20 @@ const scalar = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: 
  * McCandlish et al. 2018, appendix A.1: with u_n the per-sample gradients (mean reduction: N·g_n,
  * sum: g_n), G_B = mean u_n and S = mean |u_n|², the unbiased estimates for B_small = 1, B_big = N
  * are |G|² ≈ (N|G_B|² − S)/(N − 1) and tr Σ ≈ N(S − |G_B|²)/(N − 1); B_simple = tr Σ / |G|².
+ * With u_n = s·g_n and A = Σ_params Σ_n |g_n − mean|² (the merged M2), S − |G_B|² = s²A/N, so
+ * tr Σ = s²A/(N − 1) and |G|² = s²(|Σ g|²/N² − A/(N(N − 1))): no difference of large sums.
  */
 function noiseScale(merged: MergedPartials, opts: FinalizeOptions): [string, HostTensor][] {
   const N = opts.N;
   let gradSq = 0;
-  let sumSq = 0;
+  let A = 0;
   for (const param of opts.paramNames) {
     for (const v of entry(merged, `${param}.${GRAD_FIELD}`, 'sum').data) gradSq += v * v;
-    for (const v of entry(merged, `${param}.${VARIANCE_SUMSQ}`, 'sum').data) sumSq += v;
+    for (const v of momentsOf(merged, param, opts).m2) A += v;
   }
-  const [GB2, S] = opts.reduction === 'mean' ? [gradSq, N * sumSq] : [gradSq / (N * N), sumSq / N];
-  const trueGradSq = (N * GB2 - S) / (N - 1);
-  const traceCov = (N * (S - GB2)) / (N - 1);
+  const s2 = opts.reduction === 'mean' ? N * N : 1;
+  const traceCov = (s2 * A) / (N - 1);
+  const trueGradSq = s2 * (gradSq / (N * N) - A / (N * (N - 1)));
   const field = SAVEFIELDS.GradientNoiseScale;
   return [
     [field, scalar(N > 1 ? traceCov / trueGradSq : NaN)],
@@ -200,11 +211,11 @@ export const NETWORK_FINALIZERS: Partial<Record<ExtensionName, (merged: MergedPa
  * How each quantity combines across shards, for readers and for the coordinator: sums add,
  * rows concatenate by global sample index, and KFRA's B is not decomposable (a per-layer collective).
  */
-export const COMBINES: Record<ExtensionName, 'sum' | 'rows' | 'sum, derived once' | 'collective per layer'> = {
-  BatchGrad: 'rows', BatchL2Grad: 'rows', SumGradSquared: 'sum', Variance: 'sum, derived once',
+export const COMBINES: Record<ExtensionName, 'sum' | 'rows' | 'moments, derived once' | 'collective per layer'> = {
+  BatchGrad: 'rows', BatchL2Grad: 'rows', SumGradSquared: 'sum', Variance: 'moments, derived once',
   DiagGGNExact: 'sum', DiagGGNMC: 'sum', BatchDiagGGNExact: 'rows', BatchDiagGGNMC: 'rows',
   SqrtGGNExact: 'rows', SqrtGGNMC: 'rows', DiagHessian: 'sum', BatchDiagHessian: 'rows',
-  KFAC: 'sum', KFLR: 'sum', KFRA: 'collective per layer', GGNMP: 'sum', HMP: 'sum', GradientNoiseScale: 'sum, derived once',
+  KFAC: 'sum', KFLR: 'sum', KFRA: 'collective per layer', GGNMP: 'sum', HMP: 'sum', GradientNoiseScale: 'moments, derived once',
 };
 
 /** Reads a streamed result into memory. */

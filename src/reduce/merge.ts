@@ -4,6 +4,7 @@
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
+import { mergeMoments } from './moments.ts';
 import type { PartialEntry, ShardPartials } from './partials.ts';
 
 export interface MergedPartials {
@@ -19,13 +20,14 @@ function mergeEntry(key: string, into: PartialEntry, next: PartialEntry): Partia
     for (let j = 0; j < next.data.length; j++) into.data[j] += next.data[j];
     return into;
   }
+  if (into.kind === 'moments' && next.kind === 'moments') return mergeMoments(key, into, next);
   if (into.kind === 'spilled' && next.kind === 'spilled') return { ...into, chunks: [...into.chunks, ...next.chunks] };
   throw new BackpackError(ErrorCode.Internal, `partial '${key}' is combined from entries of kinds ${into.kind} and ${next.kind}`, false);
 }
 
 // NOTE: `new TypedArray(typedArray)` is a bulk copy; `TypedArray.from` iterates element by element.
 const copy = (e: PartialEntry): PartialEntry => {
-  if (e.kind === 'sum') return { ...e, data: new Float64Array(e.data) };
+  if (e.kind === 'sum' || e.kind === 'moments') return { ...e, data: new Float64Array(e.data) };
   if (e.kind === 'rows') return { ...e, index: new Int32Array(e.index), data: new Float32Array(e.data) };
   return { ...e, chunks: [...e.chunks] };
 };
@@ -49,27 +51,42 @@ export function concatRows(parts: Extract<PartialEntry, { kind: 'rows' }>[]): Pa
   return { kind: 'rows', rowShape: parts[0].rowShape, index, data };
 }
 
-export function mergePartials(shards: readonly ShardPartials[]): MergedPartials {
-  const ordered = [...shards].sort((a, b) => a.shardId - b.shardId);
-  const seen = new Set<number>();
-  const entries: Record<string, PartialEntry> = {};
-  const rows: Record<string, Extract<PartialEntry, { kind: 'rows' }>[]> = {};
-  let count = 0;
-  let loss = 0;
-  for (const shard of ordered) {
-    // A shard delivered twice (a retry that raced its original) is counted once.
-    if (seen.has(shard.shardId)) continue;
-    seen.add(shard.shardId);
-    count += shard.count;
-    loss += shard.loss;
+/**
+ * Merges shards one at a time, in the order added (callers add in shard order), so a coordinator
+ * can fold each shard in as soon as its predecessors are in and drop it: memory holds one running
+ * merge, not every shard's sums. Rows are kept and concatenated once, at the end.
+ */
+export class PartialsMerger {
+  private readonly entries: Record<string, PartialEntry> = {};
+  private readonly rows: Record<string, Extract<PartialEntry, { kind: 'rows' }>[]> = {};
+  private readonly seen = new Set<number>();
+  private count = 0;
+  private loss = 0;
+
+  /** Adds the next shard; a shard delivered twice (a retry that raced its original) is counted once. */
+  add(shard: ShardPartials): void {
+    if (this.seen.has(shard.shardId)) return;
+    this.seen.add(shard.shardId);
+    this.count += shard.count;
+    this.loss += shard.loss;
     for (const [key, entry] of Object.entries(shard.entries)) {
-      if (entry.kind === 'rows') (rows[key] ??= []).push(entry);
-      else entries[key] = entries[key] ? mergeEntry(key, entries[key], entry) : copy(entry);
+      if (entry.kind === 'rows') (this.rows[key] ??= []).push(entry);
+      else this.entries[key] = this.entries[key] ? mergeEntry(key, this.entries[key], entry) : copy(entry);
     }
   }
-  for (const [key, parts] of Object.entries(rows)) {
-    if (entries[key]) throw new BackpackError(ErrorCode.Internal, `partial '${key}' is rows in one shard and not in another`, false);
-    entries[key] = concatRows(parts);
+
+  result(): MergedPartials {
+    const entries = { ...this.entries };
+    for (const [key, parts] of Object.entries(this.rows)) {
+      if (entries[key]) throw new BackpackError(ErrorCode.Internal, `partial '${key}' is rows in one shard and not in another`, false);
+      entries[key] = concatRows(parts);
+    }
+    return { count: this.count, loss: this.loss, entries };
   }
-  return { count, loss, entries };
+}
+
+export function mergePartials(shards: readonly ShardPartials[]): MergedPartials {
+  const merger = new PartialsMerger();
+  for (const shard of [...shards].sort((a, b) => a.shardId - b.shardId)) merger.add(shard);
+  return merger.result();
 }

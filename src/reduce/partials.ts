@@ -1,7 +1,8 @@
 /**
  * Partial results: what one shard returns. Sufficient statistics, never finished answers:
- * sums over the shard's samples (combined by addition) and per-sample rows (combined by
- * concatenation in global sample order). The batch loss is a sum of per-shard ρ·Σℓ_n too.
+ * sums over the shard's samples (combined by addition), moments (mean and centred second moment,
+ * combined by Chan et al.'s pairwise update) and per-sample rows (combined by concatenation in
+ * global sample order). The batch loss is a sum of per-shard ρ·Σℓ_n too.
  */
 
 export type PartialEntry =
@@ -10,7 +11,13 @@ export type PartialEntry =
   /** One row per sample; `index` holds each row's global sample index. */
   | { kind: 'rows'; rowShape: number[]; index: Int32Array; data: Float32Array }
   /** Rows written to spill files as shards arrived (streaming mode): never held in memory. */
-  | { kind: 'spilled'; rowShape: number[]; chunks: SpillChunk[] };
+  | { kind: 'spilled'; rowShape: number[]; chunks: SpillChunk[] }
+  /**
+   * Moments of per-sample values over `count` samples, in float64: data = [mean, M2] (each of
+   * the shape's size), M2 = Σ_n (g_n − mean)². Merged by Chan, Golub & LeVeque's pairwise update
+   * (moments.ts), not by addition: Variance and GradientNoiseScale.
+   */
+  | { kind: 'moments'; shape: number[]; count: number; data: Float64Array };
 
 /** One shard's rows of one key in a spill file: row i of `index` starts at byteOffset + i·width·4. */
 export interface SpillChunk {
@@ -26,6 +33,6 @@ export interface ShardPartials {
   count: number;
   /** ρ·Σ_n ℓ_n over the shard's samples (ρ from the global batch size). */
   loss: number;
-  /** Keyed `<param>.<field>` (e.g. "0.weight.grad", "0.weight.variance.sumsq"). */
+  /** Keyed `<param>.<field>` (e.g. "0.weight.grad", "0.weight.variance.moments"). */
   entries: Record<string, PartialEntry>;
 }

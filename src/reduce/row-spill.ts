@@ -1,51 +1,56 @@
 /**
- * Streaming of per-sample outputs: as shard results arrive, their rows (BatchGrad, SqrtGGN, …) are
- * appended to one spill file per key and dropped from memory; the results file is later written
- * row by row from the spills (see finalize's streamed tensors), so memory never holds [N, *θ].
+ * Streaming of per-sample outputs: the worker that computed a shard writes its rows (BatchGrad,
+ * SqrtGGN, …) to a file of its own in the job's spill directory, straight from its memory, and
+ * returns only references to them ('spilled' entries). The coordinator never holds rows; the
+ * results file is later written row by row from the spill files (finalize's streamed tensors), so
+ * memory never holds [N, *θ], nor even one shard's rows outside the worker that made them.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import type { PartialEntry, ShardPartials, SpillChunk } from './partials.ts';
 
-export class RowSpill {
-  readonly dir: string;
-  private files = new Map<string, { fd: number; file: string; size: number }>();
+/** Spill directories are `.backpack-spill-<pid>-…` in the output directory (see temp-files.ts). */
+export const SPILL_PATTERN = /^\.backpack-spill-(\d+)-/;
 
-  constructor(parent: string) {
-    this.dir = mkdtempSync(path.join(parent, '.spill-'));
-  }
+export function createSpillDir(parent: string): string {
+  return mkdtempSync(path.join(parent, `.backpack-spill-${process.pid}-`));
+}
 
-  /** Moves a shard's rows entries to disk; sums stay in memory. */
-  spill(shard: ShardPartials): ShardPartials {
-    const entries: Record<string, PartialEntry> = {};
+/**
+ * Writes a shard's rows entries, one after the other, into a new file of `dir` and returns the
+ * partials with those entries replaced by references; sums stay as they are. The file name is
+ * unique per attempt, so a retry never races a file its killed predecessor was writing.
+ */
+export function spillRows(shard: ShardPartials, dir: string): ShardPartials {
+  const entries: Record<string, PartialEntry> = {};
+  const file = path.join(dir, `shard-${shard.shardId}-${process.pid}-${Math.random().toString(36).slice(2, 10)}.f32`);
+  let fd: number | null = null;
+  let size = 0;
+  try {
     for (const [key, e] of Object.entries(shard.entries)) {
       if (e.kind !== 'rows') {
         entries[key] = e;
         continue;
       }
-      let f = this.files.get(key);
-      if (!f) {
-        const file = path.join(this.dir, `${this.files.size}.f32`);
-        f = { fd: openSync(file, 'w+'), file, size: 0 };
-        this.files.set(key, f);
-      }
+      fd ??= openSync(file, 'w');
       const bytes = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-      writeSync(f.fd, bytes, 0, bytes.length, f.size);
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, size + done);
+      const chunk: SpillChunk = { file, byteOffset: size, index: e.index };
+      size += bytes.length;
+      // Written: a native view goes back to its cache now.
       releaseHostData(e.data);
-      const chunk: SpillChunk = { file: f.file, byteOffset: f.size, index: e.index };
-      f.size += bytes.length;
       entries[key] = { kind: 'spilled', rowShape: e.rowShape, chunks: [chunk] };
     }
-    return { ...shard, entries };
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
-
-  close(): void {
-    for (const f of this.files.values()) closeSync(f.fd);
-    this.files.clear();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
+  return { ...shard, entries };
 }
+
+/** Open spill files kept at once while reading (rows are read mostly file after file). */
+const OPEN_FILES = 8;
 
 /** Random access to spilled rows by global sample index. */
 export class SpilledRows {
@@ -62,13 +67,38 @@ export class SpilledRows {
     return this.where.has(sample);
   }
 
-  /** Reads `length` floats of a sample's row starting at element `start`. */
-  read(sample: number, start = 0, length = this.width): Float32Array {
+  /** An open descriptor of `file`, most recently used last; the oldest is closed beyond OPEN_FILES. */
+  private fdOf(file: string): number {
+    let fd = this.fds.get(file);
+    if (fd !== undefined) {
+      this.fds.delete(file);
+    } else {
+      fd = openSync(file, 'r');
+      if (this.fds.size >= OPEN_FILES) {
+        const [oldest, old] = this.fds.entries().next().value as [string, number];
+        this.fds.delete(oldest);
+        closeSync(old);
+      }
+    }
+    this.fds.set(file, fd);
+    return fd;
+  }
+
+  /**
+   * Reads `length` floats of a sample's row starting at element `start`, into `into` when given
+   * (a writer that consumes each row at once reuses one buffer instead of allocating per row).
+   */
+  read(sample: number, start = 0, length = this.width, into?: Float32Array): Float32Array {
     const w = this.where.get(sample)!;
-    let fd = this.fds.get(w.chunk.file);
-    if (fd === undefined) this.fds.set(w.chunk.file, (fd = openSync(w.chunk.file, 'r')));
-    const out = new Float32Array(length);
-    readSync(fd, Buffer.from(out.buffer), 0, length * 4, w.chunk.byteOffset + (w.row * this.width + start) * 4);
+    const fd = this.fdOf(w.chunk.file);
+    const out = into && into.length === length ? into : new Float32Array(length);
+    const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    const at = w.chunk.byteOffset + (w.row * this.width + start) * 4;
+    for (let done = 0; done < bytes.length; ) {
+      const n = readSync(fd, bytes, done, bytes.length - done, at + done);
+      if (n === 0) throw new BackpackError(ErrorCode.Internal, `${w.chunk.file}: short read of sample ${sample}`, false);
+      done += n;
+    }
     return out;
   }
 

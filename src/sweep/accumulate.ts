@@ -2,11 +2,13 @@ import { concatRows } from '../reduce/merge.ts';
 /**
  * Exact accumulation over the batches of a pass. Each batch's partials were computed as a slice of
  * one batch of N samples (ρ from the pass's N, global sample offsets), so adding them gives the
- * partials of that whole batch: sums add in float64 in batch order (never arrival order), rows are
+ * partials of that whole batch: sums add in float64 in batch order (never arrival order), moments
+ * merge by Chan et al.'s pairwise update (src/reduce/moments.ts) in batch order, rows are
  * kept and concatenated once at the end (pairwise concatenation would copy quadratically).
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { MergedPartials } from '../reduce/merge.ts';
+import { mergeMoments, type MomentsEntry } from '../reduce/moments.ts';
 import type { PartialEntry } from '../reduce/partials.ts';
 
 type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
@@ -14,6 +16,7 @@ type RowsEntry = Extract<PartialEntry, { kind: 'rows' }>;
 
 export class PartialsAccumulator {
   private readonly sums = new Map<string, SumEntry>();
+  private readonly moments = new Map<string, MomentsEntry>();
   private readonly rows = new Map<string, RowsEntry[]>();
   private count = 0;
   private loss = 0;
@@ -31,6 +34,10 @@ export class PartialsAccumulator {
         }
         if (into.data.length !== e.data.length) throw new BackpackError(ErrorCode.Internal, `partial '${key}' changed size between batches`, false);
         for (let j = 0; j < e.data.length; j++) into.data[j] += e.data[j];
+      } else if (e.kind === 'moments') {
+        const into = this.moments.get(key);
+        if (into) mergeMoments(key, into, e);
+        else this.moments.set(key, { ...e, data: new Float64Array(e.data) });
       } else if (e.kind === 'rows') {
         const list = this.rows.get(key) ?? [];
         list.push({ ...e, index: new Int32Array(e.index), data: new Float32Array(e.data) });
@@ -43,7 +50,7 @@ export class PartialsAccumulator {
 
   /** The partials of the whole pass, as if it had been one batch. */
   result(): MergedPartials {
-    const entries: Record<string, PartialEntry> = Object.fromEntries(this.sums);
+    const entries: Record<string, PartialEntry> = { ...Object.fromEntries(this.sums), ...Object.fromEntries(this.moments) };
     for (const [key, parts] of this.rows) entries[key] = concatRows(parts);
     return { count: this.count, loss: this.loss, entries };
   }

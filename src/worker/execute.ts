@@ -1,18 +1,39 @@
 /**
- * What a worker does with a task, the same in a thread and in a child process: resolve the job's
- * tensors, use the cached model replica, run the shard (or a KFRA group) and return partials.
+ * What a worker does with a task, the same in a thread, a child process or in-process: resolve the
+ * job's tensors, use the cached model replica, run the shard (or a KFRA group) and return partials
+ * in plain arrays (threads then transfer them, processes write them to a file: transfer.ts,
+ * process-worker.ts).
  */
 import { backwardShard, computeShard } from '../core/backprop.ts';
 import { disposeShardState, forwardShard, type ShardRequest } from '../core/forward.ts';
 import { runKfraAsync } from '../core/kfra.ts';
 import { useBackend } from '../backends/select.ts';
-import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask } from '../protocol/messages.ts';
-import { releaseHostData } from '../io/host-tensor.ts';
-import { rowsOf, sharedFloat32, sharedFloat64 } from '../protocol/shared-tensor.ts';
+import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask, TaskPhase } from '../protocol/messages.ts';
+import { ownedHostData } from '../io/host-tensor.ts';
+import { rowsOf } from '../protocol/shared-tensor.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
+import { spillRows } from '../reduce/row-spill.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';
-import { injectFault } from './faults.ts';
+import { injectFault, sleep } from './faults.ts';
+import { collectDropped, dropped } from './release-memory.ts';
+
+/**
+ * The partials as they leave the worker: when streaming, rows written to the job's spill directory
+ * (only references travel). The host buffers this shard lets go of (spilled rows, the per-sample
+ * gradients reduced to moments) are recorded, to be collected before the next task allocates.
+ */
+function handOver(p: ShardPartials, job: JobContext): ShardPartials {
+  for (const e of Object.values(p.entries)) {
+    if (e.kind === 'moments') dropped(e.count * (e.data.length / 2) * 4);
+    else if (e.kind === 'rows' && job.spillDir) dropped(e.data.byteLength);
+  }
+  if (job.spillDir) return spillRows(p, job.spillDir);
+  // Rows that leave this thread must be arrays it owns: a backend's view (native) is copied.
+  const entries: ShardPartials['entries'] = {};
+  for (const [key, e] of Object.entries(p.entries)) entries[key] = e.kind === 'rows' ? { ...e, data: ownedHostData(e.data) } : e;
+  return { ...p, entries };
+}
 
 export const workerId = `${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 
@@ -32,40 +53,34 @@ function request(job: JobContext, shard: ShardSpec): ShardRequest {
 }
 
 /**
- * Moves partial data into shared memory, so posting the result to the coordinator thread clones
- * only handles. (Process workers send files instead; the extra copy is then harmless.)
+ * `onPhase` tells the coordinator where the task is: 'received' now, 'started' once the backend is
+ * ready, so a fresh (replacement) worker's backend start-up does not count as the shard's running.
  */
-function shared(p: ShardPartials): ShardPartials {
-  const entries: ShardPartials['entries'] = {};
-  for (const [key, e] of Object.entries(p.entries)) {
-    if (e.kind === 'sum') entries[key] = { ...e, data: sharedFloat64(e.data) };
-    else if (e.kind === 'rows') {
-      entries[key] = { ...e, data: sharedFloat32(e.data) };
-      releaseHostData(e.data);
-    }
-    else entries[key] = e;
-  }
-  return { ...p, entries };
-}
-
-export async function executeShard(task: ShardTask): Promise<ShardResult> {
+export async function executeShard(task: ShardTask, onPhase: (phase: TaskPhase) => void = () => {}): Promise<ShardResult> {
+  onPhase('received');
   await useBackend(task.job.backend, { threads: task.job.threads });
+  onPhase('started');
+  collectDropped();
+  if (task.delayMs) sleep(task.delayMs);
   if (task.fault) injectFault(task.fault, task.shard.shardId);
   const net = modelFor(task.job);
   const p = computeShard(net, request(task.job, task.shard));
-  return { type: 'partials', ...shared(p), workerId };
+  return { type: 'partials', ...handOver(p, task.job), workerId };
 }
 
 /**
  * KFRA: forward and backward every shard of the group, keep their states, then run KFRA's
  * backward pass with one all-reduce per sample-dependent layer across all groups.
  */
-export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>): Promise<GroupResult> {
+export async function executeKfraGroup(task: KfraGroupTask, allReduce: (local: Float64Array[]) => Promise<Float64Array>, onPhase: (phase: TaskPhase) => void = () => {}): Promise<GroupResult> {
+  onPhase('received');
   await useBackend(task.job.backend, { threads: task.job.threads });
+  onPhase('started');
+  collectDropped();
   const net = modelFor(task.job);
   const states = task.shards.map((s) => forwardShard(net, request(task.job, s)));
   try {
-    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...shared(backwardShard(net, st)), workerId }));
+    const results: ShardResult[] = states.map((st) => ({ type: 'partials', ...handOver(backwardShard(net, st), task.job), workerId }));
     const factors = await runKfraAsync(net.layers, states, task.job.N, allReduce);
     return { type: 'group', results, kfra: Object.fromEntries(factors) };
   } finally {

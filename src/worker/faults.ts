@@ -16,6 +16,11 @@ export function injectFault(fault: FaultInjection, shardId: number): void {
       // In a worker thread this ends the thread; in a child process, the process.
       process.exit(70);
     case 'hang':
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 * 60_000);
+      sleep(10 * 60_000);
   }
+}
+
+/** Blocks this thread (like a long computation would; a timer would let the event loop run). */
+export function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

@@ -5,9 +5,15 @@
  */
 import path from 'node:path';
 import { serializeError } from '../errors/index.ts';
-import type { ChildMessage, GroupResult, ParentMessage, ShardResult, WorkerReply } from '../protocol/messages.ts';
+import type { ChildMessage, GroupResult, ParentMessage, ShardResult, TaskPhase, WorkerReply } from '../protocol/messages.ts';
 import { packEntries, removeShmDir, shmDir } from '../protocol/shm-transport.ts';
 import { executeKfraGroup, executeShard } from './execute.ts';
+import { dropped } from './release-memory.ts';
+
+function dataBytes(value: ShardResult | GroupResult): number {
+  const results = value.type === 'partials' ? [value] : value.results;
+  return results.reduce((a, r) => a + Object.values(r.entries).reduce((b, e) => b + (e.kind === 'spilled' ? 0 : e.data.byteLength), 0), 0);
+}
 
 const send = (m: ChildMessage) => process.send!(m);
 const dir = shmDir(`worker-${process.pid}`);
@@ -29,8 +35,9 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
   try {
     const { task } = m;
     let value: ShardResult | GroupResult;
+    const phase = (p: TaskPhase) => send({ type: 'phase', taskId, phase: p });
     if (task.type === 'shard') {
-      value = await executeShard(task);
+      value = await executeShard(task, phase);
     } else {
       let round = 0;
       const barrier = task.barrier;
@@ -41,9 +48,10 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
           pendingReduce.set(`${taskId}:${r}`, resolve);
           send({ type: 'allreduce', taskId, barrier: id, round: r, group: task.group, values });
         });
-      });
+      }, phase);
     }
     reply = { ok: true, value: packed(value, taskId) };
+    dropped(dataBytes(value)); // written to the shm file: garbage once this task is done
   } catch (e) {
     reply = { ok: false, error: serializeError(e) };
   }

@@ -31,9 +31,9 @@ function counting(pool: WorkerPool): { pool: WorkerPool; attempts: number[]; of:
   const wrapped: WorkerPool = {
     kind: pool.kind,
     size: pool.size,
-    run: (task, signal) => {
+    run: (task, signal, onPhase) => {
       attempts.push(task.type === 'shard' ? task.shard.shardId : -1);
-      return pool.run(task, signal);
+      return pool.run(task, signal, onPhase);
     },
     close: () => pool.close(),
   };
@@ -117,7 +117,7 @@ describe.each(POOL_KINDS)('%s pool', (kind) => {
     expect(progress.at(-1)!.samplesDone).toBe(N);
     const faulty = retries.calls.filter(([what]) => what === `shard ${FAULTY}`);
     expect(faulty.length).toBeGreaterThanOrEqual(1);
-    expect(faulty[0]).toEqual([`shard ${FAULTY}`, 1, expect.stringMatching(/no result after 1500 ms/)]);
+    expect(faulty[0]).toEqual([`shard ${FAULTY}`, 1, expect.stringMatching(/no result after 1500 ms of running/)]);
     expect(Atomics.load(new Int32Array(counter), 0)).toBeLessThan(0); // sabotaged once, then ran clean
     if (kind === 'processes') {
       // The hung process was killed and a fresh one took its place.

@@ -1,5 +1,6 @@
 /**
- * The coordinator on real worker pools (threads and processes, W = 1…4) reproduces the in-process
+ * The coordinator on real worker pools (threads and processes, W = 1…4, and the in-process pool of
+ * --workers 0) reproduces the in-process
  * single-shard run: N = 37 split evenly (uneven shards of ⌈37/W⌉) or in shards of 5, every quantity
  * (GGNMP/HMP with vectors, KFRA through its all-reduce, GradientNoiseScale, the MC quantities with
  * a fixed seed) within rtol 1e-6 of one shard; and with a fixed shard plan the results are bitwise
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunOptions } from '../../src/api/run.ts';
 import { useBackend } from '../../src/backends/select.ts';
 import { createPool } from '../../src/coordinator/create-pool.ts';
+import { createInProcessPool } from '../../src/coordinator/in-process-pool.ts';
 import type { WorkerPool } from '../../src/coordinator/pool.ts';
 import { runJobOnPool } from '../../src/coordinator/run-job.ts';
 import { SAVEFIELDS, type ExtensionName } from '../../src/vocabulary.ts';
@@ -54,12 +56,14 @@ describe('the reference itself', () => {
   });
 });
 
-describe.each(POOL_KINDS)('%s pool', (kind) => {
-  describe.each(WORKERS)('W = %i', (W) => {
+const SETTINGS: [WorkerPool['kind'], number[]][] = [...POOL_KINDS.map((k): [WorkerPool['kind'], number[]] => [k, WORKERS]), ['in-process', [1]]];
+
+describe.each(SETTINGS)('%s pool', (kind, workerCounts) => {
+  describe.each(workerCounts)('W = %i', (W) => {
     let pool: WorkerPool;
 
     beforeAll(() => {
-      pool = createPool(kind, W);
+      pool = kind === 'in-process' ? createInProcessPool() : createPool(kind, W);
       expect(pool.size).toBe(W);
       expect(pool.kind).toBe(kind);
     });

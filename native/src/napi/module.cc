@@ -331,6 +331,29 @@ BINDING(Release) {
   });
 }
 
+/** isView(typedArray): whether it is one of this instance's live views. */
+BINDING(IsView) {
+  return guarded(env, [&] {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    napi_typedarray_type type;
+    size_t length, offset;
+    void* data;
+    napi_value ab, result;
+    bool found = false;
+    if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) == napi_ok) {
+      void* base = nullptr;
+      size_t bytes = 0;
+      napi_get_arraybuffer_info(env, ab, &base, &bytes);
+      Core& c = core(env);
+      for (ViewHint* v : c.views) found = found || (!v->released && c.buffers[static_cast<size_t>(v->handle)].ptr == base && static_cast<size_t>(v->bytes) == bytes);
+    }
+    napi_get_boolean(env, found, &result);
+    return result;
+  });
+}
+
 BINDING(Stats) {
   return guarded(env, [&] {
     Core& c = core(env);
@@ -719,6 +742,7 @@ NAPI_MODULE_INIT() {
       {"view", nullptr, View, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"isView", nullptr, IsView, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setCacheLimit", nullptr, SetCacheLimit, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fill", nullptr, Fill, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},

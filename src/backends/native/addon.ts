@@ -37,6 +37,8 @@ export interface NativeAddon {
   stats(): NativeStats;
   /** Returns a view to the cache now (detaching it); false for arrays that are not views. */
   release(data: ArrayBufferView): boolean;
+  /** Whether an array is one of this thread's views. */
+  isView(data: ArrayBufferView): boolean;
   setCacheLimit(bytes: number): void;
   /** [y, dtype, n, value] */
   fill(p: Float64Array): void;

@@ -3,7 +3,7 @@
  * per module instance, and each worker thread has its own).
  */
 import { registerBackend, registerKernel } from '@tensorflow/tfjs-core';
-import { setHostDataReleaser } from '../../io/host-tensor.ts';
+import { setHostDataLender } from '../../io/host-tensor.ts';
 import { loadNativeAddon } from './addon.ts';
 import { NativeBackend } from './backend.ts';
 import { convKernels } from './kernels/conv.ts';
@@ -37,7 +37,7 @@ export function registerNative(): void {
   for (const k of NATIVE_KERNELS) registerKernel(k);
   registerBackend(BACKEND_NAME, () => {
     const addon = loadNativeAddon();
-    setHostDataReleaser((data) => addon.release(data));
+    setHostDataLender({ lent: (data) => addon.isView(data), release: (data) => addon.release(data) });
     return new NativeBackend(addon, addon.init(options.device, options.threads));
   });
 }

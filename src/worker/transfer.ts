@@ -1,0 +1,28 @@
+/**
+ * Threads: a reply's partial data is moved to the coordinator (transferred), not copied: each
+ * buffer exists once, so a worker's result costs its budget and no more. Only plain ArrayBuffers
+ * that a view covers whole are moved; a view into a larger buffer (a backend's heap, a pooled
+ * allocation) or shared memory is left to structured clone, so nothing a backend still uses is
+ * ever detached.
+ */
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import type { GroupResult, ShardResult, WorkerReply } from '../protocol/messages.ts';
+
+function buffersOf(r: ShardResult, into: Set<ArrayBuffer>): void {
+  for (const e of Object.values(r.entries)) {
+    if (e.kind === 'spilled') continue;
+    const { buffer, byteOffset, byteLength } = e.data;
+    if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) into.add(buffer);
+  }
+}
+
+/** The reply, marked so piscina transfers its partials' buffers. */
+export function movable(reply: WorkerReply): ReturnType<typeof move> {
+  const buffers = new Set<ArrayBuffer>();
+  if (reply.ok) {
+    const value: ShardResult | GroupResult = reply.value;
+    if (value.type === 'partials') buffersOf(value, buffers);
+    else value.results.forEach((r) => buffersOf(r, buffers));
+  }
+  return move({ [transferableSymbol]: [...buffers], [valueSymbol]: reply });
+}
