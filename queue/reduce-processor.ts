@@ -64,11 +64,13 @@ async function beginRoot(w: WorkerContext, jobId: string): Promise<Summary | nul
 /** Partials of every shard agree with each other and with the model (parameter names, reduction, entry layout). */
 function checkAgree(cd: CheckedDescriptor, parts: StoredPartials[], label: string): void {
   const names = Object.keys(describeParameters(cd.spec).params);
-  const layout = JSON.stringify(parts[0].layout);
+  // Entries must agree in key, kind and shape; a moments entry's sample count is the shard's own.
+  const shapeOf = (p: StoredPartials) => JSON.stringify(p.layout.map((e) => ('count' in e ? { ...e, count: 0 } : e)));
+  const layout = shapeOf(parts[0]);
   for (const [i, p] of parts.entries()) {
     if (p.paramNames.length !== names.length || p.paramNames.some((n, j) => n !== names[j])) throw new QueueRecordError(`${label}: the partials of shard ${i} name other parameters than the model`);
     if (p.reduction !== cd.spec.loss.reduction) throw new QueueRecordError(`${label}: the partials of shard ${i} use reduction '${p.reduction}', the model '${cd.spec.loss.reduction}'`);
-    if (JSON.stringify(p.layout) !== layout) throw new QueueRecordError(`${label}: the partials of shard ${i} hold other entries than those of shard 0`);
+    if (shapeOf(p) !== layout) throw new QueueRecordError(`${label}: the partials of shard ${i} hold other entries than those of shard 0`);
   }
 }
 
