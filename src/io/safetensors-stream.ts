@@ -6,7 +6,7 @@ import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { HostTensor } from './host-tensor.ts';
 import { numel } from './host-tensor.ts';
-import { encodeElements } from './npy.ts';
+import { encodeElements } from './elements.ts';
 import { isStreamed, type ResultTensor } from '../reduce/finalize.ts';
 
 const ST: Record<HostTensor['dtype'], string> = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' };

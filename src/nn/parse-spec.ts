@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelSpecError } from '../errors/index.ts';
+import { readSmallTextFile } from '../io/bounded-read.ts';
 import { MODULE_KINDS } from '../vocabulary.ts';
 import { graphSpecSchema, layerNodeSchema, mergeNodeSchema, sequentialSpecSchema, type ModelSpec } from './spec.ts';
 
@@ -60,12 +60,11 @@ export function parseModelSpecText(text: string, label = 'model spec'): ModelSpe
   return parseModelSpec(raw, label);
 }
 
+/** A model.json larger than this is not a model description (the largest real ones are kilobytes). */
+export const MAX_SPEC_BYTES = 16 * 2 ** 20;
+
 export async function readModelSpec(path: string): Promise<ModelSpec> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new ModelSpecError(`${path}: file not found or unreadable`);
-  }
+  // Regular files only, size-capped: a link to /dev/zero would otherwise be read forever.
+  const text = await readSmallTextFile(path, MAX_SPEC_BYTES, (message) => new ModelSpecError(message));
   return parseModelSpecText(text, path);
 }
