@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FIXTURE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/backpack');
+// The repository sits next to shared/; BACKPACK_FIXTURES points elsewhere (e.g. from a git worktree).
+export const FIXTURE_ROOT = process.env.BACKPACK_FIXTURES ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/backpack');
 
 export interface FixtureCase {
   name: string;

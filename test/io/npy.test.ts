@@ -11,7 +11,7 @@ import { readTensorFile, writeNpyFile } from '../../src/io/tensor-file.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // CI clones the repo next to shared/, so the fixtures are at <repo>/../shared.
-const FIXTURES = path.resolve(here, '../../../shared/fixtures/backpack');
+const FIXTURES = process.env.BACKPACK_FIXTURES ?? path.resolve(here, '../../../shared/fixtures/backpack');
 const HAS_FIXTURES = existsSync(FIXTURES);
 const HAS_NUMPY = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
 
