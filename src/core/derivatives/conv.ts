@@ -10,7 +10,7 @@ import type { SpecOf } from '../../nn/spec.ts';
 import { hostPatchesData } from '../ops/host-windows.ts';
 import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
-import { xnnConv2d, xnnConv2dJacT, xnnConv2dWeightGrad, xnnStride1 } from './conv2d-xnn.ts';
+import { xnnConv2d, xnnConv2dJacT, xnnConv2dWeightGrad, xnnForward, xnnStride1 } from './conv2d-xnn.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
 export interface ConvCfg {
@@ -65,7 +65,7 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
     forward(layer, x) {
       const { geom, groups: G, cout } = layer.cfg;
       const B = x.shape[0];
-      if (dims === 2 && G === 1 && tf.getBackend() === 'wasm') return xnnConv2d(layer, x);
+      if (dims === 2 && xnnForward(layer)) return xnnConv2d(layer, x);
       const P = prod(geom.outSize);
       const cols = unfoldColumns(x, geom).reshape([G, -1, B * P]);
       let y = columnsToSamples(tf.matMul(groupedWeight(layer), cols), B, P);
