@@ -17,6 +17,8 @@ export interface WorkerSettings {
   chunkBytes?: number;
   /** Largest results.safetensors kept in Redis (bytes); larger results need output.dir. Default 2 GiB. */
   maxResultBytes?: number;
+  /** Memory budget of one local worker for one shard (bytes; default: half this machine's memory). */
+  maxMemoryBytes?: number;
   /** Test hook: each shard waits this long before computing (to kill a worker mid-shard). */
   debugShardDelayMs?: number;
 }

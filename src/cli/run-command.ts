@@ -1,26 +1,29 @@
-/** `backpack-ts run`: the CLI contract (see README). Loads files, runs the job, writes results. */
-import { mkdir, writeFile } from 'node:fs/promises';
+/** `backpack-ts run`: the CLI contract (see README). Checks what it can up front, loads files, runs the job, writes results. */
+import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { runBatch, type RunResult } from '../api/run.ts';
+import { checkSubsampling, runBatch, type RunResult } from '../api/run.ts';
 import { checkVectors } from '../api/vectors.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
-import { shardSizeFor } from '../coordinator/memory-plan.ts';
+import type { WorkerPool } from '../coordinator/pool.ts';
 import { runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
-import { numel } from '../io/host-tensor.ts';
-import { COMBINES } from '../reduce/finalize.ts';
 import { sliceRows } from '../core/inputs.ts';
 import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { writeResults, type Summary } from '../io/results.ts';
-import { readTensorFile, readTensorMap } from '../io/tensor-file.ts';
-import { buildNetwork, disposeNetwork } from '../nn/network.ts';
+import { readTensorFile, readTensorInfo, readTensorMap, readTensorMapInfo } from '../io/tensor-file.ts';
+import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import { readModelSpec } from '../nn/parse-spec.ts';
 import type { ModelSpec } from '../nn/spec.ts';
+import type { BackendName, ExtensionName } from '../vocabulary.ts';
+import { checkFiniteLoss, checkFiniteResults } from './finite-results.ts';
 import { log } from './log.ts';
+import { prepareOutDir } from './out-dir.ts';
 import { progressBar } from './progress.ts';
+import { checkBatchShapes, planMemory } from './run-plan.ts';
 
 export interface RunCommandOptions {
   model: string;
@@ -63,14 +66,6 @@ interface Loaded {
   vectors?: Map<string, HostTensor>;
 }
 
-async function load(opts: RunCommandOptions): Promise<Loaded> {
-  const spec = await readModelSpec(opts.model);
-  const weights = await readTensorMap(opts.weights);
-  const inputs = await readTensorFile(opts.inputs);
-  const targets = await readTensorFile(opts.targets);
-  return { spec, weights, inputs, targets };
-}
-
 /** Rows [start, start+count) of every per-sample tensor of the job. */
 function batchOf(job: Loaded, start: number, count: number): Loaded {
   return { ...job, inputs: sliceRows(job.inputs, start, count), targets: sliceRows(job.targets, start, count) };
@@ -79,23 +74,71 @@ function batchOf(job: Loaded, start: number, count: number): Loaded {
 export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
-  const backend = await useBackend(opts.backend);
-  const job = await load(opts);
-  // Build once here: validates the spec and weights before any worker starts.
-  const net = buildNetwork(job.spec, job.weights);
-  if (opts.vectors) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
+  if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
+  // First everything that headers, the spec and the options decide, before any data is read or
+  // anything allocated: shapes, the memory the job needs, and the output directory.
+  const spec = await readModelSpec(opts.model);
+  const [inputsInfo, targetsInfo] = [await readTensorInfo(opts.inputs), await readTensorInfo(opts.targets)];
+  const N = checkBatchShapes(spec, inputsInfo, targetsInfo, opts);
+  checkSubsampling(opts.subsampling, N);
+  const vectorsInfo = opts.vectors ? await readTensorMapInfo(opts.vectors) : undefined;
   const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
   const poolKind = workers === 0 ? 'in-process' : opts.devices ? 'processes' : (opts.pool ?? 'threads');
-  const N = job.inputs.shape[0];
   const batchSize = opts.batchSize ?? N;
-  if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
-  let shardSize = opts.shardSize ?? (opts.accumulate ? batchSize : undefined);
-  if (opts.maxMemory) shardSize = shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? Math.ceil(Math.min(N, batchSize) / Math.max(1, workers)), opts.mcSamples);
+  const perResult = opts.accumulate ? N : Math.min(N, batchSize);
+  const memory = planMemory(spec, {
+    extensions, N, resultN: perResult, backend: opts.backend, mcSamples: opts.mcSamples, subsampling: opts.subsampling,
+    vectors: vectorsInfo?.values().next().value?.shape[0],
+    shardSize: opts.shardSize ?? (opts.accumulate ? batchSize : undefined),
+    plannedShardSize: opts.shardSize ?? (opts.accumulate ? batchSize : Math.ceil(Math.min(N, batchSize) / Math.max(1, workers))),
+    maxMemory: opts.maxMemory,
+  });
+  const streamed = workers > 0 && (opts.accumulate || batchSize >= N) && (opts.stream ?? memory.rowBytes > STREAM_ABOVE_BYTES);
+  memory.requireJobFits(streamed, [{ what: 'inputs', bytes: inputsInfo.bytes }, { what: 'targets', bytes: targetsInfo.bytes }]);
+  const out = await prepareOutDir(opts.out);
+  try {
+    return await compute(opts, { t0, extensions, spec, N, batchSize, workers, poolKind, shardSize: memory.shardSize, streamed });
+  } catch (e) {
+    await out.discard();
+    throw e;
+  }
+}
+
+interface Planned {
+  t0: number;
+  extensions: ExtensionName[];
+  spec: ModelSpec;
+  N: number;
+  batchSize: number;
+  workers: number;
+  poolKind: string;
+  shardSize?: number;
+  streamed: boolean;
+}
+
+async function compute(opts: RunCommandOptions, p: Planned): Promise<Summary> {
+  const backend = await useBackend(opts.backend);
+  const weights = await readTensorMap(opts.weights);
+  // Build once here: validates the spec and weights before any worker starts.
+  const net = buildNetwork(p.spec, weights);
+  let pool: WorkerPool | null = null;
+  try {
+    const job: Loaded = { spec: p.spec, weights, inputs: await readTensorFile(opts.inputs), targets: await readTensorFile(opts.targets) };
+    if (opts.vectors) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
+    const t1 = performance.now();
+    pool = p.workers === 0 ? null : createPool(p.poolKind as 'threads' | 'processes', p.workers, opts.devices);
+    return await runLoaded(opts, p, net, job, pool, backend, t1);
+  } finally {
+    await pool?.close();
+    disposeNetwork(net);
+  }
+}
+
+async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job: Loaded, pool: WorkerPool | null, backend: BackendName, t1: number): Promise<Summary> {
+  const { t0, extensions, N, batchSize, workers, poolKind, shardSize } = p;
   const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
   // Workers and coordinator reuse the network built above instead of building it again.
   const onPool = { ...settings, network: net };
-  const t1 = performance.now();
-  const pool = workers === 0 ? null : createPool(poolKind as 'threads' | 'processes', workers, opts.devices);
   const run = async (part: Loaded, label: string): Promise<RunResult> => {
     if (!pool) return runBatch(net, part.inputs, part.targets, { ...settings, onShard: (done, total) => log.info(`${label}shard ${done}/${total} done`) });
     const bar = progressBar(!opts.quiet, `${label}shards`);
@@ -113,54 +156,54 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
     }
   };
   const common = { backend, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
-  try {
-    const rowBytes = N * Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
-      extensions.filter((q) => COMBINES[q] === 'rows').length * Math.max(1, numel(net.outputShape), opts.mcSamples ?? 1);
-    if (pool && (opts.accumulate || batchSize >= N) && (opts.stream ?? rowBytes > STREAM_ABOVE_BYTES)) {
-      const bar = progressBar(!opts.quiet, 'shards');
-      try {
-        const summary = await runJobToFile(pool, job, {
-          ...onPool, backend, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
-          onProgress: (p) => bar.update(p),
-          onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
-        }, opts.out, { ...common, batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });
-        log.info(`loss ${summary.loss.toPrecision(8)} over N=${N}; streamed results to ${path.join(opts.out, 'results.safetensors')}`);
-        return summary;
-      } finally {
-        bar.stop();
+  if (pool && p.streamed) {
+    const bar = progressBar(!opts.quiet, 'shards');
+    const resultsFile = path.join(opts.out, 'results.safetensors');
+    try {
+      const summary = await runJobToFile(pool, job, {
+        ...onPool, backend, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
+        onProgress: (p) => bar.update(p),
+        onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
+      }, opts.out, { ...common, batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });
+      if (!Number.isFinite(summary.loss)) {
+        // Streamed results are already on disk: a NaN run must not leave them looking valid.
+        await Promise.all([rm(resultsFile, { force: true }), rm(path.join(opts.out, 'summary.json'), { force: true })]);
+        checkFiniteLoss(summary.loss);
       }
-    }
-    if (opts.accumulate || batchSize >= N) {
-      const result = await run(job, '');
-      const t2 = performance.now();
-      const summary = await writeResults(opts.out, result.results, {
-        ...common,
-        loss: result.loss,
-        N: result.N,
-        shards: result.shards,
-        batchSize: opts.accumulate ? batchSize : null,
-        accumulated: Boolean(opts.accumulate),
-        timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
-      });
-      log.info(`loss ${result.loss.toPrecision(8)} over N=${result.N}; wrote ${result.results.size} tensors to ${path.join(opts.out, 'results.safetensors')}`);
+      log.info(`loss ${summary.loss.toPrecision(8)} over N=${N}; streamed results to ${resultsFile}`);
       return summary;
+    } finally {
+      bar.stop();
     }
-    // One result per mini-batch, each with its own N (as BackPACK on that batch would give).
-    const batches = [];
-    for (let start = 0, b = 0; start < N; start += batchSize, b++) {
-      const count = Math.min(batchSize, N - start);
-      const dir = path.join(opts.out, `batch-${String(b).padStart(5, '0')}`);
-      const result = await run(batchOf(job, start, count), `batch ${b}: `);
-      await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
-      batches.push({ batch: b, firstSample: start, N: count, loss: result.loss, dir: path.basename(dir) });
-      log.info(`batch ${b}: loss ${result.loss.toPrecision(8)} over ${count} samples → ${dir}`);
-    }
-    const summary = { ...common, N, batchSize, batches, loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / N, shards: batches.length, shapes: {}, timings: { totalMs: performance.now() - t0 } };
-    await mkdir(opts.out, { recursive: true });
-    await writeFile(path.join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    return summary as unknown as Summary;
-  } finally {
-    await pool?.close();
-    disposeNetwork(net);
   }
+  if (opts.accumulate || batchSize >= N) {
+    const result = await run(job, '');
+    checkFiniteResults(result.loss, result.results);
+    const t2 = performance.now();
+    const summary = await writeResults(opts.out, result.results, {
+      ...common,
+      loss: result.loss,
+      N: result.N,
+      shards: result.shards,
+      batchSize: opts.accumulate ? batchSize : null,
+      accumulated: Boolean(opts.accumulate),
+      timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
+    });
+    log.info(`loss ${result.loss.toPrecision(8)} over N=${result.N}; wrote ${result.results.size} tensors to ${path.join(opts.out, 'results.safetensors')}`);
+    return summary;
+  }
+  // One result per mini-batch, each with its own N (as BackPACK on that batch would give).
+  const batches = [];
+  for (let start = 0, b = 0; start < N; start += batchSize, b++) {
+    const count = Math.min(batchSize, N - start);
+    const dir = path.join(opts.out, `batch-${String(b).padStart(5, '0')}`);
+    const result = await run(batchOf(job, start, count), `batch ${b}: `);
+    checkFiniteResults(result.loss, result.results);
+    await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
+    batches.push({ batch: b, firstSample: start, N: count, loss: result.loss, dir: path.basename(dir) });
+    log.info(`batch ${b}: loss ${result.loss.toPrecision(8)} over ${count} samples → ${dir}`);
+  }
+  const summary = { ...common, N, batchSize, batches, loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / N, shards: batches.length, shapes: {}, timings: { totalMs: performance.now() - t0 } };
+  await writeFileAtomic(path.join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary as unknown as Summary;
 }

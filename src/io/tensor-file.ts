@@ -76,6 +76,15 @@ export async function readTensorInfo(path: string): Promise<TensorInfo> {
   });
 }
 
+/** The dtype and shape of every tensor of a .safetensors, from its header (no data is read). */
+export async function readTensorMapInfo(path: string): Promise<Map<string, TensorInfo>> {
+  if (formatOf(path) !== 'safetensors') throw new TensorFileError(`${path}: a tensor map must be a .safetensors file`);
+  return withRegularFile(path, tensorFileError, async (file) => {
+    const h = await safetensorsHeaderOf(file, path);
+    return new Map(h.entries.map((e) => [e.name, { dtype: HOST_DTYPE[e.elem], shape: e.shape, bytes: e.end - e.begin }]));
+  });
+}
+
 /** Reads one tensor: a .npy, or a .safetensors holding exactly one tensor. */
 export async function readTensorFile(path: string): Promise<HostTensor> {
   const format = formatOf(path);
