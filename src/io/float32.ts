@@ -16,7 +16,7 @@ export function finiteFloat32(t: HostTensor, describe: (index: number, value: st
     if (Number.isFinite(out[j])) continue;
     const original = t.data[j];
     const why = typeof original === 'number' && Number.isFinite(original)
-      ? `${original}, which overflows float32 (largest magnitude ~3.4e38)`
+      ? `${original}: finite, but beyond float32's largest magnitude ~3.4e38`
       : String(original);
     throw new NonFiniteError(describe(j, why));
   }

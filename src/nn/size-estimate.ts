@@ -18,7 +18,14 @@ import type { ModelSpec } from './spec.ts';
 /** Live copies of the kept activations (the forward's temporaries, the gradient beside them). */
 const ACTIVATION_COPIES = 2;
 /** Live copies of one node's backward work (an op's input and output, plus a temporary). */
-const WORK_COPIES = 2;
+const WORK_COPIES = 3;
+/**
+ * Live copies of a layer's unfolded windows: the window gathers make index, mask and transposed
+ * copies (measured on cpu with tf.profile: up to ~11 for a max pool's backward).
+ */
+const UNFOLD_COPIES = 12;
+/** What a shard allocates whatever the model: cached index maps, random draws, backend scratch. */
+const SHARD_OVERHEAD = 64 * 2 ** 10;
 const F32 = 4;
 const F64 = 8;
 
@@ -68,12 +75,20 @@ export interface SizeEstimate {
   dominant: NodeSize;
 }
 
-/** The per-sample parameter work each quantity does at a parametric layer. */
-const PARAM_WORK: Record<ExtensionName, 'grad' | Exclude<Backprop, 'kfra'> | null> = {
-  BatchGrad: 'grad', BatchL2Grad: 'grad', SumGradSquared: 'grad', Variance: 'grad', GradientNoiseScale: 'grad',
-  DiagGGNExact: 'sqrtExact', BatchDiagGGNExact: 'sqrtExact', SqrtGGNExact: 'sqrtExact', GGNMP: 'sqrtExact',
-  DiagGGNMC: 'sqrtMC', BatchDiagGGNMC: 'sqrtMC', SqrtGGNMC: 'sqrtMC',
-  DiagHessian: 'hessian', BatchDiagHessian: 'hessian', HMP: 'hessian',
+type FactorKind = Exclude<Backprop, 'kfra'>;
+
+/**
+ * The per-sample parameter work of each quantity at a parametric layer: the per-sample gradient
+ * [n, *θ] ('grad'), or J_θᵀS [v, n, *θ] for a factor — always for square roots and products,
+ * and for diagonals except on a plain Linear weight (extensions/shared/diagonals.ts squares
+ * S and x separately there, never making J_θᵀS).
+ */
+const PARAM_WORK: Record<ExtensionName, { grad: true } | { factor: FactorKind; always: boolean } | null> = {
+  BatchGrad: { grad: true }, BatchL2Grad: { grad: true }, SumGradSquared: { grad: true }, Variance: { grad: true }, GradientNoiseScale: { grad: true },
+  DiagGGNExact: { factor: 'sqrtExact', always: false }, BatchDiagGGNExact: { factor: 'sqrtExact', always: false },
+  SqrtGGNExact: { factor: 'sqrtExact', always: true }, GGNMP: { factor: 'sqrtExact', always: true },
+  DiagGGNMC: { factor: 'sqrtMC', always: false }, BatchDiagGGNMC: { factor: 'sqrtMC', always: false }, SqrtGGNMC: { factor: 'sqrtMC', always: true },
+  DiagHessian: { factor: 'hessian', always: false }, BatchDiagHessian: { factor: 'hessian', always: false }, HMP: { factor: 'hessian', always: true },
   KFAC: null, KFLR: null, KFRA: null,
 };
 
@@ -109,7 +124,6 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
   const classes = numel(shapes[shapes.length - 1].outShape);
   const mc = req.mcSamples ?? 1;
   const needs = new Set(req.extensions.flatMap((q) => BACKPROPS[q]));
-  const work = new Set(req.extensions.map((q) => PARAM_WORK[q]));
   // Stacked factor columns at each node's output, walking back from the loss: the exact factor
   // has C columns, MC has M, the Hessian C plus 2·numel(in) for each nonlinear layer downstream.
   const exact = needs.has('sqrtExact') ? classes : 0;
@@ -136,16 +150,28 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
     const unfolded = geom ? Math.max(inShapes[0][0], outShape[0]) * numel(geom.kernel) * numel(geom.outSize) : 0;
     let paramWork = 0;
     let paramLargest = 0;
-    for (const theta of Object.values(setup?.params ?? {})) {
+    const columns: Record<FactorKind, number> = { sqrtExact: exact, sqrtMC: sampled, hessian: needs.has('hessian') ? vOut - exact - sampled : 0 };
+    for (const [name, theta] of Object.entries(setup?.params ?? {})) {
       if (!theta) continue;
       const n = numel(theta);
       parameters += F32 * n;
       perParam.push({ theta });
-      const columns = (work.has('grad') ? 1 : 0) + (work.has('sqrtExact') ? exact : 0) + (work.has('sqrtMC') ? sampled : 0) + (work.has('hessian') ? stackedOut[k] : 0);
-      paramWork += columns * n;
-      paramLargest = Math.max(paramLargest, Math.max(1, exact, sampled, work.has('hessian') ? stackedOut[k] : 0) * n);
+      const plainLinearWeight = node.kind === 'layer' && node.layer.type === 'Linear' && name === 'weight' && inShapes[0].length === 1;
+      // Each factor's J_θᵀS is made once per parameter (memoised) and shared by the quantities.
+      const made = new Map<FactorKind | 'grad', number>();
+      for (const q of req.extensions) {
+        const w = PARAM_WORK[q];
+        if (!w) continue;
+        if ('grad' in w) made.set('grad', n);
+        else if (w.always || !plainLinearWeight) made.set(w.factor, columns[w.factor] * n);
+        else made.set(w.factor, Math.max(made.get(w.factor) ?? 0, n + columns[w.factor] * theta[0]));
+      }
+      for (const m of made.values()) {
+        paramWork += m;
+        paramLargest = Math.max(paramLargest, m);
+      }
     }
-    const tensors = [vOut * out, vIn * inn, unfolded * Math.max(1, vOut), paramLargest];
+    const tensors = [out, inn, vOut * out, vIn * inn, unfolded * Math.max(1, vOut), paramLargest];
     const residual = needs.has('hessian') && node.kind === 'layer' && hasHessianResidual(node.layer.type);
     // KFRA keeps a batch-averaged [D, D] matrix at every layer output (float64).
     if (needs.has('kfra')) kfraFixed = Math.max(kfraFixed, F64 * out * out);
@@ -153,7 +179,7 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
       where: node.where,
       outShape,
       activation: F32 * out,
-      work: WORK_COPIES * F32 * (vOut * out + vIn * inn + unfolded * (1 + vOut) + paramWork),
+      work: F32 * (WORK_COPIES * (vOut * out + vIn * inn + paramWork + unfolded * vOut) + UNFOLD_COPIES * unfolded),
       largest: F32 * Math.max(...tensors),
       // The residual's identity matrix eye(D), D = numel(in).
       fixed: residual ? F32 * inn * inn : 0,
@@ -182,7 +208,7 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
     // A shard keeps every activation, works on one node at a time, and returns its rows.
     perSample: ACTIVATION_COPIES * activations + heaviest.work + rowBytesPerSample,
     // Parameters and what is derived from them, the shard's float64 sums, identity matrices, KFRA.
-    perShard: 2 * parameters + 2 * sumBytes + Math.max(0, ...nodes.map((n) => n.fixed)) + kfraFixed,
+    perShard: SHARD_OVERHEAD + 2 * parameters + 2 * sumBytes + Math.max(0, ...nodes.map((n) => n.fixed)) + kfraFixed,
     dominant,
   };
 }
