@@ -26,7 +26,9 @@ async function statOrNull(p: string) {
   try {
     return await stat(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // ENOTDIR: a parent is a file; walking up finds it and names it.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw new UsageError(`--out ${p}: cannot inspect: ${errno(e)}`);
   }
 }
