@@ -100,6 +100,8 @@ async function checkExisting(dir: string, label: string): Promise<void> {
 }
 
 export async function prepareOutDir(out: string): Promise<PreparedOut> {
+  // path.resolve('') is the working directory: an empty --out is a mistake, not a request for it.
+  if (out.trim() === '') throw new UsageError('--out must name a directory, got an empty string');
   const dir = path.resolve(out);
   const created = await createDirs(dir, out);
   try {

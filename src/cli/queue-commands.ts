@@ -58,11 +58,13 @@ export function registerQueueCommands(cli: Command): void {
     .option('--out <dir>', 'with --wait: write results.safetensors + summary.json here (keeps the results in Redis)')
     .option('--priority <P>', 'BullMQ priority, 1 = highest (overrides the job file)', positiveInt('--priority', MAX_PRIORITY))
     .option('--max-upload <size>', 'largest total of tensors uploaded into Redis, e.g. 512M', memorySize('--max-upload'), DEFAULT_MAX_UPLOAD)
-    .option('--chunk-size <size>', 'bytes per Redis key of uploaded tensors (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES))
+    .option('--chunk-size <size>', 'bytes per Redis key of uploaded tensors (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES, 1024))
     .option('--max-memory <size>', 'memory budget a worker has for one shard and for the job\'s outputs (default: half this machine\'s memory); a job that cannot fit is refused', memorySize('--max-memory'))
     .action(async (file: string, opts) => {
+      // The job file is read and checked before connecting: a malformed one fails without Redis.
+      setLogger(stderrLogger(Boolean(opts.quiet)));
+      const job = await readJobFile(file);
       await withQueue(opts, async (ctx) => {
-        const job = await readJobFile(file);
         const s = await submitJob(ctx, job, { priority: opts.priority, maxUploadBytes: opts.maxUpload, chunkBytes: opts.chunkSize, resultsInRedis: Boolean(opts.out), maxMemoryBytes: opts.maxMemory }, file);
         print(s.jobId);
         log.info(`submitted job ${s.jobId}: N=${s.N}, ${s.batches} batch(es), ${s.shards} shard(s)${s.uploadedBytes ? `, ${(s.uploadedBytes / 2 ** 20).toFixed(1)} MiB uploaded` : ''}`);
@@ -91,7 +93,7 @@ export function registerQueueCommands(cli: Command): void {
     .option('--shard-timeout <ms>', 'a local micro-shard running longer is hung: its worker is replaced', nonNegativeInt('--shard-timeout', MAX_TIMER_MS), 600_000)
     .option('--retries <R>', 'local retries of a micro-shard that failed non-deterministically', nonNegativeInt('--retries', 100), 2)
     .option('--max-result <size>', 'largest results.safetensors kept in Redis', memorySize('--max-result'))
-    .option('--chunk-size <size>', 'bytes per Redis key of partials and results (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES))
+    .option('--chunk-size <size>', 'bytes per Redis key of partials and results (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES, 1024))
     .option('--max-memory <size>', 'memory budget of this worker for one shard (default: half this machine\'s memory); a shard that cannot fit fails its job', memorySize('--max-memory'))
     .option('--name <name>', 'worker name shown by BullMQ (default host:pid)')
     .addOption(new Option('--debug-shard-delay <ms>', 'test hook: wait before each shard').argParser(nonNegativeInt('--debug-shard-delay', MAX_TIMER_MS)).hideHelp())
