@@ -48,6 +48,12 @@ export function shardBudget(budget: Budget, backend: string | undefined): Budget
   return { bytes: WASM_HEAP_BYTES, label: `the wasm backend's ${formatBytes(WASM_HEAP_BYTES)} heap` };
 }
 
+/** "~1.5 GiB", or "more than 1024 EiB" (no tilde on a bound). */
+const about = (b: number) => {
+  const f = formatBytes(b);
+  return f.startsWith('more') ? f : `~${f}`;
+};
+
 const what = (extensions: readonly ExtensionName[]) => extensions.join(', ') || 'the gradient';
 
 /**
@@ -60,7 +66,7 @@ export function fitShardSize(e: SizeEstimate, budget: Budget, extensions: readon
     const d = e.dominant;
     const fixed = e.perShard > budget.bytes / 2 ? `, plus ${formatBytes(e.perShard)} per shard (parameters, summed outputs)` : '';
     throw new MemoryBudgetError(
-      `${budget.label} is below the ~${formatBytes(shardBytes(e, 1))} one sample needs for ${what(extensions)}: ` +
+      `${budget.label} is below the ${about(shardBytes(e, 1))} one sample needs for ${what(extensions)}: ` +
       `${d.where} with output [${d.outShape.join(', ')}] needs ${formatBytes(Math.max(2 * d.activation, d.work))} per sample ` +
       `(largest tensor ${formatBytes(d.largest)})${fixed}`,
     );
@@ -90,7 +96,7 @@ export function requireJobFits(e: SizeEstimate, budget: Budget, opts: { streamRo
   if (total <= budget.bytes) return;
   const largest = [...parts].sort((a, b) => b.bytes - a.bytes).slice(0, 3);
   throw new MemoryBudgetError(
-    `the job needs ~${formatBytes(total)} for its inputs and outputs, more than ${budget.label}; ` +
+    `the job needs ${about(total)} for its inputs and outputs, more than ${budget.label}; ` +
     `largest: ${largest.map((p) => `${p.what} ${formatBytes(p.bytes)}`).join(', ')}`,
   );
 }
@@ -129,7 +135,7 @@ export function requireShardFits(spec: ModelSpec, r: JobSizeRequest, n: number):
   const fits = fitShardSize(e, budget, r.extensions);
   if (fits < n) {
     throw new MemoryBudgetError(
-      `a shard of ${n} samples needs ~${formatBytes(shardBytes(e, n))} for ${what(r.extensions)}, more than ${budget.label} of this worker ` +
+      `a shard of ${n} samples needs ${about(shardBytes(e, n))} for ${what(r.extensions)}, more than ${budget.label} of this worker ` +
       `(${fits} would fit); submit the job with a smaller options.shardSize, or give the worker more --workers or --max-memory`,
     );
   }
