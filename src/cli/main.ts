@@ -72,9 +72,9 @@ function usageErrorOf(e: CommanderError): UsageError {
   return new UsageError(e.message.replace(/^error: /, ''));
 }
 
-/** One line, `error [CODE] Name: message`, for every failure. */
+/** One line, `error [CODE] Name: message`, for every failure (commander's hints join the line). */
 function report(e: BackpackError): number {
-  process.stderr.write(`error [${e.code}] ${e.name}: ${e.message}\n`);
+  process.stderr.write(`error [${e.code}] ${e.name}: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
   return e.exitCode;
 }
 

@@ -81,7 +81,8 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const [inputsInfo, targetsInfo] = [await readTensorInfo(opts.inputs), await readTensorInfo(opts.targets)];
   const N = checkBatchShapes(spec, inputsInfo, targetsInfo, opts);
   checkSubsampling(opts.subsampling, N);
-  const vectorsInfo = opts.vectors ? await readTensorMapInfo(opts.vectors) : undefined;
+  // `!== undefined`: an empty --vectors is a bad path, not an absent option.
+  const vectorsInfo = opts.vectors !== undefined ? await readTensorMapInfo(opts.vectors) : undefined;
   const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
   const poolKind = workers === 0 ? 'in-process' : opts.devices ? 'processes' : (opts.pool ?? 'threads');
   const batchSize = opts.batchSize ?? N;
@@ -124,7 +125,7 @@ async function compute(opts: RunCommandOptions, p: Planned): Promise<Summary> {
   let pool: WorkerPool | null = null;
   try {
     const job: Loaded = { spec: p.spec, weights, inputs: await readTensorFile(opts.inputs), targets: await readTensorFile(opts.targets) };
-    if (opts.vectors) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
+    if (opts.vectors !== undefined) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
     const t1 = performance.now();
     pool = p.workers === 0 ? null : createPool(p.poolKind as 'threads' | 'processes', p.workers, opts.devices);
     return await runLoaded(opts, p, net, job, pool, backend, t1);

@@ -7,7 +7,7 @@
  * the high-water mark (VmHWM) when 5 is written to /proc/self/clear_refs; elsewhere the bound is
  * checked on RSS sampled every few milliseconds.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -166,5 +166,6 @@ export function expectTypedFailure(o: Outcome, c: FuzzCase): void {
   if (c.error) expect(last, context).toMatch(c.error);
   expect(o.ms, `${c.name}: took ${o.ms.toFixed(0)} ms`).toBeLessThan(TIME_BOUND_MS);
   expect(o.peakGrowth, `${c.name}: peak RSS grew ${(o.peakGrowth / 2 ** 20).toFixed(0)} MiB`).toBeLessThan(MEMORY_BOUND_BYTES);
-  if (o.out) expect(existsSync(path.join(o.out, 'results.safetensors')), `${c.name}: wrote results`).toBe(false);
+  const results = o.out ? path.join(o.out, 'results.safetensors') : '';
+  if (o.out) expect(existsSync(results) && statSync(results).isFile(), `${c.name}: wrote results`).toBe(false);
 }
