@@ -3,13 +3,15 @@
  * directory), headers checked before any data is allocated (a declared terabyte is refused at
  * once), strict headers (.npy: exactly numpy's three keys, no '__proto__', no duplicates;
  * .safetensors: entries tile the data buffer — no overlap, gap, trailing bytes or repeated key),
- * and the data read once, straight into the buffer the tensor keeps.
+ * and the data read once, straight into the buffer the tensor keeps. The dataset readers of sweeps
+ * (npy, csv, safetensors, gzipped IDX) refuse the same non-regular files.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDataset } from '../../src/data/dataset.ts';
 import { TensorFileError } from '../../src/errors/index.ts';
 import { encodeNpy, parseNpy } from '../../src/io/npy.ts';
 import { encodeSafetensors, parseSafetensors } from '../../src/io/safetensors.ts';
@@ -185,5 +187,27 @@ describe('.safetensors entries tile the data buffer', () => {
   it('files from encodeSafetensors pass (control)', () => {
     const bytes = encodeSafetensors({ a: { dtype: 'float32', shape: [2], data: new Float32Array(2) }, b: { dtype: 'int64', shape: [0], data: new BigInt64Array(0) } });
     expect([...parseSafetensors(bytes, 'ok.safetensors').tensors.keys()]).toEqual(['a', 'b']);
+  });
+});
+
+describe('dataset readers (sweeps) share the bounded reads', () => {
+  it.each([
+    ['a .npy dataset linked to /dev/zero', 'ds-zero.npy', 'zero', /a character device, not a regular file/],
+    ['a .csv dataset that is a FIFO', 'ds-fifo.csv', 'fifo', /a FIFO, not a regular file/],
+    ['a gzipped IDX file linked to /dev/zero', 'zero-images-idx3-ubyte.gz', 'zero', /a character device, not a regular file/],
+    ['a .safetensors dataset that is a FIFO', 'ds-fifo.safetensors', 'fifo', /a FIFO, not a regular file/],
+  ])('%s', async (_name, fileName, kind, fragment) => {
+    const p = file(fileName);
+    if (kind === 'zero') symlinkSync('/dev/zero', p);
+    else execFileSync('mkfifo', [p]);
+    const t0 = performance.now();
+    // Only .npy takes a separate targets file; the other formats hold their labels.
+    await expect(openDataset(fileName.endsWith('.npy') ? { path: p, targets: p } : { path: p })).rejects.toThrow(fragment);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it('a .npy dataset header with __proto__ is refused like a tensor file', async () => {
+    writeFileSync(file('ds-proto.npy'), npyWith("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), '__proto__': 1}", new Uint8Array(16)));
+    await expect(openDataset({ path: file('ds-proto.npy'), targets: file('ds-proto.npy') })).rejects.toThrow(/unexpected key '__proto__'/);
   });
 });
