@@ -75,7 +75,9 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
   if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
-  // First everything that headers, the spec and the options decide, before any data is read or
+  // An unavailable backend is the environment's problem, whatever the files: say so first.
+  const backend = await useBackend(opts.backend);
+  // Then everything that headers, the spec and the options decide, before any data is read or
   // anything allocated: shapes, the memory the job needs, and the output directory.
   const spec = await readModelSpec(opts.model);
   const [inputsInfo, targetsInfo] = [await readTensorInfo(opts.inputs), await readTensorInfo(opts.targets)];
@@ -98,7 +100,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   memory.requireJobFits(streamed, [{ what: 'inputs', bytes: inputsInfo.bytes }, { what: 'targets', bytes: targetsInfo.bytes }]);
   const out = await prepareOutDir(opts.out);
   try {
-    return await compute(opts, { t0, extensions, spec, N, batchSize, workers, poolKind, shardSize: memory.shardSize, streamed });
+    return await compute(opts, { t0, backend, extensions, spec, N, batchSize, workers, poolKind, shardSize: memory.shardSize, streamed });
   } catch (e) {
     await out.discard();
     throw e;
@@ -107,6 +109,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
 
 interface Planned {
   t0: number;
+  backend: BackendName;
   extensions: ExtensionName[];
   spec: ModelSpec;
   N: number;
@@ -118,7 +121,6 @@ interface Planned {
 }
 
 async function compute(opts: RunCommandOptions, p: Planned): Promise<Summary> {
-  const backend = await useBackend(opts.backend);
   const weights = await readTensorMap(opts.weights);
   // Build once here: validates the spec and weights before any worker starts.
   const net = buildNetwork(p.spec, weights);
@@ -128,15 +130,15 @@ async function compute(opts: RunCommandOptions, p: Planned): Promise<Summary> {
     if (opts.vectors !== undefined) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
     const t1 = performance.now();
     pool = p.workers === 0 ? null : createPool(p.poolKind as 'threads' | 'processes', p.workers, opts.devices);
-    return await runLoaded(opts, p, net, job, pool, backend, t1);
+    return await runLoaded(opts, p, net, job, pool, t1);
   } finally {
     await pool?.close();
     disposeNetwork(net);
   }
 }
 
-async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job: Loaded, pool: WorkerPool | null, backend: BackendName, t1: number): Promise<Summary> {
-  const { t0, extensions, N, batchSize, workers, poolKind, shardSize } = p;
+async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job: Loaded, pool: WorkerPool | null, t1: number): Promise<Summary> {
+  const { t0, backend, extensions, N, batchSize, workers, poolKind, shardSize } = p;
   const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
   // Workers and coordinator reuse the network built above instead of building it again.
   const onPool = { ...settings, network: net };

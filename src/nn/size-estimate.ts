@@ -112,9 +112,8 @@ function outputElements(q: ExtensionName, theta: number[], s: { classes: number;
       const out = theta[0];
       return theta.length === 1 ? out * out : out * out + (n / out) ** 2;
     }
-    case 'GradientNoiseScale':
-      return 0;
     default:
+      // Includes GradientNoiseScale: its partial is Σ_n g_n² per parameter (three scalars result).
       return n;
   }
 }
