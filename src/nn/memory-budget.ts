@@ -67,7 +67,7 @@ export function fitShardSize(e: SizeEstimate, budget: Budget, extensions: readon
     const fixed = e.perShard > budget.bytes / 2 ? `, plus ${formatBytes(e.perShard)} per shard (parameters, summed outputs)` : '';
     throw new MemoryBudgetError(
       `${budget.label} is below the ${about(shardBytes(e, 1))} one sample needs for ${what(extensions)}: ` +
-      `${d.where} with output [${d.outShape.join(', ')}] needs ${formatBytes(Math.max(2 * d.activation, d.work))} per sample ` +
+      `${d.where} with output [${d.outShape.join(', ')}] needs ${formatBytes(d.need)} per sample ` +
       `(largest tensor ${formatBytes(d.largest)})${fixed}`,
     );
   }

@@ -52,6 +52,8 @@ export interface NodeSize {
   largest: number;
   /** Bytes a shard needs here whatever its size (an identity matrix, Kronecker factors). */
   fixed: number;
+  /** What this node accounts for per sample: its kept activation (with copies) or its backward work. */
+  need: number;
 }
 
 export interface OutputSize {
@@ -182,7 +184,10 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
       largest: F32 * Math.max(...tensors),
       // The residual's identity matrix eye(D), D = numel(in).
       fixed: residual ? F32 * inn * inn : 0,
+      need: 0,
     });
+    const last = nodes[nodes.length - 1];
+    last.need = Math.max(ACTIVATION_COPIES * last.activation, last.work);
   });
   const sizes = { classes, mc, vectors: req.vectors ?? 0 };
   const rows = req.rows ?? req.N;
@@ -198,8 +203,7 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
   const rowBytesPerSample = outputs.reduce((a, o) => a + o.perSample, 0);
   const activations = F32 * numel(spec.input_shape) + nodes.reduce((a, n) => a + n.activation, 0);
   const heaviest = nodes.reduce((a, n) => (n.work > a.work ? n : a), nodes[0]);
-  const need = (n: NodeSize) => Math.max(ACTIVATION_COPIES * n.activation, n.work);
-  const dominant = nodes.reduce((a, n) => (need(n) > need(a) ? n : a), nodes[0]);
+  const dominant = nodes.reduce((a, n) => (n.need > a.need ? n : a), nodes[0]);
   return {
     nodes,
     parameters,
