@@ -15,10 +15,10 @@
  *   "ttlSeconds": 604800                      lifetime of the job's data in Redis
  * }
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { JobSpecError } from '../src/errors/queue-errors.ts';
+import { readSmallTextFile } from '../src/io/bounded-read.ts';
 import { BACKEND_NAMES } from '../src/vocabulary.ts';
 import { MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
 import { jobIdSchema } from './job-id.ts';
@@ -81,13 +81,12 @@ export function parseJobFile(raw: unknown, label: string, baseDir: string): JobF
   };
 }
 
+/** A JOB.json larger than this is not a job description (an inline model spec is kilobytes). */
+const MAX_JOB_FILE_BYTES = 16 * 2 ** 20;
+
 export async function readJobFile(file: string): Promise<JobFile> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new JobSpecError(`${file}: cannot read the job file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  // Regular files only, size-capped (src/io/bounded-read.ts): /dev/zero or a FIFO must not hang submit.
+  const text = await readSmallTextFile(file, MAX_JOB_FILE_BYTES, (m) => new JobSpecError(`cannot read the job file: ${m}`));
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -12,7 +12,7 @@ import { constants } from 'node:fs';
 import { link, open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PathPolicyError } from '../src/errors/queue-errors.ts';
-import { encodeElements } from '../src/io/npy.ts';
+import { encodeElements } from '../src/io/elements.ts';
 import { numel, type HostTensor } from '../src/io/host-tensor.ts';
 import { isStreamed, type ResultTensor } from '../src/reduce/finalize.ts';
 

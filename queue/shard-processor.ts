@@ -13,6 +13,7 @@ import { planShards } from '../src/core/backprop.ts';
 import { collectPartials, type CollectedPartials, type PoolJobOptions } from '../src/coordinator/run-job.ts';
 import type { JobTensors } from '../src/coordinator/job-context.ts';
 import { log } from '../src/cli/log.ts';
+import { requireShardFits } from '../src/nn/memory-budget.ts';
 import type { QueueJobData } from './job-schema.ts';
 import type { LoadedJob } from './job-cache.ts';
 import { storedShard, storePartials, type ShardReturn } from './partials-store.ts';
@@ -46,6 +47,11 @@ export async function runShard(w: WorkerContext, job: LoadedJob, d: ShardData): 
   const b = desc.batches[d.batch];
   const label = `job ${d.jobId} batch ${d.batch} shard ${d.shard}`;
   log.info(`${label}: started (${d.count} samples)`);
+  // Each local worker computes a micro-shard (an even split): it must fit this worker's budget.
+  requireShardFits(job.spec, {
+    extensions: job.extensions, N: b.N, mcSamples: desc.mcSamples, vectors: job.vectors?.values().next().value?.shape[0],
+    rows: desc.subsampling?.length, backend: desc.backend, maxMemory: w.opts.maxMemoryBytes,
+  }, Math.ceil(d.count / w.pool.size));
   const tensors: JobTensors = {
     spec: job.spec,
     weights: job.weights,

@@ -19,7 +19,10 @@ import { PayloadTooLargeError } from '../src/errors/queue-errors.ts';
 import { parseExtensionList } from '../src/extensions/index.ts';
 import { formatBytes } from '../src/coordinator/memory-plan.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
-import { readTensorFile, readTensorMap } from '../src/io/tensor-file.ts';
+import { readTensorFile, readTensorInfo, readTensorMap, readTensorMapInfo } from '../src/io/tensor-file.ts';
+import { requireJobRunnable } from '../src/nn/memory-budget.ts';
+import type { ModelSpec } from '../src/nn/spec.ts';
+import type { ExtensionName } from '../src/vocabulary.ts';
 import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
 import { parseModelSpec, readModelSpec } from '../src/nn/parse-spec.ts';
 import { log } from '../src/cli/log.ts';
@@ -44,6 +47,8 @@ export interface SubmitOptions {
   chunkBytes?: number;
   /** Keep results in Redis whatever the job file says (`submit --wait --out DIR`). */
   resultsInRedis?: boolean;
+  /** Memory budget of the workers (bytes; default: half this machine's memory): a job that cannot fit is refused. */
+  maxMemoryBytes?: number;
   /** Test hook: runs after each uploaded tensor (to fail an upload midway). */
   afterUpload?: (name: string) => Promise<void>;
 }
@@ -64,9 +69,11 @@ interface Loaded {
 }
 
 /** Reads and checks everything a worker would check before its first shard, except the values. */
-async function load(job: JobFile, label: string): Promise<Loaded> {
+async function load(job: JobFile, label: string, maxMemoryBytes?: number): Promise<Loaded> {
   const extensions = parseExtensionList(job.extensions);
   const spec = typeof job.model === 'string' ? await readModelSpec(job.model) : parseModelSpec(job.model, `${label}: model`);
+  // Sizes from the spec and the tensor headers, before any tensor is read (nn/size-estimate.ts).
+  await requireQueueJobFits(spec, job, extensions, maxMemoryBytes);
   const weights = await readTensorMap(job.weights);
   const inputs = await readTensorFile(job.inputs);
   const targets = await readTensorFile(job.targets);
@@ -82,6 +89,18 @@ async function load(job: JobFile, label: string): Promise<Loaded> {
   } finally {
     disposeNetwork(net);
   }
+}
+
+/** One sample of a shard, and the outputs of one result, must fit a worker's memory budget. */
+async function requireQueueJobFits(spec: ModelSpec, job: JobFile, extensions: ExtensionName[], maxMemory?: number): Promise<void> {
+  const [inputs, targets] = [await readTensorInfo(job.inputs), await readTensorInfo(job.targets)];
+  const vectors = job.vectors ? (await readTensorMapInfo(job.vectors)).values().next().value?.shape[0] : undefined;
+  const N = inputs.shape[0] ?? 0;
+  const o = job.options;
+  requireJobRunnable(spec, {
+    extensions, N: o.batchSize && !o.accumulate ? Math.min(o.batchSize, N) : N, mcSamples: o.mcSamples, vectors,
+    rows: o.subsampling?.length, backend: o.backend, maxMemory,
+  }, [{ what: 'inputs', bytes: inputs.bytes }, { what: 'targets', bytes: targets.bytes }]);
 }
 
 /** Mini-batches (or the whole dataset) and their queue shards. */
@@ -113,7 +132,7 @@ async function canonicalPath(p: string): Promise<string> {
 }
 
 export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOptions = {}, label = 'job'): Promise<Submitted> {
-  const loaded = await load(job, label);
+  const loaded = await load(job, label, opts.maxMemoryBytes);
   const batches = planBatches(loaded.N, job.options);
   checkSubsamplingInBatches(job.options.subsampling, batches);
   checkShardable(loaded.extensions, batches);

@@ -23,6 +23,8 @@ export interface WorkerSettings {
   maxResultBytes?: number;
   /** BullMQ lock of an active job; a worker silent this long is presumed dead (default 30000). */
   lockDurationMs?: number;
+  /** Memory budget of one local worker for one shard (bytes; default: half this machine's memory). */
+  maxMemoryBytes?: number;
   /** Test hook: each shard waits this long before computing (to kill a worker mid-shard). */
   debugShardDelayMs?: number;
   /** Test hook: a reduce holds the main thread this long where it merges (a long synchronous merge). */

@@ -23,7 +23,7 @@ export interface CurvatureProductOptions {
  */
 export function curvatureProducts(net: Network, inputs: HostTensor, targets: HostTensor, vectors: Map<string, HostTensor>, opts: CurvatureProductOptions): Map<string, HostTensor> {
   const N = inputs.shape[0];
-  if (targets.shape[0] !== N) throw new UsageError(`inputs have ${N} samples but targets have ${targets.shape[0]}`);
+  if (targets.shape[0] !== N) throw new ShapeError(`inputs have ${N} samples but targets have ${targets.shape[0]}`);
   let V = -1;
   for (const name of net.paramNames) {
     const t = vectors.get(name);

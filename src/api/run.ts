@@ -5,7 +5,7 @@
 import { backwardShard, computeShard, planShards, sliceRows, type ShardRequest } from '../core/backprop.ts';
 import { disposeShardState, forwardShard } from '../core/forward.ts';
 import { runKfraSync } from '../core/kfra.ts';
-import { UnsupportedModuleError, UsageError } from '../errors/index.ts';
+import { ShapeError, UnsupportedModuleError, UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import { finalize } from '../reduce/finalize.ts';
@@ -42,7 +42,7 @@ export function checkSubsampling(subsampling: number[] | undefined, N: number): 
 
 export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, opts: RunOptions): RunResult {
   const N = inputs.shape[0];
-  if (targets.shape[0] !== N) throw new UsageError(`inputs have ${N} samples but targets have ${targets.shape[0]}`);
+  if (targets.shape[0] !== N) throw new ShapeError(`inputs have ${N} samples but targets have ${targets.shape[0]}`);
   if (N < 1) throw new UsageError('the batch is empty');
   const shardSize = opts.shardSize ?? N;
   if (!Number.isInteger(shardSize) || shardSize < 1) throw new UsageError(`--shard-size must be a positive integer, got ${opts.shardSize}`);

@@ -1,6 +1,7 @@
 /** Vectors for curvature-matrix products: one [V, *θ] tensor per parameter, the same V for all. */
 import { ShapeError, WeightsError } from '../errors/index.ts';
-import { toFloat64, type HostTensor } from '../io/host-tensor.ts';
+import { finiteFloat32 } from '../io/float32.ts';
+import type { HostTensor } from '../io/host-tensor.ts';
 
 export function checkVectors(vectors: Map<string, HostTensor>, paramShapes: Record<string, number[]>, label: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
@@ -12,7 +13,8 @@ export function checkVectors(vectors: Map<string, HostTensor>, paramShapes: Reco
     if (!ok) throw new ShapeError(`${label}: vectors '${name}' have shape [${t.shape.join(', ')}], expected [V, ${shape.join(', ')}]`);
     if (V !== null && t.shape[0] !== V) throw new ShapeError(`${label}: vectors '${name}' stack ${t.shape[0]} vectors, others ${V}`);
     V = t.shape[0];
-    out.set(name, { dtype: 'float32', shape: t.shape, data: new Float32Array(toFloat64(t)) });
+    const data = finiteFloat32(t, (j, value) => `${label}: vectors '${name}' hold a non-finite value (${value}) at flat index ${j}`);
+    out.set(name, { dtype: 'float32', shape: t.shape, data });
   }
   return out;
 }

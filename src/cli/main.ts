@@ -1,23 +1,23 @@
 /** The `backpack-ts` command line. Every failure ends with a typed message and a non-zero exit code. */
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { BackpackError, UsageError } from '../errors/index.ts';
+import { BackpackError, ErrorCode, UsageError } from '../errors/index.ts';
 import { BACKEND_CHOICES, EXTENSION_NAMES } from '../vocabulary.ts';
 import { demoCommand } from './demo-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
-import { intList, nonNegativeInt, positiveInt } from './options.ts';
+import { intList, MAX_SEED, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
 import { registerQueueCommands } from './queue-commands.ts';
 import { runCommand } from './run-command.ts';
 import { registerSweepCommand } from './sweep-command.ts';
 import { registerReportCommand } from './report-command.ts';
-import { parseMemory } from '../coordinator/memory-plan.ts';
 
 function program(): Command {
   const cli = new Command('backpack-ts')
     .description('BackPACK quantities (per-sample gradients, variance, curvature) for models in model.json')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own error line is replaced by ours (main's catch), in the one error format.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined });
 
   cli
     .command('run')
@@ -31,16 +31,16 @@ function program(): Command {
     .addOption(new Option('--backend <name>', 'tensor backend (auto: cuda, then native, then wasm)').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--threads-per-worker <T>', 'kernel and BLAS threads of each worker (native; default: cores ÷ workers)', positiveInt('--threads-per-worker'))
     .option('--shard-size <S>', 'samples per shard', positiveInt('--shard-size'))
-    .option('--seed <K>', 'seed of all randomness (MC samples, dropout)', nonNegativeInt('--seed'), 0)
+    .option('--seed <K>', 'seed of all randomness (MC samples, dropout)', nonNegativeInt('--seed', MAX_SEED), 0)
     .option('--subsampling <list>', 'global sample indices for per-sample quantities, e.g. 0,5,7', intList('--subsampling'))
     .option('--mc-samples <M>', 'Monte-Carlo samples for DiagGGNMC, BatchDiagGGNMC, SqrtGGNMC, KFAC', positiveInt('--mc-samples'), 1)
     .option('--vectors <file>', 'GGNMP/HMP: .safetensors with one tensor [V, *θ] per parameter name')
-    .option('--workers <W>', 'worker threads/processes (0: run in this process)', nonNegativeInt('--workers'), availableParallelism())
+    .option('--workers <W>', `worker threads/processes, at most ${MAX_WORKERS} (0: run in this process)`, nonNegativeInt('--workers', MAX_WORKERS), Math.min(MAX_WORKERS, availableParallelism()))
     .addOption(new Option('--pool <kind>', 'worker kind').choices(['threads', 'processes']).default('threads'))
-    .option('--devices <list>', 'one worker process per GPU device index, e.g. 0,1 (implies --pool processes)', intList('--devices'))
-    .option('--shard-timeout <ms>', 'a shard running longer is declared hung; its worker is replaced and the shard retried', nonNegativeInt('--shard-timeout'), 600_000)
-    .option('--retries <R>', 'retries of a shard that failed non-deterministically', nonNegativeInt('--retries'), 2)
-    .option('--max-memory <size>', 'memory budget of one worker for one shard, e.g. 512M (shards are cut to fit)', parseMemory('--max-memory'))
+    .option('--devices <list>', 'one worker process per GPU device index, e.g. 0,1 (implies --pool processes)', intList('--devices', MAX_WORKERS - 1))
+    .option('--shard-timeout <ms>', 'a shard running longer is declared hung; its worker is replaced and the shard retried', nonNegativeInt('--shard-timeout', MAX_TIMER_MS), 600_000)
+    .option('--retries <R>', 'retries of a shard that failed non-deterministically', nonNegativeInt('--retries', 100), 2)
+    .option('--max-memory <size>', 'memory budget of one worker for one shard and of the job\'s outputs, e.g. 512M (default: half the physical memory); shards are cut to fit, larger jobs refused', memorySize('--max-memory'))
     .option('--batch-size <B>', 'treat the inputs as mini-batches of B samples: one result per batch (in OUTDIR/batch-NNNNN/)', positiveInt('--batch-size'))
     .option('--accumulate', 'with --batch-size: one exact result over all samples, streamed batch by batch')
     .option('--stream', 'write per-sample outputs to the results file as shards arrive (automatic above 512 MiB)')
@@ -67,6 +67,18 @@ function program(): Command {
   return cli;
 }
 
+/** Commander's errors (unknown option, bad choice, missing argument) as our typed usage error. */
+function usageErrorOf(e: CommanderError): UsageError {
+  if (e.code === 'commander.help') return new UsageError('a command is needed; see the list above');
+  return new UsageError(e.message.replace(/^error: /, ''));
+}
+
+/** One line, `error [CODE] Name: message`, for every failure (commander's hints join the line). */
+function report(e: BackpackError): number {
+  process.stderr.write(`error [${e.code}] ${e.name}: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+  return e.exitCode;
+}
+
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -74,15 +86,16 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // Help and version exit 0; commander already printed its usage message otherwise.
-      return e.exitCode === 0 ? 0 : new UsageError(e.message).exitCode;
+      // Help and version exit 0; anything else commander refuses is a usage error.
+      return e.exitCode === 0 ? 0 : report(usageErrorOf(e));
     }
-    if (e instanceof BackpackError) {
-      process.stderr.write(`error [${e.code}] ${e.name}: ${e.message}\n`);
-      return e.exitCode;
-    }
-    const err = e as Error;
-    process.stderr.write(`internal error: ${err?.stack?.split('\n').slice(0, 4).join('\n') ?? String(e)}\n`);
-    return 1;
+    if (e instanceof BackpackError) return report(e);
+    // A bug: the same one-line format, and the stack only on request (it is for bug reports).
+    const err = e instanceof Error ? e : new Error(String(e));
+    const internal = new BackpackError(ErrorCode.Internal, `${err.name}: ${err.message} (a bug: please report it; BACKPACK_DEBUG=1 shows where it happened)`, false);
+    internal.name = 'InternalError';
+    const code = report(internal);
+    if (process.env.BACKPACK_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+    return code;
   }
 }

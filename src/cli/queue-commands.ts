@@ -9,15 +9,15 @@ import { connectionFromOptions, secretWarnings, type ConnectionOptions, type Con
 import { QueueContext } from '../../queue/context.ts';
 import { cancelJob } from '../../queue/cancel.ts';
 import { loadDashboardModules, startDashboard } from '../../queue/dashboard.ts';
-import { readJobFile } from '../../queue/job-schema.ts';
 import { fetchResult } from '../../queue/result.ts';
 import { checkJobId } from '../../queue/job-id.ts';
 import { formatJobTable, formatStatus, jobStatus, listJobs, waitForJob } from '../../queue/status.ts';
 import { DEFAULT_MAX_UPLOAD, submitJob } from '../../queue/submit.ts';
+import { MAX_CHUNK_BYTES } from '../../queue/tensor-store.ts';
 import { startQueueWorker } from '../../queue/worker.ts';
-import { parseMemory } from '../coordinator/memory-plan.ts';
 import { log, setLogger, stderrLogger } from './log.ts';
-import { intList, nonNegativeInt, positiveInt } from './options.ts';
+import { intList, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
+import { MAX_PRIORITY, readJobFile } from '../../queue/job-schema.ts';
 import { progressBar } from './progress.ts';
 
 function withConnection(cmd: Command): Command {
@@ -62,13 +62,16 @@ export function registerQueueCommands(cli: Command): void {
     .description('enqueue a statistics job (JOB.json, see the README); prints its id')
     .option('--wait', 'wait for the job with a progress bar (and write its results with --out)')
     .option('--out <dir>', 'with --wait: write results.safetensors + summary.json here (keeps the results in Redis)')
-    .option('--priority <P>', 'BullMQ priority, 1 = highest (overrides the job file)', positiveInt('--priority'))
-    .option('--max-upload <size>', 'largest total of tensors uploaded into Redis, e.g. 512M', parseMemory('--max-upload'), DEFAULT_MAX_UPLOAD)
-    .option('--chunk-size <size>', 'bytes per Redis key of uploaded tensors (≤ 128M)', parseMemory('--chunk-size'))
+    .option('--priority <P>', 'BullMQ priority, 1 = highest (overrides the job file)', positiveInt('--priority', MAX_PRIORITY))
+    .option('--max-upload <size>', 'largest total of tensors uploaded into Redis, e.g. 512M', memorySize('--max-upload'), DEFAULT_MAX_UPLOAD)
+    .option('--chunk-size <size>', 'bytes per Redis key of uploaded tensors (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES, 1024))
+    .option('--max-memory <size>', 'memory budget a worker has for one shard and for the job\'s outputs (default: half this machine\'s memory); a job that cannot fit is refused', memorySize('--max-memory'))
     .action(async (file: string, opts) => {
+      // The job file is read and checked before connecting: a malformed one fails without Redis.
+      setLogger(stderrLogger(Boolean(opts.quiet)));
+      const job = await readJobFile(file);
       await withQueue(opts, async (ctx) => {
-        const job = await readJobFile(file);
-        const s = await submitJob(ctx, job, { priority: opts.priority, maxUploadBytes: opts.maxUpload, chunkBytes: opts.chunkSize, resultsInRedis: Boolean(opts.out) }, file);
+        const s = await submitJob(ctx, job, { priority: opts.priority, maxUploadBytes: opts.maxUpload, chunkBytes: opts.chunkSize, resultsInRedis: Boolean(opts.out), maxMemoryBytes: opts.maxMemory }, file);
         print(s.jobId);
         log.info(`submitted job ${s.jobId}: N=${s.N}, ${s.batches} batch(es), ${s.shards} shard(s)${s.uploadedBytes ? `, ${(s.uploadedBytes / 2 ** 20).toFixed(1)} MiB uploaded` : ''}`);
         if (!opts.wait) return;
@@ -86,29 +89,30 @@ export function registerQueueCommands(cli: Command): void {
 
   withConnection(cli.command('worker'))
     .description('run a queue worker: takes shards and reductions from the queue until interrupted')
-    .option('--workers <W>', 'local worker threads/processes computing each shard', positiveInt('--workers'), availableParallelism())
+    .option('--workers <W>', `local worker threads/processes computing each shard (at most ${MAX_WORKERS})`, positiveInt('--workers', MAX_WORKERS), Math.min(MAX_WORKERS, availableParallelism()))
     .addOption(new Option('--pool <kind>', 'local worker kind').choices(['threads', 'processes']).default('threads'))
-    .option('--devices <list>', 'one local worker process per GPU device, e.g. 0,1', intList('--devices'))
-    .option('--concurrency <C>', 'queue jobs processed at once by this worker', positiveInt('--concurrency'), 1)
-    .option('--lock-duration <ms>', 'lock of an active shard; a worker silent this long is presumed dead', positiveInt('--lock-duration'), 30_000)
-    .option('--stalled-interval <ms>', 'how often to look for shards of dead workers', positiveInt('--stalled-interval'), 30_000)
-    .option('--max-stalled <n>', 'redeliveries of a stalled shard before it fails', nonNegativeInt('--max-stalled'), 2)
-    .option('--shard-timeout <ms>', 'a local micro-shard running longer is hung: its worker is replaced', nonNegativeInt('--shard-timeout'), 600_000)
-    .option('--retries <R>', 'local retries of a micro-shard that failed non-deterministically', nonNegativeInt('--retries'), 2)
-    .option('--max-result <size>', 'largest results.safetensors kept in Redis', parseMemory('--max-result'))
-    .option('--chunk-size <size>', 'bytes per Redis key of partials and results (≤ 128M)', parseMemory('--chunk-size'))
+    .option('--devices <list>', 'one local worker process per GPU device, e.g. 0,1', intList('--devices', MAX_WORKERS - 1))
+    .option('--concurrency <C>', 'queue jobs processed at once by this worker', positiveInt('--concurrency', MAX_WORKERS), 1)
+    .option('--lock-duration <ms>', 'lock of an active shard; a worker silent this long is presumed dead', positiveInt('--lock-duration', MAX_TIMER_MS), 30_000)
+    .option('--stalled-interval <ms>', 'how often to look for shards of dead workers', positiveInt('--stalled-interval', MAX_TIMER_MS), 30_000)
+    .option('--max-stalled <n>', 'redeliveries of a stalled shard before it fails', nonNegativeInt('--max-stalled', 1000), 2)
+    .option('--shard-timeout <ms>', 'a local micro-shard running longer is hung: its worker is replaced', nonNegativeInt('--shard-timeout', MAX_TIMER_MS), 600_000)
+    .option('--retries <R>', 'local retries of a micro-shard that failed non-deterministically', nonNegativeInt('--retries', 100), 2)
+    .option('--max-result <size>', 'largest results.safetensors kept in Redis', memorySize('--max-result'))
+    .option('--chunk-size <size>', 'bytes per Redis key of partials and results (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES, 1024))
+    .option('--max-memory <size>', 'memory budget of this worker for one shard (default: half this machine\'s memory); a shard that cannot fit fails its job', memorySize('--max-memory'))
     .option('--name <name>', 'worker name shown by BullMQ (default host:pid)')
     .option('--data-root <dir>', 'directory "tensors": "paths" jobs may read from (repeatable); without it the worker reads no paths', (v: string, prev: string[] = []) => [...prev, v])
     .option('--output-root <dir>', 'directory under which output.dir may lie; without it the worker writes no files (results stay in Redis)')
-    .addOption(new Option('--debug-shard-delay <ms>', 'test hook: wait before each shard').argParser(nonNegativeInt('--debug-shard-delay')).hideHelp())
-    .addOption(new Option('--debug-sync-block <ms>', 'test hook: hold the main thread this long in each reduce').argParser(nonNegativeInt('--debug-sync-block')).hideHelp())
+    .addOption(new Option('--debug-shard-delay <ms>', 'test hook: wait before each shard').argParser(nonNegativeInt('--debug-shard-delay', MAX_TIMER_MS)).hideHelp())
+    .addOption(new Option('--debug-sync-block <ms>', 'test hook: hold the main thread this long in each reduce').argParser(nonNegativeInt('--debug-sync-block', MAX_TIMER_MS)).hideHelp())
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));
       const worker = await startQueueWorker(settingsFrom(opts), {
         workers: opts.workers, pool: opts.pool, devices: opts.devices, concurrency: opts.concurrency,
         lockDurationMs: opts.lockDuration, stalledIntervalMs: opts.stalledInterval, maxStalledCount: opts.maxStalled,
         shardTimeoutMs: opts.shardTimeout, retries: opts.retries, maxResultBytes: opts.maxResult, chunkBytes: opts.chunkSize,
-        name: opts.name, debugShardDelayMs: opts.debugShardDelay, debugSyncBlockMs: opts.debugSyncBlock, dataRoots: opts.dataRoot, outputRoot: opts.outputRoot,
+        maxMemoryBytes: opts.maxMemory, name: opts.name, debugShardDelayMs: opts.debugShardDelay, debugSyncBlockMs: opts.debugSyncBlock, dataRoots: opts.dataRoot, outputRoot: opts.outputRoot,
       });
       // First SIGINT/SIGTERM: finish the active shard, then exit. Second: exit now (the shard stalls and is redelivered).
       await new Promise<void>((resolve) => {
@@ -161,7 +165,7 @@ export function registerQueueCommands(cli: Command): void {
 
   withConnection(cli.command('dashboard'))
     .description(`web dashboard of the queue (bull-board; needs the optional packages @bull-board/api, @bull-board/express, express)`)
-    .option('--port <port>', 'HTTP port', positiveInt('--port'), 3000)
+    .option('--port <port>', 'HTTP port', positiveInt('--port', 65535), 3000)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));

@@ -1,28 +1,31 @@
-/** `backpack-ts run`: the CLI contract (see README). Loads files, runs the job, writes results. */
-import { mkdir, writeFile } from 'node:fs/promises';
+/** `backpack-ts run`: the CLI contract (see README). Checks what it can up front, loads files, runs the job, writes results. */
+import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import type { RunResult } from '../api/run.ts';
+import { checkSubsampling, type RunResult } from '../api/run.ts';
 import { checkVectors } from '../api/vectors.ts';
 import { chooseBackend } from '../backends/choose.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { createInProcessPool } from '../coordinator/in-process-pool.ts';
-import { defaultShardSize, shardSizeFor } from '../coordinator/memory-plan.ts';
+import type { WorkerPool } from '../coordinator/pool.ts';
 import { runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
-import { numel } from '../io/host-tensor.ts';
-import { COMBINES } from '../reduce/finalize.ts';
 import { sliceRows } from '../core/inputs.ts';
 import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { writeResults, type Summary } from '../io/results.ts';
-import { readTensorFile, readTensorMap } from '../io/tensor-file.ts';
-import { buildNetwork, disposeNetwork } from '../nn/network.ts';
+import { readTensorFile, readTensorInfo, readTensorMap, readTensorMapInfo } from '../io/tensor-file.ts';
+import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import { readModelSpec } from '../nn/parse-spec.ts';
 import type { ModelSpec } from '../nn/spec.ts';
+import type { BackendName, ExtensionName } from '../vocabulary.ts';
+import { checkFiniteLoss, checkFiniteResults } from './finite-results.ts';
 import { log } from './log.ts';
+import { prepareOutDir } from './out-dir.ts';
 import { progressBar } from './progress.ts';
+import { checkBatchShapes, planMemory } from './run-plan.ts';
 
 export interface RunCommandOptions {
   model: string;
@@ -56,7 +59,7 @@ export interface RunCommandOptions {
   stream?: boolean;
 }
 
-/** Per-sample outputs above this size are streamed to disk rather than held in memory (all of them under --max-memory). */
+/** Per-sample outputs above this size are streamed to disk rather than held in memory. */
 const STREAM_ABOVE_BYTES = 512 * 2 ** 20;
 
 interface Loaded {
@@ -67,14 +70,6 @@ interface Loaded {
   vectors?: Map<string, HostTensor>;
 }
 
-async function load(opts: RunCommandOptions): Promise<Loaded> {
-  const spec = await readModelSpec(opts.model);
-  const weights = await readTensorMap(opts.weights);
-  const inputs = await readTensorFile(opts.inputs);
-  const targets = await readTensorFile(opts.targets);
-  return { spec, weights, inputs, targets };
-}
-
 /** Rows [start, start+count) of every per-sample tensor of the job. */
 function batchOf(job: Loaded, start: number, count: number): Loaded {
   return { ...job, inputs: sliceRows(job.inputs, start, count), targets: sliceRows(job.targets, start, count) };
@@ -83,110 +78,153 @@ function batchOf(job: Loaded, start: number, count: number): Loaded {
 export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
+  if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
   const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
+  // An unavailable backend is the environment's problem, whatever the files: say so first.
   const chosen = await chooseBackend(opts.backend, workers, opts.threadsPerWorker);
   const { backend, threadsPerWorker: threads } = chosen;
   // Without workers this thread computes (with every thread); with them it only validates.
   await useBackend(backend, { threads: workers === 0 ? threads : 1 });
-  const job = await load(opts);
-  // Build once here: validates the spec and weights before any worker starts.
-  const net = buildNetwork(job.spec, job.weights);
-  if (opts.vectors) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
+  // Then everything that headers, the spec and the options decide, before any data is read or
+  // anything allocated: shapes, the memory the job needs, and the output directory.
+  const spec = await readModelSpec(opts.model);
+  const [inputsInfo, targetsInfo] = [await readTensorInfo(opts.inputs), await readTensorInfo(opts.targets)];
+  const N = checkBatchShapes(spec, inputsInfo, targetsInfo, opts);
+  checkSubsampling(opts.subsampling, N);
+  // `!== undefined`: an empty --vectors is a bad path, not an absent option.
+  const vectorsInfo = opts.vectors !== undefined ? await readTensorMapInfo(opts.vectors) : undefined;
   const poolKind = workers === 0 ? 'in-process' : opts.devices ? 'processes' : (opts.pool ?? 'threads');
-  const N = job.inputs.shape[0];
   const batchSize = opts.batchSize ?? N;
-  if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
-  let shardSize = opts.shardSize ?? (opts.accumulate ? batchSize : undefined);
-  const evenSplit = Math.ceil(Math.min(N, batchSize) / Math.max(1, workers));
-  shardSize = opts.maxMemory
-    ? shardSizeFor(net, extensions, opts.maxMemory, shardSize ?? evenSplit, opts.mcSamples)
-    : defaultShardSize(net, extensions, shardSize, evenSplit, opts.mcSamples);
+  const perResult = opts.accumulate ? N : Math.min(N, batchSize);
+  const memory = planMemory(spec, {
+    extensions, N, resultN: perResult, backend, mcSamples: opts.mcSamples, subsampling: opts.subsampling,
+    vectors: vectorsInfo?.values().next().value?.shape[0],
+    shardSize: opts.shardSize ?? (opts.accumulate ? batchSize : undefined),
+    plannedShardSize: opts.shardSize ?? (opts.accumulate ? batchSize : Math.ceil(Math.min(N, batchSize) / Math.max(1, workers))),
+    maxMemory: opts.maxMemory,
+  });
+  // With a budget, per-sample outputs are always streamed: the coordinator then holds sums only,
+  // which is what the README's memory bound assumes.
+  const streamAbove = opts.maxMemory !== undefined ? 0 : STREAM_ABOVE_BYTES;
+  const rowBytesPerSample = memory.rowBytes / perResult;
+  const streams = (samples: number) => opts.stream ?? samples * rowBytesPerSample > streamAbove;
+  const streamed = (opts.accumulate || batchSize >= N) && streams(N);
+  memory.requireJobFits(streamed, [{ what: 'inputs', bytes: inputsInfo.bytes }, { what: 'targets', bytes: targetsInfo.bytes }]);
+  const out = await prepareOutDir(opts.out);
+  try {
+    return await compute(opts, { t0, backend, library: chosen.library, threads, extensions, spec, N, batchSize, workers, poolKind, shardSize: memory.shardSize, streams });
+  } catch (e) {
+    await out.discard();
+    throw e;
+  }
+}
+
+interface Planned {
+  t0: number;
+  backend: BackendName;
+  /** What the backend computes with, and each worker's threads (summary.json). */
+  library: string;
+  threads: number;
+  extensions: ExtensionName[];
+  spec: ModelSpec;
+  N: number;
+  batchSize: number;
+  workers: number;
+  poolKind: string;
+  shardSize?: number;
+  /** Whether a result of that many samples streams its per-sample outputs to disk. */
+  streams: (samples: number) => boolean;
+}
+
+async function compute(opts: RunCommandOptions, p: Planned): Promise<Summary> {
+  const weights = await readTensorMap(opts.weights);
+  // Build once here: validates the spec and weights before any worker starts.
+  const net = buildNetwork(p.spec, weights);
+  let pool: WorkerPool | null = null;
+  try {
+    const job: Loaded = { spec: p.spec, weights, inputs: await readTensorFile(opts.inputs), targets: await readTensorFile(opts.targets) };
+    if (opts.vectors !== undefined) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
+    const t1 = performance.now();
+    // --workers 0 runs its shards in this thread, through the same coordinator as the pools (shard-order
+    // merging as results come, streaming, backpressure), so --max-memory bounds it the same way.
+    pool = p.workers === 0 ? createInProcessPool() : createPool(p.poolKind as 'threads' | 'processes', p.workers, opts.devices);
+    return await runLoaded(opts, p, net, job, pool, t1);
+  } finally {
+    await pool?.close();
+    disposeNetwork(net);
+  }
+}
+
+async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job: Loaded, pool: WorkerPool, t1: number): Promise<Summary> {
+  const { t0, backend, threads, extensions, N, batchSize, workers, poolKind, shardSize } = p;
   const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
   // Workers and coordinator reuse the network built above instead of building it again.
-  const onPool = { ...settings, network: net };
-  const t1 = performance.now();
-  // --workers 0 runs its shards in this thread, through the same coordinator as the pools (shard-order
-  // merging as results come, streaming, backpressure), so --max-memory bounds it the same way.
-  const pool = workers === 0 ? createInProcessPool() : createPool(poolKind as 'threads' | 'processes', workers, opts.devices);
+  const onPool = { ...settings, network: net, backend, threads, shardTimeoutMs: opts.shardTimeout, retries: opts.retries };
+  const onRetry = (what: string, attempt: number, reason: string) => log.warn(`${what}: retry ${attempt} after: ${reason}`);
   const run = async (part: Loaded, label: string): Promise<RunResult> => {
     const bar = progressBar(!opts.quiet, `${label}shards`);
     try {
-      return await runJobOnPool(pool, part, {
-        ...onPool,
-        backend,
-        threads,
-        shardTimeoutMs: opts.shardTimeout,
-        retries: opts.retries,
-        onProgress: (p) => bar.update(p),
-        onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
-      });
+      return await runJobOnPool(pool, part, { ...onPool, onProgress: (q) => bar.update(q), onRetry });
     } finally {
       bar.stop();
     }
   };
-  const common = { backend, backendLibrary: chosen.library, threadsPerWorker: threads, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  const common = { backend, backendLibrary: p.library, threadsPerWorker: threads, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
   // Per-sample outputs go to disk as shards arrive, then into the results file row by row.
   const stream = async (part: Loaded, dir: string, label: string, extra: Record<string, unknown>): Promise<Summary> => {
     const bar = progressBar(!opts.quiet, `${label}shards`);
+    const resultsFile = path.join(dir, 'results.safetensors');
     try {
-      return await runJobToFile(pool, part, {
-        ...onPool, backend, threads, shardTimeoutMs: opts.shardTimeout, retries: opts.retries,
-        onProgress: (p) => bar.update(p),
-        onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
-      }, dir, { ...common, ...extra });
+      const summary = await runJobToFile(pool, part, { ...onPool, onProgress: (q) => bar.update(q), onRetry }, dir, { ...common, ...extra });
+      if (!Number.isFinite(summary.loss)) {
+        // Streamed results are already on disk: a NaN run must not leave them looking valid.
+        await Promise.all([rm(resultsFile, { force: true }), rm(path.join(dir, 'summary.json'), { force: true })]);
+        checkFiniteLoss(summary.loss);
+      }
+      return summary;
     } finally {
       bar.stop();
     }
   };
-  try {
-    const rowBytesPerSample = Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
-      extensions.filter((q) => COMBINES[q] === 'rows').length * Math.max(1, numel(net.outputShape), opts.mcSamples ?? 1);
-    // With a budget, per-sample outputs are always streamed: the coordinator then holds sums only,
-    // which is what the README's memory bound assumes.
-    const streamAbove = opts.maxMemory ? 0 : STREAM_ABOVE_BYTES;
-    const streams = (samples: number) => opts.stream ?? samples * rowBytesPerSample > streamAbove;
-    if ((opts.accumulate || batchSize >= N) && streams(N)) {
-      const summary = await stream(job, opts.out, '', { batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });
-      log.info(`loss ${summary.loss.toPrecision(8)} over N=${N}; streamed results to ${path.join(opts.out, 'results.safetensors')}`);
-      return summary;
-    }
-    if (opts.accumulate || batchSize >= N) {
-      const result = await run(job, '');
-      const t2 = performance.now();
-      const summary = await writeResults(opts.out, result.results, {
-        ...common,
-        loss: result.loss,
-        N: result.N,
-        shards: result.shards,
-        batchSize: opts.accumulate ? batchSize : null,
-        accumulated: Boolean(opts.accumulate),
-        timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
-      });
-      log.info(`loss ${result.loss.toPrecision(8)} over N=${result.N}; wrote ${result.results.size} tensors to ${path.join(opts.out, 'results.safetensors')}`);
-      return summary;
-    }
-    // One result per mini-batch, each with its own N (as BackPACK on that batch would give).
-    const batches = [];
-    for (let start = 0, b = 0; start < N; start += batchSize, b++) {
-      const count = Math.min(batchSize, N - start);
-      const dir = path.join(opts.out, `batch-${String(b).padStart(5, '0')}`);
-      let loss: number;
-      if (streams(count)) {
-        loss = (await stream(batchOf(job, start, count), dir, `batch ${b}: `, { firstSample: start })).loss;
-      } else {
-        const result = await run(batchOf(job, start, count), `batch ${b}: `);
-        await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
-        loss = result.loss;
-      }
-      batches.push({ batch: b, firstSample: start, N: count, loss, dir: path.basename(dir) });
-      log.info(`batch ${b}: loss ${loss.toPrecision(8)} over ${count} samples → ${dir}`);
-    }
-    const summary = { ...common, N, batchSize, batches, loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / N, shards: batches.length, shapes: {}, timings: { totalMs: performance.now() - t0 } };
-    await mkdir(opts.out, { recursive: true });
-    await writeFile(path.join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    return summary as unknown as Summary;
-  } finally {
-    await pool.close();
-    disposeNetwork(net);
+  if ((opts.accumulate || batchSize >= N) && p.streams(N)) {
+    const summary = await stream(job, opts.out, '', { batchSize: opts.accumulate ? batchSize : null, accumulated: Boolean(opts.accumulate) });
+    log.info(`loss ${summary.loss.toPrecision(8)} over N=${N}; streamed results to ${path.join(opts.out, 'results.safetensors')}`);
+    return summary;
   }
+  if (opts.accumulate || batchSize >= N) {
+    const result = await run(job, '');
+    checkFiniteResults(result.loss, result.results);
+    const t2 = performance.now();
+    const summary = await writeResults(opts.out, result.results, {
+      ...common,
+      loss: result.loss,
+      N: result.N,
+      shards: result.shards,
+      batchSize: opts.accumulate ? batchSize : null,
+      accumulated: Boolean(opts.accumulate),
+      timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
+    });
+    log.info(`loss ${result.loss.toPrecision(8)} over N=${result.N}; wrote ${result.results.size} tensors to ${path.join(opts.out, 'results.safetensors')}`);
+    return summary;
+  }
+  // One result per mini-batch, each with its own N (as BackPACK on that batch would give).
+  const batches = [];
+  for (let start = 0, b = 0; start < N; start += batchSize, b++) {
+    const count = Math.min(batchSize, N - start);
+    const dir = path.join(opts.out, `batch-${String(b).padStart(5, '0')}`);
+    let loss: number;
+    if (p.streams(count)) {
+      loss = (await stream(batchOf(job, start, count), dir, `batch ${b}: `, { firstSample: start })).loss;
+    } else {
+      const result = await run(batchOf(job, start, count), `batch ${b}: `);
+      checkFiniteResults(result.loss, result.results);
+      await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
+      loss = result.loss;
+    }
+    batches.push({ batch: b, firstSample: start, N: count, loss, dir: path.basename(dir) });
+    log.info(`batch ${b}: loss ${loss.toPrecision(8)} over ${count} samples → ${dir}`);
+  }
+  const summary = { ...common, N, batchSize, batches, loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / N, shards: batches.length, shapes: {}, timings: { totalMs: performance.now() - t0 } };
+  await writeFileAtomic(path.join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary as unknown as Summary;
 }

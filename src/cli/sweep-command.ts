@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { readSweepSpec } from '../sweep/spec.ts';
 import { runSweep, type SweepSummary } from '../sweep/run-sweep.ts';
 import { setLogger, stderrLogger } from './log.ts';
-import { nonNegativeInt } from './options.ts';
+import { MAX_TIMER_MS, MAX_WORKERS, nonNegativeInt } from './options.ts';
 
 export interface SweepCommandOptions {
   out?: string;
@@ -29,10 +29,10 @@ export function registerSweepCommand(cli: Command): void {
     .description('quantities over checkpoints × batch sizes × datasets (SWEEP.json); resumes an interrupted sweep')
     .argument('<sweep.json>', 'the sweep: model, checkpoints, batchSizes, datasets, quantities, options (docs/sweeps.md)')
     .option('--out <dir>', 'output directory (default: options.out, else out/sweep-<name>)')
-    .option('--workers <W>', 'worker threads/processes, overriding options.workers (0: in this process)', nonNegativeInt('--workers'))
+    .option('--workers <W>', 'worker threads/processes, overriding options.workers (0: in this process)', nonNegativeInt('--workers', MAX_WORKERS))
     .option('--restart', 'discard the progress in the output directory and start over')
     .option('--quiet', 'no progress output')
-    .addOption(new Option('--debug-unit-delay <ms>', 'test hook: pause inside each unit before it is committed').argParser(nonNegativeInt('--debug-unit-delay')).hideHelp())
+    .addOption(new Option('--debug-unit-delay <ms>', 'test hook: pause inside each unit before it is committed').argParser(nonNegativeInt('--debug-unit-delay', MAX_TIMER_MS)).hideHelp())
     .action(async (file: string, opts: SweepCommandOptions) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));
       await sweepCommand(file, opts);

@@ -7,7 +7,7 @@ import { addKfraFactors, checkSubsampling, requireSequentialForKfra, type RunOpt
 import { planShards } from '../core/backprop.ts';
 import { checkedInputs, checkTargets } from '../core/inputs.ts';
 import { kfraCapacity } from '../core/kfra.ts';
-import { UsageError } from '../errors/index.ts';
+import { ShapeError, UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
 import { finalize, finalizeStreaming } from '../reduce/finalize.ts';
@@ -135,7 +135,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   const rows = t.inputs.shape[0];
   const N = slice?.N ?? rows;
   if (rows < 1) throw new UsageError('the batch is empty');
-  if (t.targets.shape[0] !== rows) throw new UsageError(`inputs have ${rows} samples but targets have ${t.targets.shape[0]}`);
+  if (t.targets.shape[0] !== rows) throw new ShapeError(`inputs have ${rows} samples but targets have ${t.targets.shape[0]}`);
   checkSubsampling(opts.subsampling, N);
   if (slice && opts.extensions.includes('KFRA')) throw new UsageError('KFRA averages over the whole batch at every layer and cannot run on a slice of it; run it in one job');
   // Validate everything that can be validated before any worker starts (fail fast, typed errors).

@@ -9,7 +9,7 @@ import { mathOf } from './derivatives/index.ts';
 import { ACTIVATIONS, type ActivationKind } from './derivatives/elementwise.ts';
 import type { Layer } from './derivatives/types.ts';
 import { numel } from '../io/host-tensor.ts';
-import type { Backprop } from '../vocabulary.ts';
+import type { Backprop, ModuleKind } from '../vocabulary.ts';
 
 export interface Factor {
   S: tf.Tensor;
@@ -23,8 +23,13 @@ export type Factors = Partial<Record<Exclude<Backprop, 'kfra'>, Factor[]>>;
 /** Activations whose second derivative vanishes everywhere they are differentiable. */
 const PIECEWISE_LINEAR = new Set<string>(['ReLU', 'LeakyReLU']);
 
+/** Whether the exact Hessian gains residual factors at this module (2 of them, numel(in) columns each). */
+export function hasHessianResidual(kind: ModuleKind): boolean {
+  return kind in ACTIVATIONS && !PIECEWISE_LINEAR.has(kind);
+}
+
 function residualFactors(layer: Layer, x: tf.Tensor, y: tf.Tensor, gOut: tf.Tensor): Factor[] {
-  if (!(layer.kind in ACTIVATIONS) || PIECEWISE_LINEAR.has(layer.kind)) return [];
+  if (!hasHessianResidual(layer.kind)) return [];
   const fn = ACTIVATIONS[layer.kind as ActivationKind];
   const r = fn.d2f(x, y, layer.cfg as never).mul(gOut); // [n, *in]
   const [n, ...inShape] = r.shape;

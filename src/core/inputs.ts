@@ -1,6 +1,7 @@
 /** Checks a shard's inputs against the network before any math runs. */
-import { NonFiniteError, ShapeError } from '../errors/index.ts';
-import { numel, toFloat64, type HostTensor } from '../io/host-tensor.ts';
+import { ShapeError } from '../errors/index.ts';
+import { finiteFloat32 } from '../io/float32.ts';
+import { numel, type HostTensor } from '../io/host-tensor.ts';
 import { LOSSES } from '../nn/losses/index.ts';
 import type { Network } from '../nn/network.ts';
 import { tf } from './tf.ts';
@@ -13,14 +14,8 @@ export function checkedInputs(x: HostTensor, inputShape: number[], label: string
     throw new ShapeError(`${label}: shape [${x.shape.join(', ')}] does not match the model's input_shape [${expected.join(', ')}] (expected [N, ${expected.join(', ')}])`);
   }
   if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new ShapeError(`${label}: inputs must be float32 or float64, got ${x.dtype}`);
-  const values = x.data instanceof Float32Array ? x.data : new Float32Array(toFloat64(x));
   const per = numel(expected);
-  for (let j = 0; j < values.length; j++) {
-    if (!Number.isFinite(values[j])) {
-      throw new NonFiniteError(`${label}: sample ${offset + Math.floor(j / per)} holds a non-finite value (${values[j]}) at feature ${j % per}`);
-    }
-  }
-  return values;
+  return finiteFloat32(x, (j, value) => `${label}: sample ${offset + Math.floor(j / per)} holds a non-finite value (${value}) at feature ${j % per}`);
 }
 
 /** Rows [start, start+count) of a host tensor (a view, no copy). */

@@ -67,6 +67,17 @@ export class UnknownExtensionError extends BackpackError {
   }
 }
 
+/**
+ * A job needs more memory than its budget (--max-memory): refused from the spec's sizes before
+ * anything is allocated; the message names the layer or quantity and the size.
+ */
+export class MemoryBudgetError extends BackpackError {
+  constructor(message: string) {
+    super(ErrorCode.MemoryBudget, message);
+    this.name = 'MemoryBudgetError';
+  }
+}
+
 /** A quantity has no rule for a module (the rule table says so explicitly). */
 export class UnsupportedModuleError extends BackpackError {
   constructor(quantity: string, module: string, why = '') {
@@ -98,6 +109,7 @@ const CLASSES: Record<string, new (message: string) => BackpackError> = {
   TensorFileError,
   LabelRangeError,
   NonFiniteError,
+  MemoryBudgetError,
   TrainModeError,
   BackendUnavailableError,
 };

@@ -1,5 +1,6 @@
 /** Writes a job's results in the CLI contract's layout: results.safetensors + summary.json. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-write.ts';
 import path from 'node:path';
 import type { ResultTensor } from '../reduce/finalize.ts';
 import { writeSafetensorsStreaming } from './safetensors-stream.ts';
@@ -25,6 +26,6 @@ export async function writeResults(outDir: string, results: Map<string, ResultTe
   for (const [key, t] of results) shapes[key] = t.shape;
   writeSafetensorsStreaming(path.join(outDir, RESULTS_FILE), results, { format: 'backpack-ts', loss: String(summary.loss) });
   const full = { ...summary, shapes } as Summary;
-  await writeFile(path.join(outDir, 'summary.json'), `${JSON.stringify(full, null, 2)}\n`);
+  await writeFileAtomic(path.join(outDir, 'summary.json'), `${JSON.stringify(full, null, 2)}\n`);
   return full;
 }

@@ -2,11 +2,11 @@
  * Writes a .safetensors file tensor by tensor, pulling streamed tensors chunk by chunk, so results
  * larger than memory (per-sample rows of a big batch) can be written from spill files.
  */
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { HostTensor } from './host-tensor.ts';
 import { numel } from './host-tensor.ts';
-import { encodeElements } from './npy.ts';
+import { encodeElements } from './elements.ts';
 import { isStreamed, type ResultTensor } from '../reduce/finalize.ts';
 
 const ST: Record<HostTensor['dtype'], string> = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' };
@@ -29,7 +29,9 @@ export function writeSafetensorsStreaming(file: string, tensors: Map<string, Res
   mkdirSync(path.dirname(file), { recursive: true });
   // Write to a temporary name and rename: a crash never leaves a half-written results file.
   const tmp = `${file}.partial`;
-  const fd = openSync(tmp, 'w');
+  // NOTE: O_NONBLOCK and O_NOFOLLOW: a FIFO or a link planted under this name fails the open
+  // (ENXIO, ELOOP) instead of blocking it or redirecting the write.
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK | constants.O_NOFOLLOW, 0o644);
   try {
     writeSync(fd, prefix);
     for (const [name, t] of tensors) {

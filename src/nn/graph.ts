@@ -11,36 +11,66 @@ export type NodeSpec =
   | { name: string; kind: 'layer'; layer: LayerSpec; inputs: number[]; where: string }
   | { name: string; kind: 'merge'; op: 'Add' | 'Concat'; dim: number; inputs: number[]; where: string };
 
+/**
+ * Depth-first topological order of the nodes that feed `output`. NOTE: an explicit stack, not
+ * recursion: a chain of tens of thousands of nodes would overflow the call stack.
+ */
+function topologicalOrder(inputsOf: (i: number) => number[], names: (i: number) => string, output: number): number[] {
+  const order: number[] = [];
+  const state = new Map<number, 'visiting' | 'done'>();
+  // Each frame: a node and how many of its inputs have been pushed so far.
+  const stack: { node: number; next: number }[] = [{ node: output, next: 0 }];
+  state.set(output, 'visiting');
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const inputs = inputsOf(top.node);
+    if (top.next === inputs.length) {
+      stack.pop();
+      state.set(top.node, 'done');
+      order.push(top.node);
+      continue;
+    }
+    const j = inputs[top.next++];
+    if (j < 0 || state.get(j) === 'done') continue;
+    if (state.get(j) === 'visiting') throw new ModelSpecError(`graph: cycle through node '${names(j)}'`);
+    state.set(j, 'visiting');
+    stack.push({ node: j, next: 0 });
+  }
+  return order;
+}
+
 export function specNodes(spec: ModelSpec): NodeSpec[] {
   if (!isGraphSpec(spec)) {
     return spec.layers.map((layer, i) => ({ name: String(i), kind: 'layer', layer, inputs: [i - 1], where: `layers[${i}] (${layer.type})` }));
   }
-  const byName = new Map(spec.graph.nodes.map((n, i) => [n.name, i]));
-  if (byName.size !== spec.graph.nodes.length) throw new ModelSpecError('graph: node names must be unique');
-  if (!byName.has(spec.graph.output)) throw new ModelSpecError(`graph.output '${spec.graph.output}' is not a node`);
-  // Depth-first topological order from the output; unreachable nodes are an error (unused parameters).
-  const order: number[] = [];
-  const state = new Map<number, 'visiting' | 'done'>();
-  const visit = (i: number, from: string) => {
-    if (state.get(i) === 'done') return;
-    if (state.get(i) === 'visiting') throw new ModelSpecError(`graph: cycle through node '${spec.graph.nodes[i].name}'`);
-    state.set(i, 'visiting');
-    for (const input of spec.graph.nodes[i].inputs) {
-      if (input === 'input') continue;
-      const j = byName.get(input);
-      if (j === undefined) throw new ModelSpecError(`graph: node '${spec.graph.nodes[i].name}' reads unknown input '${input}' (from ${from})`);
-      visit(j, spec.graph.nodes[i].name);
-    }
-    state.set(i, 'done');
-    order.push(i);
-  };
-  visit(byName.get(spec.graph.output)!, 'output');
-  const unused = spec.graph.nodes.filter((_, i) => !state.has(i)).map((n) => n.name);
-  if (unused.length) throw new ModelSpecError(`graph: nodes not connected to the output: ${unused.join(', ')}`);
+  const nodes = spec.graph.nodes;
+  const byName = new Map(nodes.map((n, i) => [n.name, i]));
+  if (byName.size !== nodes.length) {
+    const seen = new Set<string>();
+    const twice = nodes.find((n) => seen.size === seen.add(n.name).size)!.name;
+    throw new ModelSpecError(`graph: node names must be unique ('${twice}' appears twice)`);
+  }
+  const output = byName.get(spec.graph.output);
+  if (output === undefined) throw new ModelSpecError(`graph.output '${spec.graph.output}' is not a node`);
+  // Resolve every input name first, so an unknown one is named whether or not it is reachable.
+  const inputIndex = nodes.map((n) =>
+    n.inputs.map((name) => {
+      if (name === 'input') return -1;
+      const j = byName.get(name);
+      if (j === undefined) throw new ModelSpecError(`graph: node '${n.name}' reads unknown input '${name}'`);
+      return j;
+    }),
+  );
+  const order = topologicalOrder((i) => inputIndex[i], (i) => nodes[i].name, output);
+  if (order.length !== nodes.length) {
+    const reached = new Set(order);
+    const unused = nodes.filter((_, i) => !reached.has(i)).map((n) => n.name);
+    throw new ModelSpecError(`graph: nodes not connected to the output: ${unused.slice(0, 20).join(', ')}${unused.length > 20 ? `, … (${unused.length})` : ''}`);
+  }
   const position = new Map(order.map((i, k) => [i, k]));
   return order.map((i) => {
-    const n = spec.graph.nodes[i];
-    const inputs = n.inputs.map((name) => (name === 'input' ? -1 : position.get(byName.get(name)!)!));
+    const n = nodes[i];
+    const inputs = inputIndex[i].map((j) => (j < 0 ? -1 : position.get(j)!));
     if ('layer' in n) return { name: n.name, kind: 'layer', layer: n.layer, inputs, where: `graph node '${n.name}' (${n.layer.type})` };
     return { name: n.name, kind: 'merge', op: n.op, dim: 'dim' in n ? n.dim : 1, inputs, where: `graph node '${n.name}' (${n.op})` };
   });

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelSpecError } from '../errors/index.ts';
+import { readSmallTextFile } from '../io/bounded-read.ts';
 import { MODULE_KINDS } from '../vocabulary.ts';
-import { graphSpecSchema, layerNodeSchema, mergeNodeSchema, sequentialSpecSchema, type ModelSpec } from './spec.ts';
+import { graphSpecSchema, layerNodeSchema, MAX_NODES, mergeNodeSchema, sequentialSpecSchema, type ModelSpec } from './spec.ts';
 
 /** Turns zod's issues into one message that names the JSON path, e.g. `layers[2].kernel_size`. */
 function describeIssues(error: z.ZodError, raw: unknown): string {
@@ -39,7 +39,8 @@ export function parseModelSpec(raw: unknown, label = 'model spec'): ModelSpec {
  */
 function checkNodesOneByOne(raw: unknown, label: string): void {
   const nodes = (raw as { graph?: { nodes?: unknown } }).graph?.nodes;
-  if (!Array.isArray(nodes)) return;
+  // Too many nodes: the schema refuses the count, with no need to look at each one.
+  if (!Array.isArray(nodes) || nodes.length > MAX_NODES) return;
   nodes.forEach((node, i) => {
     const schema = typeof node === 'object' && node !== null && 'layer' in node ? layerNodeSchema : mergeNodeSchema;
     const r = schema.safeParse(node);
@@ -60,12 +61,11 @@ export function parseModelSpecText(text: string, label = 'model spec'): ModelSpe
   return parseModelSpec(raw, label);
 }
 
+/** A model.json larger than this is not a model description (the largest real ones are kilobytes). */
+export const MAX_SPEC_BYTES = 16 * 2 ** 20;
+
 export async function readModelSpec(path: string): Promise<ModelSpec> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new ModelSpecError(`${path}: file not found or unreadable`);
-  }
+  // Regular files only, size-capped: a link to /dev/zero would otherwise be read forever.
+  const text = await readSmallTextFile(path, MAX_SPEC_BYTES, (message) => new ModelSpecError(message));
   return parseModelSpecText(text, path);
 }

@@ -5,8 +5,20 @@
 import { z } from 'zod';
 import { LOSS_KINDS, REDUCTIONS } from '../vocabulary.ts';
 
-const posInt = z.number().int().positive();
-const nonNegInt = z.number().int().nonnegative();
+/**
+ * Limits that keep a spec describing something computable, so that a hostile or mistyped number
+ * fails here, with its JSON path, instead of deep inside tfjs: sizes are int32 (tfjs's shape
+ * type), real attributes are finite in float32 (the compute dtype), and a model has at most
+ * MAX_NODES layers or graph nodes. Whether the sizes fit in memory is size-estimate.ts's question.
+ */
+export const MAX_DIM = 2 ** 31 - 1;
+export const MAX_NODES = 10_000;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+const posInt = z.number().int().positive().max(MAX_DIM);
+const nonNegInt = z.number().int().nonnegative().max(MAX_DIM);
+/** A real attribute (slope, alpha): finite once rounded to float32. */
+const real32 = z.number().min(-FLOAT32_MAX).max(FLOAT32_MAX);
 /** torch accepts `3` or `[3, 3]` for a size; we accept both and expand later. */
 const sizeOrTuple = z.union([posInt, z.array(posInt).min(1).max(3)]);
 const nonNegOrTuple = z.union([nonNegInt, z.array(nonNegInt).min(1).max(3)]);
@@ -75,8 +87,9 @@ const batchNorm = (type: 'BatchNorm1d' | 'BatchNorm2d' | 'BatchNorm3d') =>
   z.strictObject({
     type: z.literal(type),
     num_features: posInt,
-    eps: z.number().positive().default(1e-5),
-    momentum: z.number().nullable().optional(),
+    // eps below float32's smallest normal would round to 0 (or a denormal) in √(σ² + ε).
+    eps: z.number().min(1.1754943508222875e-38).max(FLOAT32_MAX).default(1e-5),
+    momentum: real32.nullable().optional(),
     affine: z.boolean().default(true),
     track_running_stats: z.boolean().default(true),
     /** Eval mode (running statistics) is the default; train mode is rejected with a reason. */
@@ -96,7 +109,7 @@ export const layerSchema = z.discriminatedUnion('type', [
     type: z.literal('ZeroPad2d'),
     padding: z.union([nonNegInt, z.array(nonNegInt).length(4)]),
   }),
-  z.strictObject({ type: z.literal('Flatten'), start_dim: z.number().int().default(1), end_dim: z.number().int().default(-1) }),
+  z.strictObject({ type: z.literal('Flatten'), start_dim: z.number().int().min(-64).max(64).default(1), end_dim: z.number().int().min(-64).max(64).default(-1) }),
   z.strictObject({
     type: z.literal('Dropout'),
     p: z.number().min(0).max(1).default(0.5),
@@ -104,8 +117,8 @@ export const layerSchema = z.discriminatedUnion('type', [
     ...common,
   }),
   simple('Identity'), simple('ReLU'), simple('Sigmoid'), simple('Tanh'), simple('SELU'), simple('LogSigmoid'),
-  z.strictObject({ type: z.literal('LeakyReLU'), negative_slope: z.number().default(0.01), ...common }),
-  z.strictObject({ type: z.literal('ELU'), alpha: z.number().default(1.0), ...common }),
+  z.strictObject({ type: z.literal('LeakyReLU'), negative_slope: real32.default(0.01), ...common }),
+  z.strictObject({ type: z.literal('ELU'), alpha: real32.default(1.0), ...common }),
   batchNorm('BatchNorm1d'), batchNorm('BatchNorm2d'), batchNorm('BatchNorm3d'),
 ]);
 
@@ -114,14 +127,17 @@ export const lossSchema = z.strictObject({
   reduction: z.enum(REDUCTIONS).default('mean'),
 });
 
+/** Input dims without the batch axis; ConvNd/pools use at most 4 (channels + 3 spatial). */
+const inputShape = z.array(posInt).min(1).max(8);
+
 export const sequentialSpecSchema = z.strictObject({
-  input_shape: z.array(posInt).min(1),
-  layers: z.array(layerSchema).min(1),
+  input_shape: inputShape,
+  layers: z.array(layerSchema).min(1).max(MAX_NODES),
   loss: lossSchema,
 });
 
 /** Node names become parameter prefixes ("block1.conv.weight"), like torch's named modules. */
-const nodeName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'node names are identifiers (letters, digits, _ and .)').refine((n) => n !== 'input', "'input' names the network input");
+const nodeName = z.string().max(200).regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'node names are identifiers (letters, digits, _ and .)').refine((n) => n !== 'input', "'input' names the network input");
 
 /**
  * The graph form: nodes with named inputs ("input" is the network input), for residual and
@@ -129,15 +145,16 @@ const nodeName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/, 'node names are i
  * along `dim` (counted with the batch axis, as torch.cat).
  */
 export const layerNodeSchema = z.strictObject({ name: nodeName, layer: layerSchema, inputs: z.array(z.string()).length(1) });
+const mergeInputs = z.array(z.string()).min(2).max(MAX_NODES);
 export const mergeNodeSchema = z.discriminatedUnion('op', [
-  z.strictObject({ name: nodeName, op: z.literal('Add'), inputs: z.array(z.string()).min(2) }),
-  z.strictObject({ name: nodeName, op: z.literal('Concat'), dim: z.number().int().default(1), inputs: z.array(z.string()).min(2) }),
+  z.strictObject({ name: nodeName, op: z.literal('Add'), inputs: mergeInputs }),
+  z.strictObject({ name: nodeName, op: z.literal('Concat'), dim: z.number().int().min(-64).max(64).default(1), inputs: mergeInputs }),
 ]);
 const graphNodeSchema = z.union([layerNodeSchema, mergeNodeSchema]);
 
 export const graphSpecSchema = z.strictObject({
-  input_shape: z.array(posInt).min(1),
-  graph: z.strictObject({ nodes: z.array(graphNodeSchema).min(1), output: z.string() }),
+  input_shape: inputShape,
+  graph: z.strictObject({ nodes: z.array(graphNodeSchema).min(1).max(MAX_NODES), output: z.string() }),
   loss: lossSchema,
 });
 

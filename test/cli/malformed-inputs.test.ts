@@ -121,9 +121,9 @@ describe('malformed inputs give typed errors and non-zero exit codes', () => {
     await expectFailure(job({ '--inputs': file('nope.npy') }), 'E_TENSOR_FILE', /nope\.npy: file not found/);
   });
 
-  it('targets of another batch size', async () => {
+  it('targets of another batch size (bad input: exit 3)', async () => {
     writeFileSync(file('short.npy'), encodeNpy({ dtype: 'int64', shape: [5], data: new BigInt64Array(5) }));
-    await expectFailure(job({ '--targets': file('short.npy') }), 'E_USAGE', /8 samples but targets have 5/);
+    await expectFailure(job({ '--targets': file('short.npy') }), 'E_SHAPE', /8 samples but targets have 5/);
   });
 
   it('an unknown extension lists the valid ones', async () => {

@@ -51,6 +51,8 @@ export function makeBatchNorm<K extends Kind>(kind: K): ModuleMath<K, BatchNormC
         cfg: { channels: spec.num_features, eps: spec.eps, spatialRank: inShape.length - 1 },
         params: spec.affine ? { weight: c, bias: c } : {},
         buffers: { running_mean: c, running_var: c },
+        // √(σ² + ε) of a negative variance is NaN: refused when the weights are read.
+        bufferMin: { running_var: 0 },
       };
     },
 

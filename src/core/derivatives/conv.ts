@@ -11,7 +11,7 @@ import { hasKernel, runKernel } from '../ops/fused.ts';
 import { CONV_FORWARD, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, type ConvAttrs } from '../ops/kernel-names.ts';
 import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
-import { xnnConv2d, xnnConv2dJacT, xnnConv2dWeightGrad, xnnStride1 } from './conv2d-xnn.ts';
+import { xnnConv2d, xnnConv2dJacT, xnnConv2dWeightGrad, xnnForward, xnnStride1 } from './conv2d-xnn.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
 export interface ConvCfg {
@@ -70,7 +70,7 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
       const { geom, groups: G, cout } = layer.cfg;
       const B = x.shape[0];
       if (hasKernel(CONV_FORWARD)) return runKernel(CONV_FORWARD, { x, W: layer.params.weight!, bias: layer.params.bias }, convAttrs(layer));
-      if (dims === 2 && G === 1 && tf.getBackend() === 'wasm') return xnnConv2d(layer, x);
+      if (dims === 2 && xnnForward(layer)) return xnnConv2d(layer, x);
       const P = prod(geom.outSize);
       const cols = unfoldColumns(x, geom).reshape([G, -1, B * P]);
       let y = columnsToSamples(tf.matMul(groupedWeight(layer), cols), B, P);

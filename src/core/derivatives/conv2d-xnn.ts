@@ -27,7 +27,17 @@ export function xnnStride1(layer: Layer<ConvCfg>): boolean {
   );
 }
 
-/** Forward, any stride/dilation/padding (groups = 1). */
+/**
+ * The forward fast path applies: wasm, ungrouped, and not both strided and dilated. NOTE: tfjs's
+ * conv2d asserts "Either strides or dilations must be 1" although torch (and the unfold path)
+ * take both; such layers use the generic path.
+ */
+export function xnnForward(layer: Layer<ConvCfg>): boolean {
+  const { geom, groups } = layer.cfg;
+  return tf.getBackend() === 'wasm' && groups === 1 && (geom.stride.every((s) => s === 1) || geom.dilation.every((d) => d === 1));
+}
+
+/** Forward, any padding, strided or dilated (groups = 1; see xnnForward). */
 export function xnnConv2d(layer: Layer<ConvCfg>, x: tf.Tensor): tf.Tensor {
   const { geom } = layer.cfg;
   const filter = derivedTensor(layer, 'weight.HWIO', layer.params.weight!, (w) => w.transpose([2, 3, 1, 0])) as tf.Tensor4D;

@@ -10,19 +10,29 @@ import type { SpecOf } from '../../nn/spec.ts';
 import { poolGeometry } from './max-pool.ts';
 import type { ModuleMath } from './types.ts';
 
+/** One spatial dim's [out_d, in_d] averaging matrix, described rather than built. */
+export interface PoolAxis {
+  out: number;
+  in: number;
+  /** Identifies the matrix (the tensor cache's key) without building it. */
+  key: string;
+  /** The row-major matrix. NOTE: built on first use, not in setup: setup only infers shapes, and
+   * must not allocate out_d·in_d floats for a spec that the size estimate is about to refuse. */
+  build(): Float32Array;
+}
+
 export interface SeparablePoolCfg {
-  /** Row-major [out_d, in_d] averaging matrix per spatial dim. */
-  mats: { out: number; in: number; data: Float32Array }[];
+  mats: PoolAxis[];
 }
 
 const matCache = new Map<string, tf.Tensor2D>();
 
 /** The matrix (or its transpose) as a tensor kept for the life of the backend. */
-function matTensor(m: SeparablePoolCfg['mats'][number], transposed: boolean): tf.Tensor2D {
-  const key = `${tf.getBackend()}|${transposed}|${m.out}|${m.in}|${m.data.join(',')}`;
+function matTensor(m: PoolAxis, transposed: boolean): tf.Tensor2D {
+  const key = `${tf.getBackend()}|${transposed}|${m.key}`;
   let t = matCache.get(key);
   if (!t || t.isDisposed) {
-    const base = tf.tensor2d(m.data, [m.out, m.in]);
+    const base = tf.tensor2d(m.build(), [m.out, m.in]);
     t = tf.keep(transposed ? base.transpose() : base) as tf.Tensor2D;
     if (transposed) base.dispose();
     matCache.set(key, t);
@@ -75,25 +85,27 @@ type SpecByKind = {
 /** torch's AvgPool: count_include_pad divides by the full window, else by the in-bounds count. */
 function avgPoolMats(spec: SpecOf<'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d'>, inShape: number[], where: string, dims: number): SeparablePoolCfg {
   const g = poolGeometry(spec, inShape, where, dims);
-  const mats = g.inSize.map((inD, d) => {
+  const override = spec.divisor_override ?? null;
+  const mats = g.inSize.map((inD, d): PoolAxis => {
     const out = g.outSize[d];
-    const data = new Float32Array(out * inD);
-    for (let o = 0; o < out; o++) {
-      const start = o * g.stride[d] - g.padLo[d];
-      const lo = Math.max(0, start);
-      const hi = Math.min(inD, start + g.kernel[d]);
-      // count_include_pad counts padded positions, but never beyond the padded extent.
-      const padded = Math.min(start + g.kernel[d], inD + g.padHi[d]) - start;
-      const divisor = spec.count_include_pad ? padded : hi - lo;
-      for (let i = lo; i < hi; i++) data[o * inD + i] = 1 / divisor;
-    }
-    return { out, in: inD, data };
+    const [k, s, lo0, hi0] = [g.kernel[d], g.stride[d], g.padLo[d], g.padHi[d]];
+    const build = () => {
+      const data = new Float32Array(out * inD);
+      for (let o = 0; o < out; o++) {
+        const start = o * s - lo0;
+        const lo = Math.max(0, start);
+        const hi = Math.min(inD, start + k);
+        // count_include_pad counts padded positions, but never beyond the padded extent.
+        const padded = Math.min(start + k, inD + hi0) - start;
+        const divisor = spec.count_include_pad ? padded : hi - lo;
+        // divisor_override replaces Π_d divisor_d by one number: dim 0 divides once, the others not at all.
+        const w = override === null ? 1 / divisor : d === 0 ? 1 / override : 1;
+        for (let i = lo; i < hi; i++) data[o * inD + i] = w;
+      }
+      return data;
+    };
+    return { out, in: inD, key: `avg|${out}|${inD}|${k}|${s}|${lo0}|${hi0}|${spec.count_include_pad}|${override}|${d === 0}`, build };
   });
-  if (spec.divisor_override != null) {
-    // The override replaces Π_d divisor_d by one number: undo the per-dim divisors, divide once.
-    const override = spec.divisor_override;
-    mats.forEach((m, d) => m.data.forEach((val, j) => { if (val !== 0) m.data[j] = d === 0 ? 1 / override : 1; }));
-  }
   return { mats };
 }
 
@@ -102,15 +114,18 @@ function adaptiveMats(spec: SpecOf<'AdaptiveAvgPool1d' | 'AdaptiveAvgPool2d' | '
   if (inShape.length !== dims + 1) throw new ShapeError(`${where}: expects input [N, C, ${Array(dims).fill('*').join(', ')}], got [N, ${inShape.join(', ')}]`);
   const sizes = typeof spec.output_size === 'number' ? Array(dims).fill(spec.output_size) : spec.output_size;
   if (sizes.length !== dims) throw new ModelSpecError(`${where}.output_size has ${sizes.length} entries, expected ${dims}`);
-  const mats = inShape.slice(1).map((inD, d) => {
+  const mats = inShape.slice(1).map((inD, d): PoolAxis => {
     const out = sizes[d] ?? inD;
-    const data = new Float32Array(out * inD);
-    for (let o = 0; o < out; o++) {
-      const lo = Math.floor((o * inD) / out);
-      const hi = Math.ceil(((o + 1) * inD) / out);
-      for (let i = lo; i < hi; i++) data[o * inD + i] = 1 / (hi - lo);
-    }
-    return { out, in: inD, data };
+    const build = () => {
+      const data = new Float32Array(out * inD);
+      for (let o = 0; o < out; o++) {
+        const lo = Math.floor((o * inD) / out);
+        const hi = Math.ceil(((o + 1) * inD) / out);
+        for (let i = lo; i < hi; i++) data[o * inD + i] = 1 / (hi - lo);
+      }
+      return data;
+    };
+    return { out, in: inD, key: `adaptive|${out}|${inD}`, build };
   });
   return { mats };
 }

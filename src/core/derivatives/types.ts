@@ -40,6 +40,8 @@ export interface LayerSetup<C> {
   params: Partial<Record<ParamName, number[]>>;
   /** Non-trainable tensors read from the weights file (BatchNorm's running statistics). */
   buffers?: Record<string, number[]>;
+  /** Smallest value a buffer may hold, checked when the weights are bound (a variance is ≥ 0). */
+  bufferMin?: Record<string, number>;
 }
 
 /** Parameter Jacobianᵀ: V [v, n, *out] → [v, n, *θ], or [v, *θ] summed over n when `sumBatch`. */

@@ -3,8 +3,8 @@
  * loaded) or a buffer in memory (a gunzipped IDX file, an inflated .npz entry, parsed CSV).
  * Headers and rows are read through this one interface, so every reader streams the same way.
  */
-import { open, type FileHandle } from 'node:fs/promises';
 import { TensorFileError } from '../../errors/index.ts';
+import { openRegularFile, readExactly } from '../../io/bounded-read.ts';
 
 export interface Bytes {
   /** Total length in bytes. */
@@ -29,30 +29,18 @@ export function fileError(path: string, e: unknown): TensorFileError {
 
 export function fileBytes(path: string): BytesOpener {
   return async () => {
-    let handle: FileHandle;
-    let size: number;
-    try {
-      handle = await open(path, 'r');
-      size = (await handle.stat()).size;
-    } catch (e) {
-      throw fileError(path, e);
-    }
+    // Regular files only: a link to /dev/zero has no end, a FIFO would block (io/bounded-read.ts).
+    const error = (message: string) => new TensorFileError(message);
+    const file = await openRegularFile(path, error);
     return {
-      size,
+      size: file.size,
       async read(position, length) {
+        // A short read (the file shrank since its header was checked) is an error, not zeros.
         const out = new Uint8Array(length);
-        let got = 0;
-        while (got < length) {
-          const { bytesRead } = await handle.read(out, got, length - got, position + got);
-          if (bytesRead === 0) {
-            // The header-derived sizes were checked at open, so this means the file shrank since.
-            throw new TensorFileError(`${path}: truncated: wanted bytes [${position}, ${position + length}), file ends at ${position + got}`);
-          }
-          got += bytesRead;
-        }
+        await readExactly(file, out, position, path, error);
         return out;
       },
-      close: () => handle.close(),
+      close: () => file.handle.close(),
     };
   };
 }

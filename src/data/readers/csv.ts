@@ -5,9 +5,8 @@
  * Labels that are all integers ≥ 0 are classes (int64 [N]), otherwise float targets [N, 1],
  * the shape an MSELoss with one output expects; `targetsKind` overrides.
  */
-import { readFile } from 'node:fs/promises';
 import { TensorFileError, UsageError } from '../../errors/index.ts';
-import { fileError } from './bytes.ts';
+import { readExactly, withRegularFile } from '../../io/bounded-read.ts';
 import { memoryRows, type RowSource } from './rows.ts';
 import { classTargets, type TargetOptions, type Targets } from './targets.ts';
 
@@ -43,12 +42,13 @@ function labelIndex(opt: string | number | undefined, names: string[] | undefine
 export async function openCsv(path: string, opts: CsvOptions): Promise<{ inputs: RowSource; targets: Targets }> {
   const delimiter = opts.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length !== 1) throw new UsageError(`delimiter must be one character, got ${JSON.stringify(delimiter)}`);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw fileError(path, e);
-  }
+  // Regular files only, read to the size fstat gives (io/bounded-read.ts): no /dev/zero, no FIFO.
+  const error = (message: string) => new TensorFileError(message);
+  const text = await withRegularFile(path, error, async (file) => {
+    const bytes = new Uint8Array(file.size);
+    await readExactly(file, bytes, 0, path, error);
+    return new TextDecoder('utf-8').decode(bytes);
+  });
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const rows: { line: number; cells: string[] }[] = [];
   lines.forEach((l, i) => {

@@ -6,7 +6,8 @@
  */
 import { TensorFileError } from '../../errors/index.ts';
 import { numel, toFloat64, type HostTensor } from '../../io/host-tensor.ts';
-import { parseNpy } from '../../io/npy.ts';
+import { ITEMSIZE } from '../../io/elements.ts';
+import { NPY_PREAMBLE_BYTES, npyHeaderSpan, parseNpy, parseNpyHeader } from '../../io/npy.ts';
 import { withBytes, type Bytes, type BytesOpener } from './bytes.ts';
 import { memoryRows, type RowSource } from './rows.ts';
 
@@ -43,42 +44,14 @@ export function wrapNpy(descr: string, shape: readonly number[], data: Uint8Arra
   return out;
 }
 
-/** One value of the header dict, by key: numpy writes 'descr', 'fortran_order', 'shape' in this form. */
-function field(text: string, key: string, value: string): string | undefined {
-  return new RegExp(`['"]${key}['"]\\s*:\\s*${value}`).exec(text)?.[1];
-}
-
 export async function readNpyLayout(bytes: Bytes, base: number, limit: number, label: string): Promise<NpyLayout> {
-  const prefix = await bytes.read(base, Math.min(limit, 12));
-  if (prefix.length < 10 || MAGIC.some((b, i) => prefix[i] !== b)) throw new TensorFileError(`${label}: not a .npy file (bad magic)`);
-  const [major, minor] = [prefix[6], prefix[7]];
-  if (major < 1 || major > 3 || minor !== 0) throw new TensorFileError(`${label}: unsupported .npy format version ${major}.${minor}`);
-  if (major > 1 && prefix.length < 12) throw new TensorFileError(`${label}: truncated .npy header`);
-  const dv = new DataView(prefix.buffer);
-  const headerStart = major === 1 ? 10 : 12;
-  const headerLen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
-  const dataOffset = headerStart + headerLen;
-  if (dataOffset > limit) {
-    throw new TensorFileError(`${label}: truncated: header says ${headerLen} bytes of header, file has ${limit - headerStart}`);
-  }
-  const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(await bytes.read(base + headerStart, headerLen));
-  const descr = field(text, 'descr', `['"]([^'"]+)['"]`);
-  const fortran = field(text, 'fortran_order', '(True|False)');
-  const dims = field(text, 'shape', '\\(([^)]*)\\)');
-  const shape = dims?.split(',').map((d) => d.trim()).filter((d) => d !== '').map((d) => Number(d.replace(/L$/, '')));
-  if (descr === undefined || fortran === undefined || !shape || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-    throw new TensorFileError(`${label}: malformed .npy header: ${text.trim()}`);
-  }
-  if (shape.length === 0) throw new TensorFileError(`${label}: a 0-d array has no rows; a dataset array needs shape [N, …]`);
-  // parseNpy on an empty array of this dtype rejects unsupported dtypes with its own message.
-  parseNpy(wrapNpy(descr, [0], new Uint8Array()), label);
-  const itemsize = Number(/\d+$/.exec(descr)![0]);
-  const want = numel(shape) * itemsize;
-  const have = limit - dataOffset;
-  if (have !== want) {
-    throw new TensorFileError(`${label}: ${have < want ? 'truncated' : 'size mismatch'}: header says ${want} bytes of data, file has ${have}`);
-  }
-  return { base, limit, descr, itemsize, fortran: fortran === 'True', shape, dataOffset };
+  // The same header parser (and size check) as io/npy.ts, on the header bytes alone.
+  const prefix = await bytes.read(base, Math.min(limit, NPY_PREAMBLE_BYTES));
+  const { dataStart } = npyHeaderSpan(prefix, limit, label);
+  const h = parseNpyHeader(await bytes.read(base, dataStart), limit, label);
+  if (h.shape.length === 0) throw new TensorFileError(`${label}: a 0-d array has no rows; a dataset array needs shape [N, …]`);
+  const descr = `${ITEMSIZE[h.elem] === 1 ? '|' : h.littleEndian ? '<' : '>'}${h.elem}`;
+  return { base, limit, descr, itemsize: ITEMSIZE[h.elem], fortran: h.fortran, shape: h.shape, dataOffset: h.dataStart };
 }
 
 const asFloat32 = (t: HostTensor): Float32Array => (t.data instanceof Float32Array ? t.data : Float32Array.from(toFloat64(t)));

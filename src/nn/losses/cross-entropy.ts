@@ -1,12 +1,13 @@
 /**
  * CrossEntropyLoss on logits f [n, c]: ℓ_n = logsumexp(f_n) − f_n[y_n], ∂ℓ_n/∂f_n = softmax(f_n) − e_{y_n}.
  * Soft labels (class probabilities y [n, c], torch ≥ 1.10): ℓ_n = −Σ_c y_c log softmax_c,
- * ∂ℓ_n/∂f_n = softmax(f_n)·Σ_c y_c − y_n.
+ * ∂ℓ_n/∂f_n = softmax(f_n)·Σ_c y_c − y_n. Rows must be distributions (Σ_c y_c = 1, checked), so the
+ * hard-label Hessian below holds for them too.
  * Hessian (hard labels, Σ y = 1): ∇²ℓ_n = diag(p) − p pᵀ, factor S = diag(√p) − p √pᵀ.
  */
 import { tf } from '../../core/tf.ts';
 import { ShapeError } from '../../errors/index.ts';
-import { classLabels, floatTargets } from './targets.ts';
+import { checkProbabilityRows, classLabels, floatTargets } from './targets.ts';
 import type { LossMath } from './types.ts';
 
 const requireVectorOutput = (outShape: number[]) => {
@@ -33,7 +34,9 @@ export const crossEntropy: LossMath = {
     const classes = requireVectorOutput(outShape);
     const n = y.shape[0];
     if (y.shape.length === 2 && (y.dtype === 'float32' || y.dtype === 'float64')) {
-      return tf.tensor2d(floatTargets(y, [n, classes], label, 'CrossEntropyLoss'), [n, classes]);
+      const probs = floatTargets(y, [n, classes], label, 'CrossEntropyLoss');
+      checkProbabilityRows(probs, n, classes, label, offset);
+      return tf.tensor2d(probs, [n, classes]);
     }
     return tf.tensor1d(classLabels(y, n, classes, label, offset), 'int32');
   },

@@ -1,5 +1,6 @@
 /** Target validation shared by the losses: shapes, finiteness, label ranges. */
-import { LabelRangeError, NonFiniteError, ShapeError } from '../../errors/index.ts';
+import { LabelRangeError, ShapeError } from '../../errors/index.ts';
+import { finiteFloat32 } from '../../io/float32.ts';
 import { toFloat64, type HostTensor } from '../../io/host-tensor.ts';
 
 export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -9,11 +10,7 @@ export function floatTargets(y: HostTensor, expected: number[], label: string, l
   if (!sameShape(y.shape, expected)) {
     throw new ShapeError(`${label}: ${loss} needs targets of shape [${expected.join(', ')}] (the network output), got [${y.shape.join(', ')}]`);
   }
-  const values = toFloat64(y);
-  for (let j = 0; j < values.length; j++) {
-    if (!Number.isFinite(values[j])) throw new NonFiniteError(`${label}: target at flat index ${j} is ${values[j]}`);
-  }
-  return new Float32Array(values);
+  return finiteFloat32(y, (j, value) => `${label}: target at flat index ${j} is not finite (${value})`);
 }
 
 /** Integer class indices in [0, C), one per sample. */
@@ -30,4 +27,27 @@ export function classLabels(y: HostTensor, n: number, classes: number, label: st
     out[i] = c;
   }
   return out;
+}
+
+/** How far a soft-label row's sum may stray from 1 (float32 rounding of normalised probabilities). */
+export const SOFT_LABEL_TOLERANCE = 1e-4;
+
+/**
+ * Class probabilities [n, c]: every entry ≥ 0, every row summing to 1 (within the tolerance).
+ * NOTE: torch accepts any non-negative rows, but then the loss's Hessian is Σ_c y_c·(diag p − p pᵀ)
+ * while the gradient is p·Σ_c y_c − y: a row summing to 3 would triple one and not the other in
+ * every quantity built on the hard-label Hessian. Refusing keeps all quantities consistent.
+ */
+export function checkProbabilityRows(values: Float32Array, n: number, c: number, label: string, offset = 0): void {
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let k = 0; k < c; k++) {
+      const v = values[i * c + k];
+      if (v < 0) throw new LabelRangeError(`${label}: soft label ${v} of sample ${offset + i}, class ${k} is negative (class probabilities lie in [0, 1])`);
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > SOFT_LABEL_TOLERANCE) {
+      throw new LabelRangeError(`${label}: the class probabilities of sample ${offset + i} sum to ${sum}, not 1 (CrossEntropyLoss soft labels must be distributions, within ${SOFT_LABEL_TOLERANCE})`);
+    }
+  }
 }
