@@ -82,7 +82,7 @@ describe('--out is checked before anything is computed', () => {
 
 describe('commander errors in the one error format, exit 2', () => {
   it.each([
-    ['a backend that is not a choice', ['--backend', 'foo'], /UsageError: option '--backend <name>' argument 'foo' is invalid\. Allowed choices are wasm, cpu, tensorflow, cuda\./],
+    ['a backend that is not a choice', ['--backend', 'foo'], /UsageError: option '--backend <name>' argument 'foo' is invalid\. Allowed choices are auto, native, cuda, wasm, cpu, tensorflow\./],
     ['an unknown option', ['--bogus'], /UsageError: unknown option '--bogus'/],
     ['an option without its value', ['--seed'], /UsageError: option '--seed <K>' argument missing/],
   ])('%s', async (_name, extra, fragment) => {
