@@ -33,6 +33,8 @@ export interface RunCommandOptions {
   backend: string;
   /** Kernel/BLAS threads per worker (native; default cores ÷ workers). */
   threadsPerWorker?: number;
+  /** cuda: TF32 tensor-core GEMMs (BACKPACK_TF32=1 for this run and its workers). */
+  tf32?: boolean;
   shardSize?: number;
   seed: number;
   subsampling?: number[];
@@ -80,6 +82,19 @@ function batchOf(job: Loaded, start: number, count: number): Loaded {
 }
 
 export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
+  // Workers (threads and processes) inherit the environment: that is how --tf32 reaches their devices.
+  const tf32Before = process.env.BACKPACK_TF32;
+  const tf32 = Boolean(opts.tf32) || (Boolean(tf32Before) && tf32Before !== '0');
+  process.env.BACKPACK_TF32 = tf32 ? '1' : '0';
+  try {
+    return await runWithSettings(opts, tf32);
+  } finally {
+    if (tf32Before === undefined) delete process.env.BACKPACK_TF32;
+    else process.env.BACKPACK_TF32 = tf32Before;
+  }
+}
+
+async function runWithSettings(opts: RunCommandOptions, tf32: boolean): Promise<Summary> {
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
   const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
@@ -119,7 +134,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
       bar.stop();
     }
   };
-  const common = { backend, backendLibrary: chosen.library, threadsPerWorker: threads, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  const common = { backend, backendLibrary: chosen.library, threadsPerWorker: threads, tf32: backend === 'cuda' && tf32, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
   try {
     const rowBytes = N * Object.values(net.paramShapes).reduce((a, sh) => a + numel(sh), 0) * 4 *
       extensions.filter((q) => COMBINES[q] === 'rows').length * Math.max(1, numel(net.outputShape), opts.mcSamples ?? 1);
