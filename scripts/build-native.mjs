@@ -25,7 +25,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'native', 'src');
-const build = path.join(root, 'native', 'build');
+// BACKPACK_NATIVE_BUILD_DIR builds elsewhere (scripts/device-check.sh builds the GPU machine's copy
+// there without touching this machine's build).
+const build = process.env.BACKPACK_NATIVE_BUILD_DIR ? path.resolve(process.env.BACKPACK_NATIVE_BUILD_DIR) : path.join(root, 'native', 'build');
 const out = path.join(build, 'backpack_native.node');
 const onInstall = process.argv.includes('--on-install');
 const force = process.argv.includes('--force');

@@ -35,40 +35,47 @@ function runCli(args: string[]): Promise<CliResult> {
   });
 }
 
-const status = deviceStatus();
-const lines: string[] = [];
-const say = (s: string) => {
-  lines.push(s);
-  console.log(s);
-};
-say(`device: ${status.usable ? `${status.description}${status.emulated ? ' [host emulation]' : ''}, ${status.gpus} GPU(s) visible` : `not usable: ${status.reason}`}`);
-say(`reference: ${status.reference} (${status.referenceLibrary})`);
-if (!status.usable) {
-  say(`device checks skipped: no usable GPU (${status.reason})`);
-  say('0 passed, 0 failed');
-  process.exit(argv.includes('--require-gpu') ? 2 : 0);
+async function main(): Promise<number> {
+  const status = deviceStatus();
+  const lines: string[] = [];
+  const say = (s: string) => {
+    lines.push(s);
+    console.log(s);
+  };
+  say(`device: ${status.usable ? `${status.description}${status.emulated ? ' [host emulation]' : ''}, ${status.gpus} GPU(s) visible` : `not usable: ${status.reason}`}`);
+  say(`reference: ${status.reference} (${status.referenceLibrary})`);
+  if (!status.usable) {
+    say(`device checks skipped: ${status.reason}`);
+    say('0 passed, 0 failed');
+    return argv.includes('--require-gpu') ? 2 : 0;
+  }
+
+  const env: CheckEnv = { runCli, fixtureRoot: defaultFixtureRoot(), log: say };
+  const results: { group: string; name: string; ok: boolean; ms: number; error?: string }[] = [];
+  for (const check of deviceChecks()) {
+    if (only && !`${check.group} ${check.name}`.includes(only)) continue;
+    const t0 = performance.now();
+    try {
+      await check.run(env);
+      results.push({ group: check.group, name: check.name, ok: true, ms: performance.now() - t0 });
+      say(`ok   ${check.group}: ${check.name} (${(performance.now() - t0).toFixed(0)} ms)`);
+    } catch (e) {
+      const error = ((e as Error).stack ?? String(e)).split('\n').slice(0, 6).join('\n');
+      results.push({ group: check.group, name: check.name, ok: false, ms: performance.now() - t0, error });
+      say(`FAIL ${check.group}: ${check.name}\n     ${error.replace(/\n/g, '\n     ')}`);
+    }
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  say(`${results.length - failed} passed, ${failed} failed`);
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, 'device-checks.json'), `${JSON.stringify({ status, results }, null, 1)}\n`);
+    writeFileSync(path.join(out, 'device-checks.log'), `${lines.join('\n')}\n`);
+  }
+  return failed === 0 ? 0 : 1;
 }
 
-const env: CheckEnv = { runCli, fixtureRoot: defaultFixtureRoot(), log: say };
-const results: { group: string; name: string; ok: boolean; ms: number; error?: string }[] = [];
-for (const check of deviceChecks()) {
-  if (only && !`${check.group} ${check.name}`.includes(only)) continue;
-  const t0 = performance.now();
-  try {
-    await check.run(env);
-    results.push({ group: check.group, name: check.name, ok: true, ms: performance.now() - t0 });
-    say(`ok   ${check.group}: ${check.name} (${(performance.now() - t0).toFixed(0)} ms)`);
-  } catch (e) {
-    const error = ((e as Error).stack ?? String(e)).split('\n').slice(0, 6).join('\n');
-    results.push({ group: check.group, name: check.name, ok: false, ms: performance.now() - t0, error });
-    say(`FAIL ${check.group}: ${check.name}\n     ${error.replace(/\n/g, '\n     ')}`);
-  }
-}
-const failed = results.filter((r) => !r.ok).length;
-say(`${results.length - failed} passed, ${failed} failed`);
-if (out) {
-  mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, 'device-checks.json'), `${JSON.stringify({ status, results }, null, 1)}\n`);
-  writeFileSync(path.join(out, 'device-checks.log'), `${lines.join('\n')}\n`);
-}
-process.exit(failed === 0 ? 0 : 1);
+main().then((code) => process.exit(code), (e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -142,6 +142,8 @@ let availability: { ok: boolean; reason: string; library: string } | null = null
 
 /** Whether `auto` may pick cuda, and if not why (for the one line auto prints). Checked once per thread. */
 export function cudaAvailability(): { ok: boolean; reason: string; library: string } {
+  // The library line says FP32 or TF32: described afresh, since --tf32 may differ between runs of one process.
+  if (availability?.ok) return { ...availability, library: initCudaDevice().device.description };
   if (availability) return availability;
   try {
     const { device: d } = initCudaDevice();
