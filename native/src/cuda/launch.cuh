@@ -229,7 +229,8 @@ template <ReduceOp OP>
 __device__ double blockCombine(double mine, double* sh) {
   sh[threadIdx.x] = mine;
   __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+  // blockDim.x is a power of two (kThreads).
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
     if (threadIdx.x < s) sh[threadIdx.x] = combine<OP>(sh[threadIdx.x], sh[threadIdx.x + s]);
     __syncthreads();
   }
