@@ -3,14 +3,20 @@
 // (any C++17 compiler), plus the cuda device where nvcc is found (cudart linked statically, so the
 // addon loads on machines without CUDA). Run by `npm ci` (install script) and `npm run build:native`.
 //
-//   node scripts/build-native.mjs [--on-install] [--force]
+//   node scripts/build-native.mjs [--on-install] [--force] [--cuda-emulation]
+//
+// --cuda-emulation builds native/build/emu/backpack_native_emu.node instead: the same addon with
+// the cuda device compiled by g++ against a host emulation of the CUDA runtime and cuBLAS
+// (native/src/cuda/emulation/), so the device's logic is tested on machines without a GPU.
 //
 // --on-install never fails the install: where no compiler or no Node headers exist it prints one
 // line saying so and exits 0 (the wasm backend needs neither). Objects are rebuilt only when a
 // source or header is newer. BACKPACK_NATIVE_ARCH sets -march (default: native, i.e. this CPU;
-// use e.g. x86-64-v3 to build for other machines), BACKPACK_NO_CUDA=1 skips the cuda device.
+// use e.g. x86-64-v3 to build for other machines), BACKPACK_NO_CUDA=1 skips the cuda device,
+// BACKPACK_CUDA_ARCH the GPU targets (default 80,90: Ampere and Hopper machine code, plus PTX of
+// the last for newer GPUs; e.g. 90 alone builds a third as long).
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +25,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'native', 'src');
-const build = path.join(root, 'native', 'build');
+// BACKPACK_NATIVE_BUILD_DIR builds elsewhere (scripts/device-check.sh builds the GPU machine's copy
+// there without touching this machine's build).
+const build = process.env.BACKPACK_NATIVE_BUILD_DIR ? path.resolve(process.env.BACKPACK_NATIVE_BUILD_DIR) : path.join(root, 'native', 'build');
 const out = path.join(build, 'backpack_native.node');
 const onInstall = process.argv.includes('--on-install');
 const force = process.argv.includes('--force');
@@ -57,37 +65,57 @@ const arch = process.env.BACKPACK_NATIVE_ARCH || 'native';
 
 const headers = files(src, '.h').concat(files(src, '.cuh'));
 const newestHeader = Math.max(0, ...headers.map((h) => statSync(h).mtimeMs));
-const stale = (source, object) => force || !existsSync(object) || statSync(object).mtimeMs < Math.max(statSync(source).mtimeMs, newestHeader);
-const objectOf = (source) => path.join(build, 'obj', path.relative(src, source).replace(/[\\/]/g, '_') + '.o');
+// Objects built with other flags (another -march or GPU target list) are stale too.
+const stampFile = path.join(build, 'flags.json');
+const stamps = (() => {
+  try {
+    return JSON.parse(readFileSync(stampFile, 'utf8'));
+  } catch {
+    return {};
+  }
+})();
+const stale = (source, object, args) =>
+  force || !existsSync(object) || stamps[object] !== args.join(' ') || statSync(object).mtimeMs < Math.max(statSync(source).mtimeMs, newestHeader);
+const objectOf = (source, dir = 'obj') => path.join(build, dir, path.relative(src, source).replace(/[\\/]/g, '_') + '.o');
 
 const cxxFlags = ['-std=c++17', '-O3', `-march=${arch}`, '-fPIC', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-Wall', '-Wno-unused-function', '-I', nodeInclude];
-// The cuda device replaces its stub once it exists (and nvcc does).
+// The cuda device replaces its stub once it exists (and nvcc does). Its host-only files (cuBLAS
+// loader, N-API hooks) are plain C++ built by the C++ compiler; the .cu files go to nvcc. The
+// host emulation of the device (cuda/emulation/) is built only by --cuda-emulation.
 const cudaDevice = nvcc && existsSync(path.join(src, 'cuda', 'cuda_device.cu'));
-const ccSources = files(src, '.cc').filter((f) => !(cudaDevice && f.endsWith('cuda_stub.cc')) && (nvcc || !f.endsWith('cuda_probe.cc')));
-const cuSources = nvcc ? files(src, '.cu') : [];
-if (nvcc) cxxFlags.push('-DBP_WITH_CUDA');
+const emulationDir = path.join(src, 'cuda', 'emulation');
+const inEmulation = (f) => f.startsWith(emulationDir + path.sep);
+const isCudaHost = (f) => path.basename(path.dirname(f)) === 'cuda' || path.basename(f).startsWith('cuda_');
+const ccSources = files(src, '.cc').filter((f) =>
+  inEmulation(f) ? false : f.endsWith('cuda_stub.cc') ? !cudaDevice : f.endsWith('cuda_probe.cc') ? Boolean(nvcc) : isCudaHost(f) ? cudaDevice : true);
+const cuSources = nvcc ? files(src, '.cu').filter((f) => cudaDevice || f.endsWith('probe.cu')) : [];
+const cudaArchs = (process.env.BACKPACK_CUDA_ARCH || '80,90').split(',').map((a) => a.trim().replace(/^sm_/, '')).filter(Boolean);
+if (cudaArchs.some((a) => !/^\d+a?$/.test(a))) {
+  console.error(`build:native: BACKPACK_CUDA_ARCH must list compute capabilities like 80,90; got '${process.env.BACKPACK_CUDA_ARCH}'`);
+  process.exit(1);
+}
+// Machine code for each target, plus the last one's PTX (the driver compiles it for newer GPUs).
+const gencode = [...cudaArchs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]), '-gencode', `arch=compute_${cudaArchs.at(-1)},code=compute_${cudaArchs.at(-1)}`];
 
-const jobs = [
-  ...ccSources.map((s) => ({ source: s, cmd: cxx, args: [...cxxFlags, '-c', s, '-o', objectOf(s)] })),
-  ...cuSources.map((s) => ({
-    source: s,
-    cmd: nvcc,
-    args: ['-std=c++17', '-O3', '-Xcompiler', '-fPIC', '-Xcompiler', '-fvisibility=hidden', '-DBP_WITH_CUDA',
-      // Ampere and Hopper machine code, plus compute_90 PTX for newer GPUs.
-      '-gencode', 'arch=compute_80,code=sm_80', '-gencode', 'arch=compute_90,code=sm_90', '-gencode', 'arch=compute_90,code=compute_90',
-      '-I', nodeInclude, '-c', s, '-o', objectOf(s)],
-  })),
-];
-
-const t0 = Date.now();
-mkdirSync(path.join(build, 'obj'), { recursive: true });
-try {
-  const todo = jobs.filter((j) => stale(j.source, objectOf(j.source)));
-  const width = Math.max(1, Math.min(os.availableParallelism(), 4));
-  for (let i = 0; i < todo.length; i += width) {
-    await Promise.all(todo.slice(i, i + width).map((j) => run(j.cmd, j.args, { maxBuffer: 64 << 20 })));
+/** The jobs and link line of the addon (or, with `emulation`, of the cuda device's host emulation). */
+function plan(emulation) {
+  if (emulation) {
+    // Everything with g++: the .cu files as C++ against emulation/cuda_runtime.h, cuBLAS as a reference GEMM.
+    // -O1: the emulation is for logic, not speed, and builds in a fraction of the time.
+    const flags = [...cxxFlags.map((f) => (f === '-O3' ? '-O1' : f)), '-DBP_WITH_CUDA', '-DBP_WITH_CUDA_DEVICE', '-DBP_CUDA_EMULATION', '-I', emulationDir];
+    const sources = [
+      ...files(src, '.cc').filter((f) => !f.endsWith('cuda_stub.cc') && !f.endsWith(path.join('cuda', 'cublas.cc'))),
+      ...files(src, '.cu'),
+    ];
+    return {
+      out: path.join(build, 'emu', 'backpack_native_emu.node'),
+      dir: 'emu/obj',
+      jobs: sources.map((s) => ({ source: s, cmd: cxx, args: [...flags, ...(s.endsWith('.cu') ? ['-x', 'c++'] : []), '-c', s, '-o', objectOf(s, 'emu/obj')] })),
+      libs: ['-ldl', '-lpthread'],
+      what: 'cpu + emulated cuda',
+    };
   }
-  const objects = jobs.map((j) => objectOf(j.source));
+  const flags = [...cxxFlags, ...(nvcc ? ['-DBP_WITH_CUDA'] : []), ...(cudaDevice ? ['-DBP_WITH_CUDA_DEVICE'] : [])];
   const libs = ['-ldl', '-lpthread'];
   if (nvcc) {
     const home = path.dirname(path.dirname(realpathSync(nvcc)));
@@ -95,7 +123,39 @@ try {
     if (!cudaLib) throw new Error('libcudart_static.a not found next to nvcc');
     libs.unshift('-L', cudaLib, '-lcudart_static', '-lrt');
   }
-  await run(cxx, ['-shared', '-o', out, ...objects, ...libs], { maxBuffer: 64 << 20 });
+  return {
+    out,
+    dir: 'obj',
+    jobs: [
+      ...ccSources.map((s) => ({ source: s, cmd: cxx, args: [...flags, '-c', s, '-o', objectOf(s)] })),
+      ...cuSources.map((s) => ({
+        source: s,
+        cmd: nvcc,
+        // No fast math: kernels must give the cpu device's results (IEEE division, square root, denormals).
+        args: ['-std=c++17', '-O3', '-Xcompiler', '-fPIC', '-Xcompiler', '-fvisibility=hidden', '-DBP_WITH_CUDA', ...gencode,
+          '-I', nodeInclude, '-c', s, '-o', objectOf(s)],
+      })),
+    ],
+    libs,
+    what: `cpu${cudaDevice ? ` + cuda (sm_${cudaArchs.join(', sm_')})` : nvcc ? ' + cuda probe' : ''}`,
+  };
+}
+
+const t0 = Date.now();
+let built;
+try {
+  built = plan(process.argv.includes('--cuda-emulation'));
+  mkdirSync(path.join(build, built.dir), { recursive: true });
+  const todo = built.jobs.filter((j) => stale(j.source, j.args.at(-1), j.args));
+  const width = Math.max(1, Math.min(os.availableParallelism(), 4));
+  for (let i = 0; i < todo.length; i += width) {
+    await Promise.all(todo.slice(i, i + width).map(async (j) => {
+      await run(j.cmd, j.args, { maxBuffer: 64 << 20 });
+      stamps[j.args.at(-1)] = j.args.join(' ');
+      writeFileSync(stampFile, JSON.stringify(stamps, null, 1));
+    }));
+  }
+  await run(cxx, ['-shared', '-o', built.out, ...built.jobs.map((j) => j.args.at(-1)), ...built.libs], { maxBuffer: 64 << 20 });
 } catch (e) {
   const detail = String(e.stderr || e.message).split('\n').filter(Boolean).slice(0, 12).join('\n');
   if (onInstall) {
@@ -105,4 +165,4 @@ try {
   console.error(`build:native failed:\n${detail}`);
   process.exit(1);
 }
-console.log(`build:native: ${path.relative(root, out)} (cpu${cudaDevice ? ' + cuda' : nvcc ? ' + cuda probe' : ''}, -march=${arch}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`build:native: ${path.relative(root, built.out)} (${built.what}, -march=${arch}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

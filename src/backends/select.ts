@@ -40,11 +40,12 @@ async function register(name: BackendName): Promise<void> {
       }
       return;
     case 'cuda': {
-      const { requireCudaDevice } = await import('./cuda/addon.ts');
-      const probe = requireCudaDevice();
-      throw new BackendUnavailableError(
-        `backend 'cuda': found ${probe.names.join(', ')}, but this version has only the device probe; the backend's tfjs kernels are not written yet (use --backend native)`,
-      );
+      // Throws the typed reason (no GPU, no cuBLAS, an addon built without nvcc) before registering.
+      const { initCudaDevice } = await import('./cuda/addon.ts');
+      initCudaDevice();
+      const { registerCuda } = await import('./cuda/register.ts');
+      registerCuda();
+      return;
     }
   }
 }
@@ -64,10 +65,11 @@ export async function resolveBackend(choice: string): Promise<Resolved> {
   }
   const c = choice as BackendChoice;
   const native = nativeAvailability();
-  const library = (b: BackendName) => (b === 'native' ? native.library : b === 'wasm' ? 'XNNPACK (tfjs-backend-wasm)' : b === 'cpu' ? 'JavaScript (tfjs-backend-cpu)' : '');
+  const { cudaAvailability } = await import('./cuda/addon.ts');
+  const library = (b: BackendName) =>
+    b === 'native' ? native.library : b === 'cuda' ? cudaAvailability().library : b === 'wasm' ? 'XNNPACK (tfjs-backend-wasm)' : b === 'cpu' ? 'JavaScript (tfjs-backend-cpu)' : '';
   if (c !== 'auto') return { backend: c, why: '', library: library(c) };
   const skipped: string[] = [];
-  const { cudaAvailability } = await import('./cuda/addon.ts');
   const cuda = cudaAvailability();
   if (cuda.ok) return { backend: 'cuda', why: '', library: cuda.library };
   skipped.push(`cuda: ${cuda.reason}`);
@@ -81,6 +83,8 @@ export async function useBackend(name: string, opts: BackendOptions = {}): Promi
   const { backend } = await resolveBackend(name);
   const threads = Math.max(1, opts.threads ?? 1);
   if (backend === 'native') configureNative({ device: 'cpu', threads });
+  // Creates the device (or throws why not) and applies BACKPACK_TF32, also when cuda is already active.
+  if (backend === 'cuda') (await import('./cuda/addon.ts')).initCudaDevice();
   if (tf.getBackend() === backend) {
     if (backend === 'native') (tf.backend() as unknown as { addon: { setThreads(n: number): void } }).addon.setThreads(threads);
     return backend;

@@ -30,6 +30,7 @@ function program(): Command {
     .requiredOption('--out <dir>', 'output directory for results.safetensors and summary.json')
     .addOption(new Option('--backend <name>', 'tensor backend (auto: cuda, then native, then wasm)').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--threads-per-worker <T>', 'kernel and BLAS threads of each worker (native; default: cores ÷ workers)', positiveInt('--threads-per-worker'))
+    .option('--tf32', 'cuda: TF32 tensor-core GEMMs (faster; ~1e-3 relative error instead of float32\'s, so off by default)')
     .option('--shard-size <S>', 'samples per shard', positiveInt('--shard-size'))
     .option('--seed <K>', 'seed of all randomness (MC samples, dropout)', nonNegativeInt('--seed', MAX_SEED), 0)
     .option('--subsampling <list>', 'global sample indices for per-sample quantities, e.g. 0,5,7', intList('--subsampling'))

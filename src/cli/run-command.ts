@@ -37,6 +37,8 @@ export interface RunCommandOptions {
   backend: string;
   /** Kernel/BLAS threads per worker (native; default cores ÷ workers). */
   threadsPerWorker?: number;
+  /** cuda: TF32 tensor-core GEMMs (BACKPACK_TF32=1 for this run and its workers). */
+  tf32?: boolean;
   shardSize?: number;
   seed: number;
   subsampling?: number[];
@@ -76,6 +78,19 @@ function batchOf(job: Loaded, start: number, count: number): Loaded {
 }
 
 export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
+  // Workers (threads and processes) inherit the environment: that is how --tf32 reaches their devices.
+  const tf32Before = process.env.BACKPACK_TF32;
+  const tf32 = Boolean(opts.tf32) || (Boolean(tf32Before) && tf32Before !== '0');
+  process.env.BACKPACK_TF32 = tf32 ? '1' : '0';
+  try {
+    return await runWithSettings(opts, tf32);
+  } finally {
+    if (tf32Before === undefined) delete process.env.BACKPACK_TF32;
+    else process.env.BACKPACK_TF32 = tf32Before;
+  }
+}
+
+async function runWithSettings(opts: RunCommandOptions, tf32: boolean): Promise<Summary> {
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
   if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
@@ -112,7 +127,7 @@ export async function runCommand(opts: RunCommandOptions): Promise<Summary> {
   memory.requireJobFits(streamed, [{ what: 'inputs', bytes: inputsInfo.bytes }, { what: 'targets', bytes: targetsInfo.bytes }]);
   const out = await prepareOutDir(opts.out);
   try {
-    return await compute(opts, { t0, backend, library: chosen.library, threads, extensions, spec, N, batchSize, workers, poolKind, shardSize: memory.shardSize, streams });
+    return await compute(opts, { t0, backend, library: chosen.library, threads, tf32: backend === 'cuda' && tf32, extensions, spec, N, batchSize, workers, poolKind, shardSize: memory.shardSize, streams });
   } catch (e) {
     await out.discard();
     throw e;
@@ -125,6 +140,8 @@ interface Planned {
   /** What the backend computes with, and each worker's threads (summary.json). */
   library: string;
   threads: number;
+  /** cuda: whether GEMMs use TF32 tensor cores (summary.json). */
+  tf32: boolean;
   extensions: ExtensionName[];
   spec: ModelSpec;
   N: number;
@@ -169,7 +186,7 @@ async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job:
       bar.stop();
     }
   };
-  const common = { backend, backendLibrary: p.library, threadsPerWorker: threads, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  const common = { backend, backendLibrary: p.library, threadsPerWorker: threads, tf32: p.tf32, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
   // Per-sample outputs go to disk as shards arrive, then into the results file row by row.
   const stream = async (part: Loaded, dir: string, label: string, extra: Record<string, unknown>): Promise<Summary> => {
     const bar = progressBar(!opts.quiet, `${label}shards`);

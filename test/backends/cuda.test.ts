@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadCudaProbe } from '../../src/backends/cuda/addon.ts';
 import { nativeAvailability } from '../../src/backends/native/availability.ts';
-import { useBackend } from '../../src/backends/select.ts';
+import { resolveBackend, useBackend } from '../../src/backends/select.ts';
 import { BackendUnavailableError } from '../../src/errors/index.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -39,7 +39,24 @@ describe('cuda backend without a GPU', () => {
 
   it('useBackend("cuda") is a typed, explained error', async () => {
     await expect(useBackend('cuda')).rejects.toThrow(BackendUnavailableError);
-    await expect(useBackend('cuda')).rejects.toThrow(withProbe ? /no usable NVIDIA GPU|kernels are not built yet/ : /npm run build:native|built without nvcc/);
+    await expect(useBackend('cuda')).rejects.toThrow(withProbe ? /no usable NVIDIA GPU/ : /npm run build:native|built without nvcc/);
+  });
+
+  it.runIf(withProbe)('cuBLAS is looked for only at cuda init; its absence names the libraries tried', () => {
+    const r = (loadCudaProbe() as unknown as { cublasProbe(): { ok: boolean; path: string; error: string } }).cublasProbe();
+    if (r.ok) expect(r.path).toMatch(/libcublas\.so\.1[23]/);
+    else expect(r.error).toMatch(/cuBLAS not found \(libcublas\.so\.13 or libcublas\.so\.12.*BACKPACK_CUBLAS/s);
+  });
+
+  it("auto passes over cuda with the reason, and the cuda kernels are the native ones", async () => {
+    const r = await resolveBackend('auto');
+    expect(r.backend).not.toBe('cuda');
+    expect(r.why).toMatch(/^cuda: /);
+    const { registerCuda } = await import('../../src/backends/cuda/register.ts');
+    const { NATIVE_KERNELS } = await import('../../src/backends/native/register.ts');
+    const { getKernel } = await import('@tensorflow/tfjs-core');
+    registerCuda();
+    for (const k of NATIVE_KERNELS) expect(getKernel(k.kernelName, 'cuda')?.kernelFunc, k.kernelName).toBe(k.kernelFunc);
   });
 
   it('the CLI exits with the environment code and the reason', async () => {

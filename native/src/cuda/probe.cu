@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_launch.h"
 #include "probe.h"
 
 namespace bp {
@@ -59,7 +60,7 @@ std::string deviceAdd(const float* a, const float* b, float* out, int n) {
   if (err == cudaSuccess) err = cudaMemcpy(da, a, bytes, cudaMemcpyHostToDevice);
   if (err == cudaSuccess) err = cudaMemcpy(db, b, bytes, cudaMemcpyHostToDevice);
   if (err == cudaSuccess) {
-    addKernel<<<(n + 255) / 256, 256>>>(da, db, dout, n);
+    BP_LAUNCH((n + 255) / 256, 256, 0, addKernel)(da, db, dout, n);
     err = cudaGetLastError();
   }
   if (err == cudaSuccess) err = cudaMemcpy(out, dout, bytes, cudaMemcpyDeviceToHost);

@@ -71,7 +71,10 @@ napi_value SmokeAdd(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+void registerCudaHooks(napi_env env, napi_value exports);
+
 void registerCudaProbe(napi_env env, napi_value exports) {
+  registerCudaHooks(env, exports);
   napi_value fn;
   napi_create_function(env, "probe", NAPI_AUTO_LENGTH, Probe, nullptr, &fn);
   napi_set_named_property(env, exports, "probe", fn);
