@@ -15,18 +15,23 @@ import { sampleUniforms, STREAM } from './random.ts';
 import { BACKPROPS, ruleFor } from '../extensions/index.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
+import { momentsOfRows, momentsOfShifted } from '../reduce/moments.ts';
 import type { Network } from '../nn/network.ts';
-import { momentsOfRows } from '../reduce/moments.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';
 
-function toEntry(kind: RuleOutput['kind'], value: tf.Tensor, rowIndex: Int32Array): PartialEntry {
+function toEntry(out: Pick<RuleOutput, 'kind' | 'value'> & { form?: 'rows' | 'shifted' }, rowIndex: Int32Array, count: number): PartialEntry {
+  const { kind, value } = out;
   if (kind === 'sum' || kind === 'moments') {
-    // Small sums (and the per-sample rows reduced to moments) are read and let go at once.
+    // Sums and moments (over the shard's `count` samples) are read and let go at once.
     const values = value.dataSync();
-    const entry: PartialEntry = kind === 'sum' ? { kind, shape: value.shape, data: new Float64Array(values) } : momentsOfRows(values, value.shape[0], value.shape.slice(1));
+    const shape = value.shape.slice(1);
+    const entry: PartialEntry =
+      kind === 'sum' ? { kind, shape: value.shape, data: new Float64Array(values) }
+      : out.form === 'rows' ? momentsOfRows(values, count, shape)
+      : momentsOfShifted(values, count, shape);
     releaseHostData(values);
     return entry;
   }
@@ -61,6 +66,7 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
     paramSqrt: (f: Factor) => remember(f, () => jac(layer, x, f.S, false)),
     squares: (V, mode, opts = {}) => paramSquares(layer, param, opts.sub ? sub().x : x, V, mode, opts.shift),
     gradBatch: () => remember('gradBatch', () => jac(layer, x, gOut.expandDims(0), false).squeeze([0])),
+    gradSum: () => remember('gradSum', () => jac(layer, x, gOut.expandDims(0), true).squeeze([0])),
     gradBatchSub: () => (rows ? remember('gradBatchSub', () => jac(layer, sub().x, sub().gOut.expandDims(0), false).squeeze([0])) : ctx.gradBatch()),
     // Vectors arrive as float32 from the CLI (checkVectors); library callers may pass float64.
     vectors: vectors ? remember('vectors', () => tf.tensor(vectors.data instanceof Float32Array ? vectors.data : Float32Array.from(vectors.data as Float64Array), vectors.shape)) : undefined,
@@ -92,14 +98,13 @@ function initialFactors(state: ShardState): Factors {
 /** Partials of every parameter of one layer, from its input x, output gradient and factors. */
 function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.Tensor, factors: Factors, rowIndex: Int32Array, entries: Record<string, PartialEntry>): void {
   const { req, rows } = state;
-  const math = mathOf(layer.kind);
   for (const param of Object.keys(layer.params) as ParamName[]) {
     tf.tidy(() => {
       const key = `${layer.name}.${param}`;
-      entries[`${key}.${GRAD_FIELD}`] = toEntry('sum', math.paramJacT![param]!(layer, x, gOut.expandDims(0), true).squeeze([0]), rowIndex);
       // A shard holding none of the subsampled samples still sends (empty) rows entries.
       const noRows = rows !== null && rows.local.length === 0;
       const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
+      entries[`${key}.${GRAD_FIELD}`] = toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
       for (const q of req.extensions) {
         for (const out of ruleFor(q, layer.kind)(p)) {
           // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
@@ -107,7 +112,7 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
           if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
           entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
             ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
-            : toEntry(out.kind, out.value, rowIndex);
+            : toEntry(out, rowIndex, state.n);
         }
       }
     });

@@ -19,6 +19,8 @@ export interface ParamContext {
   key: string;
   /** Per-sample gradients [n, *θ] of all the shard's samples (memoised: computed at most once). */
   gradBatch(): tf.Tensor;
+  /** Σ_n of the per-sample gradients: the shard's gradient [*θ] (memoised). */
+  gradSum(): tf.Tensor;
   /** The same restricted to the subsampled rows, in `rows.local` order. */
   gradBatchSub(): tf.Tensor;
   /** Computes a value once per parameter, shared by every quantity that needs it. */
@@ -43,10 +45,12 @@ export interface ParamContext {
 
 /**
  * A contribution to the shard's partials: summed over samples, one row per (subsampled) sample, or
- * 'moments': per-sample values [n, *θ] of every shard sample, reduced on the host to their float64
- * mean and centred second moment (see src/reduce/moments.ts).
+ * 'moments' of a per-sample value over every shard sample (shared/moments.ts): as the per-sample
+ * values [n, *θ] ('rows'), or as sums around a shift [s; Σ(g − s); Σ(g − s)²] ('shifted').
  */
-export type RuleOutput = { field: string; kind: 'sum' | 'rows' | 'moments'; value: tf.Tensor };
+export type RuleOutput =
+  | { field: string; kind: 'sum' | 'rows'; value: tf.Tensor }
+  | { field: string; kind: 'moments'; form: 'rows' | 'shifted'; value: tf.Tensor };
 
 export type Rule = (p: ParamContext) => RuleOutput[];
 

@@ -2,8 +2,8 @@
  * Mean and centred second moment (M2 = Σ_n (g_n − mean)²) of per-sample values, for Variance and
  * the gradient noise scale. Why not Σ g² − (Σ g)²/n: when the variance is much smaller than the
  * squared mean that difference cancels catastrophically (float32 sums of g² lost 1e-4…1e-3 of the
- * variance on small MLPs). Each shard computes its moments in float64 around its own mean (the
- * corrected two-pass algorithm), and shards are merged with the pairwise update of Chan, Golub &
+ * variance on small MLPs). Each shard computes its moments around its own mean where its tensors
+ * live (extensions/shared/moments.ts), and shards are merged with the pairwise update of Chan, Golub &
  * LeVeque ("Algorithms for computing the sample variance: analysis and recommendations",
  * The American Statistician 37(3), 1983), in shard order: exact in exact arithmetic,
  * accurate to round-off of the variance itself, and bitwise reproducible for a fixed shard plan.
@@ -41,6 +41,24 @@ export function momentsOfRows(rows: ArrayLike<number>, n: number, shape: number[
       }
     }
     for (let j = j0; j < j1; j++) m2[j] -= (s1[j - j0] * s1[j - j0]) / n;
+  }
+  return { kind: 'moments', shape, count: n, data };
+}
+
+/**
+ * Moments from sums around a shift s (computed where the tensors live): with S1 = Σ (g − s) and
+ * S2 = Σ (g − s)² over n samples, mean = s + S1/n and M2 = S2 − S1²/n, in float64 — exact for any
+ * s, and free of cancellation when s is near the mean (the corrected two-pass algorithm again).
+ * `values` is [s; S1; S2], 3·|shape| numbers.
+ */
+export function momentsOfShifted(values: ArrayLike<number>, n: number, shape: number[]): MomentsEntry {
+  const width = shape.reduce((a, b) => a * b, 1);
+  if (values.length !== 3 * width) throw new BackpackError(ErrorCode.Internal, `moments: ${values.length} values are not 3 × ${width}`, false);
+  const data = new Float64Array(2 * width);
+  for (let j = 0; j < width; j++) {
+    const s1 = values[width + j];
+    data[j] = values[j] + s1 / n;
+    data[width + j] = values[2 * width + j] - (s1 * s1) / n;
   }
   return { kind: 'moments', shape, count: n, data };
 }

@@ -9,9 +9,9 @@
  *             uploads: GGNMP/HMP's vectors, else constants ≤ 1 KiB
  *   counters  the device's own counts equal what JavaScript saw (no hidden copies)
  *   memory    a steady-state shard makes no cudaMalloc/cudaFree, and frees every buffer it made
- * MC quantities (DiagGGNMC, BatchDiagGGNMC, SqrtGGNMC, KFAC) draw their samples on the host from
- * the output probabilities (core/random.ts: counter-based draws, the same on every backend):
- * that is one extra download of [n, outputs] per shard, checked as such and reported.
+ * MC quantities (DiagGGNMC, BatchDiagGGNMC, SqrtGGNMC, KFAC) draw their samples on the device from
+ * uniforms made on the host (core/random.ts: counter-based, the same on every backend) and
+ * uploaded: no extra download. Variance and GradientNoiseScale share one moments partial.
  */
 import path from 'node:path';
 import { loadCudaAddon } from '../../src/backends/cuda/addon.ts';
@@ -55,7 +55,9 @@ function take(transfers: Transfer[], bytes: number[]): number[] {
   return missing;
 }
 
-const resultBytes = (p: ShardPartials) => Object.values(p.entries).map((e) => (e.kind === 'sum' || e.kind === 'rows' ? e.data.length * 4 : 0)).filter((b) => b > 0);
+/** Bytes each partial was downloaded as: float32 sums and rows; moments as [shift; Σ(g − s); Σ(g − s)²]. */
+const resultBytes = (p: ShardPartials) =>
+  Object.values(p.entries).map((e) => (e.kind === 'sum' || e.kind === 'rows' ? e.data.length * 4 : e.kind === 'moments' ? numel(e.shape) * 3 * 4 : 0)).filter((b) => b > 0);
 
 interface Job {
   net: Network;
@@ -78,14 +80,12 @@ async function loadJob(dir: string): Promise<Job> {
 function shardCheck(fixture: string, mc: boolean): DeviceCheck {
   return {
     group: 'host copies',
-    name: `${fixture}: ${mc ? 'MC quantities (one documented download of the probabilities)' : 'every other quantity'}, no copy inside the shard`,
+    name: `${fixture}: ${mc ? 'MC quantities' : 'every other quantity'}, no copy inside the shard`,
     async run(env: CheckEnv) {
       await useBackend('cuda');
       const job = await loadJob(path.join(env.fixtureRoot, fixture));
       const N = job.inputs.shape[0];
-      // GradientNoiseScale writes Variance's partial under the same key: together, that partial is
-      // computed and downloaded twice (one copy dropped), which this check would rightly flag.
-      const extensions = mc ? MC : EXTENSION_NAMES.filter((e) => e !== 'KFRA' && e !== 'GradientNoiseScale' && !MC.includes(e));
+      const extensions = mc ? MC : EXTENSION_NAMES.filter((e) => e !== 'KFRA' && !MC.includes(e));
       const request = (shardId: number): ShardRequest => ({ shardId, inputs: job.inputs, targets: job.targets, offset: 0, N, extensions, seed: 3, mcSamples: 1, vectors: job.vectors });
       const addon = loadCudaAddon();
       try {
@@ -121,14 +121,8 @@ function shardCheck(fixture: string, mc: boolean): DeviceCheck {
         const expected = [...resultBytes(bwd.result), 4];
         const missing = take(downs, expected);
         assert(missing.length === 0, `${label}: results never downloaded: ${missing.join(', ')} B`);
-        if (mc) {
-          const probs = state.acts[state.acts.length - 1].size * 4;
-          assert(downs.length === 1 && downs[0].bytes === probs,
-            `${label}: MC sampling should download the [n, outputs] probabilities once (${probs} B); extra downloads: ${downs.map((t) => t.bytes).join(', ') || 'none'}`);
-          env.log(`  ${fixture}: MC sampling downloads the output probabilities (${probs} B) once per shard, by design (host-side counter-based draws)`);
-        } else {
-          assert(downs.length === 0, `${label}: downloads inside the backward pass that are not results: ${downs.map((t) => t.bytes).join(', ')} B`);
-        }
+        // MC draws are made on the device too (the uniforms are uploaded, keyed by sample).
+        assert(downs.length === 0, `${label}: downloads inside the backward pass that are not results: ${downs.map((t) => t.bytes).join(', ')} B`);
         const bups = bwd.transfers.filter((t) => t.dir === 'up');
         take(bups, [...job.vectors.values()].map((v) => numel(v.shape) * 4));
         const bigB = bups.filter((t) => t.bytes > CONSTANT_BYTES && !mc);
@@ -138,7 +132,7 @@ function shardCheck(fixture: string, mc: boolean): DeviceCheck {
         const mallocs = addon.cudaInfo().rawMallocs - mallocs0;
         assert(mallocs === 0, `${label}: steady-state shards made ${mallocs} cudaMalloc calls (the caching allocator should serve them all)`);
         assert(addon.stats().buffers === buffers0, `${label}: ${addon.stats().buffers - buffers0} device buffers outlived their shard`);
-        env.log(`  ${fixture}: forward ${fwd.transfers.length} uploads (${fwd.counted.uploadBytes} B); backward ${bwd.counted.downloads} downloads = ${expected.length - 1} results + loss${mc ? ' + probabilities' : ''}, ${bwd.counted.uploads} uploads (${bwd.counted.uploadBytes} B)`);
+        env.log(`  ${fixture}: forward ${fwd.transfers.length} uploads (${fwd.counted.uploadBytes} B); backward ${bwd.counted.downloads} downloads = ${expected.length - 1} results + loss, ${bwd.counted.uploads} uploads (${bwd.counted.uploadBytes} B)`);
       } finally {
         disposeNetwork(job.net);
       }

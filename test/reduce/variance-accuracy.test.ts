@@ -19,6 +19,7 @@ import type { HostTensor } from '../../src/io/host-tensor.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../../src/nn/network.ts';
 import { parseModelSpec } from '../../src/nn/parse-spec.ts';
 import type { ExtensionName } from '../../src/vocabulary.ts';
+import { DEFAULT_BACKEND } from '../helpers/backends.ts';
 import { expectBitwise } from '../helpers/pool-fixtures.ts';
 import { f32, mulberry32, randn, values } from '../helpers/oracle.ts';
 
@@ -62,8 +63,12 @@ function oracleNoiseScale(rows: Float64Array[], N: number, reduction: 'mean' | '
   return { traceCov: (N * S) / (N - 1), gradNormSq: GB2 - S / (N - 1) };
 }
 
+/** The default backend (its device-side moments on native) and wasm (the host-side reduction). */
+const BACKENDS = [...new Set([DEFAULT_BACKEND, 'wasm'] as const)];
+
+describe.each(BACKENDS)('on %s', (backend) => {
 beforeAll(async () => {
-  await useBackend('wasm');
+  await useBackend(backend);
 });
 
 describe('exact per-sample gradients c + ε·noise (MSE, zero weights, inputs of ones)', () => {
@@ -192,7 +197,7 @@ describe('Tanh MLP on near-identical inputs (variance ≈ 1e-6 of mean²), shard
     });
 
     it('bitwise', async () => {
-      const opts = { extensions: EXTENSIONS, shardSize: 5, seed: 0, backend: 'wasm' as const };
+      const opts = { extensions: EXTENSIONS, shardSize: 5, seed: 0, backend };
       const inProcess = runBatch(net, tensors.inputs, tensors.targets, opts);
       for (const W of [1, 3]) {
         const pool = createPool('threads', W);
@@ -203,4 +208,5 @@ describe('Tanh MLP on near-identical inputs (variance ≈ 1e-6 of mean²), shard
       }
     });
   });
+});
 });

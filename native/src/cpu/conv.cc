@@ -212,6 +212,36 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
     }
     return total;
   };
+  if (mode == SquaresMode::Centred) {
+    // Double partials per group of samples, added in order: y [2, θ] = Σ (J − s), Σ (J − s)².
+    const Groups gr = groupsFor(p.n, 4 * d.theta);
+    std::vector<double> partials(static_cast<size_t>(gr.count * 2 * d.theta), 0.0);
+    pool_.run(gr.count, [&](i64 grp) {
+      double* s1 = partials.data() + grp * 2 * d.theta;
+      double* s2 = s1 + d.theta;
+      float* U = threadScratch(0, d.CK * d.P);
+      float* J = threadScratch(1, d.theta);
+      for (i64 n = grp * gr.chunksPerGroup; n < std::min(p.n, (grp + 1) * gr.chunksPerGroup); n++) {
+        unfoldSample(p, d, n, U);
+        for (i64 v = 0; v < p.v; v++) {
+          const float* V = p.V + (v * p.n + n) * p.O * d.P;
+          for (i64 g = 0; g < p.G; g++) {
+            blas_->sgemm(false, true, d.og, d.cgK, d.P, 1.0f, V + g * d.og * d.P, d.P, U + g * d.cgK * d.P, d.P, 0.0f,
+                         J + g * d.og * d.cgK, d.cgK);
+          }
+          for (i64 j = 0; j < d.theta; j++) centredAccumulate(s1, s2, J, p.shift, j);
+        }
+      }
+    });
+    pool_.parallelFor(2 * d.theta, kGrain, [&](i64 a, i64 b) {
+      for (i64 j = a; j < b; j++) {
+        double acc = 0.0;
+        for (i64 g = 0; g < gr.count; g++) acc += partials[g * 2 * d.theta + j];
+        p.y[j] = static_cast<float>(acc);
+      }
+    });
+    return;
+  }
   if (mode == SquaresMode::Sum) {
     const Groups gr = groupsFor(p.n, d.theta);
     std::vector<float> partials(static_cast<size_t>(gr.count * d.theta), 0.0f);

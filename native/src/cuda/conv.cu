@@ -151,7 +151,14 @@ void CudaDevice::convWeightJac(const ConvParams& p) {
 void CudaDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
   const Dims d = dimsOf(p);
   if (mode == SquaresMode::Sum) fill(p.y, DType::F32, d.theta, 0.0);
-  if (p.n == 0) return;
+  // Centred: double accumulators [2θ] (4θ floats of scratch), zeroed, converted at the end.
+  Scratch acc(*this, mode == SquaresMode::Centred ? 4 * d.theta : 1);
+  double* sums = reinterpret_cast<double*>(acc.get());
+  if (mode == SquaresMode::Centred) fill(acc.get(), DType::F32, 4 * d.theta, 0.0);
+  if (p.n == 0) {
+    if (mode == SquaresMode::Centred) fill(p.y, DType::F32, 2 * d.theta, 0.0);
+    return;
+  }
   const i64 chunk = chunkOf(*this, p.n, d.CK * d.P + p.v * d.theta);
   Scratch U(*this, chunk * d.CK * d.P);
   Scratch J(*this, chunk * p.v * d.theta);
@@ -166,7 +173,9 @@ void CudaDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
                     d.theta, count);
       }
     }
-    if (mode == SquaresMode::Sum) {
+    if (mode == SquaresMode::Centred) {
+      gpu::launch(stream(), d.theta, gpu::SquaresCentred{J.get(), p.shift, sums, sums + d.theta, p.v, count, d.theta});
+    } else if (mode == SquaresMode::Sum) {
       gpu::launch(stream(), d.theta, gpu::SquaresSum{J.get(), p.shift, p.y, p.v, count, d.theta});
     } else if (mode == SquaresMode::Rows) {
       gpu::launch(stream(), count * d.theta, gpu::SquaresRows{J.get(), p.shift, p.y + n0 * d.theta, p.v, count, d.theta});
@@ -175,6 +184,7 @@ void CudaDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
       cudaCheck(cudaGetLastError(), "squares launch");
     }
   }
+  if (mode == SquaresMode::Centred) gpu::launch(stream(), 2 * d.theta, gpu::DoubleToFloat{sums, p.y});
 }
 
 void CudaDevice::convInputGram(const ConvParams& p) {

@@ -401,6 +401,26 @@ struct SquaresSum {
   }
 };
 
+/** Centred mode, element j: shifted sums and sums of squares of a chunk, into double accumulators. */
+struct SquaresCentred {
+  const float* J;  // [v, count, θ]
+  const float* shift;
+  double* s1;
+  double* s2;
+  i64 v, count, theta;
+  __device__ void operator()(i64 j) const {
+    for (i64 n = 0; n < count; n++)
+      for (i64 q = 0; q < v; q++) centredAccumulate(s1, s2, J + (q * count + n) * theta, shift, j);
+  }
+};
+
+/** Converts the double accumulators [2θ] to the float output. */
+struct DoubleToFloat {
+  const double* x;
+  float* y;
+  __device__ void operator()(i64 j) const { y[j] = static_cast<float>(x[j]); }
+};
+
 /** Rows mode, element (n, j): row_n[j] = Σ_v (J[v, n, j] − shift[j])². */
 struct SquaresRows {
   const float* J;

@@ -28,6 +28,7 @@ enum class SquaresMode : int32_t {
   Sum = 0,    // [θ]:     Σ_{v,n} (J_n,v − shift)²
   Rows = 1,   // [n, θ]:  Σ_v (J_n,v − shift)²
   Norms = 2,  // [n]:     Σ_{v,θ} (J_n,v − shift)²
+  Centred = 3,  // [2, θ]: Σ_{v,n} (J_n,v − shift) and Σ_{v,n} (J_n,v − shift)², accumulated in double
 };
 
 /** The unfold of one sample into ckp layout [C·K, P] (a thread's scratch), element (c, k, p). */
@@ -52,6 +53,13 @@ BP_HD float squareAccumulate(float* acc, const float* J, const float* shift, i64
   const float sq = d * d;
   if (acc) acc[j] += sq;
   return sq;
+}
+
+/** Centred mode, element j: the shifted sum and sum of squares, in double (moments of a variance). */
+BP_HD void centredAccumulate(double* s1, double* s2, const float* J, const float* shift, i64 j) {
+  const double d = static_cast<double>(J[j]) - (shift ? static_cast<double>(shift[j]) : 0.0);
+  s1[j] += d;
+  s2[j] += d * d;
 }
 
 }  // namespace bp

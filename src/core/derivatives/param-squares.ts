@@ -14,7 +14,9 @@ export function paramSquares(layer: Layer, param: ParamName, x: tf.Tensor, V: tf
   const fast = math.paramSquares?.[param]?.(layer, x, V, mode, shift);
   if (fast) return fast;
   const J = math.paramJacT![param]!(layer, x, V, false); // [v, n, *θ]
-  const sq = (shift ? J.sub(shift) : J).square();
+  const centred = shift ? J.sub(shift) : J;
+  if (mode === 'centred') return tf.stack([sumLeading(centred, 2), sumLeading(centred.square(), 2)]);
+  const sq = centred.square();
   if (mode === 'sum') return sumLeading(sq, 2);
   const rows = sumLeading(sq); // [n, *θ]
   return mode === 'rows' ? rows : rows.reshape([rows.shape[0]!, -1]).sum(1);
