@@ -1,7 +1,10 @@
 #include "blas.h"
 
+#include <cpuid.h>
 #include <dlfcn.h>
 #include <link.h>
+
+#include <cstring>
 
 #include <cstdlib>
 #include <mutex>
@@ -55,6 +58,35 @@ class DnnlLibrary : public Blas {
   SetThreads ompSet_;
 };
 
+/**
+ * BLIS picks its kernels by CPU family and falls back to slow generic code on families it does not
+ * know: BLIS 0.9 (Debian 12) on AMD's family 0x1A (Zen 5) runs its generic kernels at 33 GFLOP/s
+ * where its Skylake-X kernels reach 160 (docs/decisions.md). For exactly that case — an 0.x BLIS,
+ * an AMD family newer than 0x19, and no BLIS_ARCH_TYPE chosen by the user — name the kernel set the
+ * CPU's instruction set supports, before BLIS reads the variable at its first call.
+ */
+void hintBlisArch(void* h) {
+#if defined(__x86_64__)
+  if (std::getenv("BLIS_ARCH_TYPE")) return;
+  auto version = reinterpret_cast<const char* (*)()>(dlsym(h, "bli_info_get_version_str"));
+  if (!version || std::strncmp(version(), "0.", 2) != 0) return;
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx) || ebx != 0x68747541 /* "Auth"enticAMD */) return;
+  __get_cpuid(1, &eax, &ebx, &ecx, &edx);
+  const unsigned family = ((eax >> 8) & 0xf) + ((eax >> 20) & 0xff);
+  if (family <= 0x19) return;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl")) {
+    setenv("BLIS_ARCH_TYPE", "skx", 0);
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    setenv("BLIS_ARCH_TYPE", "haswell", 0);
+  }
+#else
+  (void)h;
+#endif
+}
+
 std::string resolvedPath(void* handle, const std::string& fallback) {
   link_map* map = nullptr;
   if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name) return map->l_name;
@@ -90,9 +122,12 @@ Blas* tryLoad(const std::string& name, std::string* tried) {
       set(1);
       blas->description = "Intel MKL";
     } else if (auto set = reinterpret_cast<void (*)(long)>(dlsym(h, "bli_thread_set_num_threads"))) {
+      hintBlisArch(h);
       set(1);
       auto info = reinterpret_cast<const char* (*)()>(dlsym(h, "bli_info_get_version_str"));
-      blas->description = std::string("BLIS ") + (info ? info() : "");
+      auto archId = reinterpret_cast<int (*)()>(dlsym(h, "bli_arch_query_id"));
+      auto archName = reinterpret_cast<const char* (*)(int)>(dlsym(h, "bli_arch_string"));
+      blas->description = std::string("BLIS ") + (info ? info() : "") + (archId && archName ? std::string(" (") + archName(archId()) + ")" : "");
     } else {
       blas->description = "CBLAS";
     }
@@ -116,10 +151,10 @@ const Blas* loadBlas(std::string* error) {
     if (const char* env = std::getenv("BACKPACK_BLAS"); env && *env) {
       candidates = {env};
     } else {
-      // NOTE: oneDNN's dnnl_sgemm is faster here (AVX-512 JIT) but Debian's oneDNN 2.6 corrupts the
+      // NOTE: oneDNN's dnnl_sgemm is fast too (AVX-512 JIT) but Debian's oneDNN 2.6 corrupts the
       // heap when a signal (e.g. the profiler's SIGPROF) interrupts it (docs/decisions.md): it is
-      // used only when BACKPACK_BLAS names it.
-      candidates = {"libmkl_rt.so.2", "libmkl_rt.so", "libopenblas.so.0", "libopenblas.so", "libblis.so.4", "libblis.so"};
+      // used only when BACKPACK_BLAS names it. BLIS comes before OpenBLAS: measured faster here.
+      candidates = {"libmkl_rt.so.2", "libmkl_rt.so", "libblis.so.4", "libblis.so", "libopenblas.so.0", "libopenblas.so"};
     }
     std::string tried;
     for (const auto& name : candidates) {
