@@ -3,6 +3,7 @@
 
 #include "../kernels/windows.h"
 #include "cpu_device.h"
+#include "max_pool_2d.h"
 
 namespace bp {
 
@@ -39,17 +40,14 @@ void CpuDevice::fold(const UnfoldParams& u) {
 void CpuDevice::maxPool(const MaxPoolParams& m) {
   const i64 P = m.w.P, S = m.w.S, K = m.w.K;
   if (m.w.nd == 2) {
-    // 2-D: separable, no index map (several times faster than gathering through it).
-    const i64 hsize = m.w.in[0] * m.w.out[1];
+    const i64 rowsSize = m.w.in[0] * m.w.out[1];
     pool_.parallelFor(m.BC, (kGrain + P * K - 1) / (P * K), [&](i64 r0, i64 r1) {
-      float* hbest = threadScratch(0, hsize + P);
-      int32_t* hcol = reinterpret_cast<int32_t*>(threadScratch(1, hsize + P));
-      float* y = hbest + hsize;
-      int32_t* arg = hcol + hsize;
-      for (i64 bc = r0; bc < r1; bc++) {
-        maxPool2dPlane(m.w, m.x + bc * S, hbest, hcol, m.y ? m.y + bc * P : y, m.arg ? m.arg + bc * P : arg);
-        if (m.y) for (i64 p = 0; p < P; p++) if (m.y[bc * P + p] == 0.0f && (m.arg ? m.arg[bc * P + p] : arg[p]) < 0) m.y[bc * P + p] = -INFINITY;
-      }
+      float* rowBest = threadScratch(0, rowsSize + P);
+      int32_t* rowCol = reinterpret_cast<int32_t*>(threadScratch(1, rowsSize + P));
+      float* y = rowBest + rowsSize;
+      int32_t* arg = rowCol + rowsSize;
+      for (i64 bc = r0; bc < r1; bc++)
+        maxPool2dPlane(m.w, m.x + bc * S, rowBest, rowCol, m.y ? m.y + bc * P : y, m.arg ? m.arg + bc * P : arg);
     });
     return;
   }
