@@ -53,7 +53,7 @@ interface RunSample {
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? '') as ChildSpec;
   const { useBackend } = await import('../src/backends/select.ts');
-  const { runBatch } = await import('../src/api/run.ts');
+  const { runBatch, releaseResults } = await import('../src/api/run.ts');
   const { tf } = await import('../src/core/tf.ts');
   const maxRssBytes = spec.maxRssGB * 2 ** 30;
   const sampler = startRssSampler(maxRssBytes);
@@ -140,6 +140,9 @@ async function main(): Promise<void> {
         sample(() => {
           const r = runBatch(p.net, p.inputs, p.targets, inProcessOptions);
           shards = r.shards;
+          // As a loop over batches does once it has used a result (README, library API): its
+          // memory goes back to the backend's cache now, not at the next garbage collection.
+          releaseResults(r);
           return r;
         }, `${spec.problem} ${quantity}`),
       );
