@@ -8,6 +8,7 @@
  *                    [--warmups 2] [--min-warmup-s 1] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--out bench/RESULTS.md]
  *   npm run bench -- --memory        the memory cell only (bench/memory-cell.ts), its section of --out
  *   npm run bench -- --scaling       worker scaling only (bench/scaling.ts), its section of --out
+ *   npm run bench -- --startup       start-up CPU time only (bench/startup.ts), its section of --out
  *
  * Ours (bench/ours.ts, one child process per (problem, N, cores), peak RSS per process):
  * - 1 core: one in-process runBatch on the backend with 1 kernel thread;
@@ -44,6 +45,7 @@ import { ANCHOR_SOURCE } from './anchors.ts';
 import { findBackpack, MALLOC_CONF, runBackpackBlock, type BackpackPython } from './backpack.ts';
 import { onLines } from './lines.ts';
 import { MEMORY_HEADING, runMemoryCell } from './memory-cell.ts';
+import { measureStartup, STARTUP_HEADING } from './startup.ts';
 import { listProblems } from './problem.ts';
 import { procAvailable, sampleTree } from './proc.ts';
 import { comparisonTable, detailsTable, missesSection, oursOnlyGrid, processTable, verdictLine } from './report.ts';
@@ -93,7 +95,8 @@ const USAGE =
   'usage: npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack] [--n 128,1024] [--problems a,b] ' +
   '[--extensions grad,BatchGrad,…] [--warmups 2] [--min-warmup-s 1] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--max-rss-gb 11] [--cell-timeout-s 600] ' +
   '[--no-profile] [--out bench/RESULTS.md] [--no-scaling | --scaling] [--scaling-args "--workers 1,2 …"]\n' +
-  '       npm run bench -- --memory [--memory-n 2000] [--memory-max-memory 1G] [--memory-workers 2] [--memory-dir DIR] [--memory-kill-gb 12] [--memory-timeout-s 3600] [--out bench/RESULTS.md]';
+  '       npm run bench -- --memory [--memory-n 2000] [--memory-max-memory 1G] [--memory-workers 2] [--memory-dir DIR] [--memory-kill-gb 12] [--memory-timeout-s 3600] [--out bench/RESULTS.md]\n' +
+  '       npm run bench -- --startup [--backend auto] [--out bench/RESULTS.md]';
 
 function parseArgs(argv: string[], all: string[]): Options {
   const valued = new Set([
@@ -101,7 +104,7 @@ function parseArgs(argv: string[], all: string[]): Options {
     '--max-rss-gb', '--cell-timeout-s', '--scaling-args', '--memory-n', '--memory-max-memory', '--memory-workers', '--memory-dir',
     '--memory-kill-gb', '--memory-timeout-s',
   ]);
-  const flags = new Set(['--compare-backpack', '--no-profile', '--scaling', '--no-scaling', '--memory']);
+  const flags = new Set(['--compare-backpack', '--no-profile', '--scaling', '--no-scaling', '--memory', '--startup']);
   const get = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     if (i < 0) return undefined;
@@ -435,6 +438,12 @@ async function main(): Promise<void> {
     writeFileSync(outPath, doc);
   };
 
+  if (process.argv.includes('--startup')) {
+    save(withSection(existing, STARTUP_HEADING, measureStartup({ repeats: 5, backend: opts.backendChoice })));
+    console.log(`wrote the start-up section of ${path.relative(process.cwd(), outPath)}`);
+    return;
+  }
+
   if (opts.memory) {
     const r = await resolveChoice('native');
     const section = await runMemoryCell(
@@ -569,10 +578,13 @@ async function main(): Promise<void> {
     '',
   );
   const memorySection = sectionOf(existing, MEMORY_HEADING);
+  const startupSection = sectionOf(existing, STARTUP_HEADING);
   const doc = [
     ...header,
     ...body,
     memorySection ?? `${MEMORY_HEADING}\n\nNot measured yet: \`npm run bench -- --memory\`.`,
+    '',
+    startupSection ?? `${STARTUP_HEADING}\n\nNot measured yet: \`npm run bench -- --startup\`.`,
     '',
     ...(scaling ? [scaling.replace('{{COMMAND}}', scalingCommand(opts, backend)).trim(), ''] : opts.scaling === 'skip' ? [sectionOf(existing, SCALING_HEADING) ?? '', ''] : []),
   ].join('\n');

@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// Entry of the `backpack-ts` command. The sources are TypeScript run through tsx's loader, so the
-// CLI works straight after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// Entry of the `backpack-ts` command: the compiled JavaScript in dist/ (built by `npm run build`,
+// which `npm ci` runs as its `prepare` step), so start-up transpiles nothing. The sources run
+// through src/cli/source-entry.mjs instead (the tests and development do).
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv);
+const entry = new URL('../dist/src/cli/entry.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('backpack-ts: not built: this package has no dist/ (its compiled JavaScript): run `npm run build` (npm ci does it), or run the sources with `node src/cli/source-entry.mjs`\n');
+  process.exitCode = 5;
+} else {
+  await import(entry.href);
+}

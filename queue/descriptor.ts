@@ -17,7 +17,7 @@ import { BACKEND_NAMES, type ExtensionName } from '../src/vocabulary.ts';
 import type { QueueContext } from './context.ts';
 import { jobIdSchema } from './job-id.ts';
 import { checkPlan, checkShardable, checkSubsamplingInBatches, MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
-import { MAX_PRIORITY } from './job-schema.ts';
+import { MAX_PRIORITY } from './limits.ts';
 import type { QueueKeys } from './keys.ts';
 import { parseRecord, readJsonRecord } from './record.ts';
 

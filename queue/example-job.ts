@@ -4,12 +4,12 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../src/package-root.ts';
 import { blobs, initWeights } from '../src/data/synthetic.ts';
 import { writeNpyFile, writeSafetensorsFile } from '../src/io/tensor-file.ts';
 import { parseModelSpecText } from '../src/nn/parse-spec.ts';
 
-const MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../examples/mlp/model.json');
+const MODEL = path.join(PACKAGE_ROOT, 'examples/mlp/model.json');
 
 async function main(dir: string, N: number): Promise<void> {
   const text = await readFile(MODEL, 'utf8');

@@ -22,14 +22,12 @@ import { readSmallTextFile } from '../src/io/bounded-read.ts';
 import { BACKEND_NAMES } from '../src/vocabulary.ts';
 import { MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
 import { jobIdSchema } from './job-id.ts';
+import { MAX_PRIORITY } from './limits.ts';
 import { describeIssues } from './record.ts';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 const filePath = z.string().min(1);
-
-/** BullMQ's priority range (0 = none; 1 is the highest). */
-export const MAX_PRIORITY = 2_097_152;
 
 export const jobFileSchema = z.strictObject({
   name: z.string().max(200).optional(),

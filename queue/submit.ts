@@ -33,10 +33,10 @@ import { deleteWholeJob } from './job-data.ts';
 import { newJobId } from './job-id.ts';
 import type { JobFile, QueueJobData } from './job-schema.ts';
 import { batchJobId, shardJobId } from './keys.ts';
+import { DEFAULT_MAX_UPLOAD } from './limits.ts';
 import { blobBytes, putTensors } from './tensor-store.ts';
 
 export const DEFAULT_SHARD_SIZE = 512;
-export const DEFAULT_MAX_UPLOAD = 2 * 2 ** 30;
 
 export interface SubmitOptions {
   /** Overrides the job file's priority. */

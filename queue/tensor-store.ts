@@ -13,12 +13,12 @@ import { UsageError } from '../src/errors/index.ts';
 import { QueueDataError, QueueRecordError } from '../src/errors/queue-errors.ts';
 import { numel, type HostDType, type HostTensor } from '../src/io/host-tensor.ts';
 import { recordBlobKeys } from './job-data.ts';
+import { MAX_CHUNK_BYTES } from './limits.ts';
 import { parseJsonRecord, parseRecord } from './record.ts';
 
 export type StoredDType = HostDType | 'uint8';
 export type StoredArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
-export const MAX_CHUNK_BYTES = 128 * 2 ** 20;
 export const DEFAULT_CHUNK_BYTES = 64 * 2 ** 20;
 /** Largest array in a blob (elements): typed arrays and Int32 sample indices stop there. */
 export const MAX_ARRAY_LENGTH = 2 ** 31 - 1;

@@ -41,6 +41,19 @@ const importMetaUrl = {
   },
 };
 
+// src/core/tfjs-core.ts loads tfjs-core with createRequire (see there), which esbuild cannot follow:
+// in the bundle it becomes a static import, bundled like every other package.
+const tfjsCoreStatic = {
+  name: 'tfjs-core-static',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]core[\\/]tfjs-core\.ts$/ }, () => ({
+      contents: "import * as core from '@tensorflow/tfjs-core';\nexport { core };\n",
+      loader: 'ts',
+      resolveDir: path.join(root, 'src', 'core'),
+    }));
+  },
+};
+
 const banner = [
   '"use strict";',
   'const __bpRoot = process.env.BACKPACK_ROOT || require("node:path").resolve(__dirname, "../..");',
@@ -67,7 +80,7 @@ await build({
   banner: { js: banner },
   // Optional at run time and absent here: tfjs-node (the 'tensorflow' backend), the piscina worker's own file.
   external: ['@tensorflow/tfjs-node'],
-  plugins: [importMetaUrl],
+  plugins: [tfjsCoreStatic, importMetaUrl],
   logLevel: 'warning',
   legalComments: 'none',
   minifyWhitespace: true,

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../package-root.ts';
 import { availableParallelism } from 'node:os';
 import { chooseBackend } from '../backends/choose.ts';
 import { useBackend } from '../backends/select.ts';
@@ -18,7 +18,7 @@ import { FIRST_ORDER, type BackendName } from '../vocabulary.ts';
 import type { WorkerPool } from '../coordinator/pool.ts';
 import { formatLayerTable } from './layer-table.ts';
 
-const EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples');
+const EXAMPLES = path.join(PACKAGE_ROOT, 'examples');
 const DEMO_JOBS = [
   { name: 'mlp', N: 256, shardSize: 64 },
   { name: 'cnn', N: 128, shardSize: 32 },

@@ -2,8 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { writeSafetensorsFile } from '../io/tensor-file.ts';
-import { importTfjsLayersModel, type ImportedModel } from '../nn/import/tfjs-layers.ts';
+import type { ImportedModel } from '../nn/import/tfjs-layers.ts';
 import { LOSS_KINDS, REDUCTIONS, type LossKind, type Reduction } from '../vocabulary.ts';
 import { log, setLogger, stderrLogger } from './log.ts';
 
@@ -14,6 +13,8 @@ export interface ImportTfjsOptions {
 }
 
 export async function importTfjsCommand(modelJson: string, opts: ImportTfjsOptions): Promise<ImportedModel> {
+  // Loaded here, not at the top: defining the commands (and --help) must not load the engine.
+  const [{ writeSafetensorsFile }, { importTfjsLayersModel }] = await Promise.all([import('../io/tensor-file.ts'), import('../nn/import/tfjs-layers.ts')]);
   const imported = await importTfjsLayersModel(modelJson, { loss: { type: opts.loss, reduction: opts.reduction } });
   for (const note of imported.notes) log.warn(note);
   await mkdir(opts.out, { recursive: true });

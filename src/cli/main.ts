@@ -3,18 +3,18 @@ import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { BackpackError, ErrorCode, UsageError } from '../errors/index.ts';
 import { BACKEND_CHOICES, EXTENSION_NAMES } from '../vocabulary.ts';
-import { demoCommand } from './demo-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
 import { intList, MAX_SEED, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
 import { registerQueueCommands } from './queue-commands.ts';
-import { runCommand } from './run-command.ts';
 import { registerSweepCommand } from './sweep-command.ts';
+import { packageVersion } from './version.ts';
 import { registerReportCommand } from './report-command.ts';
 
 function program(): Command {
   const cli = new Command('backpack-ts')
     .description('BackPACK quantities (per-sample gradients, variance, curvature) for models in model.json')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     // Commander's own error line is replaced by ours (main's catch), in the one error format.
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined });
@@ -49,7 +49,7 @@ function program(): Command {
     .option('--quiet', 'no progress output')
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));
-      await runCommand(opts);
+      await (await import('./run-command.ts')).runCommand(opts);
     });
 
   cli
@@ -59,7 +59,7 @@ function program(): Command {
     .addOption(new Option('--backend <name>', 'tensor backend (auto: cuda, then native, then wasm)').choices([...BACKEND_CHOICES]).default('auto'))
     .action(async (opts) => {
       setLogger(stderrLogger(false));
-      await demoCommand(opts);
+      await (await import('./demo-command.ts')).demoCommand(opts);
     });
   registerQueueCommands(cli);
   registerSweepCommand(cli);

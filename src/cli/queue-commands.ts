@@ -1,24 +1,15 @@
 /**
  * Queue mode on the command line: `submit`, `worker`, `status`, `result`, `cancel`, `dashboard`
- * (README: Running jobs on a queue). Every command takes the same connection options; stdout carries only what a
- * script reads (a job id, a status, file names), everything else goes to stderr.
+ * (docs/queue.md). Every command takes the same connection options; stdout carries only what a
+ * script reads (a job id, a status, file names), everything else goes to stderr. This file only
+ * defines the commands; queue-actions.ts (BullMQ and all) is loaded when one runs.
  */
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { connectionFromOptions, secretWarnings, type ConnectionOptions, type ConnectionSettings } from '../../queue/connection.ts';
-import { QueueContext } from '../../queue/context.ts';
-import { cancelJob } from '../../queue/cancel.ts';
-import { loadDashboardModules, startDashboard } from '../../queue/dashboard.ts';
-import { fetchResult } from '../../queue/result.ts';
-import { checkJobId } from '../../queue/job-id.ts';
-import { formatJobTable, formatStatus, jobStatus, listJobs, waitForJob } from '../../queue/status.ts';
-import { DEFAULT_MAX_UPLOAD, submitJob } from '../../queue/submit.ts';
-import { MAX_CHUNK_BYTES } from '../../queue/tensor-store.ts';
-import { startQueueWorker } from '../../queue/worker.ts';
-import { log, setLogger, stderrLogger } from './log.ts';
+import { DEFAULT_MAX_UPLOAD, MAX_CHUNK_BYTES, MAX_PRIORITY } from '../../queue/limits.ts';
 import { intList, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
-import { MAX_PRIORITY, readJobFile } from '../../queue/job-schema.ts';
-import { progressBar } from './progress.ts';
+
+const actions = () => import('./queue-actions.ts');
 
 function withConnection(cmd: Command): Command {
   return cmd
@@ -37,55 +28,16 @@ function withConnection(cmd: Command): Command {
     .option('--quiet', 'no progress output');
 }
 
-/** Settings from the options; warns (even with --quiet) about secrets given where other users see them. */
-function settingsFrom(opts: ConnectionOptions): ConnectionSettings {
-  for (const w of secretWarnings(opts)) log.warn(w);
-  return connectionFromOptions(opts);
-}
-
-/** Opens the queue, runs `fn`, always closes. */
-async function withQueue<T>(opts: ConnectionOptions & { quiet?: boolean }, fn: (ctx: QueueContext, s: ConnectionSettings) => Promise<T>): Promise<T> {
-  setLogger(stderrLogger(Boolean(opts.quiet)));
-  const settings = settingsFrom(opts);
-  const ctx = await QueueContext.open(settings);
-  try {
-    return await fn(ctx, settings);
-  } finally {
-    await ctx.close();
-  }
-}
-
-const print = (s: string) => process.stdout.write(`${s}\n`);
-
 export function registerQueueCommands(cli: Command): void {
   withConnection(cli.command('submit <job>'))
-    .description('enqueue a statistics job (JOB.json, see the README); prints its id')
+    .description('enqueue a statistics job (JOB.json, see docs/queue.md); prints its id')
     .option('--wait', 'wait for the job with a progress bar (and write its results with --out)')
     .option('--out <dir>', 'with --wait: write results.safetensors + summary.json here (keeps the results in Redis)')
     .option('--priority <P>', 'BullMQ priority, 1 = highest (overrides the job file)', positiveInt('--priority', MAX_PRIORITY))
     .option('--max-upload <size>', 'largest total of tensors uploaded into Redis, e.g. 512M', memorySize('--max-upload'), DEFAULT_MAX_UPLOAD)
     .option('--chunk-size <size>', 'bytes per Redis key of uploaded tensors (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES, 1024))
     .option('--max-memory <size>', 'memory budget a worker has for one shard and for the job\'s outputs (default: half this machine\'s memory); a job that cannot fit is refused', memorySize('--max-memory'))
-    .action(async (file: string, opts) => {
-      // The job file is read and checked before connecting: a malformed one fails without Redis.
-      setLogger(stderrLogger(Boolean(opts.quiet)));
-      const job = await readJobFile(file);
-      await withQueue(opts, async (ctx) => {
-        const s = await submitJob(ctx, job, { priority: opts.priority, maxUploadBytes: opts.maxUpload, chunkBytes: opts.chunkSize, resultsInRedis: Boolean(opts.out), maxMemoryBytes: opts.maxMemory }, file);
-        print(s.jobId);
-        log.info(`submitted job ${s.jobId}: N=${s.N}, ${s.batches} batch(es), ${s.shards} shard(s)${s.uploadedBytes ? `, ${(s.uploadedBytes / 2 ** 20).toFixed(1)} MiB uploaded` : ''}`);
-        if (!opts.wait) return;
-        const bar = progressBar(!opts.quiet, `job ${s.jobId}`);
-        let summary;
-        try {
-          summary = await waitForJob(ctx, s.jobId, { onProgress: (p) => bar.update(p) });
-        } finally {
-          bar.stop();
-        }
-        log.info(`job ${s.jobId} completed: loss ${summary.loss.toPrecision(8)} over N=${summary.N}`);
-        if (opts.out) for (const f of await fetchResult(ctx, s.jobId, opts.out)) log.info(`wrote ${f}`);
-      });
-    });
+    .action(async (file: string, opts) => (await actions()).submitAction(file, opts));
 
   withConnection(cli.command('worker'))
     .description('run a queue worker: takes shards and reductions from the queue until interrupted')
@@ -106,78 +58,32 @@ export function registerQueueCommands(cli: Command): void {
     .option('--output-root <dir>', 'directory under which output.dir may lie; without it the worker writes no files (results stay in Redis)')
     .addOption(new Option('--debug-shard-delay <ms>', 'test hook: wait before each shard').argParser(nonNegativeInt('--debug-shard-delay', MAX_TIMER_MS)).hideHelp())
     .addOption(new Option('--debug-sync-block <ms>', 'test hook: hold the main thread this long in each reduce').argParser(nonNegativeInt('--debug-sync-block', MAX_TIMER_MS)).hideHelp())
-    .action(async (opts) => {
-      setLogger(stderrLogger(Boolean(opts.quiet)));
-      const worker = await startQueueWorker(settingsFrom(opts), {
+    .action(async (opts) =>
+      (await actions()).workerAction(opts, {
         workers: opts.workers, pool: opts.pool, devices: opts.devices, concurrency: opts.concurrency,
         lockDurationMs: opts.lockDuration, stalledIntervalMs: opts.stalledInterval, maxStalledCount: opts.maxStalled,
         shardTimeoutMs: opts.shardTimeout, retries: opts.retries, maxResultBytes: opts.maxResult, chunkBytes: opts.chunkSize,
         maxMemoryBytes: opts.maxMemory, name: opts.name, debugShardDelayMs: opts.debugShardDelay, debugSyncBlockMs: opts.debugSyncBlock, dataRoots: opts.dataRoot, outputRoot: opts.outputRoot,
-      });
-      // First SIGINT/SIGTERM: finish the active shard, then exit. Second: exit now (the shard stalls and is redelivered).
-      await new Promise<void>((resolve) => {
-        let signals = 0;
-        const onSignal = () => {
-          signals++;
-          log.info(signals === 1 ? 'stopping after the active job (signal again to abandon it)' : 'abandoning the active job');
-          void worker.close(signals > 1).then(resolve);
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
-      });
-    });
+      }),
+    );
 
   withConnection(cli.command('status [id]'))
     .description('state and progress of a job, or a table of the recent jobs')
     .option('--json', 'print JSON')
-    .action(async (id: string | undefined, opts) => {
-      if (id !== undefined) checkJobId(id, 'status');
-      await withQueue(opts, async (ctx) => {
-        if (id) {
-          const s = await jobStatus(ctx, id);
-          print(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s));
-        } else {
-          const jobs = await listJobs(ctx);
-          print(opts.json ? JSON.stringify(jobs, null, 2) : formatJobTable(jobs));
-        }
-      });
-    });
+    .action(async (id: string | undefined, opts) => (await actions()).statusAction(id, opts));
 
   withConnection(cli.command('result <id>'))
     .description('write a completed job\'s results (kept in Redis) as results.safetensors + summary.json')
     .requiredOption('--out <dir>', 'output directory')
-    .action(async (id: string, opts) => {
-      checkJobId(id, 'result');
-      await withQueue(opts, async (ctx) => {
-        for (const f of await fetchResult(ctx, id, opts.out)) print(f);
-      });
-    });
+    .action(async (id: string, opts) => (await actions()).resultAction(id, opts));
 
   withConnection(cli.command('cancel <id>'))
     .description('cancel a queued or running job; its shards stop and are not retried')
-    .action(async (id: string, opts) => {
-      checkJobId(id, 'cancel');
-      await withQueue(opts, async (ctx) => {
-        await cancelJob(ctx, id);
-        print(`cancelled ${id}`);
-      });
-    });
+    .action(async (id: string, opts) => (await actions()).cancelAction(id, opts));
 
   withConnection(cli.command('dashboard'))
     .description(`web dashboard of the queue (bull-board; needs the optional packages @bull-board/api, @bull-board/express, express)`)
     .option('--port <port>', 'HTTP port', positiveInt('--port', 65535), 3000)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .action(async (opts) => {
-      setLogger(stderrLogger(Boolean(opts.quiet)));
-      const modules = await loadDashboardModules(); // before connecting: a missing package is the likelier problem
-      await withQueue(opts, async (ctx) => {
-        const board = await startDashboard(modules, ctx.queue, { port: opts.port, host: opts.host });
-        log.info(`dashboard of queue '${ctx.settings.queue}' at ${board.url} (Ctrl-C to stop)`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        await board.close();
-      });
-    });
+    .action(async (opts) => (await actions()).dashboardAction(opts));
 }

@@ -1,9 +1,11 @@
 /** `backpack-ts report RESULTS_DIR`: an HTML page and SVG (+ PNG) plots of a run or sweep output. */
 import { Option, type Command } from 'commander';
-import { writeReport, type ReportOptions, type ReportResult } from '../report/write-report.ts';
+import type { ReportOptions, ReportResult } from '../report/write-report.ts';
 import { setLogger, stderrLogger } from './log.ts';
 
 export async function reportCommand(dir: string, opts: ReportOptions): Promise<ReportResult> {
+  // Loaded here, not at the top: defining the commands (and --help) must not load the engine.
+  const { writeReport } = await import('../report/write-report.ts');
   const r = await writeReport(dir, opts);
   const png = r.pngs.length > 0 ? ` + ${r.pngs.length} PNG` : r.pngSkipped ? ` (no PNG: ${r.pngSkipped})` : '';
   const missing = r.missing.length > 0 ? `; not plotted: ${r.missing.map((m) => m.id).join(', ')}` : '';

@@ -1,8 +1,7 @@
 /** `backpack-ts sweep SWEEP.json`: runs (or resumes) a sweep and prints where its rows went. */
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { readSweepSpec } from '../sweep/spec.ts';
-import { runSweep, type SweepSummary } from '../sweep/run-sweep.ts';
+import type { SweepSummary } from '../sweep/run-sweep.ts';
 import { setLogger, stderrLogger } from './log.ts';
 import { MAX_TIMER_MS, MAX_WORKERS, nonNegativeInt } from './options.ts';
 
@@ -15,6 +14,8 @@ export interface SweepCommandOptions {
 }
 
 export async function sweepCommand(file: string, opts: SweepCommandOptions): Promise<SweepSummary> {
+  // Loaded here, not at the top: defining the commands (and --help) must not load the engine.
+  const [{ readSweepSpec }, { runSweep }] = await Promise.all([import('../sweep/spec.ts'), import('../sweep/run-sweep.ts')]);
   const spec = await readSweepSpec(file);
   const out = opts.out ?? spec.options.out ?? path.join('out', `sweep-${path.basename(file).replace(/\.json$/i, '')}`);
   const s = await runSweep(spec, { out, workers: opts.workers, restart: opts.restart, debugUnitDelayMs: opts.debugUnitDelay });

@@ -4,16 +4,15 @@
  * exits or is aborted mid-task fails that task and is replaced; KFRA all-reduces are summed here.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ChildMessage, GroupResult, ParentMessage, ShardResult, TaskPhase, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { removeShmDirsOf, unpackEntries, type PackedEntries } from '../protocol/shm-transport.ts';
 import { removeStaleShm } from './job-context.ts';
 import type { WorkerPool } from './pool.ts';
 import { onInterrupt } from './temp-files.ts';
 import { sumInOrder } from '../reduce/sum-in-order.ts';
+import { workerEntryFile } from '../worker/entry-file.ts';
 
-const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/process-entry.mjs');
+const ENTRY = workerEntryFile(import.meta.url, 'process-worker', 'process-entry.mjs');
 
 interface Slot {
   child: ChildProcess;

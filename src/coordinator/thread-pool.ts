@@ -1,12 +1,11 @@
 /** Worker threads through piscina: each thread keeps its backend and model replicas across tasks. */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
 import { watchPhases } from './phase-flag.ts';
+import { workerEntryFile } from '../worker/entry-file.ts';
 
-const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../worker/thread-entry.mjs');
+const ENTRY = workerEntryFile(import.meta.url, 'thread-worker', 'thread-entry.mjs');
 
 export function createThreadPool(size: number): WorkerPool {
   const piscina = new Piscina<WorkerTask, WorkerReply>({

@@ -4,7 +4,26 @@
  * be imported by Node. We install them here, each forwarding to the op of the same name exactly as
  * tfjs-core's own chained_ops files do; their types come from chained-ops.d.ts.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as Core from '@tensorflow/tfjs-core';
+import { core } from './tfjs-core.ts';
+
+/** tfjs-core's values. Every other file takes them from here (types may be imported directly). */
+export const tf: typeof Core = core;
+/** tfjs-core's types under `tf.`, as with a namespace import. */
+export declare namespace tf {
+  export type Tensor<R extends Core.Rank = Core.Rank> = Core.Tensor<R>;
+  export type Tensor1D = Core.Tensor1D;
+  export type Tensor2D = Core.Tensor2D;
+  export type Tensor3D = Core.Tensor3D;
+  export type Tensor4D = Core.Tensor4D;
+  export type Tensor5D = Core.Tensor5D;
+  export type Scalar = Core.Scalar;
+  export type Rank = Core.Rank;
+  export type DataType = Core.DataType;
+  export type TensorLike = Core.TensorLike;
+  export type TensorInfo = Core.TensorInfo;
+  export type NamedTensorMap = Core.NamedTensorMap;
+}
 
 const FORWARDED = [
   'abs', 'acos', 'acosh', 'add', 'all', 'any', 'argMax', 'argMin', 'asin', 'asinh', 'atan', 'atan2', 'atanh',
@@ -49,5 +68,4 @@ function install(): void {
 
 install();
 
-export { tf };
 export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Scalar, Rank, DataType } from '@tensorflow/tfjs-core';

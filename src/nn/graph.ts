@@ -5,7 +5,10 @@
  * k ≥ 0 the output of node k.
  */
 import { ModelSpecError } from '../errors/index.ts';
-import { isGraphSpec, type LayerSpec, type ModelSpec } from './spec.ts';
+import type { GraphSpec, LayerSpec, ModelSpec } from './spec.ts';
+
+// Here rather than in spec.ts: that file loads zod, which a worker (given checked specs) never needs.
+export const isGraphSpec = (s: ModelSpec): s is GraphSpec => 'graph' in s;
 
 export type NodeSpec =
   | { name: string; kind: 'layer'; layer: LayerSpec; inputs: number[]; where: string }

@@ -167,6 +167,5 @@ export type GraphSpec = z.output<typeof graphSpecSchema>;
 export type GraphNodeSpec = z.output<typeof graphNodeSchema>;
 export type ModelSpec = SequentialSpec | GraphSpec;
 
-export const isGraphSpec = (s: ModelSpec): s is GraphSpec => 'graph' in s;
 /** The spec of one layer type, e.g. `SpecOf<'Conv2d'>`. */
 export type SpecOf<K extends LayerSpec['type']> = Extract<LayerSpec, { type: K }>;

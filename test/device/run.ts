@@ -23,10 +23,10 @@ const value = (flag: string) => {
 const out = value('--out');
 const only = value('--only');
 
-/** `backpack-ts` as a child process: BACKPACK_CLI (the bundled CLI), else the repository's bin. */
+/** `backpack-ts` as a child process: BACKPACK_CLI (the bundled CLI), else the repository's sources. */
 function runCli(args: string[]): Promise<CliResult> {
   const cli = process.env.BACKPACK_CLI;
-  const cmd = cli ? [cli, ...args] : ['--import', 'tsx', path.resolve('bin/backpack-ts.mjs'), ...args];
+  const cmd = cli ? [cli, ...args] : [path.resolve('src/cli/source-entry.mjs'), ...args];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

@@ -1,5 +1,5 @@
 /**
- * Fuzz through the real binary: a few of the worst inputs run as `node bin/backpack-ts.mjs` child
+ * Fuzz through the real binary: a few of the worst inputs run as `backpack-ts` child
  * processes with the default options (worker threads, the default memory budget) under
  * --max-old-space-size=256, and must end in a typed error line with no stack trace, within 30 s,
  * with the child's peak RSS (reported by peak-rss.mjs at exit) under 400 MiB — a 600 MB inputs
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../queue/helpers.ts';
 import { npyRaw } from './cases/npy.ts';
 import { FuzzFiles } from './harness.ts';
+import { SOURCE_CLI } from '../helpers/source-cli.ts';
 
 const PEAK_BOUND = 400 * 2 ** 20;
 const TIME_BOUND_MS = 30_000;
@@ -34,7 +35,7 @@ const runArgs = (over: Record<string, string>) => files.run({ ...over }).filter(
 function runChild(args: string[], name: string): { code: number | null; stderr: string; ms: number; peak: number } {
   const peakFile = path.join(peakDir, `${name.replace(/\W+/g, '-')}.txt`);
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--max-old-space-size=256', '--import', './test/fuzz/peak-rss.mjs', 'bin/backpack-ts.mjs', ...args], {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=256', '--import', './test/fuzz/peak-rss.mjs', SOURCE_CLI, ...args], {
     cwd: REPO, encoding: 'utf8', timeout: TIME_BOUND_MS * 2, env: { ...process.env, BP_PEAK_FILE: peakFile },
   });
   const peak = existsSync(peakFile) ? Number(readFileSync(peakFile, 'utf8')) * 1024 : Infinity;

@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { encodeNpy } from '../../src/io/npy.ts';
 import { encodeSafetensors } from '../../src/io/safetensors.ts';
 import { f32, mulberry32, randn } from './oracle.ts';
+import { SOURCE_CLI } from './source-cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin/backpack-ts.mjs');
+const BIN = SOURCE_CLI;
 
 export interface CliRun {
   child: ChildProcess;

@@ -19,6 +19,7 @@ import type { ConnectionSettings } from '../../queue/connection.ts';
 import { deleteKeysWithPrefix } from '../../queue/context.ts';
 import { readFile } from 'node:fs/promises';
 import type { TestJob } from '../helpers/pool-fixtures.ts';
+import { SOURCE_CLI } from '../helpers/source-cli.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -166,9 +167,9 @@ export interface WorkerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** `backpack-ts worker` in a child process (the real binary: tsx, its own pool and BullMQ worker). */
+/** `backpack-ts worker` in a child process (from the sources: its own pool and BullMQ worker). */
 export function spawnWorker(s: ConnectionSettings, args: string[]): WorkerProcess {
-  const proc = spawn(process.execPath, [path.join(REPO, 'bin/backpack-ts.mjs'), 'worker', '--redis', s.url, '--prefix', s.prefix, '--queue', s.queue, ...args], {
+  const proc = spawn(process.execPath, [SOURCE_CLI, 'worker', '--redis', s.url, '--prefix', s.prefix, '--queue', s.queue, ...args], {
     cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, REDIS_URL: s.url },
   });
   let err = '';

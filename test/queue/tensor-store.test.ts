@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors/index.ts';
 import type { HostTensor } from '../../src/io/host-tensor.ts';
-import { deleteBlob, getArrays, getTensorRows, getTensors, MAX_CHUNK_BYTES, putArrays, putTensors } from '../../queue/tensor-store.ts';
+import { MAX_CHUNK_BYTES } from '../../queue/limits.ts';
+import { deleteBlob, getArrays, getTensorRows, getTensors, putArrays, putTensors } from '../../queue/tensor-store.ts';
 import { countKeys, purge, testSettings } from './helpers.ts';
 
 const settings = testSettings();

@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleSweep, filesUnder, sortedRows, tempDir } from './helpers.ts';
+import { SOURCE_CLI } from '../helpers/source-cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin', 'backpack-ts.mjs');
+const BIN = SOURCE_CLI;
 
 const tmp = tempDir('bp-sweep-kill-');
 let file: string;

@@ -5,11 +5,13 @@
  * kernel runs on the device, so a shard's host copies are its inputs going up and its results
  * coming down.
  */
-import { registerBackend, registerKernel } from '@tensorflow/tfjs-core';
+import { tf } from '../../core/tf.ts';
 import type { NativeAddon } from '../native/addon.ts';
 import { NativeBackend } from '../native/backend.ts';
 import { NATIVE_KERNELS } from '../native/register.ts';
 import { initCudaDevice } from './addon.ts';
+
+const { registerBackend, registerKernel } = tf;
 
 export const CUDA_BACKEND_NAME = 'cuda';
 

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../package-root.ts';
 import { BackendUnavailableError } from '../../errors/index.ts';
 
 export interface NativeStats {
@@ -79,7 +79,7 @@ export interface NativeAddon {
   probe?: () => unknown;
 }
 
-export const NATIVE_ADDON_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/backpack_native.node');
+export const NATIVE_ADDON_PATH = path.join(PACKAGE_ROOT, 'native/build/backpack_native.node');
 
 let cached: NativeAddon | null = null;
 

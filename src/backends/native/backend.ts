@@ -8,10 +8,13 @@
  * buffer (the buffer stays alive while that array is reachable), so results leave a shard without
  * touching fresh memory; small reads and GPU reads copy out.
  */
-import { engine, KernelBackend, util, type BackendValues, type DataId, type DataType, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendValues, DataId, DataType, TensorInfo } from '@tensorflow/tfjs-core';
+import { tf } from '../../core/tf.ts';
 import type { NativeAddon } from './addon.ts';
 import { params } from './params.ts';
 import { WindowMaps } from './window-maps.ts';
+
+const { engine, KernelBackend, util } = tf;
 
 export const DTYPE_CODES: Partial<Record<DataType, number>> = { float32: 0, int32: 1, bool: 2 };
 

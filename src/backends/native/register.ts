@@ -2,7 +2,7 @@
  * Registers the `native` backend and its kernels with tfjs (once per thread: tfjs's registry is
  * per module instance, and each worker thread has its own).
  */
-import { registerBackend, registerKernel } from '@tensorflow/tfjs-core';
+import { tf } from '../../core/tf.ts';
 import { setHostDataLender } from '../../io/host-tensor.ts';
 import { loadNativeAddon } from './addon.ts';
 import { NativeBackend } from './backend.ts';
@@ -14,6 +14,8 @@ import { reduceKernels } from './kernels/reduce.ts';
 import { shapeKernels } from './kernels/shape.ts';
 import { BACKEND_NAME } from './kernels/util.ts';
 import { windowKernels } from './kernels/windows.ts';
+
+const { registerBackend, registerKernel } = tf;
 
 export const NATIVE_KERNELS = [...elementwiseKernels, ...reduceKernels, ...shapeKernels, ...gatherKernels, ...matMulKernels, ...windowKernels, ...convKernels];
 

@@ -2,8 +2,9 @@
  * Runs one of backpack-ts's custom kernels (kernel-names.ts), and tells whether the active backend
  * has a kernel at all: fused convolutions exist on native only; elsewhere the math composes tf ops.
  */
-import { getKernel } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.ts';
+
+const { getKernel } = tf;
 
 type Attrs = Parameters<ReturnType<typeof tf.engine>['runKernel']>[2];
 

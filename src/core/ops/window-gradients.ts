@@ -3,9 +3,11 @@
  * them: unfold and fold are adjoint linear maps; max pooling's gradient is its Jacobianᵀ, whose
  * own derivative in V is the forward-mode Jacobian (and vice versa), and zero in x almost everywhere.
  */
-import { registerGradient, type NamedAttrMap, type Tensor } from '@tensorflow/tfjs-core';
+import type { NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.ts';
 import { FOLD, MAX_POOL, MAX_POOL_JAC_T, MAX_POOL_JVP, UNFOLD, type FoldAttrs, type UnfoldAttrs, type WindowAttrs } from './kernel-names.ts';
+
+const { registerGradient } = tf;
 
 const run = (name: string, inputs: Record<string, Tensor>, attrs: object) => tf.engine().runKernel(name, inputs, attrs as NamedAttrMap) as Tensor;
 

@@ -3,10 +3,13 @@
  * moves data (transpose, slice, concat, pack, tile, pad, reverse, broadcast) is one strided copy
  * on the device per input.
  */
-import { backend_util, slice_util, util, type DataType, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataType, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { tf } from '../../../core/tf.ts';
 import type { NativeBackend } from '../backend.ts';
 import { params } from '../params.ts';
 import { axesOf, broadcastStrides, elementBytes, kernel, sizeOf, stridesOf } from './util.ts';
+
+const { backend_util, slice_util, util } = tf;
 
 /** y[yOff + Σ i·yStrides] = x[xOff + Σ i·xStrides] over `shape`. */
 export function copyInto(backend: NativeBackend, x: TensorInfo, xOff: number, xStrides: number[], y: TensorInfo, yOff: number, yStrides: number[], shape: number[]): void {

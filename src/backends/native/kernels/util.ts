@@ -1,6 +1,9 @@
 /** Shape arithmetic shared by the native kernels. */
-import { backend_util, util, type DataType, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataType, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { tf } from '../../../core/tf.ts';
 import type { NativeBackend } from '../backend.ts';
+
+const { backend_util, util } = tf;
 
 export const BACKEND_NAME = 'native';
 

@@ -3,10 +3,13 @@
  * data lives on the host: cpu and wasm, as the loops of window-loops.ts (the reference the native
  * kernels are tested against).
  */
-import { registerKernel, type DataType, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { DataType, KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { tf } from '../../tf.ts';
 import { FOLD, MAX_POOL, MAX_POOL_JAC_T, MAX_POOL_JVP, UNFOLD, type FoldAttrs, type UnfoldAttrs, type WindowAttrs } from '../kernel-names.ts';
 import { prod } from '../../../nn/geometry.ts';
 import { foldLoop, maxPoolJacTLoop, maxPoolJvpLoop, maxPoolLoop, unfoldLoop } from './window-loops.ts';
+
+const { registerKernel } = tf;
 
 type Args = { inputs: Record<string, TensorInfo>; backend: KernelBackend; attrs: Record<string, unknown> };
 
