@@ -140,7 +140,7 @@ async function main(): Promise<void> {
         sample(() => {
           const r = runBatch(p.net, p.inputs, p.targets, inProcessOptions);
           shards = r.shards;
-          // As a loop over batches does once it has used a result (README, library API): its
+          // As a loop over batches does once it has used a result (docs/library.md): its
           // memory goes back to the backend's cache now, not at the next garbage collection.
           releaseResults(r);
           return r;

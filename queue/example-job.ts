@@ -1,5 +1,5 @@
 /**
- * Writes a ready-to-submit example job (README: Running jobs on a queue): the bundled MLP (examples/mlp), generated
+ * Writes a ready-to-submit example job (docs/queue.md): the bundled MLP (examples/mlp), generated
  * weights and a learnable dataset, and job.json. Usage: node --import tsx queue/example-job.ts DIR [N]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';

@@ -9,7 +9,7 @@
  *
  * NOTE: Node has no openat(), so the walk below checks each component and then verifies the open
  * file's identity; a local user who can write inside a root could still race a directory swap
- * between the two for directories. Roots must be writable only by trusted users (README).
+ * between the two for directories. Roots must be writable only by trusted users (docs/queue.md).
  */
 import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, realpath, stat, type FileHandle } from 'node:fs/promises';

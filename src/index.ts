@@ -1,6 +1,6 @@
 /**
  * The library API of backpack-ts (`import { runBatch } from 'backpack-ts'`): the functions the
- * command line is built from (README: Library API has a worked example).
+ * command line is built from (docs/library.md has a worked example).
  *
  * Backends are process-global tfjs state: call `useBackend` once before building a network.
  */

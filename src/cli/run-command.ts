@@ -1,4 +1,4 @@
-/** `backpack-ts run`: the CLI contract (see README). Checks what it can up front, loads files, runs the job, writes results. */
+/** `backpack-ts run`: the CLI contract (see docs/cli.md). Checks what it can up front, loads files, runs the job, writes results. */
 import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -119,7 +119,7 @@ async function runWithSettings(opts: RunCommandOptions, tf32: boolean): Promise<
     maxMemory: opts.maxMemory,
   });
   // With a budget, per-sample outputs are always streamed: the coordinator then holds sums only,
-  // which is what the README's memory bound assumes.
+  // which is what the memory bound of docs/cli.md assumes.
   const streamAbove = opts.maxMemory !== undefined ? 0 : STREAM_ABOVE_BYTES;
   const rowBytesPerSample = memory.rowBytes / perResult;
   const streams = (samples: number) => opts.stream ?? samples * rowBytesPerSample > streamAbove;

@@ -57,7 +57,7 @@ export interface PoolJobOptions extends Omit<RunOptions, 'onShard'> {
 
 /**
  * Shards dispatched but not yet merged, per worker: enough to keep every worker busy while the
- * coordinator merges a result, and a bound on the results held (see README: memory).
+ * coordinator merges a result, and a bound on the results held (see docs/cli.md: Memory).
  */
 export const WINDOW_PER_WORKER = 2;
 

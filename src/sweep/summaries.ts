@@ -3,7 +3,7 @@
  * summaries whose quantities were requested appear. Sums run in float64 in parameter order, so a
  * row is a deterministic function of the result tensors.
  *
- * Scaling is BackPACK's throughout (see README "Quantities"): per-sample gradients are those of
+ * Scaling is BackPACK's throughout (see docs/conventions.md): per-sample gradients are those of
  * ρ·ℓ_n, so `variance_trace` and the per-sample norms depend on N as BackPACK's do; the gradient
  * noise scale is scale-free.
  */

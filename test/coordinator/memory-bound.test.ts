@@ -2,7 +2,7 @@
  * --max-memory bounds resident memory in every pool mode. A BatchGrad job on a 1,068,810-parameter
  * MLP with N = 300 has 1.28 GB of per-sample output, 2.5 times the 2 × 256 MiB its workers may use.
  * Run by the CLI with --stream in each mode, the peak resident memory of its whole process tree
- * (the sum of each process's kernel high-water mark, an upper bound) stays under the README's
+ * (the sum of each process's kernel high-water mark, an upper bound) stays under docs/cli.md's
  * bound W·(B + 256 MiB) + 256 MiB; the results file is right (rows spot-checked against an
  * unsharded in-process run, sums close to it), and no temporary file is left.
  */

@@ -46,7 +46,7 @@ describe('shard sizes under --max-memory', () => {
   });
 });
 
-it('the README bound: W·(B + 256 MiB) + 256 MiB, W = 1 for --workers 0', () => {
+it('the memory bound of docs/cli.md: W·(B + 256 MiB) + 256 MiB, W = 1 for --workers 0', () => {
   const MiB = 2 ** 20;
   expect(residentBound(2, 256 * MiB)).toBe(1280 * MiB);
   expect(residentBound(0, 256 * MiB)).toBe(768 * MiB);
