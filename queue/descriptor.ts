@@ -65,6 +65,8 @@ export const descriptorSchema = z.strictObject({
   N: count,
   batchSize: count.optional(),
   accumulate: z.boolean(),
+  /** Tensors in the weights that the model does not use are accepted (the job file's options.allowExtraWeights). */
+  allowExtraWeights: z.boolean().optional(),
   batches: z.array(batchPlanSchema).min(1).max(MAX_SHARDS),
   output: z.strictObject({ dir: absolutePathSchema.optional(), redis: z.boolean() }),
   ttlSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600),

@@ -10,6 +10,7 @@ import { checkVectors } from '../src/api/vectors.ts';
 import { sliceRows } from '../src/core/inputs.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 import { QueueRecordError } from '../src/errors/queue-errors.ts';
+import { checkNoExtraWeights } from '../src/nn/extra-weights.ts';
 import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
 import type { ModelSpec } from '../src/nn/spec.ts';
 import type { ExtensionName } from '../src/vocabulary.ts';
@@ -102,6 +103,7 @@ export class JobCache {
       return loc?.kind === 'path' ? loc.path : `${label}: uploaded ${name}`;
     };
     // The checks submit ran: the weights fit the model, the samples fit the model and the plan.
+    if (desc.tensors.weights.kind === 'path') checkNoExtraWeights(spec, weights.keys(), desc.tensors.weights.path, desc.allowExtraWeights, 'options.allowExtraWeights');
     const net = buildNetwork(spec, weights);
     let vectors: Map<string, HostTensor> | undefined;
     try {

@@ -8,7 +8,7 @@
  *   "weights": "weights.safetensors", "inputs": "inputs.npy", "targets": "targets.npy",
  *   "vectors": "vectors.safetensors",         optional (GGNMP/HMP)
  *   "extensions": ["Variance"] | "Variance,BatchL2Grad",
- *   "options": { "backend", "shardSize", "seed", "mcSamples", "subsampling", "batchSize", "accumulate" },
+ *   "options": { "backend", "shardSize", "seed", "mcSamples", "subsampling", "batchSize", "accumulate", "allowExtraWeights" },
  *   "tensors": "upload" | "paths",            upload into Redis (default) or read by every worker
  *   "output": { "dir": "out/job", "redis": true },
  *   "priority": 1,                            BullMQ priority: 1 is the highest; none = FIFO after prioritised
@@ -48,6 +48,8 @@ export const jobFileSchema = z.strictObject({
     batchSize: posInt.optional(),
     /** With batchSize: one exact result over the whole dataset (as one batch of N). */
     accumulate: z.boolean().default(false),
+    /** Accept tensors in the weights file that the model does not use (`run --allow-extra-weights`). */
+    allowExtraWeights: z.boolean().optional(),
   }).default({ backend: 'wasm', seed: 0, mcSamples: 1, accumulate: false }),
   tensors: z.enum(['upload', 'paths']).default('upload'),
   output: z.strictObject({

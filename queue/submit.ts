@@ -23,6 +23,7 @@ import { readTensorFile, readTensorInfo, readTensorMap, readTensorMapInfo } from
 import { requireJobRunnable } from '../src/nn/memory-budget.ts';
 import type { ModelSpec } from '../src/nn/spec.ts';
 import type { ExtensionName } from '../src/vocabulary.ts';
+import { checkNoExtraWeights } from '../src/nn/extra-weights.ts';
 import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
 import { parseModelSpec, readModelSpec } from '../src/nn/parse-spec.ts';
 import { log } from '../src/cli/log.ts';
@@ -82,6 +83,8 @@ async function load(job: JobFile, label: string, maxMemoryBytes?: number): Promi
   if (!tf.getBackend()) await useBackend('wasm');
   const net = buildNetwork(spec, weights);
   try {
+    // After buildNetwork: a missing or misshapen parameter is the likelier mistake, and named first.
+    checkNoExtraWeights(spec, weights.keys(), job.weights, job.options.allowExtraWeights, 'options.allowExtraWeights');
     const tensors = new Map<string, HostTensor | Map<string, HostTensor>>([['weights', weights], ['inputs', inputs], ['targets', targets]]);
     const N = checkSampleShapes(net.inputShape, inputs, targets, { inputs: job.inputs, targets: job.targets });
     if (job.vectors) tensors.set('vectors', checkVectors(await readTensorMap(job.vectors), net.paramShapes, job.vectors));
@@ -161,6 +164,7 @@ export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOpt
     v: 1, jobId, name: job.name, createdAt: Date.now(), spec: loaded.spec, extensions: loaded.extensions,
     backend: job.options.backend, seed: job.options.seed, mcSamples: job.options.mcSamples, subsampling: job.options.subsampling,
     tensors: locations as JobDescriptor['tensors'], N: loaded.N, batchSize: job.options.batchSize, accumulate: job.options.accumulate,
+    ...(job.options.allowExtraWeights ? { allowExtraWeights: true } : {}),
     batches, output, ttlSeconds: ttl, priority,
   };
   // What the workers will check, checked here first (the JSON round trip is what they will read).

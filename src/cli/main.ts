@@ -5,11 +5,25 @@ import { BackpackError, ErrorCode, UsageError } from '../errors/index.ts';
 import { BACKEND_CHOICES, EXTENSION_NAMES } from '../vocabulary.ts';
 import { registerImportCommand } from './import-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
-import { intList, MAX_SEED, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
+import { EXTENSIONS_HINT, extensionList, intList, MAX_SEED, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
 import { registerQueueCommands } from './queue-commands.ts';
 import { registerSweepCommand } from './sweep-command.ts';
 import { packageVersion } from './version.ts';
 import { registerReportCommand } from './report-command.ts';
+
+/** Shown after `run --help` (test/cli/run-help.test.ts runs them). */
+export const RUN_EXAMPLES = `
+Examples:
+  # per-sample gradients and their variance for one batch, on the default worker threads
+  backpack-ts run --model model.json --weights weights.safetensors --inputs inputs.npy --targets targets.npy \\
+    --extensions BatchGrad,Variance --out out/batch
+
+  # the diagonal GGN over a whole dataset read in mini-batches of 64: one exact result, 2 worker processes
+  backpack-ts run --model model.json --weights weights.safetensors --inputs inputs.npy --targets targets.npy \\
+    --extensions DiagGGNExact --batch-size 64 --accumulate --workers 2 --pool processes --out out/dataset
+
+More: docs/cli.md (options, exit codes, memory), docs/model.md (model.json).
+`;
 
 function program(): Command {
   const cli = new Command('backpack-ts')
@@ -26,7 +40,7 @@ function program(): Command {
     .requiredOption('--weights <file>', 'weights.safetensors, parameters named like an nn.Sequential ("0.weight")')
     .requiredOption('--inputs <file>', 'inputs .npy/.safetensors [N, *input_shape]')
     .requiredOption('--targets <file>', 'targets .npy/.safetensors: class indices [N] or values [N, *out]')
-    .option('--extensions <list>', `comma-separated: ${EXTENSION_NAMES.join(', ')}`, '')
+    .option('--extensions <list>', `comma-separated quantities (without it: the gradient alone): ${EXTENSION_NAMES.join(', ')}`, extensionList)
     .requiredOption('--out <dir>', 'output directory for results.safetensors and summary.json')
     .addOption(new Option('--backend <name>', 'tensor backend (auto: cuda, then native, then wasm)').choices([...BACKEND_CHOICES]).default('auto'))
     .option('--threads-per-worker <T>', 'kernel and BLAS threads of each worker (native; default: cores ÷ workers)', positiveInt('--threads-per-worker'))
@@ -35,6 +49,7 @@ function program(): Command {
     .option('--seed <K>', 'seed of all randomness (MC samples, dropout)', nonNegativeInt('--seed', MAX_SEED), 0)
     .option('--subsampling <list>', 'global sample indices for per-sample quantities, e.g. 0,5,7', intList('--subsampling'))
     .option('--mc-samples <M>', 'Monte-Carlo samples for DiagGGNMC, BatchDiagGGNMC, SqrtGGNMC, KFAC', positiveInt('--mc-samples'), 1)
+    .option('--allow-extra-weights', 'accept tensors in the weights file that the model does not use (default: an error listing them)')
     .option('--vectors <file>', 'GGNMP/HMP: .safetensors with one tensor [V, *θ] per parameter name')
     .option('--workers <W>', `worker threads/processes, at most ${MAX_WORKERS} (0: run in this process)`, nonNegativeInt('--workers', MAX_WORKERS), Math.min(MAX_WORKERS, availableParallelism()))
     .addOption(new Option('--pool <kind>', 'worker kind').choices(['threads', 'processes']).default('threads'))
@@ -47,6 +62,7 @@ function program(): Command {
     .option('--stream', 'write per-sample outputs to the results file as shards arrive (automatic above 512 MiB)')
     .option('--no-stream', 'hold all results in memory')
     .option('--quiet', 'no progress output')
+    .addHelpText('after', RUN_EXAMPLES)
     .action(async (opts) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));
       await (await import('./run-command.ts')).runCommand(opts);
@@ -71,6 +87,7 @@ function program(): Command {
 /** Commander's errors (unknown option, bad choice, missing argument) as our typed usage error. */
 function usageErrorOf(e: CommanderError): UsageError {
   if (e.code === 'commander.help') return new UsageError('a command is needed; see the list above');
+  if (e.code === 'commander.optionMissingArgument' && e.message.includes("'--extensions ")) return new UsageError(EXTENSIONS_HINT);
   return new UsageError(e.message.replace(/^error: /, ''));
 }
 

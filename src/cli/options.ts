@@ -5,6 +5,7 @@
  * a seed beyond the 32 bits the random streams use).
  */
 import { UsageError } from '../errors/index.ts';
+import { EXTENSION_NAMES } from '../vocabulary.ts';
 
 export const INT32_MAX = 2 ** 31 - 1;
 /** setTimeout's largest delay: a longer one fires at once (with only a warning). */
@@ -51,4 +52,17 @@ export function memorySize(option: string, max = 2 ** 50, min = 1) {
     if (bytes > max) throw new UsageError(`${option} must be at most ${max} bytes, got '${value}'`);
     return bytes;
   };
+}
+
+/** What --extensions takes, for the error when it is given without a value. */
+export const EXTENSIONS_HINT =
+  `--extensions needs a comma-separated list of quantity names, e.g. --extensions BatchGrad,Variance (any of ${EXTENSION_NAMES.join(', ')}); leave the option out to compute the gradient alone`;
+
+/**
+ * --extensions' value. NOTE: commander hands a required option the next argument even when that is
+ * another option (`--extensions --out DIR` would read '--out' as the list and then miss --out).
+ */
+export function extensionList(value: string): string {
+  if (value.startsWith('-')) throw new UsageError(`${EXTENSIONS_HINT} (it was followed by '${value}')`);
+  return value;
 }

@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { writeResults, type Summary } from '../io/results.ts';
 import { readTensorFile, readTensorInfo, readTensorMap, readTensorMapInfo } from '../io/tensor-file.ts';
+import { checkNoExtraWeights } from '../nn/extra-weights.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import { readModelSpec } from '../nn/parse-spec.ts';
 import type { ModelSpec } from '../nn/spec.ts';
@@ -35,6 +36,8 @@ export interface RunCommandOptions {
   extensions?: string;
   out: string;
   backend: string;
+  /** Accept tensors in the weights file that the model does not use. */
+  allowExtraWeights?: boolean;
   /** Kernel/BLAS threads per worker (native; default cores ÷ workers). */
   threadsPerWorker?: number;
   /** cuda: TF32 tensor-core GEMMs (BACKPACK_TF32=1 for this run and its workers). */
@@ -127,6 +130,8 @@ async function runWithSettings(opts: RunCommandOptions, tf32: boolean): Promise<
   memory.requireJobFits(streamed, [{ what: 'inputs', bytes: inputsInfo.bytes }, { what: 'targets', bytes: targetsInfo.bytes }]);
   const out = await prepareOutDir(opts.out);
   try {
+    // From the weights file's header, before any tensor is read.
+    checkNoExtraWeights(spec, (await readTensorMapInfo(opts.weights)).keys(), opts.weights, opts.allowExtraWeights, '--allow-extra-weights');
     return await compute(opts, { t0, backend, library: chosen.library, threads, tf32: backend === 'cuda' && tf32, extensions, spec, N, batchSize, workers, poolKind, shardSize: memory.shardSize, streams });
   } catch (e) {
     await out.discard();

@@ -1,4 +1,5 @@
 import { BackpackError, type SerializedError } from './backpack-error.ts';
+import { closestName } from './closest-name.ts';
 import { ErrorCode } from './codes.ts';
 
 export { BackpackError, type SerializedError } from './backpack-error.ts';
@@ -62,7 +63,8 @@ export class NonFiniteError extends BackpackError {
 
 export class UnknownExtensionError extends BackpackError {
   constructor(name: string, valid: readonly string[]) {
-    super(ErrorCode.UnknownExtension, `unknown extension '${name}'; valid extensions: ${valid.join(', ')}`);
+    const guess = closestName(name, valid);
+    super(ErrorCode.UnknownExtension, `unknown extension '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}; valid extensions: ${valid.join(', ')}`);
     this.name = 'UnknownExtensionError';
   }
 }

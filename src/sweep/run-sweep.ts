@@ -16,7 +16,8 @@ import { createPool } from '../coordinator/create-pool.ts';
 import { openDataset, type Dataset } from '../data/dataset.ts';
 import { ShapeError, TensorFileError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
-import { readTensorMap } from '../io/tensor-file.ts';
+import { readTensorMap, readTensorMapInfo } from '../io/tensor-file.ts';
+import { checkNoExtraWeights } from '../nn/extra-weights.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import { computeUnit, type SweepRow } from './compute.ts';
 import { SweepSpecError } from './errors.ts';
@@ -76,6 +77,13 @@ async function checkCheckpointFiles(spec: SweepSpec): Promise<void> {
   }
 }
 
+/** No checkpoint holds a tensor the model does not use (from the headers), before any unit runs. */
+async function checkCheckpointNames(spec: SweepSpec): Promise<void> {
+  for (const c of spec.checkpoints) {
+    checkNoExtraWeights(spec.model, (await readTensorMapInfo(c.path)).keys(), c.path, spec.options.allowExtraWeights, 'options.allowExtraWeights');
+  }
+}
+
 /** Prepares OUT for this sweep: refuses another sweep's progress, or discards it with `restart`. */
 async function prepareOut(out: string, spec: SweepSpec, units: SweepUnit[], workers: number, restart: boolean): Promise<Set<string>> {
   const identity = await sweepIdentity(spec, workers);
@@ -98,6 +106,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
   const out = path.resolve(opts.out ?? o.out ?? 'out/sweep');
   await checkCheckpointFiles(spec);
   const datasets = await openDatasets(spec);
+  await checkCheckpointNames(spec);
   const units = planUnits(spec, datasets.map((d) => d.name));
   await mkdir(out, { recursive: true });
   const unlock = await lockOut(out);

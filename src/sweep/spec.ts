@@ -60,6 +60,8 @@ const optionsSchema = z.strictObject({
   format: z.union([z.enum(ROW_FORMATS), z.array(z.enum(ROW_FORMATS)).min(1)]).default(['jsonl']),
   /** Write every unit's full tensors to units/<id>/results.safetensors. */
   tensors: z.boolean().default(true),
+  /** Accept tensors in the checkpoints that the model does not use (`run --allow-extra-weights`). */
+  allowExtraWeights: z.boolean().optional(),
 });
 
 const datasetEntry = z.union([

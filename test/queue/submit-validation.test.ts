@@ -12,6 +12,7 @@ import { JobSpecError, NotShardableError, PayloadTooLargeError } from '../../src
 import { QueueContext } from '../../queue/context.ts';
 import { readJobFile } from '../../queue/job-schema.ts';
 import { submitJob, type SubmitOptions } from '../../queue/submit.ts';
+import { writeSafetensorsFile } from '../../src/io/tensor-file.ts';
 import { runCli } from '../helpers/cli.ts';
 import { disposeJob, makeJob, MODEL_SPECS, type TestJob } from '../helpers/pool-fixtures.ts';
 import { countKeys, purge, tempDir, testSettings, writeJob } from './helpers.ts';
@@ -27,6 +28,8 @@ beforeAll(async () => {
   job = makeJob('mlp', 20);
   ctx = await QueueContext.open(settings);
   const file = await writeJob(tmp.dir, job);
+  const extra = { dtype: 'float32' as const, shape: [2], data: new Float32Array(2) };
+  await writeSafetensorsFile(path.join(tmp.dir, 'weights-extra.safetensors'), new Map([...job.tensors.weights, ['9.weight', extra], ['head.bias', extra]]));
   base = { model: 'model.json', weights: 'weights.safetensors', inputs: 'inputs.npy', targets: 'targets.npy' };
   expect(path.dirname(file)).toBe(tmp.dir);
 });
@@ -64,6 +67,7 @@ describe('submit refuses, writing nothing', () => {
     ['weights that do not fit the model', { model: { ...MODEL_SPECS.mlp, layers: [{ type: 'Linear', in_features: 4, out_features: 3 }] } }, WeightsError, /0\.weight/],
     ['subsampling outside the batch', { options: { subsampling: [3, 20] } }, UsageError, /subsampling index 20 is outside \[0, 20\)/],
     ['KFRA over several shards', { extensions: ['KFRA'], options: { shardSize: 5 } }, NotShardableError, /KFRA cannot be split across queue shards/],
+    ['weights the model does not use', { weights: 'weights-extra.safetensors' }, WeightsError, /weights-extra\.safetensors: 2 tensors the model does not use: '9\.weight', 'head\.bias'\. .*\(options\.allowExtraWeights accepts them\)/],
   ];
   it.each(cases)('%s', async (_label, fields, Cls, message, text) => {
     const e = await rejection(fields, {}, text);
@@ -96,5 +100,12 @@ describe('submit refuses, writing nothing', () => {
     const noRedis = await runCli(['status', '--redis', 'redis://127.0.0.1:1', '--quiet']);
     expect(noRedis.code).toBe(5);
     expect(noRedis.stderr).toMatch(/RedisUnavailableError: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+  });
+
+  it('options.allowExtraWeights accepts weights the model does not use (the job is enqueued)', async () => {
+    const ok = await submitJob(ctx, await readJobFile(jobFile({ weights: 'weights-extra.safetensors', options: { allowExtraWeights: true } })), {});
+    expect(ok.N).toBe(20);
+    expect(ok.jobId).toMatch(/^j[a-z0-9]+$/);
+    await purge(settings);
   });
 });

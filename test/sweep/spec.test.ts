@@ -34,7 +34,7 @@ const MALFORMED: [string, unknown, new (...a: never[]) => Error, RegExp][] = [
   ['bad backend', { ...base, options: { backend: 'webgpu' } }, SweepSpecError, /options\.backend/],
   ['negative workers', { ...base, options: { workers: -1 } }, SweepSpecError, /options\.workers: Too small/],
   ['dataset without path', { ...base, datasets: [{ split: 'test' }] }, SweepSpecError, /datasets\[0\]/],
-  ['unknown quantity', { ...base, quantities: ['Varience'] }, UnknownExtensionError, /unknown extension 'Varience'; valid extensions: BatchGrad/],
+  ['unknown quantity', { ...base, quantities: ['Varience'] }, UnknownExtensionError, /unknown extension 'Varience' \(did you mean 'Variance'\?\); valid extensions: BatchGrad/],
   ['vectors needed', { ...base, quantities: ['HMP'] }, SweepSpecError, /quantities: HMP needs vectors/],
   ['KFRA accumulated', { ...base, quantities: ['KFRA'], options: { mode: 'both' } }, SweepSpecError, /KFRA .* cannot be accumulated/],
   ['bad inline model', { ...base, model: { input_shape: [4], layers: [{ type: 'Linear', in_features: 4 }] } }, ModelSpecError, /out_features/],
