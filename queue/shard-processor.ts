@@ -1,15 +1,20 @@
 /**
- * One queue shard on this worker's local pool: rows [offset, offset + count) of a batch, split into
- * micro-shards (one per local worker) and run with collectPartials over a BatchSlice (global sample
- * offsets, the batch's N), then stored in Redis as binary partials. A shard already stored (a
- * redelivery after a stall) is not computed again: its first result counts.
+ * One queue shard on this worker's local pool: rows [offset, offset + count) of a batch, computed
+ * as one task of the pool (collectPartials over a BatchSlice: global sample offsets, the batch's N),
+ * then stored in Redis as binary partials. A shard already stored (a redelivery after a stall) is
+ * not computed again: its first result counts.
+ *
+ * NOTE: a queue shard is never split over the local workers: the job's plan alone then fixes what
+ * is computed together and the order partials are added in, so a job's results are bitwise those of
+ * `backpack-ts run --shard-size shardSize`, whatever each worker's number of local threads. The
+ * local workers take different shards at once instead (the worker's --concurrency, default: as many
+ * as it has local workers). KFRA, one shard per batch, runs on the pool with a fixed local plan.
  *
  * The main thread stays free while the pool computes (the pool's threads or processes do the
  * work), so BullMQ's lock renewal keeps the shard's lock however long it runs (`--lock-duration`
  * bounds silence, not the length of a shard; test/queue/faults.test.ts checks both).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { planShards } from '../src/core/backprop.ts';
 import { collectPartials, type CollectedPartials, type PoolJobOptions } from '../src/coordinator/run-job.ts';
 import type { JobTensors } from '../src/coordinator/job-context.ts';
 import { log } from '../src/cli/log.ts';
@@ -21,6 +26,9 @@ import { deleteBlob } from './tensor-store.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 export type ShardData = Extract<QueueJobData, { kind: 'shard' }>;
+
+/** KFRA's shard (a whole batch) runs as this many local shards, whatever the pool's size (bitwise the same on any worker). */
+const KFRA_LOCAL_SHARDS = 16;
 
 /**
  * Progress counts each shard once, whichever delivery stored it (one script: no half-counted shard).
@@ -47,11 +55,13 @@ export async function runShard(w: WorkerContext, job: LoadedJob, d: ShardData): 
   const b = desc.batches[d.batch];
   const label = `job ${d.jobId} batch ${d.batch} shard ${d.shard}`;
   log.info(`${label}: started (${d.count} samples)`);
-  // Each local worker computes a micro-shard (an even split): it must fit this worker's budget.
+  const kfra = job.extensions.includes('KFRA');
+  const localShard = kfra ? Math.ceil(d.count / KFRA_LOCAL_SHARDS) : d.count;
+  // One local worker computes the shard (KFRA: one of its local shards): it must fit this worker's budget.
   requireShardFits(job.spec, {
     extensions: job.extensions, N: b.N, mcSamples: desc.mcSamples, vectors: job.vectors?.values().next().value?.shape[0],
     rows: desc.subsampling?.length, backend: desc.backend, maxMemory: w.opts.maxMemoryBytes,
-  }, Math.ceil(d.count / w.pool.size));
+  }, localShard);
   const tensors: JobTensors = {
     spec: job.spec,
     weights: job.weights,
@@ -64,12 +74,12 @@ export async function runShard(w: WorkerContext, job: LoadedJob, d: ShardData): 
     shardTimeoutMs: w.opts.shardTimeoutMs, retries: w.opts.retries,
     onRetry: (what, attempt, reason) => log.warn(`${label}: ${what}: retry ${attempt} after: ${reason}`),
   };
+  // `signal` aborts when the job is stopped (cancelled, or failed elsewhere): the pool's task stops too.
   const compute = async (signal: AbortSignal): Promise<CollectedPartials> => {
     if (w.opts.debugShardDelayMs) await sleep(w.opts.debugShardDelayMs, undefined, { signal });
     // KFRA: submit allows it only with one shard per batch; the local pool runs its all-reduce.
-    if (job.extensions.includes('KFRA')) return collectPartials(w.pool, tensors, opts);
-    const micro = planShards(d.count, Math.ceil(d.count / w.pool.size)).map((s, i) => ({ shardId: i, offset: d.offset + s.offset, count: s.count }));
-    return collectPartials(w.pool, tensors, opts, { N: b.N, rowOffset: d.offset, shards: micro });
+    if (kfra) return collectPartials(w.pool, tensors, { ...opts, shardSize: localShard, signal });
+    return collectPartials(w.pool, tensors, { ...opts, signal }, { N: b.N, rowOffset: d.offset, shards: [{ shardId: 0, offset: d.offset, count: d.count }] });
   };
   const c = await w.untilStopped(d.jobId, compute);
   const info: ShardReturn = { batch: d.batch, shard: d.shard, offset: d.offset, count: d.count, loss: c.merged.loss };

@@ -32,6 +32,7 @@ export interface JobStatus {
   /** `error [CODE] Name: message` of a failed or cancelled job. */
   error?: string;
   outputDir?: string;
+  /** `backpack-ts result` can fetch this job's results: it completed and kept them in Redis. */
   resultsInRedis: boolean;
 }
 
@@ -67,7 +68,8 @@ export async function jobStatus(ctx: QueueContext, jobId: string): Promise<JobSt
     jobId, name: oneLine(meta.name ?? '', 200), state, shardsDone: num('shardsDone'), shardsTotal: num('shardsTotal'), samplesDone: num('samplesDone'),
     N: num('N'), batches: num('batches'), priority: num('priority'), createdAt: num('createdAt'),
     finishedAt: meta.finishedAt ? Number(meta.finishedAt) : undefined, error, outputDir: meta.outputDir || undefined,
-    resultsInRedis: meta.outputRedis === '1',
+    // Results exist only once a job completed: a cancelled or failed job has none, wherever they were to go.
+    resultsInRedis: state === 'completed' && meta.outputRedis === '1',
   };
 }
 

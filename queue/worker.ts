@@ -38,7 +38,7 @@ export interface QueueWorkerOptions extends WorkerSettings, PathRoots {
   workers: number;
   pool?: 'threads' | 'processes';
   devices?: number[];
-  /** Queue jobs run at once by this worker (default 1: the local pool parallelises inside a shard). */
+  /** Queue jobs run at once by this worker (default: the local pool's size; each shard is one local task). */
   concurrency?: number;
   /** How often this worker looks for stalled jobs of dead workers (default 30000). */
   stalledIntervalMs?: number;
@@ -109,7 +109,7 @@ export async function startQueueWorker(settings: ConnectionSettings, opts: Queue
   const bull = new Worker(settings.queue, processor, {
     connection: bullConnection(settings),
     prefix: settings.prefix,
-    concurrency: opts.concurrency ?? 1,
+    concurrency: opts.concurrency ?? size,
     lockDuration: opts.lockDurationMs ?? DEFAULT_LOCK_MS,
     stalledInterval: opts.stalledIntervalMs ?? 30_000,
     maxStalledCount: opts.maxStalledCount ?? 2,

@@ -17,6 +17,9 @@ import { progressBar } from './progress.ts';
 
 type Quiet = { quiet?: boolean };
 
+/** How often a worker checks that the process that started it is still its parent. */
+const ORPHAN_POLL_MS = 500;
+
 /** Settings from the options; warns (even with --quiet) about secrets given where other users see them. */
 function settingsFrom(opts: ConnectionOptions): ConnectionSettings {
   for (const w of secretWarnings(opts)) log.warn(w);
@@ -68,18 +71,28 @@ export async function submitAction(file: string, opts: SubmitOptions): Promise<v
 }
 
 export async function workerAction(connection: ConnectionOptions & Quiet, options: QueueWorkerOptions): Promise<void> {
-  setLogger(stderrLogger(Boolean(connection.quiet)));
+  setLogger(stderrLogger(Boolean(connection.quiet), { timestamps: true }));
   const worker = await startQueueWorker(settingsFrom(connection), options);
-  // First SIGINT/SIGTERM: finish the active shard, then exit. Second: exit now (the shard stalls and is redelivered).
+  // First SIGINT/SIGTERM: finish the active shards, then exit. Second: exit now (the shards stall and are redelivered).
   await new Promise<void>((resolve) => {
     let signals = 0;
-    const onSignal = () => {
+    const stop = (why: string) => {
       signals++;
-      log.info(signals === 1 ? 'stopping after the active job (signal again to abandon it)' : 'abandoning the active job');
+      log.info(signals === 1 ? `${why}: stopping after the active shards (signal again to abandon them)` : `${why}: abandoning the active shards`);
       void worker.close(signals > 1).then(resolve);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    // NOTE: started through a wrapper (npx, a shell script), the pid a user signals may be the
+    // wrapper's; a wrapper that exits without passing the signal on orphans this process, which
+    // then sees a new parent. An orphaned worker stops as if signalled instead of serving on.
+    const parent = process.ppid;
+    const orphaned = setInterval(() => {
+      if (process.ppid === parent) return;
+      clearInterval(orphaned);
+      stop(`parent process ${parent} ended`);
+    }, ORPHAN_POLL_MS);
+    orphaned.unref();
   });
 }
 

@@ -9,7 +9,7 @@ import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { createInProcessPool } from '../coordinator/in-process-pool.ts';
 import type { WorkerPool } from '../coordinator/pool.ts';
-import { runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
+import { defaultShardSize, runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
 import { sliceRows } from '../core/inputs.ts';
 import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
@@ -118,7 +118,7 @@ async function runWithSettings(opts: RunCommandOptions, tf32: boolean): Promise<
     extensions, N, resultN: perResult, backend, mcSamples: opts.mcSamples, subsampling: opts.subsampling,
     vectors: vectorsInfo?.values().next().value?.shape[0],
     shardSize: opts.shardSize ?? (opts.accumulate ? batchSize : undefined),
-    plannedShardSize: opts.shardSize ?? (opts.accumulate ? batchSize : Math.ceil(Math.min(N, batchSize) / Math.max(1, workers))),
+    plannedShardSize: opts.shardSize ?? (opts.accumulate ? batchSize : defaultShardSize(Math.min(N, batchSize), workers)),
     maxMemory: opts.maxMemory,
   });
   // With a budget, per-sample outputs are always streamed: the coordinator then holds sums only,
@@ -183,10 +183,11 @@ async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job:
   // Workers and coordinator reuse the network built above instead of building it again.
   const onPool = { ...settings, network: net, backend, threads, shardTimeoutMs: opts.shardTimeout, retries: opts.retries };
   const onRetry = (what: string, attempt: number, reason: string) => log.warn(`${what}: retry ${attempt} after: ${reason}`);
-  const run = async (part: Loaded, label: string): Promise<RunResult> => {
+  // `write` runs while the bar still shows (its last state says the results are being merged and written).
+  const run = async <T>(part: Loaded, label: string, write: (r: RunResult) => Promise<T>): Promise<T> => {
     const bar = progressBar(!opts.quiet, `${label}shards`);
     try {
-      return await runJobOnPool(pool, part, { ...onPool, onProgress: (q) => bar.update(q), onRetry });
+      return await write(await runJobOnPool(pool, part, { ...onPool, onProgress: (q) => bar.update(q), onRetry }));
     } finally {
       bar.stop();
     }
@@ -214,17 +215,19 @@ async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job:
     return summary;
   }
   if (opts.accumulate || batchSize >= N) {
-    const result = await run(job, '');
-    checkFiniteResults(result.loss, result.results);
-    const t2 = performance.now();
-    const summary = await writeResults(opts.out, result.results, {
-      ...common,
-      loss: result.loss,
-      N: result.N,
-      shards: result.shards,
-      batchSize: opts.accumulate ? batchSize : null,
-      accumulated: Boolean(opts.accumulate),
-      timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
+    const { result, summary } = await run(job, '', async (result) => {
+      checkFiniteResults(result.loss, result.results);
+      const t2 = performance.now();
+      const summary = await writeResults(opts.out, result.results, {
+        ...common,
+        loss: result.loss,
+        N: result.N,
+        shards: result.shards,
+        batchSize: opts.accumulate ? batchSize : null,
+        accumulated: Boolean(opts.accumulate),
+        timings: { loadMs: t1 - t0, computeMs: result.timings.computeMs, reduceMs: result.timings.reduceMs, totalMs: t2 - t0 },
+      });
+      return { result, summary };
     });
     log.info(`loss ${result.loss.toPrecision(8)} over N=${result.N}; wrote ${result.results.size} tensors to ${path.join(opts.out, 'results.safetensors')}`);
     return summary;
@@ -238,10 +241,11 @@ async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job:
     if (p.streams(count)) {
       loss = (await stream(batchOf(job, start, count), dir, `batch ${b}: `, { firstSample: start })).loss;
     } else {
-      const result = await run(batchOf(job, start, count), `batch ${b}: `);
-      checkFiniteResults(result.loss, result.results);
-      await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
-      loss = result.loss;
+      loss = await run(batchOf(job, start, count), `batch ${b}: `, async (result) => {
+        checkFiniteResults(result.loss, result.results);
+        await writeResults(dir, result.results, { ...common, loss: result.loss, N: count, shards: result.shards, firstSample: start, timings: result.timings });
+        return result.loss;
+      });
     }
     batches.push({ batch: b, firstSample: start, N: count, loss, dir: path.basename(dir) });
     log.info(`batch ${b}: loss ${loss.toPrecision(8)} over ${count} samples → ${dir}`);

@@ -30,7 +30,7 @@ export interface MemoryRequest {
   N: number;
   /** Samples per result: N, or the mini-batch size without --accumulate. */
   resultN: number;
-  /** The shard size the run would use (given, or its even split). */
+  /** The shard size the run would use (given, or the default plan: 4 per worker). */
   plannedShardSize: number;
   /** --shard-size as given. */
   shardSize?: number;

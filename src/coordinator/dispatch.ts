@@ -69,7 +69,14 @@ export async function dispatch(pool: WorkerPool, task: WorkerTask, what: string,
     }
     // Aborted because the job failed elsewhere: not a retry (and not worth reporting as one).
     if (opts.jobSignal.aborted) break;
-    if (attempt < opts.retries) opts.onRetry?.(attempt + 1, last);
+    if (attempt === opts.retries) break;
+    // NOTE: another shard's deterministic failure (which fails the job) may have arrived in the same
+    // turn of the event loop as this failure, its reply read but not yet handled. Deciding after one
+    // more turn lets it abort the job first, so that no shard is retried for a job that has already
+    // failed (test/coordinator/failures.test.ts, "deterministic errors fail fast, without retries").
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (opts.jobSignal.aborted) break;
+    opts.onRetry?.(attempt + 1, last);
   }
   if (opts.jobSignal.aborted) throw new ShardFailedError(`${what}: job aborted`);
   throw new ShardFailedError(`${what} failed after ${opts.retries + 1} attempts; last error: ${last}`);

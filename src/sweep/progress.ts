@@ -18,6 +18,7 @@ import { log } from '../cli/log.ts';
 import { SweepStateError } from './errors.ts';
 import type { SweepUnit } from './plan.ts';
 import type { SweepSpec } from './spec.ts';
+import { SHARDS_PER_WORKER } from '../coordinator/run-job.ts';
 
 export const PROGRESS_FILE = 'progress.jsonl';
 export const MANIFEST_FILE = 'manifest.json';
@@ -64,7 +65,7 @@ export async function sweepIdentity(spec: SweepSpec, workers: number): Promise<R
       backend: o.backend, seed: o.seed, mcSamples: o.mcSamples, shuffle: o.shuffle, dropLast: o.dropLast, maxBatches: o.maxBatches ?? null,
       mode: o.mode, topK: o.topK, tensors: o.tensors,
       // The shard plan fixes the float summation order: with no shardSize it follows the worker count.
-      shards: o.shardSize ?? `even split over ${workers} worker(s)`,
+      shards: o.shardSize ?? `${SHARDS_PER_WORKER} shards per worker over ${workers} worker(s)`,
     },
   };
 }

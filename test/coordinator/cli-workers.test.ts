@@ -85,7 +85,7 @@ describe.skipIf(!fixture)(`CLI --workers on the fixture ${NAME}`, () => {
     expectFixture(r, `${pool} W=2`);
     expect(r.summary.workers).toBe(2);
     expect(r.summary.pool).toBe(pool);
-    expect(r.summary.shards).toBe(2); // even split of N = 8 over 2 workers
+    expect(r.summary.shards).toBe(8); // the default plan: 4 shards per worker, N = 8 over 2 workers
   });
 
   it('with --shard-size 3, --workers 0 (in-process) and --workers 2 (threads, processes) agree bitwise', async () => {

@@ -205,10 +205,29 @@ describe.each(POOL_KINDS)('%s pool', (kind) => {
       expect(err).toBeInstanceOf(UsageError);
       expect((err as BackpackError).deterministic).toBe(true);
       expect(err.message).toMatch(/GGNMP needs vectors/);
-      expect(retries.calls).toEqual([]);
+      // The reasons, should a shard ever be retried here, name what failed it (a worker's death, …).
+      expect(retries.calls, JSON.stringify(retries.calls)).toEqual([]);
       expect(spy.attempts.length).toBeGreaterThanOrEqual(1);
       for (let s = 0; s < SHARDS; s++) expect(spy.of(s), `attempts of shard ${s}`).toBeLessThanOrEqual(1);
     });
+  });
+
+  it("a job aborted by its caller (a cancelled queue job) stops its running tasks at once, without retries", async () => {
+    note();
+    const spy = counting(pool);
+    const retries = retryLog();
+    const caller = new AbortController();
+    // Shard 0 would hang for ten minutes: only stopping it where it runs ends the job in time.
+    const p = run({ signal: caller.signal, retries: 2, onRetry: retries.onRetry, fault: { kind: 'hang', shardId: 0, times: 1, counter: faultCounter(1) } }, spy.pool);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const t0 = performance.now();
+    caller.abort();
+    const err = await rejection(p);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(err).toBeInstanceOf(ShardFailedError);
+    expect(err.message).toMatch(/job aborted/);
+    expect(retries.calls).toEqual([]);
+    for (let s = 0; s < SHARDS; s++) expect(spy.of(s), `attempts of shard ${s}`).toBeLessThanOrEqual(1);
   });
 
   it('after failed jobs the same pool runs a good job correctly', async () => {

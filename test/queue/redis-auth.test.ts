@@ -98,13 +98,18 @@ it('precedence: file, then option, then BACKPACK_REDIS_PASSWORD, then REDIS_PASS
   expect(() => connectionFromOptions({ redisPasswordFile: file, redisPassword: 'x' }, {})).toThrow(UsageError);
 });
 
-it('--help of every queue command says where the password should come from', async () => {
+it('--help of every queue command says where the password should come from, in one paragraph (the options are documented once)', async () => {
   for (const cmd of ['worker', 'submit', 'status', 'result', 'cancel', 'dashboard']) {
     const r = await runCli([cmd, '--help']);
     expect(r.code).toBe(0);
     const help = r.stdout.replace(/\s+/g, ' ');
-    expect(help, cmd).toMatch(/--redis-password-file <file> file holding the Redis password \(first line\)\. Or set \$BACKPACK_REDIS_PASSWORD/);
-    expect(help, cmd).toMatch(/--redis-password <password> DISCOURAGED: visible to every user in ps/);
+    expect(help, cmd).toMatch(/--redis-password-file FILE \(or \$BACKPACK_REDIS_PASSWORD, \$REDIS_PASSWORD, or the password in \$REDIS_URL; not --redis-password, which every user sees in ps\)/);
+    expect(help, cmd).toContain('see docs/queue.md#connecting-to-redis');
+    // Listed once, in that paragraph, not as ten option lines.
+    expect(help.match(/--redis-tls-ca/g), cmd).toHaveLength(1);
+    expect(help, cmd).not.toMatch(/--redis-tls-ca <file>/);
+    // --quiet only where it does something.
+    expect(help.includes('--quiet'), cmd).toBe(cmd === 'worker' || cmd === 'submit');
   }
   const worker = (await runCli(['worker', '--help'])).stdout.replace(/\s+/g, ' ');
   expect(worker).toMatch(/--data-root <dir> directory "tensors": "paths" jobs may read from \(repeatable\); without it the worker reads no paths/);

@@ -234,7 +234,7 @@ describe("other jobs' keys", () => {
   });
 
   it('the status, result and cancel commands refuse ids outside the alphabet before touching Redis', async () => {
-    const conn = ['--redis', 'redis://127.0.0.1:1', '--quiet'];
+    const conn = ['--redis', 'redis://127.0.0.1:1'];
     for (const args of [['status', '*'], ['result', 'j*', '--out', tmp.dir], ['cancel', '*'], ['cancel', 'jabc:desc'], ['status', 'J0123456789']]) {
       const r = await runCli([...args, ...conn]);
       expect(r.code, args.join(' ')).toBe(2);

@@ -97,7 +97,7 @@ describe('submit refuses, writing nothing', () => {
     expect(big.stderr).toMatch(/PayloadTooLargeError: .* the limit is 0\.1 KiB \(--max-upload\)/);
     const kfra = await runCli(['submit', jobFile({ extensions: 'KFRA', options: { shardSize: 4 } }), ...conn]);
     expect(kfra.code).toBe(4);
-    const noRedis = await runCli(['status', '--redis', 'redis://127.0.0.1:1', '--quiet']);
+    const noRedis = await runCli(['status', '--redis', 'redis://127.0.0.1:1']);
     expect(noRedis.code).toBe(5);
     expect(noRedis.stderr).toMatch(/RedisUnavailableError: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
   });

@@ -121,7 +121,7 @@ const otherCases: FuzzCase[] = [
 ];
 
 /** Queue commands: their numeric options fail while parsing (the URL only matters if they did not). */
-const NO_REDIS = ['--redis', 'redis://127.0.0.1:1', '--quiet'];
+const NO_REDIS = ['--redis', 'redis://127.0.0.1:1'];
 const QUEUE_OPTIONS: [string, string, string[], RegExp][] = [
   ['submit job.json', '--priority', ['0', '2097153', 'x', '1e3'], /--priority must be/],
   ['submit job.json', '--max-upload', ['0', 'x', '-5M'], /--max-upload must be/],
