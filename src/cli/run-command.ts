@@ -192,7 +192,8 @@ async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job:
       bar.stop();
     }
   };
-  const common = { backend, backendLibrary: p.library, threadsPerWorker: threads, tf32: p.tf32, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  // The model goes into summary.json: reports name layers and convert conventions with it.
+  const common = { model: p.spec, backend, backendLibrary: p.library, threadsPerWorker: threads, tf32: p.tf32, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
   // Per-sample outputs go to disk as shards arrive, then into the results file row by row.
   const stream = async (part: Loaded, dir: string, label: string, extra: Record<string, unknown>): Promise<Summary> => {
     const bar = progressBar(!opts.quiet, `${label}shards`);

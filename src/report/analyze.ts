@@ -3,6 +3,9 @@
  * rows. Sums run in float64. A layer is a parameter's module: "0.weight" and "0.bias" → layer "0".
  */
 import type { HostTensor } from '../io/host-tensor.ts';
+import { LOSSES } from '../nn/losses/index.ts';
+import { inferShapes } from '../nn/shapes.ts';
+import type { ModelSpec } from '../nn/spec.ts';
 import type { SweepRow } from '../sweep/compute.ts';
 import { GRAD_FIELD, SAVEFIELDS } from '../vocabulary.ts';
 
@@ -19,7 +22,7 @@ export interface LayerStats {
   gradSq: number;
   /** Σ variance over the layer's parameters (absent without Variance). */
   varianceSum?: number;
-  /** gradSq / varianceSum. */
+  /** gradSq / varianceSum: N² times the per-sample SNR (perSampleSnr gives that). */
   snr?: number;
   /** Mean and max |diag| over the layer's entries, per diagonal present. */
   diag: Record<string, { meanAbs: number; maxAbs: number }>;
@@ -129,4 +132,25 @@ export function gnsSeries(rows: SweepRow[], checkpoints: string[]): GnsSeries[] 
     if (g.perBatch.size > 0) series.push({ name: `${key} (median of batches)`, values: checkpoints.map((_, i) => median(g.perBatch.get(i) ?? [])) });
   }
   return series;
+}
+
+/**
+ * BackPACK's ρ of these results (docs/conventions.md): its per-sample quantities are those of
+ * ρ·ℓ_n, ρ = 1/N for a mean CrossEntropyLoss, 1/(N·D) for a mean MSE/BCE over D outputs, 1 for a
+ * sum. Null when the model or N was not recorded with the results.
+ */
+export function lossScale(model: ModelSpec | null, N: number | null): number | null {
+  if (!model || N === null || N < 1) return null;
+  const shapes = inferShapes(model);
+  return LOSSES[model.loss.type].rho(model.loss.reduction, N, shapes[shapes.length - 1].outShape);
+}
+
+/**
+ * The conventional per-sample signal-to-noise ratio of a layer, ‖E g‖² / tr Cov g with g = ∇ℓ_n the
+ * gradient of one sample's unscaled loss (Cov with 1/N, as BackPACK's variance). From BackPACK's
+ * ρ-scaled results: ‖grad‖² = ρ²N²‖E g‖² and Σ variance = ρ² tr Cov g, so the ratio is
+ * ‖grad‖² / (N² Σ variance), whatever ρ.
+ */
+export function perSampleSnr(l: LayerStats, N: number): number | undefined {
+  return l.varianceSum !== undefined && l.varianceSum > 0 ? l.gradSq / (N * N * l.varianceSum) : undefined;
 }

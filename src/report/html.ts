@@ -3,7 +3,7 @@
  * references), readable offline and in any browser.
  */
 import type { SweepRow } from '../sweep/compute.ts';
-import type { LayerStats } from './analyze.ts';
+import { perSampleSnr, type LayerStats } from './analyze.ts';
 import type { ReportInput } from './load.ts';
 import type { Missing, Plot } from './plots.ts';
 import { esc, fmtNum } from './svg.ts';
@@ -20,14 +20,17 @@ table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid
 th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
 .missing { background: #fff8e1; border: 1px solid #f0d58c; padding: 8px 14px; font-size: 14px; }
 code { background: #f2f2f2; padding: 0 3px; }
+.note { font-size: 13px; color: #555; }
 `;
 
-function layerTable(layers: LayerStats[]): string {
+/** The chosen tensors' numbers per layer; BackPACK's ρ-scaled values, and the per-sample SNR where N is known. */
+function layerTable(layers: LayerStats[], labels: string[], N: number | null): string {
   if (layers.length === 0) return '';
   const diagFields = [...new Set(layers.flatMap((l) => Object.keys(l.diag)))];
-  const head = ['layer', 'parameters', '‖grad‖²', 'Σ variance', 'SNR', ...diagFields.map((f) => `mean |${f}|`)];
-  const body = layers.map((l) => [l.layer, l.params.join(', '), num(l.gradSq), num(l.varianceSum), num(l.snr), ...diagFields.map((f) => num(l.diag[f]?.meanAbs))]);
-  return `<h2>Per layer</h2><table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`).join('')}</table>`;
+  const head = ['layer', 'parameters', '‖grad‖²', 'Σ variance (ρ-scaled)', N === null ? '‖grad‖² / Σ variance' : 'per-sample SNR', ...diagFields.map((f) => `mean |${f}|`)];
+  const body = layers.map((l, i) => [labels[i], l.params.join(', '), num(l.gradSq), num(l.varianceSum), num(N === null ? l.snr : perSampleSnr(l, N)), ...diagFields.map((f) => num(l.diag[f]?.meanAbs))]);
+  const note = '<p class="note">‖grad‖², Σ variance and the diagonals are BackPACK\'s (of the loss as reduced; per-sample gradients of ρ·ℓ_n); the SNR is per sample, of the unscaled loss (docs/conventions.md).</p>';
+  return `<h2>Per layer</h2>${note}<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`).join('')}</table>`;
 }
 
 /** One line per unit: its accumulated row when there is one, else the mean over its batches. */
@@ -49,7 +52,7 @@ function unitTable(rows: SweepRow[]): string {
   return `<h2>Units</h2><table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${units.slice(0, 500).map((u) => `<tr>${line(u).map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`).join('')}</table>`;
 }
 
-export function reportHtml(input: ReportInput, plots: Plot[], missing: Missing[], layers: LayerStats[]): string {
+export function reportHtml(input: ReportInput, plots: Plot[], missing: Missing[], layers: LayerStats[], labels: string[]): string {
   const source = input.kind === 'sweep'
     ? `sweep directory <code>${esc(input.dir)}</code>: ${input.units.completed} of ${input.units.planned} units complete, ${input.rows.length} rows; per-layer plots from ${esc(input.tensorsFrom)}`
     : `run directory <code>${esc(input.dir)}</code>; tensors from ${esc(input.tensorsFrom)}`;
@@ -64,7 +67,7 @@ export function reportHtml(input: ReportInput, plots: Plot[], missing: Missing[]
     `<p>${source}.</p>`,
     note,
     figures,
-    layerTable(layers),
+    layerTable(layers, labels, input.sets.find((s) => s.tensors === input.tensors)?.N ?? null),
     unitTable(input.rows),
     '</body></html>',
     '',

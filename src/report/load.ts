@@ -3,25 +3,42 @@
  *   a `run` output: results.safetensors + summary.json (with --batch-size: batch-NNNNN/ folders,
  *                   of which the first is drawn), or
  *   a sweep output: manifest.json, progress.jsonl, units/<id>/. Its rows give the
- *                   across-checkpoint plots; the per-layer plots come from one unit's tensors
- *                   (the chosen unit, else the last completed one): its accumulated results when
- *                   it has them, else its first batch.
+ *                   across-checkpoint plots; the per-layer plots compare the checkpoints side by
+ *                   side: the tensors of the chosen unit (else the last completed one) and of
+ *                   the completed units with its batch size and dataset, one per checkpoint; of
+ *                   each, its accumulated results when it has them, else its first batch.
+ * The model spec and N beside the tensors (summary.json, unit.json) give the layers' names and the
+ * conversion to per-sample conventions; outputs written before they were recorded lack them.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { readTensorMap } from '../io/tensor-file.ts';
+import type { ModelSpec } from '../nn/spec.ts';
 import type { SweepRow } from '../sweep/compute.ts';
 import { readUnitRows, unitDir } from '../sweep/output.ts';
 import { readManifest, readProgress, type Manifest } from '../sweep/progress.ts';
 import { ReportInputError } from './errors.ts';
+
+/** One set of result tensors the per-layer plots show (a run's, or one checkpoint's unit). */
+export interface TensorSet {
+  /** Its name in legends: the checkpoint (sweeps) or 'run'. */
+  name: string;
+  tensors: Map<string, HostTensor>;
+  /** The samples the results are over (null: not recorded). */
+  N: number | null;
+}
 
 export interface ReportInput {
   kind: 'run' | 'sweep';
   dir: string;
   /** The per-layer tensors (no key prefix), or null when there are none. */
   tensors: Map<string, HostTensor> | null;
+  /** The sets the per-layer plots compare, in checkpoint order (the chosen one among them); empty without tensors. */
+  sets: TensorSet[];
+  /** The model spec (null: not recorded with the results). */
+  model: ModelSpec | null;
   /** What the tensors are, in words (shown on the page). */
   tensorsFrom: string;
   /** Sweep rows of the completed units, in plan order (empty for a run). */
@@ -46,13 +63,16 @@ function under(tensors: Map<string, HostTensor>, prefix: string): Map<string, Ho
   return new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
 }
 
-/** The unprefixed (accumulated) results of a unit's file, else those of its first batch. */
-function pickTensors(all: Map<string, HostTensor>): { tensors: Map<string, HostTensor>; what: string } {
+/** The unprefixed (accumulated) results of a unit's file, else those of its first batch; `N` is theirs. */
+function pickTensors(all: Map<string, HostTensor>, unitN: number | null, batchSize: number | null): { tensors: Map<string, HostTensor>; what: string; N: number | null } {
   const plain = new Map([...all].filter(([k]) => !k.includes('/')));
-  if (plain.size > 0) return { tensors: plain, what: 'accumulated over the whole pass' };
+  if (plain.size > 0) return { tensors: plain, what: 'accumulated over the whole pass', N: unitN };
   const first = [...all.keys()].map((k) => k.split('/')[0]).sort()[0];
-  return { tensors: under(all, `${first}/`), what: `its ${first}` };
+  return { tensors: under(all, `${first}/`), what: `its ${first}`, N: batchSize === null || unitN === null ? batchSize : Math.min(batchSize, unitN) };
 }
+
+const numberOr = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const specOr = (v: unknown) => (v && typeof v === 'object' ? (v as ModelSpec) : null);
 
 async function loadRun(dir: string): Promise<ReportInput> {
   let file = path.join(dir, 'results.safetensors');
@@ -63,8 +83,12 @@ async function loadRun(dir: string): Promise<ReportInput> {
   }
   if (!existsSync(file)) throw new ReportInputError(`${dir}: no results.safetensors (nor batch-00000/results.safetensors); expected the output of \`backpack-ts run\` or \`backpack-ts sweep\``);
   const summary = await readJson(path.join(path.dirname(file), 'summary.json'));
-  const N = typeof summary?.N === 'number' ? `, N=${summary.N}` : '';
-  return { kind: 'run', dir, tensors: await readTensorMap(file), tensorsFrom: `${what}${N}`, rows: [], checkpoints: [], manifest: null, units: { planned: 0, completed: 0 } };
+  const N = numberOr(summary?.N);
+  const tensors = await readTensorMap(file);
+  return {
+    kind: 'run', dir, tensors, sets: [{ name: 'run', tensors, N }], model: specOr(summary?.model), tensorsFrom: `${what}${N === null ? '' : `, N=${N}`}`,
+    rows: [], checkpoints: [], manifest: null, units: { planned: 0, completed: 0 },
+  };
 }
 
 async function loadSweep(dir: string, manifest: Manifest, unit?: string): Promise<ReportInput> {
@@ -79,13 +103,25 @@ async function loadSweep(dir: string, manifest: Manifest, unit?: string): Promis
   const chosen = unit ?? withTensors.at(-1)?.id;
   let tensors: Map<string, HostTensor> | null = null;
   let tensorsFrom = 'no completed unit has tensors: options.tensors is false, or none is complete';
-  if (chosen !== undefined && withTensors.some((u) => u.id === chosen)) {
-    const picked = pickTensors(await readTensorMap(path.join(unitDir(dir, chosen), 'results.safetensors')));
-    tensors = picked.tensors;
-    tensorsFrom = `unit ${chosen}, ${picked.what}`;
+  const sets: TensorSet[] = [];
+  let model: ModelSpec | null = null;
+  const chosenUnit = withTensors.find((u) => u.id === chosen);
+  if (chosenUnit) {
+    // The chosen unit's peers: same batch size and dataset, one per checkpoint, in checkpoint order.
+    const peers = withTensors.filter((u) => u.batchSize === chosenUnit.batchSize && u.dataset === chosenUnit.dataset).sort((a, b) => a.checkpointIndex - b.checkpointIndex);
+    for (const u of peers) {
+      const info = await readJson(path.join(unitDir(dir, u.id), 'unit.json'));
+      const picked = pickTensors(await readTensorMap(path.join(unitDir(dir, u.id), 'results.safetensors')), numberOr(info?.N), numberOr(info?.batchSize));
+      sets.push({ name: u.checkpoint, tensors: picked.tensors, N: picked.N });
+      model ??= specOr(info?.model);
+      if (u.id === chosen) {
+        tensors = picked.tensors;
+        tensorsFrom = `unit ${chosen}, ${picked.what}${peers.length > 1 ? `, beside the ${peers.length - 1} other checkpoint(s) at batch size ${u.batchSize} on ${u.dataset}` : ''}`;
+      }
+    }
   }
   const checkpoints = [...new Map(manifest.units.map((u) => [u.checkpointIndex, u.checkpoint])).entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
-  return { kind: 'sweep', dir, tensors, tensorsFrom, rows, checkpoints, manifest, units: { planned: manifest.units.length, completed: completed.length } };
+  return { kind: 'sweep', dir, tensors, sets, model, tensorsFrom, rows, checkpoints, manifest, units: { planned: manifest.units.length, completed: completed.length } };
 }
 
 export async function loadResults(dir: string, opts: { unit?: string } = {}): Promise<ReportInput> {

@@ -127,15 +127,44 @@ function categoryAxis(categories: string[], center: (i: number) => number): { sv
   return { svg, titleY: rotate ? H - 8 : M.top + PH + 40 };
 }
 
-function legendOf(series: Series[], always = false): string {
+const short = (s: string, n = 36) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/**
+ * The legend, right of the plot. `covers[k]` is the earlier series whose values series k repeats:
+ * its entry is dashed and has a second line saying so, since its marks lie exactly on the other's.
+ */
+function legendOf(series: Series[], always = false, covers: (number | null)[] = []): string {
   if (series.length < 2 && !always) return '';
+  const x = M.left + PW + 24;
+  let y = M.top + 4;
   return series
     .map((s, k) => {
-      const y = M.top + 4 + k * 16;
-      const x = M.left + PW + 24;
-      return `<rect x="${x}" y="${y}" width="10" height="10" fill="${COLORS[k % COLORS.length]}"/><text x="${x + 14}" y="${y + 9}" font-size="11">${esc(s.name.length > 36 ? `${s.name.slice(0, 35)}…` : s.name)}</text>`;
+      const color = COLORS[k % COLORS.length];
+      const other = covers[k] ?? null;
+      const swatch = other === null
+        ? `<rect x="${x}" y="${y}" width="10" height="10" fill="${color}"/>`
+        : `<rect class="overlap" x="${x + 1}" y="${y + 1}" width="8" height="8" fill="none" stroke="${color}" stroke-width="2" stroke-dasharray="3 2"/>`;
+      const row = `${swatch}<text x="${x + 14}" y="${y + 9}" font-size="11">${esc(short(s.name))}</text>`;
+      const note = other === null ? '' : `<text x="${x + 14}" y="${y + 22}" font-size="10" font-style="italic" fill="#555">${esc(short(`same values as ${series[other].name}`, 40))}</text>`;
+      y += other === null ? 16 : 29;
+      return row + note;
     })
     .join('');
+}
+
+const sameValue = (a: number | null, b: number | null) =>
+  a === null || b === null ? a === b : a === b || Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+
+/**
+ * For each series, an earlier series with the same values everywhere (null: none). Drawn plainly,
+ * the later one would hide the earlier: a legend would list series the plot does not show.
+ */
+export function coveringSeries(series: Series[]): (number | null)[] {
+  return series.map((s, k) => {
+    if (!s.values.some((v) => v !== null)) return null;
+    for (let j = 0; j < k; j++) if (series[j].values.length === s.values.length && series[j].values.every((v, i) => sameValue(v, s.values[i]))) return j;
+    return null;
+  });
 }
 
 const drawable = (v: number | null, log: boolean): v is number => v !== null && Number.isFinite(v) && (!log || v > 0);
@@ -166,23 +195,28 @@ export function lineChart(f: ChartFrame, categories: string[], series: Series[],
   const y = scale(values, log, M.top + PH, M.top, false);
   const step = PW / Math.max(1, categories.length);
   const cx = (i: number) => M.left + (i + 0.5) * step;
+  const covers = coveringSeries(series);
   const body = series
     .map((s, k) => {
       const color = COLORS[k % COLORS.length];
+      // A series on top of an earlier one: a dashed line and rings around the other's dots.
+      const overlap = covers[k] !== null;
       // A missing value breaks the line into segments.
       const segments: string[][] = [[]];
       s.values.forEach((v, i) => {
         if (drawable(v, log)) segments[segments.length - 1].push(`${cx(i).toFixed(1)},${y.at(v).toFixed(1)}`);
         else segments.push([]);
       });
-      const lines = segments.filter((p) => p.length > 1).map((p) => `<polyline points="${p.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`).join('');
+      const dash = overlap ? ' stroke-dasharray="7 5"' : '';
+      const lines = segments.filter((p) => p.length > 1).map((p) => `<polyline points="${p.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`).join('');
+      const dot = overlap ? `r="7" fill="none" stroke="${color}" stroke-width="2"` : `r="4" fill="${color}"`;
       const dots = s.values
-        .map((v, i) => (drawable(v, log) ? `<circle class="mark" cx="${cx(i).toFixed(1)}" cy="${y.at(v).toFixed(1)}" r="4" fill="${color}">${markTitle(s.name, categories[i], v)}</circle>` : ''))
+        .map((v, i) => (drawable(v, log) ? `<circle class="mark${overlap ? ' overlap' : ''}" cx="${cx(i).toFixed(1)}" cy="${y.at(v).toFixed(1)}" ${dot}>${markTitle(s.name, categories[i], v)}</circle>` : ''))
         .join('');
       return lines + dots;
     })
     .join('');
-  return frame(f, y, body, categoryAxis(categories, cx), legendOf(series, f.legend));
+  return frame(f, y, body, categoryAxis(categories, cx), legendOf(series, f.legend, covers));
 }
 
 /** Counts of `values` in equal-width bins (√n of them, 5 to 40) on a numeric x axis. */

@@ -36,11 +36,11 @@ export interface ReportResult {
 
 export async function writeReport(dir: string, opts: ReportOptions = {}): Promise<ReportResult> {
   const input = await loadResults(dir, { unit: opts.unit });
-  const { plots, missing, layers } = buildPlots(input);
+  const { plots, missing, layers, labels } = buildPlots(input);
   const out = opts.out ?? path.join(dir, 'report');
   await mkdir(out, { recursive: true });
   const html = path.join(out, 'index.html');
-  await writeFile(html, reportHtml(input, plots, missing, layers));
+  await writeFile(html, reportHtml(input, plots, missing, layers, labels));
   const svgs: string[] = [];
   for (const p of plots) {
     const file = path.join(out, `${p.id}.svg`);

@@ -18,6 +18,7 @@ import type { SweepRow, UnitOutput } from './compute.ts';
 import type { SweepUnit } from './plan.ts';
 import { writeFileAtomic } from './progress.ts';
 import type { RowFormat } from './spec.ts';
+import type { ModelSpec } from '../nn/spec.ts';
 
 export const UNITS_DIR = 'units';
 const TMP_PREFIX = '.tmp-';
@@ -37,8 +38,12 @@ export async function removeStaleTemporaries(out: string): Promise<void> {
 
 const jsonl = (rows: SweepRow[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 
-/** Writes the unit's directory atomically (temporary directory, then rename). `delayMs`: test hook, a pause before the rename. */
-export async function writeUnit(out: string, unit: SweepUnit, o: UnitOutput, delayMs = 0): Promise<void> {
+/**
+ * Writes the unit's directory atomically (temporary directory, then rename). `model`: the spec,
+ * recorded in unit.json (reports name layers and convert conventions with it). `delayMs`: test
+ * hook, a pause before the rename.
+ */
+export async function writeUnit(out: string, unit: SweepUnit, o: UnitOutput, delayMs = 0, model?: ModelSpec): Promise<void> {
   const tmp = path.join(out, UNITS_DIR, `${TMP_PREFIX}${unit.id}-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -48,6 +53,7 @@ export async function writeUnit(out: string, unit: SweepUnit, o: UnitOutput, del
   const info = {
     unit: unit.id, checkpoint: unit.checkpoint.name, checkpointPath: unit.checkpoint.path, checkpointIndex: unit.checkpointIndex,
     batchSize: unit.batchSize, dataset: unit.datasetName, N: o.N, batches: o.batches, rows: o.rows.length, shapes,
+    ...(model ? { model } : {}),
   };
   await writeFile(path.join(tmp, 'unit.json'), `${JSON.stringify(info, null, 2)}\n`);
   if (delayMs > 0) await sleep(delayMs);

@@ -131,7 +131,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
       const loaded = cache.loaded;
       const ds = datasets[unit.datasetIndex];
       const result = await computeUnit(unit, ds, { net: loaded.net, weights: loaded.weights, pool, backend, quantities: spec.quantities, options: o });
-      await writeUnit(out, unit, result, opts.debugUnitDelayMs);
+      await writeUnit(out, unit, result, opts.debugUnitDelayMs, spec.model);
       const ms = performance.now() - t0;
       await appendProgress(out, { unit: unit.id, rows: result.rows.length, ms: Math.round(ms), finishedAt: new Date().toISOString() });
       done.add(unit.id);

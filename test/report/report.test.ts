@@ -8,8 +8,8 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setLogger } from '../../src/cli/log.ts';
 import { readTensorMap } from '../../src/io/tensor-file.ts';
-import { layerStats } from '../../src/report/analyze.ts';
-import { PLOT_IDS, writeReport } from '../../src/report/index.ts';
+import { gnsSeries, layerStats } from '../../src/report/analyze.ts';
+import { loadResults as readResults, PLOT_IDS, writeReport } from '../../src/report/index.ts';
 import { readSweepSpec, runSweep } from '../../src/sweep/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { exampleSweep, tempDir } from '../sweep/helpers.ts';
@@ -62,7 +62,16 @@ describe('report', () => {
     }
     // GNS across checkpoints: one point per checkpoint for each (batch size, all samples | median of batches) series.
     const gns = html.slice(html.indexOf('data-plot="gns-checkpoints"'));
-    expect(gns.slice(0, gns.indexOf('</svg>')).match(/<circle class="mark"/g)).toHaveLength(2 * 2 * 2);
+    const gnsSvg = gns.slice(0, gns.indexOf('</svg>'));
+    expect(gnsSvg.match(/<circle class="mark/g)).toHaveLength(2 * 2 * 2);
+    // A series with the same values as an earlier one (here B=64: its median over batches can equal
+    // the accumulated value) is drawn dashed and named in the legend, not hidden under the other.
+    const series = gnsSeries((await readResults(sweepOut)).rows, ['step-0', 'step-40']);
+    const repeats = series.filter((s, k) => series.slice(0, k).some((o) => o.values.every((v, i) => v === s.values[i])));
+    expect(repeats.length).toBeGreaterThan(0);
+    expect(gnsSvg.match(/<circle class="mark overlap"/g) ?? []).toHaveLength(2 * repeats.length);
+    for (const s of repeats) expect(gnsSvg).toContain(`${s.name}</text>`);
+    expect((gnsSvg.match(/same values as /g) ?? []).length).toBe(repeats.length);
     // The per-layer table holds the numbers of the last unit's accumulated tensors.
     const t = await readTensorMap(path.join(sweepOut, 'units', 'step-40--b64--blobs', 'results.safetensors'));
     const layers = layerStats(new Map([...t].filter(([k]) => !k.includes('/'))));
