@@ -43,24 +43,59 @@ i64 chunkSamples(const Dims& d, i64 n) {
 
 /**
  * Unfolds samples [n0, n0 + R) of x ([n, C, S]) into U [C·K, R·P] (columns layout): element
- * (c, k) of sample r at column r·P + p.
+ * (c, k) of sample r at column r·P + p. Row by row of the output's last spatial dim, from the
+ * geometry: each output row reads one input row at a fixed offset (or padding), so its valid part
+ * is a contiguous copy for stride 1 and a strided one otherwise. (The per-element index map, the
+ * generic form in kernels/windows.h, cost as much as the GEMM on 2c2d's second convolution.)
  */
 void unfoldChunk(const ConvParams& p, const Dims& d, i64 n0, i64 R, float* U) {
-  UnfoldParams u;
-  u.w = p.w;
-  u.B = R;
-  u.C = p.C;
-  u.cb = d.P;
-  u.cc = d.K * R * d.P;
-  u.ck = R * d.P;
-  u.cp = 1;
-  u.x = p.x + n0 * p.C * d.S;
-  u.cols = U;
-  u.padValue = 0.0f;
-  for (i64 r = 0; r < R; r++)
-    for (i64 c = 0; c < p.C; c++)
-      for (i64 k = 0; k < d.K; k++)
-        for (i64 q = 0; q < d.P; q++) unfoldElem(u, r, c, k, q);
+  const WindowParams& w = p.w;
+  const int nd = w.nd, last = nd - 1;
+  const i64 L = w.out[last], inL = w.in[last], sL = w.stride[last], dL = w.dilation[last], pL = w.padLo[last];
+  i64 outer = 1;  // output rows: every output position but the last dim's
+  for (int i = 0; i < last; i++) outer *= w.out[i];
+  i64 inStride[3] = {1, 1, 1};
+  for (int i = nd - 2; i >= 0; i--) inStride[i] = inStride[i + 1] * w.in[i + 1];
+  for (i64 r = 0; r < R; r++) {
+    for (i64 c = 0; c < p.C; c++) {
+      const float* plane = p.x + ((n0 + r) * p.C + c) * d.S;
+      for (i64 k = 0; k < d.K; k++) {
+        i64 kk[3] = {0, 0, 0};
+        for (i64 rest = k, i = nd - 1; i >= 0; i--) {
+          kk[i] = rest % w.kernel[i];
+          rest /= w.kernel[i];
+        }
+        float* dst = U + (c * d.K + k) * R * d.P + r * d.P;
+        // Output columns [lo, hi) of a row read inside the input row: ol·sL + off ∈ [0, inL).
+        const i64 off = kk[last] * dL - pL;
+        const i64 lo = std::min(L, std::max<i64>(0, (-off + sL - 1) / sL));
+        const i64 hi = std::max(lo, std::min(L, inL - off > 0 ? (inL - off + sL - 1) / sL : 0));
+        for (i64 o = 0; o < outer; o++) {
+          float* row = dst + o * L;
+          i64 base = 0;
+          bool inside = true;
+          for (i64 rest = o, i = last - 1; i >= 0; i--) {
+            const i64 at = (rest % w.out[i]) * w.stride[i] - w.padLo[i] + kk[i] * w.dilation[i];
+            rest /= w.out[i];
+            inside = inside && at >= 0 && at < w.in[i];
+            base += at * inStride[i];
+          }
+          if (!inside) {
+            std::fill(row, row + L, 0.0f);
+            continue;
+          }
+          const float* src = plane + base + off;
+          std::fill(row, row + lo, 0.0f);
+          if (sL == 1) {
+            std::memcpy(row + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(float));
+          } else {
+            for (i64 ol = lo; ol < hi; ol++) row[ol] = src[ol * sL];
+          }
+          std::fill(row + hi, row + L, 0.0f);
+        }
+      }
+    }
+  }
 }
 
 /** Gathers rows [m0, m0 + R) of V ([m, O, P]) into Vc [O, R·P] (the columns layout of the outputs). */
