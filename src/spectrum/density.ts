@@ -56,13 +56,19 @@ function positiveInt(name: string, v: number): number {
   return v;
 }
 
-export async function spectralDensity(operator: SymmetricOperator, opts: DensityOptions = {}): Promise<DensityResult> {
-  const n = operator.dim;
+/** The options resolved and checked against the dimension n (before anything is computed). */
+export function densitySettings(opts: DensityOptions, n: number): { probes: number; steps: number; parallel: number; gridPoints: number } {
   const probes = positiveInt('probes', opts.probes ?? 10);
   const steps = Math.min(n, positiveInt('steps', opts.steps ?? 80));
   const parallel = Math.min(probes, positiveInt('parallelProbes', opts.parallelProbes ?? 4));
   const gridPoints = positiveInt('gridPoints', opts.gridPoints ?? 256);
   if (opts.sigma !== undefined && !(opts.sigma > 0)) throw new UsageError(`sigma must be positive, got ${opts.sigma}`);
+  return { probes, steps, parallel, gridPoints };
+}
+
+export async function spectralDensity(operator: SymmetricOperator, opts: DensityOptions = {}): Promise<DensityResult> {
+  const n = operator.dim;
+  const { probes, steps, parallel, gridPoints } = densitySettings(opts, n);
   const op = new CountingOperator(operator);
   const seed = opts.seed ?? 0;
   const quadratures: ProbeQuadrature[] = [];

@@ -67,8 +67,8 @@ function ritzResiduals(e: SymmetricEigen, lastBeta: number): number[] {
   return e.vectors.map((s) => Math.abs(lastBeta * s[s.length - 1]));
 }
 
-export async function extremeEigenvalues(operator: SymmetricOperator, opts: EigenOptions = {}): Promise<EigenResult> {
-  const n = operator.dim;
+/** The options resolved and checked against the dimension n (before anything is computed). */
+export function eigenSettings(opts: EigenOptions, n: number): { top: number; bottom: number; tol: number; maxIterations: number } {
   const top = opts.top ?? 5;
   const bottom = opts.bottom ?? 0;
   checkCount('top', top, n);
@@ -78,6 +78,12 @@ export async function extremeEigenvalues(operator: SymmetricOperator, opts: Eige
   if (!(tol > 0)) throw new UsageError(`tol must be positive, got ${tol}`);
   const maxIterations = opts.maxIterations ?? Math.min(n, Math.max(100, 4 * (top + bottom)));
   if (!Number.isInteger(maxIterations) || maxIterations < 1) throw new UsageError(`maxIterations must be a positive integer, got ${maxIterations}`);
+  return { top, bottom, tol, maxIterations };
+}
+
+export async function extremeEigenvalues(operator: SymmetricOperator, opts: EigenOptions = {}): Promise<EigenResult> {
+  const n = operator.dim;
+  const { top, bottom, tol, maxIterations } = eigenSettings(opts, n);
   const op = new CountingOperator(operator);
   const need = Math.min(n, top + bottom);
   let lastResidual = Infinity;

@@ -6,11 +6,11 @@
  *   const report = await runSpectrum(op, { eigen: { top: 10 }, density: { probes: 10 }, trace: { method: 'hutchpp', products: 99 } });
  */
 import { UsageError } from '../errors/index.ts';
-import { spectralDensity, type DensityOptions, type DensityResult } from './density.ts';
-import { extremeEigenvalues, type EigenOptions, type EigenResult } from './eigenvalues.ts';
+import { densitySettings, spectralDensity, type DensityOptions, type DensityResult } from './density.ts';
+import { eigenSettings, extremeEigenvalues, type EigenOptions, type EigenResult } from './eigenvalues.ts';
 import type { SymmetricOperator } from './operator.ts';
 import type { OnSpectrumProgress } from './progress.ts';
-import { hutchinson, hutchpp, type TraceEstimate } from './trace.ts';
+import { checkTraceBudget, hutchinson, hutchpp, type TraceEstimate } from './trace.ts';
 
 export const TRACE_METHODS = ['hutchinson', 'hutchpp'] as const;
 export type TraceMethod = (typeof TRACE_METHODS)[number];
@@ -33,8 +33,19 @@ export interface SpectrumResults {
   products: number;
 }
 
-export async function runSpectrum(op: SymmetricOperator, plan: SpectrumPlan): Promise<SpectrumResults> {
+/** Checks every option of the plan against the dimension n, so that a bad one fails before any product. */
+export function checkPlan(plan: SpectrumPlan, n: number): void {
   if (!plan.eigen && !plan.density && !plan.trace) throw new UsageError('nothing to compute: ask for eigenvalues, a density or a trace');
+  if (plan.eigen) eigenSettings(plan.eigen, n);
+  if (plan.density) densitySettings(plan.density, n);
+  if (plan.trace) {
+    if (!TRACE_METHODS.includes(plan.trace.method)) throw new UsageError(`trace method must be one of ${TRACE_METHODS.join(', ')}, got '${plan.trace.method}'`);
+    checkTraceBudget(plan.trace.method, plan.trace.products);
+  }
+}
+
+export async function runSpectrum(op: SymmetricOperator, plan: SpectrumPlan): Promise<SpectrumResults> {
+  checkPlan(plan, op.dim);
   const seed = plan.seed ?? 0;
   const common = { seed, onProgress: plan.onProgress };
   const out: SpectrumResults = { dimension: op.dim, seed, products: 0 };
@@ -48,7 +59,6 @@ export async function runSpectrum(op: SymmetricOperator, plan: SpectrumPlan): Pr
   }
   if (plan.trace) {
     const method = plan.trace.method;
-    if (!TRACE_METHODS.includes(method)) throw new UsageError(`trace method must be one of ${TRACE_METHODS.join(', ')}, got '${method}'`);
     const opts = { products: plan.trace.products, batch: plan.trace.batch, ...common };
     out.trace = method === 'hutchpp' ? await hutchpp(op, opts) : await hutchinson(op, opts);
     out.products += out.trace.products;

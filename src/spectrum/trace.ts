@@ -46,8 +46,13 @@ export interface TraceEstimate {
 
 const MULTIPLE = 3;
 
-function checkBudget(products: number, min: number, method: string): void {
-  if (!Number.isInteger(products) || products < min) throw new UsageError(`${method} needs a budget of at least ${min} products (an integer), got ${products}`);
+/** The fewest products each estimator can work with (Hutch++: a sketch, A·Q and two residual probes). */
+export const MIN_PRODUCTS = { hutchinson: 2, hutchpp: 6 } as const;
+const NAMES = { hutchinson: 'Hutchinson', hutchpp: 'Hutch++' } as const;
+
+export function checkTraceBudget(method: keyof typeof MIN_PRODUCTS, products: number): void {
+  const min = MIN_PRODUCTS[method];
+  if (!Number.isInteger(products) || products < min) throw new UsageError(`${NAMES[method]} needs a budget of at least ${min} products (an integer), got ${products}`);
 }
 
 /** Applies the operator to `xs` in calls of `batch` vectors. */
@@ -94,7 +99,7 @@ export async function exactTrace(operator: SymmetricOperator, opts: Omit<TraceOp
 
 export async function hutchinson(operator: SymmetricOperator, opts: TraceOptions): Promise<TraceEstimate> {
   const n = operator.dim;
-  checkBudget(opts.products, 2, 'Hutchinson');
+  checkTraceBudget('hutchinson', opts.products);
   if (opts.products >= n) return exactTrace(operator, opts);
   const op = new CountingOperator(operator);
   const seed = opts.seed ?? 0;
@@ -119,7 +124,7 @@ function orthonormalBasis(vs: Float64Array[]): Float64Array[] {
 
 export async function hutchpp(operator: SymmetricOperator, opts: TraceOptions & { keepSketch?: boolean }): Promise<TraceEstimate> {
   const n = operator.dim;
-  checkBudget(opts.products, 6, 'Hutch++');
+  checkTraceBudget('hutchpp', opts.products);
   if (opts.products >= n) return exactTrace(operator, opts);
   const op = new CountingOperator(operator);
   const seed = opts.seed ?? 0;
