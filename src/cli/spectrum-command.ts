@@ -18,12 +18,15 @@ import { readTensorFile, readTensorMap } from '../io/tensor-file.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
 import { checkedInputs, checkTargets } from '../core/inputs.ts';
 import { readModelSpec } from '../nn/parse-spec.ts';
-import { curvatureOperator, DEFAULT_SHARD_SIZE } from '../spectrum/curvature-operator.ts';
-import { datasetData, DEFAULT_BATCH_SIZE, tensorData, type SpectrumData } from '../spectrum/data.ts';
+import { curvatureOperator, DEFAULT_SHARD_SIZE, type CurvatureOperator } from '../spectrum/curvature-operator.ts';
+import { datasetData, DEFAULT_BATCH_SIZE, holdAll, tensorData, type SpectrumData } from '../spectrum/data.ts';
 import type { SpectrumProgress } from '../spectrum/progress.ts';
 import { checkPlan, runSpectrum, TRACE_METHODS, type SpectrumPlan, type TraceMethod } from '../spectrum/run-spectrum.ts';
 import { writeSpectrum } from '../spectrum/output.ts';
 import { BACKEND_CHOICES } from '../vocabulary.ts';
+import { connectionFromOptions } from '../../queue/connection.ts';
+import { QueueContext } from '../../queue/context.ts';
+import { QueueProductsSession } from '../../queue/spectrum-session.ts';
 import { log, setLogger, stderrLogger } from './log.ts';
 import { MAX_SEED, MAX_TIMER_MS, MAX_WORKERS, nonNegativeInt, positiveInt } from './options.ts';
 import { prepareOutDir } from './out-dir.ts';
@@ -59,6 +62,12 @@ export interface SpectrumCommandOptions {
   shardTimeout?: number;
   retries?: number;
   quiet?: boolean;
+  /** Products as queue jobs for `backpack-ts worker`s (docs/spectrum.md: over the queue). */
+  queue?: boolean;
+  redis?: string;
+  queueName?: string;
+  prefix?: string;
+  redisPasswordFile?: string;
 }
 
 function positiveNumber(option: string, value: string): number {
@@ -75,6 +84,9 @@ export function planOf(o: SpectrumCommandOptions): SpectrumPlan {
   }
   if (!o.density && (o.probes !== undefined || o.steps !== undefined || o.gridPoints !== undefined)) throw new UsageError('--probes, --steps and --grid-points need --density');
   if (!o.trace && o.traceProducts !== undefined) throw new UsageError('--trace-products needs --trace hutchinson|hutchpp');
+  if (!o.queue && (o.redis !== undefined || o.queueName !== undefined || o.prefix !== undefined || o.redisPasswordFile !== undefined)) {
+    throw new UsageError('--redis, --redis-password-file, --queue-name and --prefix need --queue');
+  }
   if (!eigen && !o.density && !o.trace) throw new UsageError('nothing to compute: --top-k/--bottom-k above 0, --density or --trace');
   return {
     eigen: eigen ? { top: o.topK, bottom: o.bottomK, tol: o.tol === undefined ? undefined : positiveNumber('--tol', o.tol), maxIterations: o.maxIterations, eigenvectors: Boolean(o.eigenvectors) } : undefined,
@@ -84,8 +96,13 @@ export function planOf(o: SpectrumCommandOptions): SpectrumPlan {
   };
 }
 
-async function loadData(o: SpectrumCommandOptions, net: Network): Promise<{ data: SpectrumData; source: string }> {
-  const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
+/**
+ * Batches hold whole shards (the batch size rounded up to a multiple of the shard size): the shard
+ * plan is then planShards(N, shardSize) whatever the batch size, the same on a local pool and on
+ * the queue, so the two give bitwise the same spectrum.
+ */
+async function loadData(o: SpectrumCommandOptions, net: Network, shardSize: number): Promise<{ data: SpectrumData; source: string }> {
+  const batchSize = Math.ceil((o.batchSize ?? DEFAULT_BATCH_SIZE) / shardSize) * shardSize;
   if (o.data !== undefined) {
     if (o.inputs !== undefined || o.targets !== undefined) throw new UsageError('give the data either as --data or as --inputs and --targets, not both');
     const ds = await openDataset(o.data);
@@ -122,22 +139,33 @@ export async function spectrumCommand(o: SpectrumCommandOptions): Promise<string
   const spec = await readModelSpec(o.model);
   const out = await prepareOutDir(o.out);
   let pool: WorkerPool | null = null;
+  let queue: QueueContext | null = null;
+  let session: QueueProductsSession | null = null;
   try {
     const weights = await readTensorMap(o.weights);
     const net = buildNetwork(spec, weights);
     try {
-      const { data, source } = await loadData(o, net);
-      checkPlan(plan, net.paramNames.reduce((a, p) => a + numel(net.paramShapes[p]), 0));
-      pool = workers === 0 ? createInProcessPool() : createPool(o.pool ?? 'threads', workers);
       const shardSize = o.shardSize ?? DEFAULT_SHARD_SIZE;
-      const op = curvatureOperator(pool, net, weights, data, {
-        curvature: o.curvature, shardSize, backend, threads, seed: o.seed, vectorsPerPass: o.vectorsPerPass,
-        retries: o.retries, shardTimeoutMs: o.shardTimeout, onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
-      });
+      const { data, source } = await loadData(o, net, shardSize);
+      checkPlan(plan, net.paramNames.reduce((a, p) => a + numel(net.paramShapes[p]), 0));
+      const settings = { curvature: o.curvature, shardSize, backend, seed: o.seed, vectorsPerPass: o.vectorsPerPass };
+      let op: CurvatureOperator;
+      if (o.queue) {
+        queue = await QueueContext.open(connectionFromOptions({ redis: o.redis, queue: o.queueName, prefix: o.prefix, redisPasswordFile: o.redisPasswordFile }));
+        const { inputs, targets } = await holdAll(data);
+        session = await QueueProductsSession.open(queue, net, weights, inputs, targets, settings);
+        log.info(`products session ${session.jobId} on queue '${queue.settings.queue}': start \`backpack-ts worker\`s on it`);
+        op = session;
+      } else {
+        pool = workers === 0 ? createInProcessPool() : createPool(o.pool ?? 'threads', workers);
+        op = curvatureOperator(pool, net, weights, data, {
+          ...settings, threads, retries: o.retries, shardTimeoutMs: o.shardTimeout, onRetry: (what, attempt, reason) => log.warn(`${what}: retry ${attempt} after: ${reason}`),
+        });
+      }
       const r = await runSpectrum(op, { ...plan, onProgress: progressLog(Boolean(o.quiet)) });
       const files = await writeSpectrum(out.dir, net, r, {
         model: o.model, weights: o.weights, data: source, N: data.N, curvature: o.curvature, loss: op.loss,
-        shardSize, batchSize: data.batchSize, backend, backendLibrary: library, workers, passes: op.passes,
+        shardSize, batchSize: data.batchSize, backend, backendLibrary: library, workers: o.queue ? 'queue' : workers, passes: op.passes,
         timings: { totalMs: performance.now() - t0 },
       });
       const top = r.eigen?.top.map((p) => p.value.toPrecision(6)).join(', ');
@@ -151,6 +179,8 @@ export async function spectrumCommand(o: SpectrumCommandOptions): Promise<string
     await out.discard();
     throw e;
   } finally {
+    await session?.close();
+    await queue?.close();
     await pool?.close();
   }
 }
@@ -188,6 +218,11 @@ export function registerSpectrumCommand(cli: Command): void {
     .addOption(new Option('--pool <kind>', 'worker kind').choices(['threads', 'processes']).default('threads'))
     .option('--shard-timeout <ms>', 'a shard running longer is declared hung and retried', nonNegativeInt('--shard-timeout', MAX_TIMER_MS), 600_000)
     .option('--retries <R>', 'retries of a shard that failed non-deterministically', nonNegativeInt('--retries', 100), 2)
+    .option('--queue', 'compute the products as queue jobs for `backpack-ts worker`s (the data is uploaded to Redis once)')
+    .option('--redis <url>', 'with --queue: Redis URL (default: $REDIS_URL, else redis://127.0.0.1:6379); passwords: $BACKPACK_REDIS_PASSWORD or --redis-password-file')
+    .option('--redis-password-file <file>', 'with --queue: file holding the Redis password (first line)')
+    .option('--queue-name <name>', 'with --queue: queue name (default: $BACKPACK_QUEUE, else backpack)')
+    .option('--prefix <prefix>', 'with --queue: BullMQ key prefix (default: $BACKPACK_QUEUE_PREFIX, else bp)')
     .option('--quiet', 'no progress output')
     .action(async (opts: SpectrumCommandOptions) => {
       setLogger(stderrLogger(Boolean(opts.quiet)));

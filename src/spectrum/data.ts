@@ -73,6 +73,26 @@ export function datasetData(ds: Dataset, batchSize = DEFAULT_BATCH_SIZE, maxSamp
   };
 }
 
+/** Every sample in memory as one inputs and one targets tensor (e.g. to upload to a queue). */
+export async function holdAll(data: SpectrumData): Promise<{ inputs: HostTensor; targets: HostTensor }> {
+  const parts: DataBatch[] = [];
+  for await (const b of data.batches()) parts.push(b);
+  const join = (pick: (b: DataBatch) => HostTensor): HostTensor => {
+    const first = pick(parts[0]);
+    if (parts.length === 1) return first;
+    const total = parts.reduce((a, b) => a + pick(b).data.length, 0);
+    const Ctor = first.data.constructor as new (n: number) => HostTensor['data'];
+    const out = new Ctor(total);
+    let at = 0;
+    for (const b of parts) {
+      (out as Float32Array).set(pick(b).data as Float32Array, at);
+      at += pick(b).data.length;
+    }
+    return { dtype: first.dtype, shape: [data.N, ...first.shape.slice(1)], data: out };
+  };
+  return { inputs: join((b) => b.inputs), targets: join((b) => b.targets) };
+}
+
 /** Shards of one batch at global offsets, numbered on from `firstShardId`. */
 export function batchShards(b: DataBatch, shardSize: number, firstShardId: number): ShardSpec[] {
   return planShards(b.inputs.shape[0], shardSize).map((s, i) => ({ shardId: firstShardId + i, offset: b.offset + s.offset, count: s.count }));

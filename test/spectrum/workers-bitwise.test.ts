@@ -12,10 +12,8 @@ import { createInProcessPool } from '../../src/coordinator/in-process-pool.ts';
 import type { WorkerPool } from '../../src/coordinator/pool.ts';
 import { curvatureOperator } from '../../src/spectrum/curvature-operator.ts';
 import { tensorData } from '../../src/spectrum/data.ts';
-import { spectralDensity } from '../../src/spectrum/density.ts';
-import { extremeEigenvalues } from '../../src/spectrum/eigenvalues.ts';
-import { hutchinson, hutchpp } from '../../src/spectrum/trace.ts';
 import { disposeJob, liveChildPids, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
+import { spectrumNumbers } from '../helpers/spectrum-numbers.ts';
 
 const N = 23;
 let job: TestJob;
@@ -30,21 +28,8 @@ afterAll(() => {
   expect(liveChildPids(), 'worker processes left running').toEqual([]);
 });
 
-/** Every number of a spectrum run, in a fixed order. */
-async function spectrumNumbers(pool: WorkerPool, seed: number): Promise<Float64Array> {
-  const data = tensorData(job.tensors.inputs, job.tensors.targets, 10);
-  const out: number[] = [];
-  for (const curvature of ['ggn', 'hessian'] as const) {
-    const op = curvatureOperator(pool, job.net, job.tensors.weights, data, { curvature, shardSize: 4, backend: 'wasm', vectorsPerPass: 3 });
-    const e = await extremeEigenvalues(op, { top: 3, bottom: 2, maxIterations: 12, seed, eigenvectors: true });
-    for (const p of [...e.top, ...e.bottom]) out.push(p.value, p.residual, ...p.vector!);
-    const h = await hutchinson(op, { products: 5, seed, batch: 5 });
-    const pp = await hutchpp(op, { products: 9, seed });
-    const d = await spectralDensity(op, { probes: 3, steps: 5, seed, parallelProbes: 2, gridPoints: 16 });
-    out.push(h.estimate, h.stdError, pp.estimate, pp.stdError, ...d.nodes, ...d.weights, ...d.density, op.loss);
-  }
-  return Float64Array.from(out);
-}
+const numbers = (pool: WorkerPool, seed: number) => spectrumNumbers(async (curvature) =>
+  curvatureOperator(pool, job.net, job.tensors.weights, tensorData(job.tensors.inputs, job.tensors.targets, 12), { curvature, shardSize: 4, backend: 'wasm', vectorsPerPass: 3 }), seed);
 
 const SETTINGS: [string, () => WorkerPool][] = [
   ['1 worker thread', () => createPool('threads', 1)],
@@ -59,7 +44,7 @@ describe('bitwise identical spectra', () => {
   it.each(SETTINGS)('%s', async (label, make) => {
     const pool = make();
     try {
-      results.set(label, await spectrumNumbers(pool, 5));
+      results.set(label, await numbers(pool, 5));
     } finally {
       await pool.close();
     }
@@ -72,7 +57,7 @@ describe('bitwise identical spectra', () => {
 
   it('another seed gives other numbers (the equality is not vacuous)', async () => {
     const pool = createInProcessPool();
-    const other = await spectrumNumbers(pool, 6);
+    const other = await numbers(pool, 6);
     const reference = results.get(SETTINGS[0][0])!;
     expect(other.some((v, i) => v !== reference[i])).toBe(true);
   }, 120_000);
