@@ -18,7 +18,7 @@ import { ShapeError, TensorFileError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { readTensorMap } from '../io/tensor-file.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
-import { computeUnit, type SweepRow } from './compute.ts';
+import { computeUnit, type SweepRow, type UnitEnv, type UnitOutput } from './compute.ts';
 import { SweepSpecError } from './errors.ts';
 import { removeStaleTemporaries, UNITS_DIR, writeCombined, writeUnit } from './output.ts';
 import { planUnits, type SweepUnit } from './plan.ts';
@@ -38,6 +38,16 @@ export interface SweepRunOptions {
   onUnit?: (e: { unit: SweepUnit; done: number; total: number; ms: number; rows: number }) => void;
   /** Test hook: pause inside each unit, after its files are written and before they are committed. */
   debugUnitDelayMs?: number;
+  /**
+   * Computes units somewhere else than on a local pool (the queue: queue/sweep-unit.ts); no local
+   * pool is started then. `plan` names its shard plan when options.shardSize does not.
+   */
+  runner?: UnitRunner;
+}
+
+export interface UnitRunner {
+  compute(unit: SweepUnit, ds: Dataset, env: UnitEnv): Promise<UnitOutput>;
+  plan: string;
 }
 
 export interface SweepSummary {
@@ -77,11 +87,12 @@ async function checkCheckpointFiles(spec: SweepSpec): Promise<void> {
 }
 
 /** Prepares OUT for this sweep: refuses another sweep's progress, or discards it with `restart`. */
-async function prepareOut(out: string, spec: SweepSpec, units: SweepUnit[], workers: number, restart: boolean): Promise<Set<string>> {
-  const identity = await sweepIdentity(spec, workers);
+async function prepareOut(out: string, spec: SweepSpec, units: SweepUnit[], plan: string, restart: boolean): Promise<Set<string>> {
+  const identity = await sweepIdentity(spec, plan);
   const old = await readManifest(out);
   if (restart) {
-    for (const f of [PROGRESS_FILE, 'rows.jsonl', 'rows.csv', 'summary.json', UNITS_DIR]) await rm(path.join(out, f), { recursive: true, force: true });
+    // queue-jobs.json and .queue-data: a queue sweep's job ids and pass data (queue/sweep-unit.ts).
+    for (const f of [PROGRESS_FILE, 'rows.jsonl', 'rows.csv', 'summary.json', UNITS_DIR, 'queue-jobs.json', '.queue-data']) await rm(path.join(out, f), { recursive: true, force: true });
   } else if (old) {
     checkSameSweep(out, old, identity);
   }
@@ -105,10 +116,11 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
   // The current checkpoint's weights and network (units of one checkpoint are consecutive).
   const cache: { loaded: { path: string; weights: Map<string, HostTensor>; net: Network } | null } = { loaded: null };
   try {
-    const done = await prepareOut(out, spec, units, workers, opts.restart ?? false);
+    const plan = opts.runner?.plan ?? `even split over ${workers} worker(s)`;
+    const done = await prepareOut(out, spec, units, plan, opts.restart ?? false);
     const skipped = done.size;
     if (skipped > 0) log.info(`resuming ${out}: ${skipped} of ${units.length} units already complete`);
-    pool = workers > 0 && done.size < units.length ? createPool(o.pool, workers) : null;
+    pool = !opts.runner && workers > 0 && done.size < units.length ? createPool(o.pool, workers) : null;
     let computed = 0;
     for (const unit of units) {
       if (done.has(unit.id)) continue;
@@ -121,7 +133,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
       }
       const loaded = cache.loaded;
       const ds = datasets[unit.datasetIndex];
-      const result = await computeUnit(unit, ds, { net: loaded.net, weights: loaded.weights, pool, backend, quantities: spec.quantities, options: o });
+      const env: UnitEnv = { net: loaded.net, weights: loaded.weights, pool, backend, quantities: spec.quantities, options: o };
+      const result = await (opts.runner ? opts.runner.compute(unit, ds, env) : computeUnit(unit, ds, env));
       await writeUnit(out, unit, result, opts.debugUnitDelayMs);
       const ms = performance.now() - t0;
       await appendProgress(out, { unit: unit.id, rows: result.rows.length, ms: Math.round(ms), finishedAt: new Date().toISOString() });

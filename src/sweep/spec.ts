@@ -8,7 +8,8 @@
  *   "datasets": ["data/inputs.npy", { "path": "data/mnist", "split": "test", "normalize": "unit" }],
  *   "quantities": ["Variance", "BatchL2Grad", "GradientNoiseScale"] | "Variance,BatchL2Grad",
  *   "options": { "backend", "workers", "pool", "seed", "mcSamples", "shuffle", "dropLast", "maxBatches",
- *                "mode", "shardSize", "topK", "out", "format", "tensors" }
+ *                "mode", "shardSize", "topK", "out", "format", "tensors" },
+ *   "queue": { "redis", "name", "prefix", "ttlSeconds" }     optional: run on the queue (docs/sweeps.md)
  * }
  *
  * A dataset entry is anything openDataset() takes (src/data/dataset.ts): its own options are
@@ -74,6 +75,17 @@ export const sweepFileSchema = z.strictObject({
   datasets: z.array(datasetEntry).min(1),
   quantities: z.union([z.string(), z.array(z.string())]).default([]),
   options: optionsSchema.prefault({}),
+  /**
+   * Run the units' batches as queue jobs for `backpack-ts worker`s (as `sweep --queue`): the Redis
+   * URL, queue name and key prefix (defaults as for the queue commands; passwords from the
+   * environment, never from this file), and how long a unit's job is kept in Redis.
+   */
+  queue: z.strictObject({
+    redis: z.string().min(1).optional(),
+    name: z.string().min(1).optional(),
+    prefix: z.string().min(1).optional(),
+    ttlSeconds: posInt.optional(),
+  }).optional(),
 });
 
 export type SweepOptions = Omit<z.output<typeof optionsSchema>, 'format'> & { format: RowFormat[] };
@@ -93,6 +105,15 @@ export interface SweepSpec {
   datasets: DatasetOptions[];
   quantities: ExtensionName[];
   options: SweepOptions & { backend: BackendName };
+  /** Present when SWEEP.json asks for the queue. */
+  queue?: SweepQueueSettings;
+}
+
+export interface SweepQueueSettings {
+  redis?: string;
+  name?: string;
+  prefix?: string;
+  ttlSeconds?: number;
 }
 
 /** Names the JSON path of each issue, e.g. `options.maxBatches: Too small: expected number to be >0`. */
@@ -152,6 +173,7 @@ export async function parseSweepSpec(raw: unknown, baseDir: string, label = 'swe
     datasets: f.datasets.map((d) => resolveDataset(d, baseDir)),
     quantities,
     options: { ...f.options, format, out: f.options.out === undefined ? undefined : at(f.options.out) },
+    ...(f.queue ? { queue: f.queue } : {}),
   };
 }
 
