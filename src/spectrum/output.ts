@@ -14,6 +14,8 @@ import type { RitzPair } from './eigenvalues.ts';
 import type { SpectrumResults } from './run-spectrum.ts';
 
 export const SPECTRUM_FILE = 'spectrum.json';
+/** In a sweep's output directory: spectra/<checkpoint>/spectrum.json (src/sweep/spectra.ts; read by `report`). */
+export const SPECTRA_DIR = 'spectra';
 export const EIGENVECTOR_FILES = { top: 'eigenvectors-top.safetensors', bottom: 'eigenvectors-bottom.safetensors' } as const;
 
 const pairs = (ps: RitzPair[]) => ps.map((p) => ({ value: p.value, residual: p.residual }));

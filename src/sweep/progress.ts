@@ -60,6 +60,7 @@ export async function sweepIdentity(spec: SweepSpec, plan: string): Promise<Reco
     batchSizes: spec.batchSizes,
     datasets: await Promise.all(spec.datasets.map(async (d) => ({ ...d, file: typeof d.path === 'string' ? await fileStamp(d.path) : null }))),
     quantities: spec.quantities,
+    ...(spec.spectrum ? { spectrum: spec.spectrum } : {}),
     settings: {
       backend: o.backend, seed: o.seed, mcSamples: o.mcSamples, shuffle: o.shuffle, dropLast: o.dropLast, maxBatches: o.maxBatches ?? null,
       mode: o.mode, topK: o.topK, tensors: o.tensors,
