@@ -67,7 +67,9 @@ it('a queue sweep killed after submitting resumes its recorded job, byte-identic
   const child = spawn(process.execPath, [path.join(REPO, 'bin/backpack-ts.mjs'), 'sweep', queued, '--out', out], { cwd: REPO, stdio: 'ignore' });
   const jobsFile = path.join(out, 'queue-jobs.json');
   await until('the first job recorded', () => existsSync(jobsFile), 60_000);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
+  await exited; // its lock names a dead process only once it is gone
   const first = Object.values(JSON.parse(readFileSync(jobsFile, 'utf8')) as Record<string, { batches: string }>)[0].batches;
   workers.push(spawnWorker(settings, ['--workers', '1', '--name', 'second']));
   const r = await runCli(['sweep', queued, '--out', out]);
