@@ -5,6 +5,7 @@
  * its float64 sums are bit for bit what a local pool computes for it), and stores the sums. A shard
  * already stored (a redelivery) is not computed again.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkVectors } from '../src/api/vectors.ts';
 import { log } from '../src/cli/log.ts';
 import { poolProducts } from '../src/coordinator/run-products.ts';
@@ -43,11 +44,15 @@ export async function runProductsShard(w: WorkerContext, job: LoadedJob, d: Prod
     const targets = await job.rows('targets', start, d.count);
     // The shard as the whole "data" of one local products job: N is the session's, offsets global.
     const data: SpectrumData = { N: desc.N, batchSize: d.count, batches: async function* () { yield { inputs, targets, offset: start }; } };
-    const r = await w.untilStopped(d.jobId, () => poolProducts(w.pool, net, job.weights, data, vectors, {
+    const r = await w.untilStopped(d.jobId, async (signal) => {
+      // Test hook (--debug-shard-delay), as for shards of submitted jobs: a worker busy this long.
+      if (w.opts.debugShardDelayMs) await sleep(w.opts.debugShardDelayMs, undefined, { signal });
+      return poolProducts(w.pool, net, job.weights, data, vectors, {
       curvature: session.curvature, shardSize: d.count, backend: desc.backend, seed: desc.seed,
       retries: w.opts.retries, shardTimeoutMs: w.opts.shardTimeoutMs,
       onRetry: (what, attempt, reason) => log.warn(`${label}: ${what}: retry ${attempt} after: ${reason}`),
-    }));
+      });
+    });
     await storeProducts(ctx.redis, key, { ...where, loss: r.loss }, r.sums, { ttlSeconds: desc.ttlSeconds, chunkBytes: w.opts.chunkBytes, registry: ctx.keys.blobs(d.jobId) });
     log.info(`${label}: done in ${(performance.now() - t0).toFixed(0)} ms`);
     return { pass: d.pass, shard: d.shard };

@@ -3,7 +3,8 @@
  * by two `backpack-ts worker` processes; the session adds the shards' sums in shard order. With the
  * same seed and shard plan the result — eigenvalues and eigenvectors, traces, density, loss, of the
  * GGN and the Hessian — is bitwise the local pool's. Both workers take part, and the session leaves
- * nothing behind in Redis. A malformed products record is refused alone. The CLI's `--queue` writes
+ * nothing behind in Redis. A worker killed mid-shard changes nothing (its shard is redelivered). A
+ * malformed products record is refused alone. The CLI's `--queue` writes
  * the local command's files bit for bit.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -62,6 +63,27 @@ it('is bitwise the local spectrum with two worker processes, and cleans up', asy
   const left = (await countKeys(settings)).filter((k) => k.includes(':bp:') && !k.endsWith(':bp:jobs'));
   expect(left).toEqual([]);
 }, 240_000);
+
+it('a worker killed in the middle of a products shard: the shard is redelivered, the products still bitwise the local ones', async () => {
+  const doomed = spawnWorker(settings, ['--workers', '1', '--name', 'doomed', '--lock-duration', '1500', '--stalled-interval', '1000', '--debug-shard-delay', '600000']);
+  workers.push(doomed);
+  await doomed.waitFor(/on queue/);
+  const pool = createInProcessPool();
+  const data = tensorData(job.tensors.inputs, job.tensors.targets, 3 * SHARD);
+  const op = curvatureOperator(pool, job.net, job.tensors.weights, data, { curvature: 'hessian', shardSize: SHARD, backend: 'wasm' });
+  const x = Array.from({ length: 2 }, (_, k) => Float64Array.from({ length: op.dim }, (_, i) => Math.sin(i + k)));
+  const local = await op.apply(x);
+  const s = await QueueProductsSession.open(ctx, job.net, job.tensors.weights, job.tensors.inputs, job.tensors.targets, { curvature: 'hessian', shardSize: SHARD, backend: 'wasm' });
+  try {
+    const pass = s.apply(x);
+    await doomed.waitFor(/pass 0 shard \d+: started/, 60_000);
+    doomed.proc.kill('SIGKILL');
+    const queued = await pass;
+    queued.forEach((y, k) => expect(y.findIndex((v, i) => !Object.is(v, local[k][i])), `vector ${k}`).toBe(-1));
+  } finally {
+    await s.close();
+  }
+}, 120_000);
 
 it('a products record outside the session plan is refused alone', async () => {
   const s = await QueueProductsSession.open(ctx, job.net, job.tensors.weights, job.tensors.inputs, job.tensors.targets, { curvature: 'ggn', shardSize: SHARD, backend: 'wasm' });
