@@ -13,7 +13,7 @@ import { lanczosRuns } from './lanczos.ts';
 import { CountingOperator, type SymmetricOperator } from './operator.ts';
 import { rademacher } from './probes.ts';
 import type { OnSpectrumProgress } from './progress.ts';
-import { symmetricEigen, tridiagonal } from './symmetric-eigen.ts';
+import { tridiagonalEigen } from './tridiagonal-eigen.ts';
 
 export interface DensityOptions {
   /** Random probes (default 10). */
@@ -80,8 +80,9 @@ export async function spectralDensity(operator: SymmetricOperator, opts: Density
     });
     for (const run of runs) {
       const m = run.alpha.length;
-      const e = symmetricEigen(tridiagonal(run.alpha, run.beta.slice(0, m - 1)), m);
-      quadratures.push({ nodes: e.values, weights: e.vectors.map((s) => s[0] * s[0]) });
+      const e = tridiagonalEigen(run.alpha, run.beta.slice(0, m - 1), [0]);
+      const first = e.rows.get(0)!;
+      quadratures.push({ nodes: e.values, weights: e.values.map((_, i) => first[i] * first[i]) });
     }
   }
   const nodes = quadratures.flatMap((q) => q.nodes);

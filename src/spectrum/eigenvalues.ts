@@ -14,7 +14,7 @@ import { lanczosRuns, type LanczosRun } from './lanczos.ts';
 import { CountingOperator, type SymmetricOperator } from './operator.ts';
 import { rademacher } from './probes.ts';
 import type { OnSpectrumProgress } from './progress.ts';
-import { symmetricEigen, tridiagonal, type SymmetricEigen } from './symmetric-eigen.ts';
+import { tridiagonalEigen, type TridiagonalEigen } from './tridiagonal-eigen.ts';
 import { combine } from './vectors.ts';
 
 export interface EigenOptions {
@@ -63,9 +63,13 @@ function wanted(m: number, top: number, bottom: number): { top: number[]; bottom
   return { top: t, bottom: b };
 }
 
-function ritzResiduals(e: SymmetricEigen, lastBeta: number): number[] {
-  return e.vectors.map((s) => Math.abs(lastBeta * s[s.length - 1]));
+/** β_m |s_last,i| for every Ritz pair, from the tracked last row of T's eigenvectors. */
+function ritzResiduals(e: TridiagonalEigen, m: number, lastBeta: number): number[] {
+  const last = e.rows.get(m - 1)!;
+  return e.values.map((_, i) => Math.abs(lastBeta * last[i]));
 }
+
+const eigenOf = (run: LanczosRun, rows: number[]) => tridiagonalEigen(run.alpha, run.beta.slice(0, run.alpha.length - 1), rows);
 
 /** The options resolved and checked against the dimension n (before anything is computed). */
 export function eigenSettings(opts: EigenOptions, n: number): { top: number; bottom: number; tol: number; maxIterations: number } {
@@ -90,8 +94,8 @@ export async function extremeEigenvalues(operator: SymmetricOperator, opts: Eige
   const relResidual = (run: LanczosRun): number => {
     const m = run.alpha.length;
     if (m < need) return Infinity;
-    const e = symmetricEigen(tridiagonal(run.alpha, run.beta.slice(0, m - 1)), m);
-    const res = ritzResiduals(e, run.beta[m - 1]);
+    const e = eigenOf(run, [m - 1]);
+    const res = ritzResiduals(e, m, run.beta[m - 1]);
     const w = wanted(m, top, bottom);
     const scale = Math.max(...e.values.map(Math.abs)) || 1;
     return Math.max(...[...w.top, ...w.bottom].map((i) => res[i] / scale));
@@ -105,13 +109,13 @@ export async function extremeEigenvalues(operator: SymmetricOperator, opts: Eige
     onStep: (step) => opts.onProgress?.({ method: 'lanczos', step, maxSteps: maxIterations, products: op.products, residual: lastResidual }),
   });
   const m = run.alpha.length;
-  const e = symmetricEigen(tridiagonal(run.alpha, run.beta.slice(0, m - 1)), m);
-  const res = run.ended === 'invariant' ? e.values.map(() => 0) : ritzResiduals(e, run.beta[m - 1]);
+  const e = eigenOf(run, opts.eigenvectors ? Array.from({ length: m }, (_, r) => r) : [m - 1]);
+  const res = run.ended === 'invariant' ? e.values.map(() => 0) : ritzResiduals(e, m, run.beta[m - 1]);
   const w = wanted(m, top, bottom);
   const pair = (i: number): RitzPair => ({
     value: e.values[i],
     residual: res[i],
-    ...(opts.eigenvectors ? { vector: combine(e.vectors[i], run.basis) } : {}),
+    ...(opts.eigenvectors ? { vector: combine(Float64Array.from({ length: m }, (_, r) => e.rows.get(r)![i]), run.basis) } : {}),
   });
   const scale = Math.max(...e.values.map(Math.abs)) || 1;
   const converged = run.ended === 'invariant' || [...w.top, ...w.bottom].every((i) => res[i] <= tol * scale);

@@ -17,7 +17,7 @@ import { readTensorMap } from '../../src/io/tensor-file.ts';
 import type { HostTensor } from '../../src/io/host-tensor.ts';
 import { buildNetwork, type Network } from '../../src/nn/network.ts';
 import { parseModelSpec } from '../../src/nn/parse-spec.ts';
-import { symmetricEigen } from '../../src/spectrum/symmetric-eigen.ts';
+import { symmetricEigen } from '../helpers/jacobi-eigen.ts';
 import { runCli } from '../helpers/cli.ts';
 import { denseGGN, matVec, traceOf } from '../helpers/dense-curvature.ts';
 import { mulberry32, randomBatch, randomWeights } from '../helpers/oracle.ts';

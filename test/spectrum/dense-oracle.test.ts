@@ -23,7 +23,7 @@ import { densityMoment, spectralDensity } from '../../src/spectrum/density.ts';
 import { extremeEigenvalues } from '../../src/spectrum/eigenvalues.ts';
 import type { SymmetricOperator } from '../../src/spectrum/operator.ts';
 import { rademacher } from '../../src/spectrum/probes.ts';
-import { symmetricEigen } from '../../src/spectrum/symmetric-eigen.ts';
+import { symmetricEigen } from '../helpers/jacobi-eigen.ts';
 import { hutchinson, hutchpp } from '../../src/spectrum/trace.ts';
 import { dot, norm } from '../../src/spectrum/vectors.ts';
 import { denseGGN, denseHessian, hutchinsonVariance, matMul, matVec, traceOf } from '../helpers/dense-curvature.ts';

@@ -1,11 +1,10 @@
 /**
- * Eigenvalues and eigenvectors of a small dense symmetric matrix (Lanczos' tridiagonal T, at most a
- * few hundred rows) by the cyclic Jacobi method: plane rotations that zero one off-diagonal entry
- * at a time, until the off-diagonal mass is negligible. Jacobi is slower than QR on large matrices
- * but simple, unconditionally convergent and accurate to high relative precision (Demmel & Veselić
- * 1992), which the small eigenvalues of a curvature matrix need.
+ * The tests' dense eigensolver (the oracle for the spectra of small networks, and for the library's
+ * tridiagonal QR): the cyclic Jacobi method, plane rotations that zero one off-diagonal entry at a
+ * time until the off-diagonal mass is negligible. Slow (O(m³) per sweep) but simple, unconditionally
+ * convergent and accurate to high relative precision (Demmel & Veselić 1992); tests check its
+ * results (residuals, orthonormality) where they rely on them.
  */
-import { BackpackError, ErrorCode } from '../errors/index.ts';
 
 export interface SymmetricEigen {
   /** Ascending. */
@@ -59,7 +58,7 @@ export function symmetricEigen(A: Float64Array, m: number): SymmetricEigen {
       }
     }
   }
-  throw new BackpackError(ErrorCode.Internal, `Jacobi eigen-decomposition of a ${m}×${m} matrix did not converge in ${MAX_SWEEPS} sweeps`, false);
+  throw new Error(`Jacobi eigen-decomposition of a ${m}×${m} matrix did not converge in ${MAX_SWEEPS} sweeps`);
 }
 
 function sorted(a: Float64Array, v: Float64Array, m: number): SymmetricEigen {
