@@ -10,6 +10,7 @@ import { registerQueueCommands } from './queue-commands.ts';
 import { registerSweepCommand } from './sweep-command.ts';
 import { packageVersion } from './version.ts';
 import { registerReportCommand } from './report-command.ts';
+import { registerSpectrumCommand } from './spectrum-command.ts';
 
 /** Shown after `run --help` (test/cli/run-help.test.ts runs them). */
 export const RUN_EXAMPLES = `
@@ -80,6 +81,7 @@ function program(): Command {
   registerQueueCommands(cli);
   registerSweepCommand(cli);
   registerReportCommand(cli);
+  registerSpectrumCommand(cli);
   registerImportCommand(cli);
   return cli;
 }

@@ -2,11 +2,19 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { SweepSummary } from '../sweep/run-sweep.ts';
+import type { SweepSpec } from '../sweep/spec.ts';
+import { UsageError } from '../errors/index.ts';
 import { setLogger, stderrLogger } from './log.ts';
 import { MAX_TIMER_MS, MAX_WORKERS, nonNegativeInt } from './options.ts';
 
 export interface SweepCommandOptions {
   out?: string;
+  /** Run the units' batches as queue jobs (also when SWEEP.json has a "queue" section). */
+  queue?: boolean;
+  redis?: string;
+  redisPasswordFile?: string;
+  queueName?: string;
+  prefix?: string;
   workers?: number;
   restart?: boolean;
   quiet?: boolean;
@@ -18,10 +26,36 @@ export async function sweepCommand(file: string, opts: SweepCommandOptions): Pro
   const [{ readSweepSpec }, { runSweep }] = await Promise.all([import('../sweep/spec.ts'), import('../sweep/run-sweep.ts')]);
   const spec = await readSweepSpec(file);
   const out = opts.out ?? spec.options.out ?? path.join('out', `sweep-${path.basename(file).replace(/\.json$/i, '')}`);
-  const s = await runSweep(spec, { out, workers: opts.workers, restart: opts.restart, debugUnitDelayMs: opts.debugUnitDelay });
+  const onQueue = Boolean(opts.queue) || spec.queue !== undefined;
+  if (!onQueue && (opts.redis !== undefined || opts.queueName !== undefined || opts.prefix !== undefined || opts.redisPasswordFile !== undefined)) {
+    throw new UsageError('--redis, --redis-password-file, --queue-name and --prefix need --queue (or a "queue" section in the sweep file)');
+  }
+  if (onQueue && opts.workers !== undefined) throw new UsageError('--workers applies to local sweeps; on the queue, `backpack-ts worker`s compute');
+  const queue = onQueue ? await queueRunner(spec, opts, out) : null;
+  let s: SweepSummary;
+  try {
+    s = await runSweep(spec, { out, workers: opts.workers, restart: opts.restart, debugUnitDelayMs: opts.debugUnitDelay, runner: queue?.runner });
+  } finally {
+    await queue?.ctx.close();
+  }
   const resumed = s.skipped > 0 ? ` (${s.skipped} complete from an earlier run)` : '';
   process.stdout.write(`${s.units} units${resumed}, ${s.rows.length} rows → ${s.files.join(', ')}\n`);
   return s;
+}
+
+/** The queue's unit runner and its connection (queue modules are loaded for queue sweeps only). */
+async function queueRunner(spec: SweepSpec, opts: SweepCommandOptions, out: string) {
+  const [{ connectionFromOptions }, { QueueContext }, { queueUnitRunner }] = await Promise.all([
+    import('../../queue/connection.ts'), import('../../queue/context.ts'), import('../../queue/sweep-unit.ts'),
+  ]);
+  const q = spec.queue ?? {};
+  const ctx = await QueueContext.open(connectionFromOptions({ redis: opts.redis ?? q.redis, queue: opts.queueName ?? q.name, prefix: opts.prefix ?? q.prefix, redisPasswordFile: opts.redisPasswordFile }));
+  try {
+    return { ctx, runner: queueUnitRunner(ctx, spec, path.resolve(out)) };
+  } catch (e) {
+    await ctx.close();
+    throw e;
+  }
 }
 
 export function registerSweepCommand(cli: Command): void {
@@ -32,6 +66,11 @@ export function registerSweepCommand(cli: Command): void {
     .option('--out <dir>', 'output directory (default: options.out, else out/sweep-<name>)')
     .option('--workers <W>', 'worker threads/processes, overriding options.workers (0: in this process)', nonNegativeInt('--workers', MAX_WORKERS))
     .option('--restart', 'discard the progress in the output directory and start over')
+    .option('--queue', 'run every unit\'s batches as queue jobs for `backpack-ts worker`s; resumes from Redis and the output directory')
+    .option('--redis <url>', 'with --queue: Redis URL (default: the sweep file\'s queue.redis, $REDIS_URL, else redis://127.0.0.1:6379)')
+    .option('--redis-password-file <file>', 'with --queue: file holding the Redis password (first line); or $BACKPACK_REDIS_PASSWORD')
+    .option('--queue-name <name>', 'with --queue: queue name (default: queue.name, $BACKPACK_QUEUE, else backpack)')
+    .option('--prefix <prefix>', 'with --queue: BullMQ key prefix (default: queue.prefix, $BACKPACK_QUEUE_PREFIX, else bp)')
     .option('--quiet', 'no progress output')
     .addOption(new Option('--debug-unit-delay <ms>', 'test hook: pause inside each unit before it is committed').argParser(nonNegativeInt('--debug-unit-delay', MAX_TIMER_MS)).hideHelp())
     .action(async (file: string, opts: SweepCommandOptions) => {

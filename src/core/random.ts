@@ -27,7 +27,7 @@ export function uniformAt(...parts: number[]): number {
 }
 
 /** Well-known ids of the streams, so two users of randomness never share numbers. */
-export const STREAM = { dropout: 1, mcLoss: 2 } as const;
+export const STREAM = { dropout: 1, mcLoss: 2, spectrumProbes: 3 } as const;
 
 /**
  * `count` uniforms for one sample: u[j] = uniformAt(seed, stream, sub, sample, j).

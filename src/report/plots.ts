@@ -9,6 +9,7 @@ import { describeModules } from '../nn/describe-layer.ts';
 import { DIAGONALS, gnsSeries, layerStats, lossScale, perSampleSnr, sampleNorms, type LayerStats } from './analyze.ts';
 import type { ReportInput } from './load.ts';
 import { barChart, histogram, lineChart, type Series } from './svg.ts';
+import { spectrumPlots } from './spectrum-plots.ts';
 
 export interface Plot {
   id: string;
@@ -23,7 +24,7 @@ export interface Missing {
   why: string;
 }
 
-export const PLOT_IDS = ['layer-variance', 'layer-snr', 'sample-grad-norms', 'diag-curvature', 'gns-checkpoints'] as const;
+export const PLOT_IDS = ['layer-variance', 'layer-snr', 'sample-grad-norms', 'diag-curvature', 'gns-checkpoints', 'spectral-density', 'top-eigenvalues'] as const;
 
 /** A compared set's per-layer numbers with what converts them: N and BackPACK's ρ (null: unknown). */
 interface SetStats {
@@ -126,5 +127,6 @@ export function buildPlots(input: ReportInput): { plots: Plot[]; missing: Missin
       : 'no row holds a finite gradient noise scale: request GradientNoiseScale';
     missing.push({ id: 'gns-checkpoints', title: gTitle, why });
   }
+  spectrumPlots(input, plots, missing);
   return { plots, missing, layers, labels };
 }

@@ -7,6 +7,7 @@ import { ShapeError } from '../../errors/index.ts';
 import { prod } from '../../nn/geometry.ts';
 import { matMulT } from '../ops/matmul.ts';
 import { derivedTensor } from './derived.ts';
+import { linearWeightSquares } from './linear-squares.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
 export interface LinearCfg {
@@ -64,4 +65,6 @@ export const linear: ModuleMath<'Linear', LinearCfg> = {
       return L === 1 ? V.reshape([v, N, O]) : V.reshape([v, N, L, O]).sum(2);
     },
   },
+
+  paramSquares: { weight: linearWeightSquares },
 };
