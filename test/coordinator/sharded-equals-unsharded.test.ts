@@ -1,7 +1,7 @@
 /**
  * The coordinator on real worker pools (threads and processes, W = 1…4, and the in-process pool of
  * --workers 0) reproduces the in-process
- * single-shard run: N = 37 split evenly (uneven shards of ⌈37/W⌉) or in shards of 5, every quantity
+ * single-shard run: N = 37 in the default plan (shards of ⌈37/4W⌉) or in shards of 5, every quantity
  * (GGNMP/HMP with vectors, KFRA through its all-reduce, GradientNoiseScale, the MC quantities with
  * a fixed seed) within rtol 1e-6 of one shard; and with a fixed shard plan the results are bitwise
  * those of `runBatch` with the same plan, whatever the pool kind and worker count (shards merge in
@@ -13,10 +13,10 @@ import { useBackend } from '../../src/backends/select.ts';
 import { createPool } from '../../src/coordinator/create-pool.ts';
 import { createInProcessPool } from '../../src/coordinator/in-process-pool.ts';
 import type { WorkerPool } from '../../src/coordinator/pool.ts';
-import { runJobOnPool } from '../../src/coordinator/run-job.ts';
+import { defaultShardSize, runJobOnPool } from '../../src/coordinator/run-job.ts';
 import { SAVEFIELDS, type ExtensionName } from '../../src/vocabulary.ts';
 import {
-  disposeJob, evenShardSize, expectBitwise, expectResultsClose, liveChildPids, makeJob, MC_QUANTITIES, POOL_KINDS, Reference,
+  disposeJob, expectBitwise, expectResultsClose, liveChildPids, makeJob, MC_QUANTITIES, POOL_KINDS, Reference,
   SHARD_PATH, WITH_VECTORS, type ModelName, type TestJob,
 } from '../helpers/pool-fixtures.ts';
 
@@ -83,8 +83,8 @@ describe.each(SETTINGS)('%s pool', (kind, workerCounts) => {
     const check = async (name: ModelName, extensions: ExtensionName[], shardSize: number | undefined) => {
       const { ref } = jobs.get(name)!;
       const result = await run(name, extensions, shardSize);
-      const size = shardSize ?? evenShardSize(N, W);
-      const label = `${kind} W=${W} ${name} shardSize=${shardSize ?? `even (${size})`}`;
+      const size = shardSize ?? defaultShardSize(N, W);
+      const label = `${kind} W=${W} ${name} shardSize=${shardSize ?? `default (${size})`}`;
       expect(result.N).toBe(N);
       expect(result.shards, `${label}: shards`).toBe(Math.ceil(N / size));
       const opts: RunOptions = { extensions, ...MC };
@@ -93,9 +93,9 @@ describe.each(SETTINGS)('%s pool', (kind, workerCounts) => {
     };
 
     describe.each(MODELS)('%s', (name) => {
-      it('even split, every quantity but KFRA and GGNMP/HMP (shard tasks)', () => check(name, SHARD_PATH, undefined));
+      it('the default plan (4 shards per worker), every quantity but KFRA and GGNMP/HMP (shard tasks)', () => check(name, SHARD_PATH, undefined));
       it(`shards of ${SHARD_SIZE}, with GGNMP/HMP on vectors (shard tasks)`, () => check(name, WITH_VECTORS, SHARD_SIZE));
-      it('even split, KFRA (grouped shards + all-reduce)', () => check(name, ['KFRA', 'KFLR', 'DiagGGNMC'], undefined));
+      it('the default plan, KFRA (grouped shards + all-reduce)', () => check(name, ['KFRA', 'KFLR', 'DiagGGNMC'], undefined));
       it(`shards of ${SHARD_SIZE}, KFRA (several shards per group)`, () => check(name, ['KFRA', 'KFLR', 'DiagGGNMC'], SHARD_SIZE));
     });
   });

@@ -165,6 +165,3 @@ export function leftoverWorkerDirs(pids: Iterable<number>): string[] {
   const names = readdirSync(root);
   return [...pids].flatMap((pid) => names.filter((n) => n.startsWith(`backpack-worker-${pid}-`)));
 }
-
-/** The shard size of the even split over W workers (what runJobOnPool uses without shardSize). */
-export const evenShardSize = (N: number, W: number) => Math.ceil(N / W);
