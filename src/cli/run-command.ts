@@ -9,7 +9,7 @@ import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { createInProcessPool } from '../coordinator/in-process-pool.ts';
 import type { WorkerPool } from '../coordinator/pool.ts';
-import { defaultShardSize, runJobOnPool, runJobToFile } from '../coordinator/run-job.ts';
+import { defaultShardSize, runJobOnPool, runJobToFile, SHARDS_PER_WORKER } from '../coordinator/run-job.ts';
 import { sliceRows } from '../core/inputs.ts';
 import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
@@ -97,7 +97,13 @@ async function runWithSettings(opts: RunCommandOptions, tf32: boolean): Promise<
   const t0 = performance.now();
   const extensions = parseExtensionList(opts.extensions ?? '');
   if (opts.accumulate && !opts.batchSize) throw new UsageError('--accumulate needs --batch-size');
-  const workers = opts.devices?.length ?? opts.workers ?? availableParallelism();
+  const requested = opts.devices?.length ?? opts.workers ?? availableParallelism();
+  // No more workers than give each its SHARDS_PER_WORKER shards of at least one sample: each worker
+  // costs its start-up (~0.1 s of CPU), which a small job (12 samples on a 16-core machine) would
+  // otherwise pay 16 times. N from the inputs' header; its errors are reported below, in their
+  // turn. Devices are an explicit placement and are kept.
+  const samples = await readTensorInfo(opts.inputs).then((i) => i.shape[0], () => undefined);
+  const workers = opts.devices || requested === 0 || !samples ? requested : Math.min(requested, Math.ceil(samples / SHARDS_PER_WORKER));
   // An unavailable backend is the environment's problem, whatever the files: say so first.
   const chosen = await chooseBackend(opts.backend, workers, opts.threadsPerWorker);
   const { backend, threadsPerWorker: threads } = chosen;

@@ -88,6 +88,13 @@ describe.skipIf(!fixture)(`CLI --workers on the fixture ${NAME}`, () => {
     expect(r.summary.shards).toBe(8); // the default plan: 4 shards per worker, N = 8 over 2 workers
   });
 
+  it('more workers than a small job needs: as many as get 4 shards each (no thread started for nothing), same results', async () => {
+    const r = await run(f, quantities, ['--workers', '16']);
+    expectFixture(r, 'W=16 on N=8');
+    expect(r.summary.workers).toBe(2); // ⌈8 / 4⌉
+    expect(r.summary.shards).toBe(8);
+  });
+
   it('with --shard-size 3, --workers 0 (in-process) and --workers 2 (threads, processes) agree bitwise', async () => {
     const inProcess = await run(f, quantities, ['--workers', '0', '--shard-size', '3']);
     expectFixture(inProcess, 'in-process');
