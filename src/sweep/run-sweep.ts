@@ -14,6 +14,7 @@ import path from 'node:path';
 import { log } from '../cli/log.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
+import { SHARDS_PER_WORKER } from '../coordinator/run-job.ts';
 import { openDataset, type Dataset } from '../data/dataset.ts';
 import { ShapeError, TensorFileError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
@@ -137,7 +138,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
     return cache.loaded;
   };
   try {
-    const plan = opts.runner?.plan ?? `even split over ${workers} worker(s)`;
+    const plan = opts.runner?.plan ?? `${SHARDS_PER_WORKER} shards per worker over ${workers} worker(s)`;
     const done = await prepareOut(out, spec, units, plan, opts.restart ?? false);
     const skipped = done.size;
     if (skipped > 0) log.info(`resuming ${out}: ${skipped} of ${units.length} units already complete`);
