@@ -72,17 +72,23 @@ export async function submitAction(file: string, opts: SubmitOptions): Promise<v
 
 export async function workerAction(connection: ConnectionOptions & Quiet, options: QueueWorkerOptions): Promise<void> {
   setLogger(stderrLogger(Boolean(connection.quiet), { timestamps: true }));
+  // Signals are caught from the start: one that arrives while the worker connects stops it once it
+  // is up (never the default action, which would exit without closing anything).
+  let stop: ((why: string) => void) | null = null;
+  const early: string[] = [];
+  const onSignal = (why: string) => (stop ? stop(why) : early.push(why));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   const worker = await startQueueWorker(settingsFrom(connection), options);
   // First SIGINT/SIGTERM: finish the active shards, then exit. Second: exit now (the shards stall and are redelivered).
   await new Promise<void>((resolve) => {
     let signals = 0;
-    const stop = (why: string) => {
+    stop = (why: string) => {
       signals++;
       log.info(signals === 1 ? `${why}: stopping after the active shards (signal again to abandon them)` : `${why}: abandoning the active shards`);
       void worker.close(signals > 1).then(resolve);
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    for (const why of early) stop(why);
     // NOTE: started through a wrapper (npx, a shell script), the pid a user signals may be the
     // wrapper's; a wrapper that exits without passing the signal on orphans this process, which
     // then sees a new parent. An orphaned worker stops as if signalled instead of serving on.
@@ -90,7 +96,7 @@ export async function workerAction(connection: ConnectionOptions & Quiet, option
     const orphaned = setInterval(() => {
       if (process.ppid === parent) return;
       clearInterval(orphaned);
-      stop(`parent process ${parent} ended`);
+      stop!(`parent process ${parent} ended`);
     }, ORPHAN_POLL_MS);
     orphaned.unref();
   });
