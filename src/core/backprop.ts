@@ -12,7 +12,7 @@ import { propagateFactors, type Factor, type Factors } from './factors.ts';
 import { disposeShardState, forwardShard, type ShardRequest, type ShardState } from './forward.ts';
 import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
-import { BACKPROPS, ruleFor } from '../extensions/index.ts';
+import { BACKPROPS, RULES } from '../extensions/index.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { momentsOfRows, momentsOfShifted } from '../reduce/moments.ts';
@@ -106,7 +106,7 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
       entries[`${key}.${GRAD_FIELD}`] = toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
       for (const q of req.extensions) {
-        for (const out of ruleFor(q, layer.kind)(p)) {
+        for (const out of RULES[q](p)) {
           // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
           // statistic: reduce it to host memory once.
           if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
@@ -167,6 +167,7 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
   tf.tidy(() => {
     const f = state.acts[state.acts.length - 1];
     const inbox = new Inbox();
+    const hessianQuantities = req.extensions.filter((q) => BACKPROPS[q].includes('hessian')).join(', ');
     const last = net.nodes.length - 1;
     // Gradients are sent back only to activations with parameters at or before them.
     const needed = net.nodes.reduce<boolean[]>((acc, node, j) => {
@@ -191,7 +192,7 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
           const math = mathOf(layer.kind);
           let moved: Factors = {};
           const gIn = tf.tidy(() => {
-            moved = propagateFactors(layer, x, y, g, factors);
+            moved = propagateFactors(layer, x, y, g, factors, hessianQuantities);
             // tidy keeps only what it returns; the factors are kept explicitly (they sit inside the outer tidy).
             for (const m of Object.values(moved).flat()) tf.keep(m.S);
             return math.jacTMatProd(layer, x, y, g.expandDims(0)).squeeze([0]);

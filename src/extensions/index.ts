@@ -1,9 +1,9 @@
 /**
- * The quantities backpack-ts computes: each one's rule table (how a shard computes its partials at
+ * The quantities backpack-ts computes: each one's rule (how a shard computes its partials at
  * every parametric module) and what it needs backpropagated. Finalisers live in reduce/finalize.ts.
  */
-import { UnknownExtensionError, UnsupportedModuleError } from '../errors/index.ts';
-import { EXTENSION_NAMES, type Backprop, type ExtensionName, type ModuleKind } from '../vocabulary.ts';
+import { UnknownExtensionError } from '../errors/index.ts';
+import { EXTENSION_NAMES, type Backprop, type ExtensionName } from '../vocabulary.ts';
 import { batchDiagGGNExact } from './batch-diag-ggn-exact/index.ts';
 import { batchDiagGGNMC } from './batch-diag-ggn-mc/index.ts';
 import { batchDiagHessian } from './batch-diag-hessian/index.ts';
@@ -21,10 +21,11 @@ import { kfra } from './kfra/index.ts';
 import { sqrtGGNExact } from './sqrt-ggn-exact/index.ts';
 import { sqrtGGNMC } from './sqrt-ggn-mc/index.ts';
 import { sumGradSquaredRules } from './sum-grad-squared/index.ts';
-import type { Rule, RuleTable } from './types.ts';
+import type { Rule } from './types.ts';
 import { variance } from './variance/index.ts';
 
-export const RULES: Record<ExtensionName, RuleTable> = {
+/** One rule per quantity: what differs between modules is asked of their records (core/capabilities.ts). */
+export const RULES: Record<ExtensionName, Rule> = {
   BatchGrad: batchGrad,
   BatchL2Grad: batchL2Grad,
   SumGradSquared: sumGradSquaredRules,
@@ -54,12 +55,6 @@ export const BACKPROPS: Record<ExtensionName, Backprop[]> = {
   KFRA: ['kfra'],
   GradientNoiseScale: [],
 };
-
-export function ruleFor(quantity: ExtensionName, kind: ModuleKind): Rule {
-  const rule = (RULES[quantity] as Partial<Record<ModuleKind, Rule>>)[kind];
-  if (!rule) throw new UnsupportedModuleError(quantity, kind);
-  return rule;
-}
 
 /** Parses "BatchGrad,Variance" (case-sensitive, BackPACK's names); unknown names list the valid ones. */
 export function parseExtensionList(list: string | readonly string[]): ExtensionName[] {

@@ -7,7 +7,7 @@ import type { tf } from '../core/tf.ts';
 import type { Layer } from '../core/derivatives/types.ts';
 import type { Factor, Factors } from '../core/factors.ts';
 import type { SquaresMode } from '../core/ops/kernel-names.ts';
-import type { ParametricKind, ParamName } from '../vocabulary.ts';
+import type { ParamName } from '../vocabulary.ts';
 
 export interface ParamContext {
   layer: Layer;
@@ -53,6 +53,3 @@ export type RuleOutput =
   | { field: string; kind: 'moments'; form: 'rows' | 'shifted'; value: tf.Tensor };
 
 export type Rule = (p: ParamContext) => RuleOutput[];
-
-/** A quantity's rule table: one entry per module kind that has parameters (compiler-checked). */
-export type RuleTable = Record<ParametricKind, Rule>;

@@ -195,10 +195,10 @@ describe("KFLR's B equals the exact GGN block of the bias (autodiff Jacobians)",
 
 describe('modules without Kronecker structure are refused with a reason', () => {
   const cases: [string, { input_shape: number[]; layers: Record<string, unknown>[] }, RegExp][] = [
-    ['grouped Conv2d', { input_shape: [2, 4, 4], layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 2, kernel_size: 2, groups: 2 }, { type: 'Flatten' }, lin(18, 3)] }, /Conv2d: grouped convolutions/],
-    ['ConvTranspose1d', { input_shape: [2, 3], layers: [{ type: 'ConvTranspose1d', in_channels: 2, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(4, 3)] }, /ConvTranspose1d: no Kronecker factorisation .*transposed/],
-    ['ConvTranspose2d', { input_shape: [1, 2, 2], layers: [{ type: 'ConvTranspose2d', in_channels: 1, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(9, 3)] }, /ConvTranspose2d: no Kronecker factorisation .*transposed/],
-    ['BatchNorm1d', { input_shape: [4], layers: [lin(4, 3), { type: 'BatchNorm1d', num_features: 3 }] }, /BatchNorm1d: no Kronecker factorisation .*BatchNorm/],
+    ['grouped Conv2d', { input_shape: [2, 4, 4], layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 2, kernel_size: 2, groups: 2 }, { type: 'Flatten' }, lin(18, 3)] }, /Conv2d \(layer '0'\): grouped convolutions/],
+    ['ConvTranspose1d', { input_shape: [2, 3], layers: [{ type: 'ConvTranspose1d', in_channels: 2, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(4, 3)] }, /ConvTranspose1d \(layer '0'\): no Kronecker factorisation .*transposed/],
+    ['ConvTranspose2d', { input_shape: [1, 2, 2], layers: [{ type: 'ConvTranspose2d', in_channels: 1, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(9, 3)] }, /ConvTranspose2d \(layer '0'\): no Kronecker factorisation .*transposed/],
+    ['BatchNorm1d', { input_shape: [4], layers: [lin(4, 3), { type: 'BatchNorm1d', num_features: 3 }] }, /BatchNorm1d \(layer '1'\): no Kronecker factorisation .*BatchNorm/],
   ];
   const quantities: ExtensionName[] = ['KFAC', 'KFLR', 'KFRA'];
   it.each(cases.flatMap(([name, body, why]) => quantities.map((q) => [q, name, body, why] as const)))('%s on %s', (q, _name, body, why) => {

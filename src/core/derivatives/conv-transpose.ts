@@ -8,6 +8,7 @@ import { ModelSpecError } from '../../errors/index.ts';
 import { expand, prod, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
 import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
+import { affineModule } from './affine.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
@@ -48,7 +49,7 @@ function setup(spec: SpecOf<Kind>, inShape: number[], where: string, dims: numbe
 const groupedWeight = (layer: Layer<ConvTransposeCfg>) => layer.params.weight!.reshape([layer.cfg.groups, layer.cfg.cin / layer.cfg.groups, -1]);
 
 export function makeConvTranspose<K extends Kind>(dims: number): ModuleMath<K, ConvTransposeCfg> {
-  return {
+  return affineModule({
     setup: (spec, inShape, where) => setup(spec, inShape, where, dims),
 
     forward(layer, x) {
@@ -92,5 +93,8 @@ export function makeConvTranspose<K extends Kind>(dims: number): ModuleMath<K, C
       },
       bias: biasJacT,
     },
-  };
+
+    jacobianStructure: () => ({ kind: 'shared' }),
+    kronecker: () => ({ refused: 'no Kronecker factorisation is implemented for transposed convolutions yet' }),
+  });
 }

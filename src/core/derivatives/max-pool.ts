@@ -6,7 +6,7 @@
 import { ModelSpecError, ShapeError } from '../../errors/index.ts';
 import { expand, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
-import { maxPool, maxPoolJacT } from '../ops/windows.ts';
+import { maxPool, maxPoolJacT, maxPoolJvp } from '../ops/windows.ts';
 import type { ModuleMath } from './types.ts';
 
 export interface PoolCfg {
@@ -44,5 +44,10 @@ export function makeMaxPool<K extends Kind>(dims: number): ModuleMath<K, PoolCfg
 
     forward: (layer, x) => maxPool(x, layer.cfg.geom),
     jacTMatProd: (layer, x, _y, V) => maxPoolJacT(x, layer.cfg.geom, V),
+    jvp: (layer, x, _y, V) => maxPoolJvp(x, layer.cfg.geom, V),
+    // Piecewise linear: a selection of inputs, fixed almost everywhere.
+    inputHessian: { kind: 'zero' },
+    // Which input wins a window depends on the sample.
+    jacobianStructure: () => ({ kind: 'per-sample' }),
   };
 }

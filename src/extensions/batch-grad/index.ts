@@ -1,4 +1,4 @@
 /** BatchGrad (`grad_batch`): per-sample gradients [n, *θ], scaled like the loss (ρ included). */
-import { everyParametric } from '../shared/tables.ts';
+import type { Rule } from '../types.ts';
 
-export const batchGrad = everyParametric((p) => [{ field: 'grad_batch', kind: 'rows', value: p.gradBatchSub() }]);
+export const batchGrad: Rule = (p) => [{ field: 'grad_batch', kind: 'rows', value: p.gradBatchSub() }];

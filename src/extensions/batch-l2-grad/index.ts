@@ -5,18 +5,15 @@
  * square their Jacobians as they are made where they have a fused kernel (convolutions on native).
  */
 import type { Tensor } from '../../core/tf.ts';
-import { everyParametric } from '../shared/tables.ts';
 import type { Rule } from '../types.ts';
 
 const rowSquares = (t: Tensor) => t.reshape([t.shape[0]!, -1]).square().sum(1);
 
 const generic: Rule = (p) => [{ field: 'batch_l2', kind: 'rows', value: p.squares(p.sub().gOut.expandDims(0), 'norms', { sub: true }) }];
 
-const rule: Rule = (p) => {
+export const batchL2Grad: Rule = (p) => {
   const lead = (p.layer.cfg as { lead?: number }).lead;
   if (p.layer.kind !== 'Linear' || p.param !== 'weight' || lead !== 1) return generic(p);
   const { x, gOut } = p.sub();
   return [{ field: 'batch_l2', kind: 'rows', value: rowSquares(gOut).mul(rowSquares(x)) }];
 };
-
-export const batchL2Grad = everyParametric(rule);

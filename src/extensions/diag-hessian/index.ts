@@ -1,5 +1,5 @@
 /** DiagHessian (`diag_h`): diagonal of the exact Hessian (signed factors, residual terms of curved activations included), summed over samples [*θ]. */
 import { diagonalSum } from '../shared/diagonals.ts';
-import { everyParametric } from '../shared/tables.ts';
+import type { Rule } from '../types.ts';
 
-export const diagHessian = everyParametric((p) => [{ field: 'diag_h', kind: 'sum', value: diagonalSum(p, p.factors.hessian!) }]);
+export const diagHessian: Rule = (p) => [{ field: 'diag_h', kind: 'sum', value: diagonalSum(p, p.factors.hessian!) }];

@@ -7,6 +7,6 @@
  * directly, so it keeps its digits when the noise is small next to the gradient.
  */
 import { momentsRule } from '../shared/moments.ts';
-import { everyParametric } from '../shared/tables.ts';
+import type { Rule } from '../types.ts';
 
-export const gradientNoiseScale = everyParametric(momentsRule);
+export const gradientNoiseScale: Rule = momentsRule;

@@ -5,8 +5,6 @@
  * The rule returns only A's partial sum; the collective adds `kfra.0`.
  */
 import type { Rule } from '../types.ts';
-import { inputFactorSum, kroneckerTable } from '../shared/kronecker.ts';
+import { inputFactorSum } from '../shared/kronecker.ts';
 
-const rule: Rule = (p) => (p.param === 'weight' ? [{ field: 'kfra.A', kind: 'sum', value: inputFactorSum(p) }] : []);
-
-export const kfra = kroneckerTable('KFRA', rule);
+export const kfra: Rule = (p) => (p.param === 'weight' ? [{ field: 'kfra.A', kind: 'sum', value: inputFactorSum(p, 'KFRA') }] : []);

@@ -4,8 +4,7 @@
  */
 import type { tf } from '../../core/tf.ts';
 import { matMulT } from '../../core/ops/matmul.ts';
-import { everyParametric } from '../shared/tables.ts';
-import type { ParamContext } from '../types.ts';
+import type { ParamContext, Rule } from '../types.ts';
 
 /** The statistic itself, shared with Variance. */
 export function sumGradSquared(p: ParamContext): tf.Tensor {
@@ -18,4 +17,4 @@ export function sumGradSquared(p: ParamContext): tf.Tensor {
   });
 }
 
-export const sumGradSquaredRules = everyParametric((p) => [{ field: 'sum_grad_squared', kind: 'sum', value: sumGradSquared(p) }]);
+export const sumGradSquaredRules: Rule = (p) => [{ field: 'sum_grad_squared', kind: 'sum', value: sumGradSquared(p) }];

@@ -5,8 +5,8 @@
  * two sums is never formed: it cancels when the variance ≪ mean².
  */
 import { momentsRule, VARIANCE_MOMENTS } from '../shared/moments.ts';
-import { everyParametric } from '../shared/tables.ts';
+import type { Rule } from '../types.ts';
 
 export { VARIANCE_MOMENTS };
 
-export const variance = everyParametric(momentsRule);
+export const variance: Rule = momentsRule;
