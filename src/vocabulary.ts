@@ -14,6 +14,7 @@ export const MODULE_KINDS = [
   'ZeroPad2d', 'Flatten', 'Dropout', 'Identity',
   'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'ELU', 'SELU', 'LogSigmoid',
   'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
+  'LayerNorm', 'GroupNorm',
 ] as const;
 export type ModuleKind = (typeof MODULE_KINDS)[number];
 

@@ -65,14 +65,23 @@ function expectRefusal(fn: () => unknown, quantity: string, module: string, fiel
 }
 
 const mlp = { input_shape: [3], layers: [lin(3, 4), { type: 'Tanh' }, lin(4, 3)], loss: { type: 'CrossEntropyLoss' } };
+/** The example: a GroupNorm whose record lacked its second derivative gave wrong DiagHessian values silently. */
+const withGroupNorm = { input_shape: [3], layers: [lin(3, 4), { type: 'GroupNorm', num_groups: 1, num_channels: 4 }, lin(4, 3)], loss: { type: 'CrossEntropyLoss' } };
 
 describe('a record lacking a capability is refused with a typed error', () => {
-  it.each(['DiagHessian', 'BatchDiagHessian', 'HMP'] as const)('%s through a Tanh record without its second derivative', (q) => {
-    withNet(mlp, (_net, run) => {
+  it.each(['DiagHessian', 'BatchDiagHessian', 'HMP'] as const)('%s through a GroupNorm record without its second derivative', (q) => {
+    withNet(withGroupNorm, (_net, run) => {
       const go = () => run(q);
       expect(go).not.toThrow();
+      strip('GroupNorm', 'inputHessian');
+      expectRefusal(go, q, "GroupNorm (layer '1')", 'inputHessian');
+    });
+  });
+
+  it('DiagHessian through a Tanh record without its second derivative', () => {
+    withNet(mlp, (_net, run) => {
       strip('Tanh', 'inputHessian');
-      expectRefusal(go, q, "Tanh (layer '1')", 'inputHessian');
+      expectRefusal(() => run('DiagHessian'), 'DiagHessian', "Tanh (layer '1')", 'inputHessian');
     });
   });
 

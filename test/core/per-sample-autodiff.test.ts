@@ -177,6 +177,18 @@ const CASES: Record<string, OracleCase & { seed?: number }> = {
     input_shape: [2, 2, 2, 3],
     layers: [{ type: 'BatchNorm3d', num_features: 2 }, { type: 'Conv3d', in_channels: 2, out_channels: 2, kernel_size: 1 }, { type: 'BatchNorm3d', num_features: 2, affine: false }],
   },
+  'LayerNorm (leading dims; no bias)': { input_shape: [2, 4], layers: [lin(4, 4), { type: 'LayerNorm', normalized_shape: 4, bias: false }, { type: 'Tanh' }, lin(4, 3)] },
+  'LayerNorm (over [C, L]; no affine)': {
+    input_shape: [2, 3],
+    layers: [{ type: 'LayerNorm', normalized_shape: [2, 3], eps: 1e-3 }, { type: 'Conv1d', in_channels: 2, out_channels: 2, kernel_size: 2 }, { type: 'LayerNorm', normalized_shape: [2, 2], elementwise_affine: false }],
+  },
+  GroupNorm: {
+    input_shape: [4, 3, 2],
+    layers: [
+      { type: 'Conv2d', in_channels: 4, out_channels: 4, kernel_size: 1 }, { type: 'GroupNorm', num_groups: 2, num_channels: 4 },
+      { type: 'Conv2d', in_channels: 4, out_channels: 2, kernel_size: 2 }, { type: 'GroupNorm', num_groups: 1, num_channels: 2, affine: false },
+    ],
+  },
 };
 
 const COMBOS: [LossKind, Reduction][] = LOSS_KINDS.flatMap((l) => REDUCTIONS.map((r) => [l, r] as [LossKind, Reduction]));

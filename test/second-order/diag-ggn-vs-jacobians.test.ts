@@ -77,6 +77,11 @@ const CASES: Record<string, { input_shape: number[]; layers: Layers; ce?: Layers
     input_shape: [4],
     layers: [lin(4, 5), { type: 'BatchNorm1d', num_features: 5 }, { type: 'ELU' }, lin(5, 3)],
   },
+  'LayerNorm (leading dims), GroupNorm': {
+    input_shape: [2, 4],
+    layers: [lin(4, 4), { type: 'LayerNorm', normalized_shape: 4 }, { type: 'Tanh' }, { type: 'GroupNorm', num_groups: 1, num_channels: 2 }, lin(4, 3)],
+    ce: [{ type: 'Flatten' }, lin(6, 3)],
+  },
   'Linear with leading dims (2-D output)': {
     input_shape: [2, 4],
     layers: [lin(4, 5), { type: 'Tanh' }, lin(5, 3)],

@@ -199,6 +199,8 @@ describe('modules without Kronecker structure are refused with a reason', () => 
     ['ConvTranspose1d', { input_shape: [2, 3], layers: [{ type: 'ConvTranspose1d', in_channels: 2, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(4, 3)] }, /ConvTranspose1d \(layer '0'\): no Kronecker factorisation .*transposed/],
     ['ConvTranspose2d', { input_shape: [1, 2, 2], layers: [{ type: 'ConvTranspose2d', in_channels: 1, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(9, 3)] }, /ConvTranspose2d \(layer '0'\): no Kronecker factorisation .*transposed/],
     ['BatchNorm1d', { input_shape: [4], layers: [lin(4, 3), { type: 'BatchNorm1d', num_features: 3 }] }, /BatchNorm1d \(layer '1'\): no Kronecker factorisation .*BatchNorm/],
+    ['LayerNorm', { input_shape: [4], layers: [lin(4, 3), { type: 'LayerNorm', normalized_shape: 3 }] }, /LayerNorm \(layer '1'\): no Kronecker factorisation .*elementwise scale/],
+    ['GroupNorm', { input_shape: [2, 3], layers: [{ type: 'GroupNorm', num_groups: 1, num_channels: 2 }, { type: 'Flatten' }, lin(6, 3)] }, /GroupNorm \(layer '0'\): no Kronecker factorisation .*elementwise scale/],
   ];
   const quantities: ExtensionName[] = ['KFAC', 'KFLR', 'KFRA'];
   it.each(cases.flatMap(([name, body, why]) => quantities.map((q) => [q, name, body, why] as const)))('%s on %s', (q, _name, body, why) => {
@@ -238,6 +240,17 @@ describe('KFRA through deeper networks', () => {
         { type: 'Flatten' },
         lin(2, 2),
       ],
+      loss: { type: 'MSELoss', reduction: 'mean' },
+    },
+    // Normalisation layers without affine parameters: KFRA passes through their per-sample Jacobians.
+    'MLP (LayerNorm, Tanh), CE sum': {
+      input_shape: [4],
+      layers: [lin(4, 5), { type: 'LayerNorm', normalized_shape: 5, elementwise_affine: false }, { type: 'Tanh' }, lin(5, 3)],
+      loss: { type: 'CrossEntropyLoss', reduction: 'sum' },
+    },
+    'Conv1d, GroupNorm, Flatten, Linear, MSE mean': {
+      input_shape: [2, 4],
+      layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 4, kernel_size: 2 }, { type: 'GroupNorm', num_groups: 2, num_channels: 4, affine: false }, { type: 'Flatten' }, lin(12, 2)],
       loss: { type: 'MSELoss', reduction: 'mean' },
     },
   };
