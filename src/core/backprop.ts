@@ -13,6 +13,8 @@ import { disposeShardState, forwardShard, type ShardRequest, type ShardState } f
 import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
 import { BACKPROPS, RULES } from '../extensions/index.ts';
+import { skipKey } from '../extensions/support.ts';
+import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { momentsOfRows, momentsOfShifted } from '../reduce/moments.ts';
@@ -74,6 +76,8 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
   return ctx;
 }
 
+const withoutEmpty = (factors: Factors): Factors => Object.fromEntries(Object.entries(factors).filter(([, list]) => list !== undefined));
+
 const disposeFactors = (factors: Factors) => Object.values(factors).flat().forEach((f) => f.S.dispose());
 
 /** The factors at the network output, √ρ-scaled, for the backprops the quantities need. */
@@ -106,6 +110,7 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
       entries[`${key}.${GRAD_FIELD}`] = toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
       for (const q of req.extensions) {
+        if (req.skip?.includes(skipKey(layer.name, q))) continue;
         for (const out of RULES[q](p)) {
           // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
           // statistic: reduce it to host memory once.
@@ -191,8 +196,11 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
         if (input >= 0 && needed[input]) {
           const math = mathOf(layer.kind);
           let moved: Factors = {};
+          // Skipping: a layer whose record cannot move the Hessian factors ends them (every
+          // quantity of the layers before it that needs them is skipped too).
+          const carried = req.skip && factors.hessian && capabilityGap(layer, 'inputHessian') ? { ...factors, hessian: undefined } : factors;
           const gIn = tf.tidy(() => {
-            moved = propagateFactors(layer, x, y, g, factors, hessianQuantities);
+            moved = propagateFactors(layer, x, y, g, withoutEmpty(carried), hessianQuantities);
             // tidy keeps only what it returns; the factors are kept explicitly (they sit inside the outer tidy).
             for (const m of Object.values(moved).flat()) tf.keep(m.S);
             return math.jacTMatProd(layer, x, y, g.expandDims(0)).squeeze([0]);

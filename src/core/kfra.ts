@@ -6,7 +6,8 @@
  * Shapes: G [D_out, D_out] with D = Π of a layer's per-sample shape.
  */
 import { tf } from './tf.ts';
-import { jacobianStructureOf, kroneckerOf } from './capabilities.ts';
+import { capabilityGap, jacobianStructureOf, kroneckerOf } from './capabilities.ts';
+import { skipKey } from '../extensions/support.ts';
 import { mathOf } from './derivatives/index.ts';
 import type { Layer } from './derivatives/types.ts';
 import type { ShardState } from './forward.ts';
@@ -76,6 +77,7 @@ const toTensor = (data: Float64Array, d: number) => tf.tensor2d(new Float32Array
  */
 export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): Generator<Float64Array[], Map<number, Float64Array>, Float64Array> {
   const out = new Map<number, Float64Array>();
+  const skip = states[0]?.req.skip;
   // One contribution per shard: the all-reduce adds them in global shard order, in float64, so
   // the result is bitwise the same however the shards are spread over workers.
   const local = (fn: (s: ShardState) => tf.Tensor) =>
@@ -90,12 +92,13 @@ export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): 
   try {
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i];
-      if (Object.keys(layer.params).length > 0) {
+      if (Object.keys(layer.params).length > 0 && !skip?.includes(skipKey(layer.name, 'KFRA'))) {
         const B = kfraOutputFactor(layer, G);
         out.set(i, new Float64Array(B.dataSync()));
         B.dispose();
       }
-      if (i === 0) break;
+      // Skipping: a layer without a stated Jacobian structure ends the recursion (the layers before it are skipped).
+      if (i === 0 || (skip && capabilityGap(layer, 'jacobianStructure'))) break;
       let next: tf.Tensor;
       if (structureOf(layer).kind === 'shared') {
         const s = states[0];
@@ -133,6 +136,10 @@ export async function runKfraAsync(layers: Layer[], states: ShardState[], N: num
 /** Largest matrix an all-reduce of this network carries (elements), for sizing shared buffers. */
 export function kfraCapacity(layers: Layer[]): number {
   let d = numel(layers[layers.length - 1].outShape);
-  for (const layer of layers.slice(1)) if (structureOf(layer).kind !== 'shared') d = Math.max(d, numel(layer.inShape));
+  for (let i = layers.length - 1; i >= 1; i--) {
+    // A layer that states no structure ends the recursion (with --skip-unsupported; else it was refused).
+    if (capabilityGap(layers[i], 'jacobianStructure')) break;
+    if (structureOf(layers[i]).kind !== 'shared') d = Math.max(d, numel(layers[i].inShape));
+  }
   return d * d;
 }

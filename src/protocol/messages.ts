@@ -34,6 +34,8 @@ export interface JobContext {
    * directory and returns references to them (src/reduce/row-spill.ts), never the rows.
    */
   spillDir?: string;
+  /** --skip-unsupported: (layer, quantity) pairs no shard computes (extensions/support.ts's skipKey). */
+  skip?: string[];
 }
 
 export interface ShardSpec {

@@ -6,6 +6,7 @@
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
+import { skipKey } from '../extensions/support.ts';
 import { VARIANCE_MOMENTS } from '../extensions/variance/index.ts';
 import { GRAD_FIELD, SAVEFIELDS, type ExtensionName } from '../vocabulary.ts';
 import type { MergedPartials } from './merge.ts';
@@ -22,6 +23,8 @@ export interface FinalizeOptions {
   subsampling?: number[];
   /** The loss reduction: how the ρ-scaled per-sample gradients relate to per-sample losses. */
   reduction: 'mean' | 'sum';
+  /** --skip-unsupported: (layer, quantity) pairs with no result (extensions/support.ts's skipKey). */
+  skip?: readonly string[];
 }
 
 /**
@@ -240,7 +243,9 @@ export function finalizeStreaming(merged: MergedPartials, opts: FinalizeOptions)
   const out = new Map<string, ResultTensor>();
   for (const param of opts.paramNames) {
     for (const [suffix, t] of fromSum(GRAD_FIELD)(param, merged, opts)) out.set(`${param}.${suffix}`, t);
+    const layer = param.slice(0, param.lastIndexOf('.'));
     for (const q of opts.extensions) {
+      if (opts.skip?.includes(skipKey(layer, q))) continue;
       for (const [suffix, t] of FINALIZERS[q](param, merged, opts)) out.set(`${param}.${suffix}`, t);
     }
   }

@@ -49,6 +49,7 @@ function request(job: JobContext, shard: ShardSpec): ShardRequest {
     seed: job.seed,
     mcSamples: job.mcSamples,
     vectors: job.vectors ? resolveMap(job.vectors) : undefined,
+    skip: job.skip,
   };
 }
 
