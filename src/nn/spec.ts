@@ -63,7 +63,7 @@ const maxPool = (type: 'MaxPool1d' | 'MaxPool2d' | 'MaxPool3d') =>
     stride: sizeOrTuple.nullable().optional(),
     padding: nonNegOrTuple.default(0),
     dilation: sizeOrTuple.default(1),
-    ceil_mode: z.literal(false).default(false),
+    ceil_mode: z.boolean().default(false),
     return_indices: z.literal(false).default(false),
   });
 const avgPool = (type: 'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d') =>
@@ -72,7 +72,7 @@ const avgPool = (type: 'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d') =>
     kernel_size: sizeOrTuple,
     stride: sizeOrTuple.nullable().optional(),
     padding: nonNegOrTuple.default(0),
-    ceil_mode: z.literal(false).default(false),
+    ceil_mode: z.boolean().default(false),
     count_include_pad: z.boolean().default(true),
     divisor_override: posInt.nullable().optional(),
   });

@@ -82,6 +82,11 @@ const CASES: Record<string, { input_shape: number[]; layers: Layers; ce?: Layers
     layers: [lin(4, 4), { type: 'LayerNorm', normalized_shape: 4 }, { type: 'Tanh' }, { type: 'GroupNorm', num_groups: 1, num_channels: 2 }, lin(4, 3)],
     ce: [{ type: 'Flatten' }, lin(6, 3)],
   },
+  // No `ce`: CrossEntropyLoss takes [N, C, H, W] as it is (torch's K-dimensional form).
+  'Conv2d head, CrossEntropyLoss K-dimensional': {
+    input_shape: [2, 3, 3],
+    layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'Tanh' }, { type: 'Conv2d', in_channels: 3, out_channels: 3, kernel_size: 1 }],
+  },
   'Linear with leading dims (2-D output)': {
     input_shape: [2, 4],
     layers: [lin(4, 5), { type: 'Tanh' }, lin(5, 3)],

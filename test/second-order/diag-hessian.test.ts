@@ -64,6 +64,10 @@ const CNNS: Record<string, { input_shape: number[]; layers: Record<string, unkno
       lin(8, 3),
     ],
   },
+  'Conv1d, Sigmoid, Conv1d ([C, L] output: K-dimensional CrossEntropyLoss)': {
+    input_shape: [2, 4],
+    layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'Sigmoid' }, { type: 'Conv1d', in_channels: 3, out_channels: 3, kernel_size: 2 }],
+  },
   'Linear, LayerNorm, Tanh, Linear': {
     input_shape: [3],
     layers: [lin(3, 4), { type: 'LayerNorm', normalized_shape: 4 }, { type: 'Tanh' }, lin(4, 3)],

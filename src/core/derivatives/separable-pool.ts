@@ -90,7 +90,8 @@ function avgPoolMats(spec: SpecOf<'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d'>, inSh
   const override = spec.divisor_override ?? null;
   const mats = g.inSize.map((inD, d): PoolAxis => {
     const out = g.outSize[d];
-    const [k, s, lo0, hi0] = [g.kernel[d], g.stride[d], g.padLo[d], g.padHi[d]];
+    // torch pads pools symmetrically; ceil_mode's extra windows (a larger padHi) are not counted as padding.
+    const [k, s, lo0, hi0] = [g.kernel[d], g.stride[d], g.padLo[d], g.padLo[d]];
     const build = () => {
       const data = new Float32Array(out * inD);
       for (let o = 0; o < out; o++) {
