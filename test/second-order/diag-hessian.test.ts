@@ -68,6 +68,13 @@ const CNNS: Record<string, { input_shape: number[]; layers: Record<string, unkno
     input_shape: [2, 4],
     layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'Sigmoid' }, { type: 'Conv1d', in_channels: 3, out_channels: 3, kernel_size: 2 }],
   },
+  'Conv1d, Sigmoid, ceil_mode AvgPool1d and MaxPool1d, Linear': {
+    input_shape: [1, 8],
+    layers: [
+      { type: 'Conv1d', in_channels: 1, out_channels: 2, kernel_size: 2 }, { type: 'Sigmoid' }, { type: 'AvgPool1d', kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, count_include_pad: false },
+      { type: 'MaxPool1d', kernel_size: 2, ceil_mode: true }, { type: 'Flatten' }, lin(4, 3),
+    ],
+  },
   'Linear, LayerNorm, Tanh, Linear': {
     input_shape: [3],
     layers: [lin(3, 4), { type: 'LayerNorm', normalized_shape: 4 }, { type: 'Tanh' }, lin(4, 3)],
