@@ -1,10 +1,11 @@
 # Sourced by .ci/run: the native backend's build and run-time needs, so CI runs the native suite.
-# A C++ compiler and Node's headers build the addon during `npm ci`; OpenBLAS is the BLAS it opens
-# at run time (the default; MKL, oneDNN or BLIS are used instead where installed).
+# A C++ compiler and Node's headers build the addon during `npm ci`; OpenBLAS and BLIS are the BLAS
+# libraries it may open at run time (it picks one; test/native/blas-libraries.test.ts checks both).
 ensure_native_deps() {
   local missing=()
   command -v g++ >/dev/null 2>&1 || missing+=(g++)
   [ -e /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libopenblas.so.0 ] || missing+=(libopenblas0-pthread)
+  [ -e /usr/lib/x86_64-linux-gnu/libblis.so.4 ] || [ -e /usr/lib/aarch64-linux-gnu/libblis.so.4 ] || missing+=(libblis4-pthread)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "warning: cannot install ${missing[*]} (not root or no apt-get); the native backend may be unavailable"

@@ -9,7 +9,7 @@ import { ShapeError, UnsupportedModuleError, UsageError } from '../errors/index.
 import { releaseHostData, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import { finalize } from '../reduce/finalize.ts';
-import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
+import { mergePartials, releaseMerged, type MergedPartials } from '../reduce/merge.ts';
 import type { ShardPartials } from '../reduce/partials.ts';
 import { requireSupported, skipKey, unsupportedPairs, type Unsupported } from '../extensions/support.ts';
 import type { ExtensionName } from '../vocabulary.ts';
@@ -108,6 +108,7 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   const merged = mergePartials(partials);
   if (kfraFactors) addKfraFactors(net, merged, kfraFactors);
   const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: net.loss.reduction, skip });
+  releaseMerged(partials, merged);
   return { loss: merged.loss, N, results, shards: plan.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 }, skipped };
 }
 

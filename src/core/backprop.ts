@@ -17,12 +17,20 @@ import { skipKey } from '../extensions/support.ts';
 import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
+import { takeFloat64 } from '../io/host-buffers.ts';
 import { momentsOfRows, momentsOfShifted } from '../reduce/moments.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';
+
+/** A pooled float64 copy (host-buffers.ts): the run gives it back once merged. */
+function float64Copy(values: ArrayLike<number>): Float64Array {
+  const data = takeFloat64(values.length);
+  data.set(values);
+  return data;
+}
 
 function toEntry(out: Pick<RuleOutput, 'kind' | 'value'> & { form?: 'rows' | 'shifted' }, rowIndex: Int32Array, count: number): PartialEntry {
   const { kind, value } = out;
@@ -31,7 +39,7 @@ function toEntry(out: Pick<RuleOutput, 'kind' | 'value'> & { form?: 'rows' | 'sh
     const values = value.dataSync();
     const shape = value.shape.slice(1);
     const entry: PartialEntry =
-      kind === 'sum' ? { kind, shape: value.shape, data: new Float64Array(values) }
+      kind === 'sum' ? { kind, shape: value.shape, data: float64Copy(values) }
       : out.form === 'rows' ? momentsOfRows(values, count, shape)
       : momentsOfShifted(values, count, shape);
     releaseHostData(values);

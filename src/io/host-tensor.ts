@@ -1,4 +1,6 @@
 /** A tensor held on the host (outside tfjs): what files are read into and written from. */
+import { recycle } from './host-buffers.ts';
+
 export type HostDType = 'float32' | 'float64' | 'int32' | 'int64';
 
 export type HostData = Float32Array | Float64Array | Int32Array | BigInt64Array;
@@ -25,7 +27,8 @@ export function toFloat64(t: HostTensor): Float64Array {
 /**
  * Hands host data back to whoever lent it, when its consumer is done with it: the native backend
  * reads large tensors as views over its own memory, and a view returned here goes back to its
- * cache at once instead of after the next GC. A no-op for ordinary arrays (and without a lender).
+ * cache at once instead of after the next GC; an array from host-buffers.ts goes back to its pool.
+ * A no-op for ordinary arrays.
  */
 export interface HostDataLender {
   /** Whether `data` is one of the lender's views. */
@@ -41,7 +44,7 @@ export function setHostDataLender(l: HostDataLender): void {
 }
 
 export function releaseHostData(data: ArrayBufferView): void {
-  lender?.release(data);
+  if (!lender?.release(data)) recycle(data);
 }
 
 /**

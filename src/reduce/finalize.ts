@@ -7,6 +7,7 @@
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { skipKey } from '../extensions/support.ts';
+import { takeFloat32 } from '../io/host-buffers.ts';
 import { VARIANCE_MOMENTS } from '../extensions/variance/index.ts';
 import { GRAD_FIELD, SAVEFIELDS, type ExtensionName } from '../vocabulary.ts';
 import type { MergedPartials } from './merge.ts';
@@ -52,8 +53,9 @@ function entry<K extends PartialEntry['kind']>(merged: MergedPartials, key: stri
   return e as Extract<PartialEntry, { kind: K }>;
 }
 
-function asFloat32(e: SumEntry, scale = 1): HostTensor {
-  const data = new Float32Array(e.data.length);
+function asFloat32(e: Pick<SumEntry, 'data' | 'shape'>, scale = 1): HostTensor {
+  // NOTE: a plain loop: Float32Array.from with a map function costs ~50 ns per element in V8.
+  const data = takeFloat32(e.data.length);
   for (let j = 0; j < data.length; j++) data[j] = e.data[j] * scale;
   return { dtype: 'float32', shape: e.shape, data };
 }
@@ -144,7 +146,7 @@ function momentsOf(merged: MergedPartials, param: string, opts: FinalizeOptions)
 const varianceOf: Finalizer = (param, merged, opts) => {
   const e = entry(merged, `${param}.${VARIANCE_MOMENTS}`, 'moments');
   const { m2 } = momentsOf(merged, param, opts);
-  return [[SAVEFIELDS.Variance, { dtype: 'float32', shape: e.shape, data: Float32Array.from(m2, (v) => v / opts.N) }]];
+  return [[SAVEFIELDS.Variance, asFloat32({ data: m2, shape: e.shape }, 1 / opts.N)]];
 };
 
 /** [B] for biases, [B, A] for weights with A = (1/N) Σ x xᵀ. */

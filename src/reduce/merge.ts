@@ -4,6 +4,7 @@
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
+import { takeFloat64 } from '../io/host-buffers.ts';
 import { mergeMoments } from './moments.ts';
 import type { PartialEntry, ShardPartials } from './partials.ts';
 
@@ -25,9 +26,13 @@ function mergeEntry(key: string, into: PartialEntry, next: PartialEntry): Partia
   throw new BackpackError(ErrorCode.Internal, `partial '${key}' is combined from entries of kinds ${into.kind} and ${next.kind}`, false);
 }
 
-// NOTE: `new TypedArray(typedArray)` is a bulk copy; `TypedArray.from` iterates element by element.
+// NOTE: `set` is a bulk copy; `TypedArray.from` iterates element by element. Pooled (host-buffers.ts).
 const copy = (e: PartialEntry): PartialEntry => {
-  if (e.kind === 'sum' || e.kind === 'moments') return { ...e, data: new Float64Array(e.data) };
+  if (e.kind === 'sum' || e.kind === 'moments') {
+    const data = takeFloat64(e.data.length);
+    data.set(e.data);
+    return { ...e, data };
+  }
   if (e.kind === 'rows') return { ...e, index: new Int32Array(e.index), data: new Float32Array(e.data) };
   return { ...e, chunks: [...e.chunks] };
 };
@@ -89,4 +94,14 @@ export function mergePartials(shards: readonly ShardPartials[]): MergedPartials 
   const merger = new PartialsMerger();
   for (const shard of [...shards].sort((a, b) => a.shardId - b.shardId)) merger.add(shard);
   return merger.result();
+}
+
+/**
+ * Gives the float64 sums and moments of a finished merge back to the host pool (host-buffers.ts):
+ * the shards' and the merge's own. Only for a caller that owns the partials and has finalised.
+ */
+export function releaseMerged(shards: readonly ShardPartials[], merged: MergedPartials): void {
+  for (const entries of [...shards.map((s) => s.entries), merged.entries]) {
+    for (const e of Object.values(entries)) if (e.kind === 'sum' || e.kind === 'moments') releaseHostData(e.data);
+  }
 }

@@ -10,6 +10,7 @@
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { PartialEntry } from './partials.ts';
+import { takeFloat64 } from '../io/host-buffers.ts';
 
 export type MomentsEntry = Extract<PartialEntry, { kind: 'moments' }>;
 
@@ -24,7 +25,7 @@ const BLOCK = 1024;
 export function momentsOfRows(rows: ArrayLike<number>, n: number, shape: number[]): MomentsEntry {
   const width = shape.reduce((a, b) => a * b, 1);
   if (rows.length !== n * width) throw new BackpackError(ErrorCode.Internal, `moments: ${rows.length} values are not ${n} rows of ${width}`, false);
-  const data = new Float64Array(2 * width);
+  const data = takeFloat64(2 * width).fill(0);
   const mean = data.subarray(0, width);
   const m2 = data.subarray(width);
   const s1 = new Float64Array(Math.min(BLOCK, width));
@@ -54,7 +55,7 @@ export function momentsOfRows(rows: ArrayLike<number>, n: number, shape: number[
 export function momentsOfShifted(values: ArrayLike<number>, n: number, shape: number[]): MomentsEntry {
   const width = shape.reduce((a, b) => a * b, 1);
   if (values.length !== 3 * width) throw new BackpackError(ErrorCode.Internal, `moments: ${values.length} values are not 3 × ${width}`, false);
-  const data = new Float64Array(2 * width);
+  const data = takeFloat64(2 * width);
   for (let j = 0; j < width; j++) {
     const s1 = values[width + j];
     data[j] = values[j] + s1 / n;

@@ -6,7 +6,9 @@
 
 #include <cstring>
 
+#include <cctype>
 #include <cstdlib>
+#include <initializer_list>
 #include <mutex>
 #include <vector>
 
@@ -87,6 +89,14 @@ void hintBlisArch(void* h) {
 #endif
 }
 
+/** 2 for an AVX-512 kernel set, 1 for AVX2/FMA, 0 for generic code; names compared case-blind. */
+int kernelTier(std::string name, std::initializer_list<const char*> avx512, std::initializer_list<const char*> avx2) {
+  for (auto& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* n : avx512) if (name == n) return 2;
+  for (const char* n : avx2) if (name == n) return 1;
+  return 0;
+}
+
 std::string resolvedPath(void* handle, const std::string& fallback) {
   link_map* map = nullptr;
   if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name) return map->l_name;
@@ -118,16 +128,20 @@ Blas* tryLoad(const std::string& name, std::string* tried) {
       const size_t second = name.find(' ', name.find(' ') + 1);
       if (second != std::string::npos) name = name.substr(0, second);
       blas->description = name + (core ? std::string(" (") + core() + ")" : "");
+      blas->tier = kernelTier(core ? core() : "", {"skylakex", "cooperlake", "sapphirerapids"}, {"haswell", "zen"});
     } else if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "MKL_Set_Num_Threads"))) {
       set(1);
       blas->description = "Intel MKL";
+      blas->tier = 3;  // MKL picks its kernels for every x86 CPU itself.
     } else if (auto set = reinterpret_cast<void (*)(long)>(dlsym(h, "bli_thread_set_num_threads"))) {
       hintBlisArch(h);
       set(1);
       auto info = reinterpret_cast<const char* (*)()>(dlsym(h, "bli_info_get_version_str"));
       auto archId = reinterpret_cast<int (*)()>(dlsym(h, "bli_arch_query_id"));
       auto archName = reinterpret_cast<const char* (*)(int)>(dlsym(h, "bli_arch_string"));
-      blas->description = std::string("BLIS ") + (info ? info() : "") + (archId && archName ? std::string(" (") + archName(archId()) + ")" : "");
+      const std::string arch = archId && archName ? archName(archId()) : "";
+      blas->description = std::string("BLIS ") + (info ? info() : "") + (arch.empty() ? "" : " (" + arch + ")");
+      blas->tier = kernelTier(arch, {"skx", "knl", "zen4", "zen5"}, {"haswell", "zen", "zen2", "zen3"});
     } else {
       blas->description = "CBLAS";
     }
@@ -153,12 +167,23 @@ const Blas* loadBlas(std::string* error) {
     } else {
       // NOTE: oneDNN's dnnl_sgemm is fast too (AVX-512 JIT) but Debian's oneDNN 2.6 corrupts the
       // heap when a signal (e.g. the profiler's SIGPROF) interrupts it (docs/decisions.md): it is
-      // used only when BACKPACK_BLAS names it. BLIS comes before OpenBLAS: measured faster here.
-      candidates = {"libmkl_rt.so.2", "libmkl_rt.so", "libblis.so.4", "libblis.so", "libopenblas.so.0", "libopenblas.so"};
+      // used only when BACKPACK_BLAS names it.
+      candidates = {"libmkl_rt.so.2", "libmkl_rt.so"};
     }
     std::string tried;
     for (const auto& name : candidates) {
       if ((blas = tryLoad(name, &tried))) return;
+    }
+    if (!std::getenv("BACKPACK_BLAS") || !*std::getenv("BACKPACK_BLAS")) {
+      // OpenBLAS and BLIS: whichever runs the wider kernel set on this CPU, OpenBLAS on a tie. Each
+      // misses some CPUs (BLIS 0.9 runs generic code on Zen 5, an OpenBLAS environment may pin
+      // OPENBLAS_CORETYPE=Haswell on an AVX-512 machine): measured in docs/decisions.md.
+      Blas* blis = nullptr;
+      for (const char* name : {"libblis.so.4", "libblis.so"}) if (!blis) blis = tryLoad(name, &tried);
+      Blas* openblas = nullptr;
+      for (const char* name : {"libopenblas.so.0", "libopenblas.so"}) if (!openblas) openblas = tryLoad(name, &tried);
+      blas = openblas && (!blis || openblas->tier >= blis->tier) ? openblas : blis;
+      if (blas) return;
     }
     failure = std::getenv("BACKPACK_BLAS") ? "BACKPACK_BLAS could not be loaded:" + tried
                                            : "no BLAS library found (install one: apt-get install libopenblas0-pthread)";

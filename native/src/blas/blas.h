@@ -1,6 +1,6 @@
 // The one wrapper around the host GEMM library, found at run time by dlopen (never linked, never
-// hand-written): BACKPACK_BLAS=/path/lib.so (a CBLAS, or oneDNN's dnnl_sgemm), else MKL, OpenBLAS,
-// BLIS in that order (the order and its measurements: docs/decisions.md). The library's own threading is pinned to one
+// hand-written): BACKPACK_BLAS=/path/lib.so (a CBLAS, or oneDNN's dnnl_sgemm), else MKL, else
+// OpenBLAS or BLIS, whichever has the wider kernel set for this CPU (docs/decisions.md). The library's own threading is pinned to one
 // thread per call: the cpu device splits large GEMMs over its own pool, in blocks fixed by the
 // shapes alone, so results do not depend on the number of threads.
 #pragma once
@@ -19,6 +19,8 @@ class Blas {
   virtual ~Blas() = default;
   /** e.g. "OpenBLAS 0.3.21 (Haswell)". */
   std::string description;
+  /** Kernel set in use: 0 generic, 1 AVX2/FMA, 2 AVX-512, 3 MKL (chooses its own). */
+  int tier = 0;
   /** The file dlopen resolved. */
   std::string path;
 };

@@ -43,24 +43,59 @@ i64 chunkSamples(const Dims& d, i64 n) {
 
 /**
  * Unfolds samples [n0, n0 + R) of x ([n, C, S]) into U [C·K, R·P] (columns layout): element
- * (c, k) of sample r at column r·P + p.
+ * (c, k) of sample r at column r·P + p. Row by row of the output's last spatial dim, from the
+ * geometry: each output row reads one input row at a fixed offset (or padding), so its valid part
+ * is a contiguous copy for stride 1 and a strided one otherwise. (The per-element index map, the
+ * generic form in kernels/windows.h, cost as much as the GEMM on 2c2d's second convolution.)
  */
 void unfoldChunk(const ConvParams& p, const Dims& d, i64 n0, i64 R, float* U) {
-  UnfoldParams u;
-  u.w = p.w;
-  u.B = R;
-  u.C = p.C;
-  u.cb = d.P;
-  u.cc = d.K * R * d.P;
-  u.ck = R * d.P;
-  u.cp = 1;
-  u.x = p.x + n0 * p.C * d.S;
-  u.cols = U;
-  u.padValue = 0.0f;
-  for (i64 r = 0; r < R; r++)
-    for (i64 c = 0; c < p.C; c++)
-      for (i64 k = 0; k < d.K; k++)
-        for (i64 q = 0; q < d.P; q++) unfoldElem(u, r, c, k, q);
+  const WindowParams& w = p.w;
+  const int nd = w.nd, last = nd - 1;
+  const i64 L = w.out[last], inL = w.in[last], sL = w.stride[last], dL = w.dilation[last], pL = w.padLo[last];
+  i64 outer = 1;  // output rows: every output position but the last dim's
+  for (int i = 0; i < last; i++) outer *= w.out[i];
+  i64 inStride[3] = {1, 1, 1};
+  for (int i = nd - 2; i >= 0; i--) inStride[i] = inStride[i + 1] * w.in[i + 1];
+  for (i64 r = 0; r < R; r++) {
+    for (i64 c = 0; c < p.C; c++) {
+      const float* plane = p.x + ((n0 + r) * p.C + c) * d.S;
+      for (i64 k = 0; k < d.K; k++) {
+        i64 kk[3] = {0, 0, 0};
+        for (i64 rest = k, i = nd - 1; i >= 0; i--) {
+          kk[i] = rest % w.kernel[i];
+          rest /= w.kernel[i];
+        }
+        float* dst = U + (c * d.K + k) * R * d.P + r * d.P;
+        // Output columns [lo, hi) of a row read inside the input row: ol·sL + off ∈ [0, inL).
+        const i64 off = kk[last] * dL - pL;
+        const i64 lo = std::min(L, std::max<i64>(0, (-off + sL - 1) / sL));
+        const i64 hi = std::max(lo, std::min(L, inL - off > 0 ? (inL - off + sL - 1) / sL : 0));
+        for (i64 o = 0; o < outer; o++) {
+          float* row = dst + o * L;
+          i64 base = 0;
+          bool inside = true;
+          for (i64 rest = o, i = last - 1; i >= 0; i--) {
+            const i64 at = (rest % w.out[i]) * w.stride[i] - w.padLo[i] + kk[i] * w.dilation[i];
+            rest /= w.out[i];
+            inside = inside && at >= 0 && at < w.in[i];
+            base += at * inStride[i];
+          }
+          if (!inside) {
+            std::fill(row, row + L, 0.0f);
+            continue;
+          }
+          const float* src = plane + base + off;
+          std::fill(row, row + lo, 0.0f);
+          if (sL == 1) {
+            std::memcpy(row + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(float));
+          } else {
+            for (i64 ol = lo; ol < hi; ol++) row[ol] = src[ol * sL];
+          }
+          std::fill(row + hi, row + L, 0.0f);
+        }
+      }
+    }
+  }
 }
 
 /** Gathers rows [m0, m0 + R) of V ([m, O, P]) into Vc [O, R·P] (the columns layout of the outputs). */
@@ -71,24 +106,95 @@ void gatherRows(const float* V, const Dims& d, i64 O, i64 m0, i64 R, float* Vc) 
   }
 }
 
-/** Sums over samples: groups of consecutive chunks, each with a partial of `width` floats (≤ 256 MiB in all). */
+/**
+ * Sums over samples: groups of consecutive chunks, each with a partial of `width` values, added in
+ * group order. The count depends on the shapes alone (so results do not depend on the threads):
+ * at most 16 groups (parallel enough for 16 threads; more only cost memory traffic) and 64 Mi values.
+ */
 struct Groups {
   i64 chunksPerGroup, count;
 };
 
+constexpr i64 kMaxGroups = 16;
+
 Groups groupsFor(i64 chunks, i64 width) {
-  const i64 maxCount = std::max<i64>(1, (i64(64) << 20) / std::max<i64>(1, width));
+  const i64 maxCount = std::clamp<i64>((i64(64) << 20) / std::max<i64>(1, width), 1, kMaxGroups);
   const i64 per = std::max<i64>(1, (chunks + maxCount - 1) / maxCount);
   return {per, (chunks + per - 1) / per};
 }
 
+/**
+ * Zeroed partials for `count` groups × `width`, in the calling thread's scratch: reused across calls,
+ * because a fresh page costs ~10 µs on our VMs (a variance of a 784×256 Linear layer spent most of
+ * its time faulting in new partials).
+ */
+template <class T>
+T* groupPartials(i64 count, i64 width) {
+  T* partials = reinterpret_cast<T*>(threadScratch(2, count * width * i64(sizeof(T) / sizeof(float))));
+  std::fill(partials, partials + count * width, T(0));
+  return partials;
+}
+
 /** out[j] = Σ_g partials[g][j], groups in order. */
-void sumGroups(ThreadPool& pool, const std::vector<float>& partials, i64 count, i64 width, float* out) {
+void sumGroups(ThreadPool& pool, const float* partials, i64 count, i64 width, float* out) {
   pool.parallelFor(width, kGrain, [&](i64 a, i64 b) {
     for (i64 j = a; j < b; j++) {
       float acc = partials[j];
       for (i64 g = 1; g < count; g++) acc += partials[g * width + j];
       out[j] = acc;
+    }
+  });
+}
+
+/**
+ * Centred squares where each per-sample Jacobian is an outer product: one output position and a
+ * kernel of one (a Linear layer run as a convolution), groups 1. J_vn = V_vn x_nᵀ, so blocks of its
+ * rows are made directly and summed over (n, v) in order into double accumulators that stay in
+ * cache: no GEMM with k = 1, no J in memory, no per-group partials (a 784×256 layer's variance went
+ * from 86 to a few ms). Each element's sum runs over the samples in order: thread-count independent.
+ */
+void outerProductCentred(ThreadPool& pool, const ConvParams& p) {
+  const i64 O = p.O, C = p.C;
+  constexpr i64 kRows = 2;  // two rows of double sums per input width stay in L1 (784 wide: 25 KiB)
+  pool.parallelFor((O + kRows - 1) / kRows, std::max<i64>(1, kGrain / (kRows * C * p.n * p.v)), [&](i64 b0, i64 b1) {
+    double* s1 = reinterpret_cast<double*>(threadScratch(0, 4 * kRows * C));
+    double* s2 = s1 + kRows * C;
+    for (i64 b = b0; b < b1; b++) {
+      const i64 o0 = b * kRows, rows = std::min(kRows, O - o0);
+      std::fill(s1, s1 + 2 * kRows * C, 0.0);
+      for (i64 n = 0; n < p.n; n++) {
+        const float* x = p.x + n * C;
+        for (i64 v = 0; v < p.v; v++) {
+          const float* V = p.V + (v * p.n + n) * O;
+          for (i64 r = 0; r < rows; r++) {
+            const float g = V[o0 + r];
+            const float* shift = p.shift ? p.shift + (o0 + r) * C : nullptr;
+            double* a1 = s1 + r * C;
+            double* a2 = s2 + r * C;
+            // As the GEMM path makes J: the float product, then centred in double.
+            if (shift) {
+              for (i64 j = 0; j < C; j++) {
+                const double dj = static_cast<double>(g * x[j]) - static_cast<double>(shift[j]);
+                a1[j] += dj;
+                a2[j] += dj * dj;
+              }
+            } else {
+              for (i64 j = 0; j < C; j++) {
+                const double dj = static_cast<double>(g * x[j]);
+                a1[j] += dj;
+                a2[j] += dj * dj;
+              }
+            }
+          }
+        }
+      }
+      const i64 theta = O * C;
+      for (i64 r = 0; r < rows; r++) {
+        for (i64 j = 0; j < C; j++) {
+          p.y[(o0 + r) * C + j] = static_cast<float>(s1[r * C + j]);
+          p.y[theta + (o0 + r) * C + j] = static_cast<float>(s2[r * C + j]);
+        }
+      }
     }
   });
 }
@@ -157,9 +263,9 @@ void CpuDevice::convWeightGrad(const ConvParams& p) {
   const i64 chunks = (p.n + R - 1) / R;
   const i64 width = p.v * d.theta;
   const Groups gr = groupsFor(chunks, width);
-  std::vector<float> partials(static_cast<size_t>(gr.count * width), 0.0f);
+  float* partials = groupPartials<float>(gr.count, width);
   pool_.run(gr.count, [&](i64 grp) {
-    float* acc = partials.data() + grp * width;
+    float* acc = partials + grp * width;
     for (i64 c = grp * gr.chunksPerGroup; c < std::min(chunks, (grp + 1) * gr.chunksPerGroup); c++) {
       const i64 n0 = c * R, r = std::min(R, p.n - n0);
       float* U = threadScratch(0, d.CK * r * d.P);
@@ -212,12 +318,16 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
     }
     return total;
   };
+  if (mode == SquaresMode::Centred && d.P == 1 && d.K == 1 && d.S == 1 && p.G == 1) {
+    outerProductCentred(pool_, p);
+    return;
+  }
   if (mode == SquaresMode::Centred) {
     // Double partials per group of samples, added in order: y [2, θ] = Σ (J − s), Σ (J − s)².
     const Groups gr = groupsFor(p.n, 4 * d.theta);
-    std::vector<double> partials(static_cast<size_t>(gr.count * 2 * d.theta), 0.0);
+    double* partials = groupPartials<double>(gr.count, 2 * d.theta);
     pool_.run(gr.count, [&](i64 grp) {
-      double* s1 = partials.data() + grp * 2 * d.theta;
+      double* s1 = partials + grp * 2 * d.theta;
       double* s2 = s1 + d.theta;
       float* U = threadScratch(0, d.CK * d.P);
       float* J = threadScratch(1, d.theta);
@@ -244,9 +354,9 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
   }
   if (mode == SquaresMode::Sum) {
     const Groups gr = groupsFor(p.n, d.theta);
-    std::vector<float> partials(static_cast<size_t>(gr.count * d.theta), 0.0f);
+    float* partials = groupPartials<float>(gr.count, d.theta);
     pool_.run(gr.count, [&](i64 grp) {
-      for (i64 n = grp * gr.chunksPerGroup; n < std::min(p.n, (grp + 1) * gr.chunksPerGroup); n++) sample(n, partials.data() + grp * d.theta);
+      for (i64 n = grp * gr.chunksPerGroup; n < std::min(p.n, (grp + 1) * gr.chunksPerGroup); n++) sample(n, partials + grp * d.theta);
     });
     sumGroups(pool_, partials, gr.count, d.theta, p.y);
   } else if (mode == SquaresMode::Rows) {
@@ -266,9 +376,9 @@ void CpuDevice::convInputGram(const ConvParams& p) {
   const i64 chunks = (p.n + R - 1) / R;
   const i64 width = d.CK * d.CK;
   const Groups gr = groupsFor(chunks, width);
-  std::vector<float> partials(static_cast<size_t>(gr.count * width), 0.0f);
+  float* partials = groupPartials<float>(gr.count, width);
   pool_.run(gr.count, [&](i64 grp) {
-    float* acc = partials.data() + grp * width;
+    float* acc = partials + grp * width;
     for (i64 c = grp * gr.chunksPerGroup; c < std::min(chunks, (grp + 1) * gr.chunksPerGroup); c++) {
       const i64 n0 = c * R, r = std::min(R, p.n - n0);
       float* U = threadScratch(0, d.CK * r * d.P);

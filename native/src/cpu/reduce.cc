@@ -13,6 +13,28 @@
 namespace bp {
 namespace {
 
+/**
+ * acc ⊕ row[0..n): sums in eight interleaved lanes, added pairwise at the end — one chain of
+ * dependent double adds ran at a fifth of the memory's speed (2c2d's bias sums over 784 positions:
+ * 300 ms for 32 M elements). The lanes are fixed, so the order still does not depend on threads.
+ * Other ops keep the plain loop.
+ */
+template <ReduceOp OP, class T>
+typename Reducer<OP, T>::Acc runInto(typename Reducer<OP, T>::Acc acc, const T* row, i64 n) {
+  using R = Reducer<OP, T>;
+  if constexpr (OP == ReduceOp::Sum) {
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    i64 j = 0;
+    for (; j + 8 <= n; j += 8)
+      for (int l = 0; l < 8; l++) lane[l] += static_cast<double>(row[j + l]);
+    for (; j < n; j++) lane[0] += static_cast<double>(row[j]);
+    return acc + (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])));
+  } else {
+    for (i64 j = 0; j < n; j++) acc = R::step(acc, row[j]);
+    return acc;
+  }
+}
+
 template <ReduceOp OP, class T>
 void reduceTyped(ThreadPool& pool, const ReduceParams& p) {
   using R = Reducer<OP, T>;
@@ -36,7 +58,7 @@ void reduceTyped(ThreadPool& pool, const ReduceParams& p) {
         Cursor cur(red, ri, 0);
         for (i64 r = 0; r < redRows; r++, cur.next(red)) {
           const T* row = base + cur.off[0];
-          if (rs == 1) for (i64 j = 0; j < redCols; j++) acc = R::step(acc, row[j]);
+          if (rs == 1) acc = runInto<OP, T>(acc, row, redCols);
           else for (i64 j = 0; j < redCols; j++) acc = R::step(acc, row[j * rs]);
         }
         y[o] = static_cast<T>(acc);

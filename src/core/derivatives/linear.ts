@@ -8,6 +8,7 @@ import { prod } from '../../nn/geometry.ts';
 import { matMulT } from '../ops/matmul.ts';
 import { affineModule } from './affine.ts';
 import { derivedTensor } from './derived.ts';
+import { linearWeightSquares } from './linear-squares.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
 export interface LinearCfg {
@@ -78,4 +79,5 @@ export const linear: ModuleMath<'Linear', LinearCfg> = affineModule({
       return matMulT(X, X, true, false);
     },
   }),
+  paramSquares: { weight: linearWeightSquares },
 });
