@@ -12,7 +12,7 @@ import { propagateFactors, type Factor, type Factors } from './factors.ts';
 import { disposeShardState, forwardShard, type ShardRequest, type ShardState } from './forward.ts';
 import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
-import { BACKPROPS, RULES } from '../extensions/index.ts';
+import { QUANTITIES } from '../extensions/index.ts';
 import { skipKey } from '../extensions/support.ts';
 import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
@@ -90,7 +90,7 @@ const disposeFactors = (factors: Factors) => Object.values(factors).flat().forEa
 
 /** The factors at the network output, √ρ-scaled, for the backprops the quantities need. */
 function initialFactors(state: ShardState): Factors {
-  const needs = new Set(state.req.extensions.flatMap((q) => BACKPROPS[q]));
+  const needs = new Set(state.req.extensions.flatMap((q) => QUANTITIES[q].backprops));
   const f = state.acts[state.acts.length - 1];
   const root = Math.sqrt(state.rho);
   const factors: Factors = {};
@@ -119,7 +119,7 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       entries[`${key}.${GRAD_FIELD}`] = toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
       for (const q of req.extensions) {
         if (req.skip?.includes(skipKey(layer.name, q))) continue;
-        for (const out of RULES[q](p)) {
+        for (const out of QUANTITIES[q].rule(p)) {
           // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
           // statistic: reduce it to host memory once.
           if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
@@ -180,7 +180,7 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
   tf.tidy(() => {
     const f = state.acts[state.acts.length - 1];
     const inbox = new Inbox();
-    const hessianQuantities = req.extensions.filter((q) => BACKPROPS[q].includes('hessian')).join(', ');
+    const hessianQuantities = req.extensions.filter((q) => QUANTITIES[q].backprops.includes('hessian')).join(', ');
     const last = net.nodes.length - 1;
     // Gradients are sent back only to activations with parameters at or before them.
     const needed = net.nodes.reduce<boolean[]>((acc, node, j) => {

@@ -11,26 +11,7 @@ import type { Layer } from '../core/derivatives/types.ts';
 import { UnsupportedModuleError } from '../errors/index.ts';
 import type { Network } from '../nn/network.ts';
 import type { ExtensionName, ModuleKind } from '../vocabulary.ts';
-
-interface Needs {
-  /** Capabilities of the parametric layer itself. */
-  own?: Capability[];
-  /** Capabilities of every layer after it on the way to the loss. */
-  after?: Capability[];
-}
-
-const HESSIAN: Needs = { after: ['inputHessian'] };
-const KRONECKER: Needs = { own: ['kronecker'] };
-
-/** What each quantity needs of the records (a quantity missing here needs only the Jacobians every record has). */
-export const NEEDS: Partial<Record<ExtensionName, Needs>> = {
-  DiagHessian: HESSIAN,
-  BatchDiagHessian: HESSIAN,
-  HMP: HESSIAN,
-  KFAC: KRONECKER,
-  KFLR: KRONECKER,
-  KFRA: { own: ['kronecker'], after: ['jacobianStructure'] },
-};
+import { QUANTITIES } from './index.ts';
 
 export interface Unsupported {
   /** The layer's name (the prefix of its parameters, e.g. "3"). */
@@ -66,7 +47,7 @@ export function unsupportedPairs(net: Network, quantities: readonly ExtensionNam
     if (node.kind !== 'layer' || Object.keys(node.layer.params).length === 0) return;
     const layer: Layer = node.layer;
     for (const quantity of quantities) {
-      const needs = NEEDS[quantity] ?? {};
+      const needs = QUANTITIES[quantity].needs ?? {};
       const reason = needs.own?.map((c) => capabilityGap(layer, c)).find((r) => r) ?? needs.after?.map((c) => after(c)[j]).find((r) => r);
       if (reason) out.push({ layer: layer.name, module: layer.kind, quantity, reason });
     }

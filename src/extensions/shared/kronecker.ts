@@ -39,3 +39,14 @@ export function kroneckerRule(quantity: string, field: string, factorOf: (p: Par
     return out;
   };
 }
+
+/**
+ * float32 elements of one parameter's factors, for the size estimate: a weight's B [out, out] and
+ * A [in·K, in·K], a bias's B. θ[0] is the output size for Linear and ConvNd (for a transposed
+ * convolution it is c_in: an estimate of the same order).
+ */
+export function kroneckerElements(theta: number[]): number {
+  const out = theta[0];
+  const n = theta.reduce((a, b) => a * b, 1);
+  return theta.length === 1 ? out * out : out * out + (n / out) ** 2;
+}
