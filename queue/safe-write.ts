@@ -14,7 +14,7 @@ import path from 'node:path';
 import { PathPolicyError } from '../src/errors/queue-errors.ts';
 import { encodeElements } from '../src/io/elements.ts';
 import { numel, type HostTensor } from '../src/io/host-tensor.ts';
-import { isStreamed, type ResultTensor } from '../src/reduce/finalize.ts';
+import { isStreamed, type ResultTensor } from '../src/io/result-tensor.ts';
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;

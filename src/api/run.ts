@@ -8,9 +8,9 @@ import { runKfraSync } from '../core/kfra.ts';
 import { ShapeError, UnsupportedModuleError, UsageError } from '../errors/index.ts';
 import { releaseHostData, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
-import { finalize } from '../reduce/finalize.ts';
+import { finalize } from '../extensions/finalize.ts';
 import { mergePartials, releaseMerged, type MergedPartials } from '../reduce/merge.ts';
-import type { ShardPartials } from '../reduce/partials.ts';
+import type { ShardPartials } from '../core/partials.ts';
 import { requireSupported, skipKey, unsupportedPairs, type Unsupported } from '../extensions/support.ts';
 import type { ExtensionName } from '../vocabulary.ts';
 

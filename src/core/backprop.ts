@@ -18,9 +18,9 @@ import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
-import { momentsOfRows, momentsOfShifted } from '../reduce/moments.ts';
+import { momentsOfRows, momentsOfShifted } from './shard-moments.ts';
 import type { Network } from '../nn/network.ts';
-import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
+import type { PartialEntry, ShardPartials } from './partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';

@@ -12,7 +12,7 @@ import { mathOf } from './derivatives/index.ts';
 import type { Layer } from './derivatives/types.ts';
 import type { ShardState } from './forward.ts';
 import { numel } from '../io/host-tensor.ts';
-import { sumInOrder } from '../reduce/sum-in-order.ts';
+import { sumInOrder } from './sum-in-order.ts';
 
 const structureOf = (layer: Layer) => jacobianStructureOf(layer, 'KFRA');
 

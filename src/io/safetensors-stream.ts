@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { HostTensor } from './host-tensor.ts';
 import { numel } from './host-tensor.ts';
 import { encodeElements } from './elements.ts';
-import { isStreamed, type ResultTensor } from '../reduce/finalize.ts';
+import { isStreamed, type ResultTensor } from './result-tensor.ts';
 
 const ST: Record<HostTensor['dtype'], string> = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' };
 const SIZE: Record<HostTensor['dtype'], number> = { float32: 4, float64: 8, int32: 4, int64: 8 };

@@ -5,7 +5,7 @@
  */
 import type { SerializedError } from '../errors/index.ts';
 import type { ModelSpec } from '../nn/spec.ts';
-import type { PartialEntry } from '../reduce/partials.ts';
+import type { PartialEntry } from '../core/partials.ts';
 import type { BackendName, ExtensionName } from '../vocabulary.ts';
 import type { TensorRef } from './shared-tensor.ts';
 

@@ -7,10 +7,11 @@
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { takeFloat32 } from '../io/host-buffers.ts';
+import type { ResultTensor, StreamedTensor } from '../io/result-tensor.ts';
 import { GRAD_FIELD } from '../vocabulary.ts';
 import type { MergedPartials } from './merge.ts';
 import { momentsParts } from './moments.ts';
-import type { PartialEntry } from './partials.ts';
+import type { PartialEntry } from '../core/partials.ts';
 import { SpilledRows } from './row-spill.ts';
 
 export interface FinalizeOptions {
@@ -26,20 +27,6 @@ export interface FinalizeOptions {
   /** --skip-unsupported: (layer, quantity) pairs with no result (extensions/support.ts's skipKey). */
   skip?: readonly string[];
 }
-
-/**
- * A result produced piece by piece (rows read back from spill files) instead of held in memory.
- * A chunk is valid until the next is requested (the buffer is reused): consume or copy it first.
- */
-export interface StreamedTensor {
-  dtype: 'float32';
-  shape: number[];
-  chunks(): Iterable<Float32Array>;
-}
-
-export type ResultTensor = HostTensor | StreamedTensor;
-
-export const isStreamed = (t: ResultTensor): t is StreamedTensor => 'chunks' in t;
 
 /** Results of one quantity at one parameter: [key suffix after `<param>.`, tensor]. */
 export type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => [string, ResultTensor][];

@@ -16,7 +16,7 @@ import type { Batch, Dataset } from '../data/dataset.ts';
 import { UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
-import { finalize } from '../reduce/finalize.ts';
+import { finalize } from '../extensions/finalize.ts';
 import { estimateSizes } from '../nn/size-estimate.ts';
 import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
 import type { BackendName, ExtensionName } from '../vocabulary.ts';

@@ -10,7 +10,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { log } from '../cli/log.ts';
+import { log } from '../log.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { openDataset, type Dataset } from '../data/dataset.ts';

@@ -11,7 +11,7 @@ import { useBackend } from '../backends/select.ts';
 import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask, TaskPhase } from '../protocol/messages.ts';
 import { ownedHostData } from '../io/host-tensor.ts';
 import { rowsOf } from '../protocol/shared-tensor.ts';
-import type { ShardPartials } from '../reduce/partials.ts';
+import type { ShardPartials } from '../core/partials.ts';
 import { spillRows } from '../reduce/row-spill.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';

@@ -116,8 +116,9 @@ export function makeConvTranspose<K extends Kind>(dims: number): ModuleMath<K, C
     },
 
     jacobianStructure: () => ({ kind: 'shared' }),
-    // As BackPACK (hbp/conv_transposend.py): B ⊗ A approximates the curvature of the weight with its
-    // channel axes swapped, weight.transpose(0, 1) [c_out, c_in, *k], flattened as [c_out, c_in·K].
+    // As BackPACK (its extensions/secondorder/hbp/conv_transposend.py): B ⊗ A approximates the
+    // curvature of the weight with its channel axes swapped, weight.transpose(0, 1) [c_out, c_in, *k],
+    // flattened as [c_out, c_in·K].
     kronecker: (layer) =>
       layer.cfg.groups > 1
         ? { refused: 'grouped transposed convolutions (groups > 1) have no Kronecker-factored curvature: the weight is block-diagonal over groups, not one B ⊗ A' }

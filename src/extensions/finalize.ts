@@ -3,14 +3,15 @@
  * for every parameter, then what each requested quantity's record says (its `finalize`, built from
  * reduce/finalizers.ts), skipping the (layer, quantity) pairs left out by --skip-unsupported.
  */
-import { QUANTITIES } from '../extensions/index.ts';
-import { skipKey } from '../extensions/support.ts';
+import { QUANTITIES } from './index.ts';
+import { skipKey } from './support.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { GRAD_FIELD, type ExtensionName } from '../vocabulary.ts';
-import { fromSum, isStreamed, type FinalizeOptions as BaseOptions, type ResultTensor } from './finalizers.ts';
-import type { MergedPartials } from './merge.ts';
+import { isStreamed, type ResultTensor } from '../io/result-tensor.ts';
+import { fromSum, type FinalizeOptions as BaseOptions } from '../reduce/finalizers.ts';
+import type { MergedPartials } from '../reduce/merge.ts';
 
-export { isStreamed, type ResultTensor, type StreamedTensor } from './finalizers.ts';
+export { isStreamed, type ResultTensor, type StreamedTensor } from '../io/result-tensor.ts';
 
 export interface FinalizeOptions extends BaseOptions {
   extensions: ExtensionName[];
