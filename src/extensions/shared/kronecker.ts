@@ -10,7 +10,9 @@ import { tf } from '../../core/tf.ts';
 import { kroneckerOf } from '../../core/capabilities.ts';
 import type { Factor } from '../../core/factors.ts';
 import { matMulT } from '../../core/ops/matmul.ts';
-import type { ParamContext, Rule, RuleOutput } from '../types.ts';
+import { kronecker } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import type { ParamContext, Quantity, Rule, RuleOutput } from '../types.ts';
 
 /** Σ_{v,n} s sᵀ with s = S summed over everything between n and the module's output axis (its record says which). */
 export function outputFactor(p: ParamContext, f: Factor, quantity: string): tf.Tensor {
@@ -49,4 +51,20 @@ export function kroneckerElements(theta: number[]): number {
   const out = theta[0];
   const n = theta.reduce((a, b) => a * b, 1);
   return theta.length === 1 ? out * out : out * out + (n / out) ** 2;
+}
+
+/** The record of KFAC or KFLR: B from the first factor the `factor` backprop carries, A from the input. */
+export function kroneckerQuantity(name: 'KFAC' | 'KFLR', factor: 'sqrtMC' | 'sqrtExact'): Quantity {
+  const field = SAVEFIELDS[name];
+  return {
+    name,
+    savefield: field,
+    backprops: [factor],
+    rule: kroneckerRule(name, field, (p) => p.factors[factor]![0]),
+    needs: { own: ['kronecker'] },
+    finalize: kronecker(field),
+    combines: 'sum',
+    outputElements: kroneckerElements,
+    work: null,
+  };
 }
