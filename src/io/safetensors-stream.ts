@@ -4,13 +4,11 @@
  */
 import { closeSync, constants, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { HostTensor } from './host-tensor.ts';
 import { numel } from './host-tensor.ts';
-import { encodeElements } from './elements.ts';
+import { ELEM_OF, encodeElements, ITEMSIZE } from './elements.ts';
+import { ST_OF_HOST } from './safetensors.ts';
 import { isStreamed, type ResultTensor } from './result-tensor.ts';
 
-const ST: Record<HostTensor['dtype'], string> = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' };
-const SIZE: Record<HostTensor['dtype'], number> = { float32: 4, float64: 8, int32: 4, int64: 8 };
 
 /** The bytes before the data: u64 LE header length, then the JSON header (space-padded to 8 bytes). */
 export function safetensorsPrefix(tensors: Map<string, ResultTensor>, metadata?: Record<string, string>): Buffer {
@@ -18,8 +16,8 @@ export function safetensorsPrefix(tensors: Map<string, ResultTensor>, metadata?:
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of tensors) {
-    const bytes = numel(t.shape) * SIZE[t.dtype];
-    header[name] = { dtype: ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const bytes = numel(t.shape) * ITEMSIZE[ELEM_OF[t.dtype]];
+    header[name] = { dtype: ST_OF_HOST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const json = Buffer.from(JSON.stringify(header));
