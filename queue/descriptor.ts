@@ -69,6 +69,11 @@ export const descriptorSchema = z.strictObject({
   output: z.strictObject({ dir: absolutePathSchema.optional(), redis: z.boolean() }),
   ttlSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600),
   priority: z.number().int().min(0).max(MAX_PRIORITY).optional(),
+  /**
+   * A products session (src/spectrum/ over the queue, queue/spectrum-session.ts): no quantities;
+   * its 'products' records multiply the vectors of one pass with the GGN or Hessian over one shard.
+   */
+  products: z.strictObject({ curvature: z.enum(['ggn', 'hessian']) }).optional(),
 });
 export type JobDescriptor = z.infer<typeof descriptorSchema>;
 
@@ -94,6 +99,9 @@ export function checkDescriptor(raw: unknown, jobId: string, keys: QueueKeys): C
     if (loc?.kind === 'redis' && loc.key !== keys.tensor(jobId, name)) throw new QueueRecordError(`${label}: tensors.${name} points at a key that is not this job's ${name}`);
   }
   checkPlan(desc, label);
+  if (desc.products && (extensions.length > 0 || desc.batches.length !== 1 || desc.tensors.vectors || desc.subsampling || desc.output.dir)) {
+    throw new QueueRecordError(`${label}: a products session has no quantities, vectors, subsampling or output directory, and one batch`);
+  }
   checkSubsamplingInBatches(desc.subsampling, desc.batches);
   checkShardable(extensions, desc.batches);
   return { desc, spec, extensions };

@@ -102,7 +102,7 @@ const jobRef = { jobId: jobIdSchema };
 const shardIndex = z.number().int().nonnegative().max(MAX_SHARDS);
 
 /**
- * Payloads of the BullMQ jobs (names 'shard', 'reduce', 'collect'): ids and indices, never tensors.
+ * Payloads of the BullMQ jobs (names 'shard', 'reduce', 'collect', 'products'): ids and indices, never tensors.
  * A worker checks every payload against this schema, then against the job's plan (queue-job.ts).
  */
 export const queueJobDataSchema = z.discriminatedUnion('kind', [
@@ -111,6 +111,8 @@ export const queueJobDataSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('reduce'), ...jobRef, batch: shardIndex, root: z.boolean(), name: z.string().max(200).optional() }),
   /** The root of a per-batch job: writes the job's summary over its batches. */
   z.strictObject({ kind: z.literal('collect'), ...jobRef, name: z.string().max(200).optional() }),
+  /** A products session's shard of pass `pass`: C·v for that pass's vectors over the shard's samples. */
+  z.strictObject({ kind: z.literal('products'), ...jobRef, pass: shardIndex, shard: shardIndex, offset: z.number().int().nonnegative().max(MAX_SAMPLES), count: z.number().int().positive().max(MAX_SAMPLES) }),
 ]);
 export type QueueJobData = z.infer<typeof queueJobDataSchema>;
 export type QueueJobName = QueueJobData['kind'];

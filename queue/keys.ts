@@ -6,7 +6,8 @@
  *   <ns>:<id>:done            set of finished shards "<batch>:<shard>" (progress counted once)
  *   <ns>:<id>:stop            set when the job is cancelled or failed for good: shards stop
  *   <ns>:<id>:t:<name>        an uploaded tensor (header; chunks under <key>:<token>:<i>)
- *   <ns>:<id>:p:<batch>:<s>   a shard's merged partials (header written last, NX: first delivery wins)
+ *   <ns>:<id>:p:<batch>:<s>   a shard's merged partials (header written last, NX: first delivery wins);
+ *                             in a products session: pass <batch>'s float64 sums of shard <s>
  *   <ns>:<id>:r:<batch>       a batch's results.safetensors bytes
  *   <ns>:<id>:summary         the job's summary.json
  *   <ns>:<id>:blobs           set of every blob key (header and chunks) written for the job: data is
@@ -65,3 +66,6 @@ export const escapeGlob = (literal: string) => literal.replace(/[*?[\]\\]/g, (c)
 /** BullMQ job ids of a job's nodes: the root carries the job id itself. */
 export const batchJobId = (id: string, batch: number) => `${id}-b${batch}`;
 export const shardJobId = (id: string, batch: number, shard: number) => `${id}-b${batch}-s${shard}`;
+/** A products session's shard of one pass; its vectors are the session's tensor `passVectors(pass)`, its sums partial (pass, shard). */
+export const productsJobId = (id: string, pass: number, shard: number) => `${id}-p${pass}-s${shard}`;
+export const passVectors = (pass: number) => `vectors-${pass}`;

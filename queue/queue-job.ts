@@ -9,11 +9,12 @@ import type { Job } from 'bullmq';
 import { QueueRecordError } from '../src/errors/queue-errors.ts';
 import type { JobDescriptor } from './descriptor.ts';
 import { queueJobDataSchema, type QueueJobData } from './job-schema.ts';
-import { batchJobId, shardJobId } from './keys.ts';
+import { batchJobId, productsJobId, shardJobId } from './keys.ts';
 import { parseRecord } from './record.ts';
 
 const expectedId = (d: QueueJobData): string => {
   if (d.kind === 'shard') return shardJobId(d.jobId, d.batch, d.shard);
+  if (d.kind === 'products') return productsJobId(d.jobId, d.pass, d.shard);
   if (d.kind === 'reduce' && !d.root) return batchJobId(d.jobId, d.batch);
   return d.jobId;
 };
@@ -30,6 +31,15 @@ export function checkJobRecord(job: Job): QueueJobData {
 /** The record has a place in the job's plan (an existing batch and shard, the same samples). */
 export function checkInPlan(desc: JobDescriptor, d: QueueJobData): void {
   const what = `queue job ${expectedId(d)}`;
+  if ((d.kind === 'products') !== Boolean(desc.products)) {
+    throw new QueueRecordError(`${what}: a ${d.kind} record for ${desc.products ? 'a products session' : 'a job of quantities'}`);
+  }
+  if (d.kind === 'products') {
+    const s = desc.batches[0].shards[d.shard];
+    if (!s) throw new QueueRecordError(`${what}: shard ${d.shard} is not in the session's ${desc.batches[0].shards.length} shards`);
+    if (s.offset !== d.offset || s.count !== d.count) throw new QueueRecordError(`${what}: samples ${d.offset}+${d.count}, the plan has ${s.offset}+${s.count}`);
+    return;
+  }
   const several = desc.batches.length > 1;
   if (d.kind === 'collect') {
     if (!several) throw new QueueRecordError(`${what}: a collect job for a job of one batch`);

@@ -31,23 +31,39 @@ function resultMeta(key: string) {
   };
 }
 
-/** Writes the results; returns the files written. */
-export async function fetchResult(ctx: QueueContext, jobId: string, outDir: string): Promise<string[]> {
+export interface JobResults {
+  /** The job's summary (with `batches` for a per-batch job). */
+  summary: z.infer<typeof jobSummarySchema>;
+  /** Each batch's summary and results.safetensors bytes, in batch order. */
+  batches: { batch: number; summary: z.infer<typeof summarySchema>; bytes: Uint8Array }[];
+}
+
+/** A completed job's results as kept in Redis, checked. */
+export async function readJobResults(ctx: QueueContext, jobId: string): Promise<JobResults> {
   checkJobId(jobId, 'result');
   const s = await jobStatus(ctx, jobId);
   if (s.state !== 'completed') throw new JobStateError(`job ${jobId} is ${s.state}; results exist only for completed jobs${s.error ? ` (${s.error})` : ''}`);
   if (!s.resultsInRedis) throw new JobStateError(`job ${jobId} kept no results in Redis: the worker that reduced it wrote them to ${s.outputDir} (submit with "output": {"redis": true} or --wait --out to keep them in Redis)`);
   const summary = await readJsonRecord(ctx.redis, ctx.keys.summary(jobId), jobSummarySchema, `job ${jobId}: summary`);
   if (summary === undefined) throw new JobStateError(`job ${jobId}: its summary is gone from Redis (expired TTL?)`);
-  const batches = summary.batches ? summary.batches.map((b) => b.batch) : [0];
-  const written: string[] = [];
-  for (const b of batches) {
+  const batches: JobResults['batches'] = [];
+  for (const b of summary.batches ? summary.batches.map((x) => x.batch) : [0]) {
     const key = ctx.keys.result(jobId, b);
     const blob = await getArrays(ctx.redis, key, resultMeta(key));
     if (!blob) throw new JobStateError(`job ${jobId}: the results of batch ${b} are gone from Redis (expired TTL?)`);
-    const dir = summary.batches ? path.join(outDir, batchDirName(b)) : outDir;
-    await writeFileAtomic(path.join(dir, 'results.safetensors'), blob.arrays[0] as Uint8Array);
-    await writeFileAtomic(path.join(dir, 'summary.json'), json(blob.meta.summary));
+    batches.push({ batch: b, summary: blob.meta.summary, bytes: blob.arrays[0] as Uint8Array });
+  }
+  return { summary, batches };
+}
+
+/** Writes the results; returns the files written. */
+export async function fetchResult(ctx: QueueContext, jobId: string, outDir: string): Promise<string[]> {
+  const { summary, batches } = await readJobResults(ctx, jobId);
+  const written: string[] = [];
+  for (const b of batches) {
+    const dir = summary.batches ? path.join(outDir, batchDirName(b.batch)) : outDir;
+    await writeFileAtomic(path.join(dir, 'results.safetensors'), b.bytes);
+    await writeFileAtomic(path.join(dir, 'summary.json'), json(b.summary));
     written.push(path.join(dir, 'results.safetensors'), path.join(dir, 'summary.json'));
   }
   if (summary.batches) {

@@ -31,6 +31,7 @@ import { PathPolicy, type PathRoots } from './path-policy.ts';
 import { checkInPlan, checkJobRecord } from './queue-job.ts';
 import { runCollect, runReduce } from './reduce-processor.ts';
 import { runShard } from './shard-processor.ts';
+import { runProductsShard } from './products-processor.ts';
 import { WorkerContext, type StopRecord, type WorkerSettings } from './worker-context.ts';
 
 export interface QueueWorkerOptions extends WorkerSettings, PathRoots {
@@ -75,6 +76,10 @@ async function processJob(w: WorkerContext, job: Job, token: string | undefined)
     if (d.kind === 'shard') {
       await holdLockFor(w, job, token);
       return await runShard(w, await w.cache.get(d.jobId), d);
+    }
+    if (d.kind === 'products') {
+      await holdLockFor(w, job, token);
+      return await runProductsShard(w, await w.cache.get(d.jobId), d);
     }
     if (d.kind === 'reduce') return await runReduce(w, job, token, d, cd);
     return await runCollect(w, job, d, cd);

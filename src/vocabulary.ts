@@ -62,6 +62,8 @@ export type Backprop = 'sqrtExact' | 'sqrtMC' | 'hessian' | 'kfra';
 
 /** The plain gradient's savefield; always computed. */
 export const GRAD_FIELD = 'grad';
+/** The field under which a 'products' task returns each parameter's full-network C·v sums. */
+export const PRODUCTS_FIELD = 'products';
 
 /** What --backend takes: a backend, or `auto` (cuda → native → wasm, the first that works here). */
 export const BACKEND_CHOICES = ['auto', 'native', 'cuda', 'wasm', 'cpu', 'tensorflow'] as const;

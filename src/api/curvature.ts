@@ -3,10 +3,9 @@
  * H·v (Hessian) of the ρ-scaled batch loss, exact, summed over shards in float64. The block
  * (per-parameter) products are the GGNMP/HMP quantities of runBatch.
  */
-import { curvatureVectorProduct, type Curvature } from '../core/curvature-products.ts';
-import { disposeShardState, forwardShard } from '../core/forward.ts';
+import type { Curvature } from '../core/curvature-products.ts';
+import { shardCurvatureProducts } from '../core/shard-products.ts';
 import { planShards, sliceRows } from '../core/backprop.ts';
-import { tf } from '../core/tf.ts';
 import { ShapeError, UsageError } from '../errors/index.ts';
 import { numel, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
@@ -39,30 +38,15 @@ export function curvatureProducts(net: Network, inputs: HostTensor, targets: Hos
   const sums = new Map(net.paramNames.map((name) => [name, new Float64Array(V * numel(net.paramShapes[name]))]));
   const plan = planShards(N, opts.shardSize ?? N);
   plan.forEach((s, shardId) => {
-    const state = forwardShard(net, {
+    const req = {
       shardId, inputs: sliceRows(inputs, s.offset, s.count), targets: sliceRows(targets, s.offset, s.count),
       offset: s.offset, N, extensions: [], seed: opts.seed ?? 0,
-    });
-    try {
-      for (let k = 0; k < V; k++) {
-        tf.tidy(() => {
-          const v = new Map(net.paramNames.map((name) => {
-            const t = vectors.get(name)!;
-            const size = numel(net.paramShapes[name]);
-            const data = new Float32Array((t.data as Float32Array).subarray(k * size, (k + 1) * size));
-            return [name, tf.tensor(data, net.paramShapes[name])] as const;
-          }));
-          const products = curvatureVectorProduct(net, state, v, opts.curvature);
-          for (const name of net.paramNames) {
-            const size = numel(net.paramShapes[name]);
-            const got = products.get(name)!.dataSync();
-            const sum = sums.get(name)!;
-            for (let j = 0; j < size; j++) sum[k * size + j] += got[j];
-          }
-        });
-      }
-    } finally {
-      disposeShardState(state);
+    };
+    const shard = shardCurvatureProducts(net, req, vectors, V, opts.curvature);
+    for (const name of net.paramNames) {
+      const sum = sums.get(name)!;
+      const got = shard.sums.get(name)!;
+      for (let j = 0; j < sum.length; j++) sum[j] += got[j];
     }
   });
   return new Map(net.paramNames.map((name) => [name, { dtype: 'float32', shape: [V, ...net.paramShapes[name]], data: new Float32Array(sums.get(name)!) } as HostTensor]));

@@ -105,7 +105,7 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
     });
   }
   const t1 = performance.now();
-  const merged = mergePartials(partials);
+  const merged = mergePartials(partials, { adopt: true });
   if (kfraFactors) addKfraFactors(net, merged, kfraFactors);
   const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: net.loss.reduction, skip });
   releaseMerged(partials, merged);

@@ -11,6 +11,7 @@ import { registerQueueCommands } from './queue-commands.ts';
 import { runCommand } from './run-command.ts';
 import { registerSweepCommand } from './sweep-command.ts';
 import { registerReportCommand } from './report-command.ts';
+import { registerSpectrumCommand } from './spectrum-command.ts';
 
 function program(): Command {
   const cli = new Command('backpack-ts')
@@ -65,6 +66,7 @@ function program(): Command {
   registerQueueCommands(cli);
   registerSweepCommand(cli);
   registerReportCommand(cli);
+  registerSpectrumCommand(cli);
   registerImportCommand(cli);
   return cli;
 }

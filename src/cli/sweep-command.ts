@@ -3,11 +3,21 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { readSweepSpec } from '../sweep/spec.ts';
 import { runSweep, type SweepSummary } from '../sweep/run-sweep.ts';
+import { UsageError } from '../errors/index.ts';
+import { connectionFromOptions } from '../../queue/connection.ts';
+import { QueueContext } from '../../queue/context.ts';
+import { queueUnitRunner } from '../../queue/sweep-unit.ts';
 import { setLogger, stderrLogger } from './log.ts';
 import { MAX_TIMER_MS, MAX_WORKERS, nonNegativeInt } from './options.ts';
 
 export interface SweepCommandOptions {
   out?: string;
+  /** Run the units' batches as queue jobs (also when SWEEP.json has a "queue" section). */
+  queue?: boolean;
+  redis?: string;
+  redisPasswordFile?: string;
+  queueName?: string;
+  prefix?: string;
   workers?: number;
   restart?: boolean;
   quiet?: boolean;
@@ -17,7 +27,20 @@ export interface SweepCommandOptions {
 export async function sweepCommand(file: string, opts: SweepCommandOptions): Promise<SweepSummary> {
   const spec = await readSweepSpec(file);
   const out = opts.out ?? spec.options.out ?? path.join('out', `sweep-${path.basename(file).replace(/\.json$/i, '')}`);
-  const s = await runSweep(spec, { out, workers: opts.workers, restart: opts.restart, debugUnitDelayMs: opts.debugUnitDelay });
+  const onQueue = Boolean(opts.queue) || spec.queue !== undefined;
+  if (!onQueue && (opts.redis !== undefined || opts.queueName !== undefined || opts.prefix !== undefined || opts.redisPasswordFile !== undefined)) {
+    throw new UsageError('--redis, --redis-password-file, --queue-name and --prefix need --queue (or a "queue" section in the sweep file)');
+  }
+  if (onQueue && opts.workers !== undefined) throw new UsageError('--workers applies to local sweeps; on the queue, `backpack-ts worker`s compute');
+  const q = spec.queue ?? {};
+  const ctx = onQueue ? await QueueContext.open(connectionFromOptions({ redis: opts.redis ?? q.redis, queue: opts.queueName ?? q.name, prefix: opts.prefix ?? q.prefix, redisPasswordFile: opts.redisPasswordFile })) : null;
+  let s: SweepSummary;
+  try {
+    const runner = ctx ? queueUnitRunner(ctx, spec, path.resolve(out)) : undefined;
+    s = await runSweep(spec, { out, workers: opts.workers, restart: opts.restart, debugUnitDelayMs: opts.debugUnitDelay, runner });
+  } finally {
+    await ctx?.close();
+  }
   const resumed = s.skipped > 0 ? ` (${s.skipped} complete from an earlier run)` : '';
   process.stdout.write(`${s.units} units${resumed}, ${s.rows.length} rows → ${s.files.join(', ')}\n`);
   return s;
@@ -31,6 +54,11 @@ export function registerSweepCommand(cli: Command): void {
     .option('--out <dir>', 'output directory (default: options.out, else out/sweep-<name>)')
     .option('--workers <W>', 'worker threads/processes, overriding options.workers (0: in this process)', nonNegativeInt('--workers', MAX_WORKERS))
     .option('--restart', 'discard the progress in the output directory and start over')
+    .option('--queue', 'run every unit\'s batches as queue jobs for `backpack-ts worker`s; resumes from Redis and the output directory')
+    .option('--redis <url>', 'with --queue: Redis URL (default: the sweep file\'s queue.redis, $REDIS_URL, else redis://127.0.0.1:6379)')
+    .option('--redis-password-file <file>', 'with --queue: file holding the Redis password (first line); or $BACKPACK_REDIS_PASSWORD')
+    .option('--queue-name <name>', 'with --queue: queue name (default: queue.name, $BACKPACK_QUEUE, else backpack)')
+    .option('--prefix <prefix>', 'with --queue: BullMQ key prefix (default: queue.prefix, $BACKPACK_QUEUE_PREFIX, else bp)')
     .option('--quiet', 'no progress output')
     .addOption(new Option('--debug-unit-delay <ms>', 'test hook: pause inside each unit before it is committed').argParser(nonNegativeInt('--debug-unit-delay', MAX_TIMER_MS)).hideHelp())
     .action(async (file: string, opts: SweepCommandOptions) => {

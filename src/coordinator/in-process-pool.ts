@@ -6,7 +6,7 @@
 import { serializeError } from '../errors/index.ts';
 import type { TaskPhase, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { sumInOrder } from '../core/sum-in-order.ts';
-import { executeKfraGroup, executeShard } from '../worker/execute.ts';
+import { executeKfraGroup, executeProducts, executeShard } from '../worker/execute.ts';
 import type { WorkerPool } from './pool.ts';
 
 export function createInProcessPool(): WorkerPool {
@@ -17,6 +17,7 @@ export function createInProcessPool(): WorkerPool {
     if (signal.aborted) throw new Error(`task aborted: ${String(signal.reason ?? 'aborted')}`);
     try {
       if (task.type === 'shard') return { ok: true, value: await executeShard(task, onPhase) };
+      if (task.type === 'products') return { ok: true, value: await executeProducts(task, onPhase) };
       // One group holds every shard: its all-reduce is the sum of its own contributions, in shard order.
       return { ok: true, value: await executeKfraGroup(task, async (local) => sumInOrder(local), onPhase) };
     } catch (e) {

@@ -21,8 +21,13 @@ export function hashTuple(...parts: number[]): number {
   return h;
 }
 
+/** Uniform in (0, 1) for a tuple (24 bits of mantissa, never exactly 0 or 1). */
+export function uniformAt(...parts: number[]): number {
+  return ((hashTuple(...parts) >>> 8) + 0.5) / 16777216;
+}
+
 /** Well-known ids of the streams, so two users of randomness never share numbers. */
-export const STREAM = { dropout: 1, mcLoss: 2 } as const;
+export const STREAM = { dropout: 1, mcLoss: 2, spectrumProbes: 3 } as const;
 
 /**
  * `count` uniforms in (0, 1) for one sample (24 bits of mantissa, never exactly 0 or 1): u[j] mixes

@@ -58,6 +58,20 @@ export interface ShardTask {
 }
 
 /**
+ * Full-network curvature-vector products C·v_k (GGN or Hessian) summed over one shard, for the
+ * job's V stacked vectors (JobContext.vectors, [V, *θ]): the unit of work of curvature spectra and
+ * traces (src/spectrum/). The reply is a ShardResult whose entries are `<param>.products` sums
+ * [V, *θ] in float64.
+ */
+export interface ProductsTask {
+  type: 'products';
+  job: JobContext;
+  shard: ShardSpec;
+  curvature: 'ggn' | 'hessian';
+  phaseFlag?: PhaseFlag;
+}
+
+/**
  * KFRA: one worker holds a group of shards and takes part in a per-layer all-reduce with the
  * other groups through a shared-memory barrier (threads) or coordinator messages (processes).
  */
@@ -107,7 +121,7 @@ export type FaultInjection =
   | { kind: 'exit'; shardId: number; times: number; counter: SharedArrayBuffer | ArrayBuffer }
   | { kind: 'hang'; shardId: number; times: number; counter: SharedArrayBuffer | ArrayBuffer };
 
-export type WorkerTask = ShardTask | KfraGroupTask;
+export type WorkerTask = ShardTask | KfraGroupTask | ProductsTask;
 
 export interface ShardResult {
   type: 'partials';

@@ -63,6 +63,12 @@ export function concatRows(parts: Extract<PartialEntry, { kind: 'rows' }>[]): Pa
  */
 export class PartialsMerger {
   private readonly entries: Record<string, PartialEntry> = {};
+  /**
+   * `adopt`: the caller hands its shards over (nothing else reads them afterwards), so the first
+   * shard's sums become the running merge instead of being copied.
+   */
+  constructor(private readonly opts: { adopt?: boolean } = {}) {}
+
   private readonly rows: Record<string, Extract<PartialEntry, { kind: 'rows' }>[]> = {};
   private readonly seen = new Set<number>();
   private count = 0;
@@ -76,7 +82,7 @@ export class PartialsMerger {
     this.loss += shard.loss;
     for (const [key, entry] of Object.entries(shard.entries)) {
       if (entry.kind === 'rows') (this.rows[key] ??= []).push(entry);
-      else this.entries[key] = this.entries[key] ? mergeEntry(key, this.entries[key], entry) : copy(entry);
+      else this.entries[key] = this.entries[key] ? mergeEntry(key, this.entries[key], entry) : this.opts.adopt ? entry : copy(entry);
     }
   }
 
@@ -90,8 +96,8 @@ export class PartialsMerger {
   }
 }
 
-export function mergePartials(shards: readonly ShardPartials[]): MergedPartials {
-  const merger = new PartialsMerger();
+export function mergePartials(shards: readonly ShardPartials[], opts: { adopt?: boolean } = {}): MergedPartials {
+  const merger = new PartialsMerger(opts);
   for (const shard of [...shards].sort((a, b) => a.shardId - b.shardId)) merger.add(shard);
   return merger.result();
 }

@@ -6,6 +6,8 @@
  *                   across-checkpoint plots; the per-layer plots come from one unit's tensors
  *                   (the chosen unit, else the last completed one): its accumulated results when
  *                   it has them, else its first batch.
+ * Spectra (spectrum.json: eigenvalues and density) come from a sweep's spectra/<checkpoint>/ or, for
+ * a `spectrum` output directory, from its own spectrum.json (src/report/spectra.ts).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +18,8 @@ import type { SweepRow } from '../sweep/compute.ts';
 import { readUnitRows, unitDir } from '../sweep/output.ts';
 import { readManifest, readProgress, type Manifest } from '../sweep/progress.ts';
 import { ReportInputError } from './errors.ts';
+import { readSpectrum, sweepSpectra, type CheckpointSpectrum } from './spectra.ts';
+import { SPECTRUM_FILE } from '../spectrum/output.ts';
 
 export interface ReportInput {
   kind: 'run' | 'sweep';
@@ -31,6 +35,8 @@ export interface ReportInput {
   manifest: Manifest | null;
   /** Sweep units planned / completed. */
   units: { planned: number; completed: number };
+  /** Curvature spectra per checkpoint (sweep order), or the one of a spectrum directory. */
+  spectra: CheckpointSpectrum[];
 }
 
 async function readJson(file: string): Promise<Record<string, unknown> | null> {
@@ -61,10 +67,16 @@ async function loadRun(dir: string): Promise<ReportInput> {
     file = path.join(dir, 'batch-00000', 'results.safetensors');
     what = 'batch-00000/results.safetensors (the first mini-batch)';
   }
-  if (!existsSync(file)) throw new ReportInputError(`${dir}: no results.safetensors (nor batch-00000/results.safetensors); expected the output of \`backpack-ts run\` or \`backpack-ts sweep\``);
+  const spectrumFile = path.join(dir, SPECTRUM_FILE);
+  const spectra = existsSync(spectrumFile) ? [await readSpectrum(spectrumFile, String((await readJson(spectrumFile))?.weights ?? dir).split('/').pop()!.replace(/\.safetensors$/i, ''))] : [];
+  const bare = { kind: 'run' as const, dir, rows: [], checkpoints: [], manifest: null, units: { planned: 0, completed: 0 }, spectra };
+  if (!existsSync(file)) {
+    if (spectra.length > 0) return { ...bare, tensors: null, tensorsFrom: 'none: a `backpack-ts spectrum` output' };
+    throw new ReportInputError(`${dir}: no results.safetensors (nor batch-00000/results.safetensors); expected the output of \`backpack-ts run\`, \`sweep\` or \`spectrum\``);
+  }
   const summary = await readJson(path.join(path.dirname(file), 'summary.json'));
   const N = typeof summary?.N === 'number' ? `, N=${summary.N}` : '';
-  return { kind: 'run', dir, tensors: await readTensorMap(file), tensorsFrom: `${what}${N}`, rows: [], checkpoints: [], manifest: null, units: { planned: 0, completed: 0 } };
+  return { ...bare, tensors: await readTensorMap(file), tensorsFrom: `${what}${N}` };
 }
 
 async function loadSweep(dir: string, manifest: Manifest, unit?: string): Promise<ReportInput> {
@@ -85,7 +97,7 @@ async function loadSweep(dir: string, manifest: Manifest, unit?: string): Promis
     tensorsFrom = `unit ${chosen}, ${picked.what}`;
   }
   const checkpoints = [...new Map(manifest.units.map((u) => [u.checkpointIndex, u.checkpoint])).entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
-  return { kind: 'sweep', dir, tensors, tensorsFrom, rows, checkpoints, manifest, units: { planned: manifest.units.length, completed: completed.length } };
+  return { kind: 'sweep', dir, tensors, tensorsFrom, rows, checkpoints, manifest, units: { planned: manifest.units.length, completed: completed.length }, spectra: await sweepSpectra(dir, checkpoints) };
 }
 
 export async function loadResults(dir: string, opts: { unit?: string } = {}): Promise<ReportInput> {

@@ -5,6 +5,7 @@
 import { DIAGONALS, gnsSeries, layerStats, sampleNorms } from './analyze.ts';
 import type { ReportInput } from './load.ts';
 import { barChart, histogram, lineChart } from './svg.ts';
+import { spectrumPlots } from './spectrum-plots.ts';
 
 export interface Plot {
   id: string;
@@ -19,7 +20,7 @@ export interface Missing {
   why: string;
 }
 
-export const PLOT_IDS = ['layer-variance', 'layer-snr', 'sample-grad-norms', 'diag-curvature', 'gns-checkpoints'] as const;
+export const PLOT_IDS = ['layer-variance', 'layer-snr', 'sample-grad-norms', 'diag-curvature', 'gns-checkpoints', 'spectral-density', 'top-eigenvalues'] as const;
 
 export function buildPlots(input: ReportInput): { plots: Plot[]; missing: Missing[]; layers: ReturnType<typeof layerStats> } {
   const plots: Plot[] = [];
@@ -86,5 +87,6 @@ export function buildPlots(input: ReportInput): { plots: Plot[]; missing: Missin
       : 'no row holds a finite gradient noise scale: request GradientNoiseScale';
     missing.push({ id: 'gns-checkpoints', title: gTitle, why });
   }
+  spectrumPlots(input, plots, missing);
   return { plots, missing, layers };
 }

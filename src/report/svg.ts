@@ -213,3 +213,31 @@ export function histogram(f: ChartFrame, values: ArrayLike<number>): string {
     .join('');
   return frame(f, y, bars, { svg: xTicks, titleY: M.top + PH + 40 }, '');
 }
+
+export interface Curve {
+  name: string;
+  /** Increasing x, and y at each. */
+  x: number[];
+  y: number[];
+}
+
+/** Curves over a shared numeric x axis (densities): one polyline per curve, its peak as the mark. */
+export function curveChart(f: ChartFrame, curves: Curve[]): string {
+  const xs = curves.flatMap((c) => c.x).filter(Number.isFinite);
+  const ys = curves.flatMap((c) => c.y).filter(Number.isFinite);
+  const y = scale(ys, false, M.top + PH, M.top, true);
+  const x = scale(xs, false, M.left, M.left + PW, false);
+  const body = curves
+    .map((c, k) => {
+      const color = COLORS[k % COLORS.length];
+      const points = c.x.map((xv, i) => (Number.isFinite(xv) && Number.isFinite(c.y[i]) ? `${x.at(xv).toFixed(1)},${y.at(c.y[i]).toFixed(1)}` : '')).filter(Boolean);
+      const peak = c.y.reduce((best, v, i) => (v > c.y[best] ? i : best), 0);
+      const mark = c.y.length ? `<circle class="mark" cx="${x.at(c.x[peak]).toFixed(1)}" cy="${y.at(c.y[peak]).toFixed(1)}" r="3" fill="${color}"><title>${esc(`${c.name}: peak ${fmtNum(c.y[peak])} at ${fmtNum(c.x[peak])}`)}</title></circle>` : '';
+      return `<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="1.5"/>${mark}`;
+    })
+    .join('');
+  const xTicks = x.ticks
+    .map((t) => `<text x="${x.at(t).toFixed(1)}" y="${M.top + PH + 16}" text-anchor="middle" font-size="11">${esc(fmtNum(t))}</text>`)
+    .join('');
+  return frame(f, y, body, { svg: xTicks, titleY: M.top + PH + 40 }, legendOf(curves.map((c) => ({ name: c.name, values: [] })), f.legend));
+}

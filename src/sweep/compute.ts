@@ -71,7 +71,7 @@ export function passSize(size: number, batchSize: number, o: Pick<SweepOptions, 
 }
 
 /** Per-sample rows held over a whole pass, sized by the one estimate (nn/size-estimate.ts). */
-function checkRowBytes(env: UnitEnv, N: number, label: string): void {
+export function checkRowBytes(env: UnitEnv, N: number, label: string): void {
   const { outputs } = estimateSizes(env.net.spec, { extensions: env.quantities, N, mcSamples: env.options.mcSamples });
   for (const o of outputs) {
     const bytes = N * o.perSample;
@@ -110,40 +110,56 @@ function batchResult(b: Batch, env: UnitEnv): Promise<RunResult> | RunResult {
   return runBatch(env.net, b.inputs, b.targets, { ...settings, shardSize: settings.shardSize ?? b.indices.length });
 }
 
-export async function computeUnit(unit: SweepUnit, ds: Dataset, env: UnitEnv): Promise<UnitOutput> {
+/** What a unit computed: each batch's own result (modes batches/both) and the pass's accumulated one. */
+export interface UnitResults {
+  perBatch: { k: number; start: number; result: Pick<RunResult, 'N' | 'loss' | 'results'> }[];
+  accumulated: { loss: number; results: Map<string, HostTensor> } | null;
+}
+
+/** A unit's rows and tensors from its results, whoever computed them (this pool, or the queue: queue/sweep-unit.ts). */
+export function unitOutput(unit: SweepUnit, env: Pick<UnitEnv, 'net' | 'quantities' | 'options'>, r: UnitResults, batches: number, N: number): UnitOutput {
   const o = env.options;
-  const { batches, N } = passSize(ds.size, unit.batchSize, o);
-  if (batches === 0) throw new UsageError(`${unit.id}: dataset '${unit.datasetName}' has ${ds.size} rows, fewer than one batch of ${unit.batchSize} (dropLast)`);
-  const accumulate = o.mode !== 'batches';
-  if (accumulate) checkRowBytes(env, N, unit.id);
   const base = { unit: unit.id, checkpoint: unit.checkpoint.name, checkpoint_index: unit.checkpointIndex, dataset: unit.datasetName, batch_size: unit.batchSize };
-  const summary = (r: Map<string, HostTensor>, loss: number) => summarize(r, loss, env.net.paramNames, env.quantities, o.topK);
+  const summary = (t: Map<string, HostTensor>, loss: number) => summarize(t, loss, env.net.paramNames, env.quantities, o.topK);
   const rows: SweepRow[] = [];
   const tensors = new Map<string, HostTensor>();
+  for (const { k, start, result } of r.perBatch) {
+    rows.push({ ...base, batch: k, samples: result.N, first_sample: start, ...summary(result.results, result.loss) });
+  }
+  if (r.accumulated) {
+    rows.push({ ...base, batch: 'all', samples: N, first_sample: 0, ...summary(r.accumulated.results, r.accumulated.loss) });
+    // Accumulated tensors first: a unit's file then reads like a `run` output followed by its batches.
+    if (o.tensors) for (const [key, t] of r.accumulated.results) tensors.set(key, t);
+  }
+  if (o.tensors) for (const { k, result } of r.perBatch) for (const [key, t] of result.results) tensors.set(`${batchPrefix(k)}${key}`, t);
+  return { rows, tensors, batches, N };
+}
+
+/** Batches of the pass and its size, refusing a pass of no batch. */
+export function unitPass(unit: SweepUnit, ds: Dataset, o: SweepOptions): { batches: number; N: number } {
+  const pass = passSize(ds.size, unit.batchSize, o);
+  if (pass.batches === 0) throw new UsageError(`${unit.id}: dataset '${unit.datasetName}' has ${ds.size} rows, fewer than one batch of ${unit.batchSize} (dropLast)`);
+  return pass;
+}
+
+export async function computeUnit(unit: SweepUnit, ds: Dataset, env: UnitEnv): Promise<UnitOutput> {
+  const o = env.options;
+  const { batches, N } = unitPass(unit, ds, o);
+  const accumulate = o.mode !== 'batches';
+  if (accumulate) checkRowBytes(env, N, unit.id);
+  const r: UnitResults = { perBatch: [], accumulated: null };
   const acc = accumulate ? new PartialsAccumulator() : null;
   let k = 0;
   for await (const b of ds.batches({ batchSize: unit.batchSize, shuffle: o.shuffle, seed: o.seed, dropLast: o.dropLast })) {
     if (k >= batches) break;
     const start = k * unit.batchSize;
-    if (o.mode !== 'accumulate') {
-      const r = await batchResult(b, env);
-      rows.push({ ...base, batch: k, samples: r.N, first_sample: start, ...summary(r.results, r.loss) });
-      if (o.tensors) for (const [key, t] of r.results) tensors.set(`${batchPrefix(k)}${key}`, t);
-    }
+    if (o.mode !== 'accumulate') r.perBatch.push({ k, start, result: await batchResult(b, env) });
     if (acc) acc.add(await slicePartials(b, start, N, env));
     k++;
   }
   if (acc) {
     const merged = acc.result();
-    const results = finalize(merged, { N, paramNames: env.net.paramNames, extensions: env.quantities, reduction: env.net.loss.reduction });
-    rows.push({ ...base, batch: 'all', samples: N, first_sample: 0, ...summary(results, merged.loss) });
-    // Accumulated tensors first: a unit's file then reads like a `run` output followed by its batches.
-    if (o.tensors) {
-      const batchTensors = [...tensors];
-      tensors.clear();
-      for (const [key, t] of results) tensors.set(key, t);
-      for (const [key, t] of batchTensors) tensors.set(key, t);
-    }
+    r.accumulated = { loss: merged.loss, results: finalize(merged, { N, paramNames: env.net.paramNames, extensions: env.quantities, reduction: env.net.loss.reduction }) };
   }
-  return { rows, tensors, batches, N };
+  return unitOutput(unit, env, r, batches, N);
 }

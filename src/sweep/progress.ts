@@ -52,7 +52,7 @@ async function fileStamp(file: string): Promise<{ size: number; mtimeMs: number 
  * Everything that changes a sweep's numbers. Files are identified by path, size and mtime (not
  * content: checkpoints can be large), so a regenerated checkpoint makes the old progress unusable.
  */
-export async function sweepIdentity(spec: SweepSpec, workers: number): Promise<Record<string, unknown>> {
+export async function sweepIdentity(spec: SweepSpec, plan: string): Promise<Record<string, unknown>> {
   const o = spec.options;
   return {
     model: createHash('sha1').update(JSON.stringify(spec.model)).digest('hex').slice(0, 16),
@@ -60,11 +60,12 @@ export async function sweepIdentity(spec: SweepSpec, workers: number): Promise<R
     batchSizes: spec.batchSizes,
     datasets: await Promise.all(spec.datasets.map(async (d) => ({ ...d, file: typeof d.path === 'string' ? await fileStamp(d.path) : null }))),
     quantities: spec.quantities,
+    ...(spec.spectrum ? { spectrum: spec.spectrum } : {}),
     settings: {
       backend: o.backend, seed: o.seed, mcSamples: o.mcSamples, shuffle: o.shuffle, dropLast: o.dropLast, maxBatches: o.maxBatches ?? null,
       mode: o.mode, topK: o.topK, tensors: o.tensors,
-      // The shard plan fixes the float summation order: with no shardSize it follows the worker count.
-      shards: o.shardSize ?? `even split over ${workers} worker(s)`,
+      // The shard plan fixes the float summation order: with no shardSize it follows the workers (or the queue's default).
+      shards: o.shardSize ?? plan,
     },
   };
 }

@@ -7,6 +7,7 @@
  *   const spec = await readSweepSpec('sweep.json');
  *   const s = await runSweep(spec, { out: 'out/sweep' });     // s.rows: one per (unit, batch)
  */
+import { existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -18,14 +19,16 @@ import { ShapeError, TensorFileError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { readTensorMap } from '../io/tensor-file.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
-import { computeUnit, type SweepRow } from './compute.ts';
+import { computeUnit, type SweepRow, type UnitEnv, type UnitOutput } from './compute.ts';
 import { SweepSpecError } from './errors.ts';
 import { removeStaleTemporaries, UNITS_DIR, writeCombined, writeUnit } from './output.ts';
 import { planUnits, type SweepUnit } from './plan.ts';
 import {
   appendProgress, checkSameSweep, lockOut, manifestOf, MANIFEST_FILE, PROGRESS_FILE, readManifest, readProgress, sweepIdentity, writeFileAtomic,
 } from './progress.ts';
-import type { SweepSpec } from './spec.ts';
+import type { Checkpoint, SweepSpec } from './spec.ts';
+import { computeSpectra, spectrumFileOf } from './spectra.ts';
+import { SPECTRA_DIR } from '../spectrum/output.ts';
 
 export interface SweepRunOptions {
   /** Output directory (default: the spec's options.out, else out/sweep). */
@@ -38,6 +41,16 @@ export interface SweepRunOptions {
   onUnit?: (e: { unit: SweepUnit; done: number; total: number; ms: number; rows: number }) => void;
   /** Test hook: pause inside each unit, after its files are written and before they are committed. */
   debugUnitDelayMs?: number;
+  /**
+   * Computes units somewhere else than on a local pool (the queue: queue/sweep-unit.ts); no local
+   * pool is started then. `plan` names its shard plan when options.shardSize does not.
+   */
+  runner?: UnitRunner;
+}
+
+export interface UnitRunner {
+  compute(unit: SweepUnit, ds: Dataset, env: UnitEnv): Promise<UnitOutput>;
+  plan: string;
 }
 
 export interface SweepSummary {
@@ -77,11 +90,12 @@ async function checkCheckpointFiles(spec: SweepSpec): Promise<void> {
 }
 
 /** Prepares OUT for this sweep: refuses another sweep's progress, or discards it with `restart`. */
-async function prepareOut(out: string, spec: SweepSpec, units: SweepUnit[], workers: number, restart: boolean): Promise<Set<string>> {
-  const identity = await sweepIdentity(spec, workers);
+async function prepareOut(out: string, spec: SweepSpec, units: SweepUnit[], plan: string, restart: boolean): Promise<Set<string>> {
+  const identity = await sweepIdentity(spec, plan);
   const old = await readManifest(out);
   if (restart) {
-    for (const f of [PROGRESS_FILE, 'rows.jsonl', 'rows.csv', 'summary.json', UNITS_DIR]) await rm(path.join(out, f), { recursive: true, force: true });
+    // queue-jobs.json and .queue-data: a queue sweep's job ids and pass data (queue/sweep-unit.ts).
+    for (const f of [PROGRESS_FILE, 'rows.jsonl', 'rows.csv', 'summary.json', UNITS_DIR, 'queue-jobs.json', '.queue-data', SPECTRA_DIR]) await rm(path.join(out, f), { recursive: true, force: true });
   } else if (old) {
     checkSameSweep(out, old, identity);
   }
@@ -104,24 +118,30 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
   let pool = null;
   // The current checkpoint's weights and network (units of one checkpoint are consecutive).
   const cache: { loaded: { path: string; weights: Map<string, HostTensor>; net: Network } | null } = { loaded: null };
+  const load = async (c: Checkpoint) => {
+    if (cache.loaded?.path !== c.path) {
+      if (cache.loaded) disposeNetwork(cache.loaded.net);
+      cache.loaded = null;
+      const weights = await readTensorMap(c.path);
+      cache.loaded = { path: c.path, weights, net: buildNetwork(spec.model, weights) };
+    }
+    return cache.loaded;
+  };
   try {
-    const done = await prepareOut(out, spec, units, workers, opts.restart ?? false);
+    const plan = opts.runner?.plan ?? `even split over ${workers} worker(s)`;
+    const done = await prepareOut(out, spec, units, plan, opts.restart ?? false);
     const skipped = done.size;
     if (skipped > 0) log.info(`resuming ${out}: ${skipped} of ${units.length} units already complete`);
-    pool = workers > 0 && done.size < units.length ? createPool(o.pool, workers) : null;
+    const spectraDone = !spec.spectrum || spec.checkpoints.every((c) => existsSync(spectrumFileOf(out, c.name)));
+    pool = !opts.runner && workers > 0 && (done.size < units.length || !spectraDone) ? createPool(o.pool, workers) : null;
     let computed = 0;
     for (const unit of units) {
       if (done.has(unit.id)) continue;
       const t0 = performance.now();
-      if (cache.loaded?.path !== unit.checkpoint.path) {
-        if (cache.loaded) disposeNetwork(cache.loaded.net);
-        cache.loaded = null;
-        const weights = await readTensorMap(unit.checkpoint.path);
-        cache.loaded = { path: unit.checkpoint.path, weights, net: buildNetwork(spec.model, weights) };
-      }
-      const loaded = cache.loaded;
+      const loaded = await load(unit.checkpoint);
       const ds = datasets[unit.datasetIndex];
-      const result = await computeUnit(unit, ds, { net: loaded.net, weights: loaded.weights, pool, backend, quantities: spec.quantities, options: o });
+      const env: UnitEnv = { net: loaded.net, weights: loaded.weights, pool, backend, quantities: spec.quantities, options: o };
+      const result = await (opts.runner ? opts.runner.compute(unit, ds, env) : computeUnit(unit, ds, env));
       await writeUnit(out, unit, result, opts.debugUnitDelayMs);
       const ms = performance.now() - t0;
       await appendProgress(out, { unit: unit.id, rows: result.rows.length, ms: Math.round(ms), finishedAt: new Date().toISOString() });
@@ -131,6 +151,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
       log.info(`unit ${done.size}/${units.length} ${unit.id}: ${result.batches} batch(es), N=${result.N}, ${ms.toFixed(0)} ms`);
       opts.onUnit?.({ unit, done: done.size, total: units.length, ms, rows: result.rows.length });
     }
+    await computeSpectra(spec, { out, datasets, pool, backend, load });
     const rows = await writeCombined(out, units, done, o.format);
     const files = o.format.map((f) => path.join(out, `rows.${f}`));
     await writeFileAtomic(path.join(out, 'summary.json'), `${JSON.stringify({ units: units.length, rows: rows.length, files: o.format.map((f) => `rows.${f}`), quantities: spec.quantities, mode: o.mode }, null, 2)}\n`);

@@ -8,7 +8,9 @@
  *   "datasets": ["data/inputs.npy", { "path": "data/mnist", "split": "test", "normalize": "unit" }],
  *   "quantities": ["Variance", "BatchL2Grad", "GradientNoiseScale"] | "Variance,BatchL2Grad",
  *   "options": { "backend", "workers", "pool", "seed", "mcSamples", "shuffle", "dropLast", "maxBatches",
- *                "mode", "shardSize", "topK", "out", "format", "tensors" }
+ *                "mode", "shardSize", "topK", "out", "format", "tensors" },
+ *   "spectrum": { "curvature", "topK", "probes", "steps", "dataset", "maxSamples", "shardSize" }   optional (docs/spectrum.md)
+ *   "queue": { "redis", "name", "prefix", "ttlSeconds" }     optional: run on the queue (docs/sweeps-on-the-queue.md)
  * }
  *
  * A dataset entry is anything openDataset() takes (src/data/dataset.ts): its own options are
@@ -74,6 +76,33 @@ export const sweepFileSchema = z.strictObject({
   datasets: z.array(datasetEntry).min(1),
   quantities: z.union([z.string(), z.array(z.string())]).default([]),
   options: optionsSchema.prefault({}),
+  /**
+   * Run the units' batches as queue jobs for `backpack-ts worker`s (as `sweep --queue`): the Redis
+   * URL, queue name and key prefix (defaults as for the queue commands; passwords from the
+   * environment, never from this file), and how long a unit's job is kept in Redis.
+   */
+  /**
+   * Per checkpoint: the curvature spectrum over one dataset (its rows in file order, or the first
+   * maxSamples), written to spectra/<checkpoint>/spectrum.json and drawn by `report`.
+   */
+  spectrum: z.strictObject({
+    curvature: z.enum(['ggn', 'hessian']).default('ggn'),
+    /** Largest eigenvalues (Lanczos; 0: none). */
+    topK: nonNegInt.default(5),
+    /** SLQ probes for the density (0: none) and Lanczos steps per probe. */
+    probes: nonNegInt.default(5),
+    steps: posInt.default(40),
+    /** Index into datasets. */
+    dataset: nonNegInt.default(0),
+    maxSamples: posInt.optional(),
+    shardSize: posInt.default(32),
+  }).optional(),
+  queue: z.strictObject({
+    redis: z.string().min(1).optional(),
+    name: z.string().min(1).optional(),
+    prefix: z.string().min(1).optional(),
+    ttlSeconds: posInt.optional(),
+  }).optional(),
 });
 
 export type SweepOptions = Omit<z.output<typeof optionsSchema>, 'format'> & { format: RowFormat[] };
@@ -93,6 +122,19 @@ export interface SweepSpec {
   datasets: DatasetOptions[];
   quantities: ExtensionName[];
   options: SweepOptions & { backend: BackendName };
+  /** Present when SWEEP.json asks for the queue. */
+  queue?: SweepQueueSettings;
+  /** Present when SWEEP.json asks for a spectrum per checkpoint. */
+  spectrum?: SweepSpectrumSettings;
+}
+
+export type SweepSpectrumSettings = NonNullable<z.output<typeof sweepFileSchema>['spectrum']>;
+
+export interface SweepQueueSettings {
+  redis?: string;
+  name?: string;
+  prefix?: string;
+  ttlSeconds?: number;
 }
 
 /** Names the JSON path of each issue, e.g. `options.maxBatches: Too small: expected number to be >0`. */
@@ -143,6 +185,8 @@ export async function parseSweepSpec(raw: unknown, baseDir: string, label = 'swe
   if (quantities.includes('KFRA') && f.options.mode !== 'batches') {
     throw new SweepSpecError(`${label}: quantities: KFRA averages over the whole batch at every layer and cannot be accumulated over batches; use options.mode "batches"`);
   }
+  if (f.spectrum && f.spectrum.dataset >= f.datasets.length) throw new SweepSpecError(`${label}: spectrum.dataset: ${f.spectrum.dataset} is not an index into the ${f.datasets.length} datasets`);
+  if (f.spectrum && f.spectrum.topK === 0 && f.spectrum.probes === 0) throw new SweepSpecError(`${label}: spectrum: nothing to compute (topK and probes are both 0)`);
   const format = [...new Set(Array.isArray(f.options.format) ? f.options.format : [f.options.format])];
   return {
     model,
@@ -152,6 +196,8 @@ export async function parseSweepSpec(raw: unknown, baseDir: string, label = 'swe
     datasets: f.datasets.map((d) => resolveDataset(d, baseDir)),
     quantities,
     options: { ...f.options, format, out: f.options.out === undefined ? undefined : at(f.options.out) },
+    ...(f.queue ? { queue: f.queue } : {}),
+    ...(f.spectrum ? { spectrum: f.spectrum } : {}),
   };
 }
 

@@ -7,8 +7,11 @@
 import { backwardShard, computeShard } from '../core/backprop.ts';
 import { disposeShardState, forwardShard, type ShardRequest } from '../core/forward.ts';
 import { runKfraAsync } from '../core/kfra.ts';
+import { shardCurvatureProducts } from '../core/shard-products.ts';
+import { UsageError } from '../errors/index.ts';
+import { PRODUCTS_FIELD } from '../vocabulary.ts';
 import { useBackend } from '../backends/select.ts';
-import type { GroupResult, JobContext, KfraGroupTask, ShardResult, ShardSpec, ShardTask, TaskPhase } from '../protocol/messages.ts';
+import type { GroupResult, JobContext, KfraGroupTask, ProductsTask, ShardResult, ShardSpec, ShardTask, TaskPhase } from '../protocol/messages.ts';
 import { ownedHostData } from '../io/host-tensor.ts';
 import { rowsOf } from '../protocol/shared-tensor.ts';
 import type { ShardPartials } from '../core/partials.ts';
@@ -67,6 +70,22 @@ export async function executeShard(task: ShardTask, onPhase: (phase: TaskPhase) 
   const net = modelFor(task.job);
   const p = computeShard(net, request(task.job, task.shard));
   return { type: 'partials', ...handOver(p, task.job), workerId };
+}
+
+/** Full-network curvature-vector products over one shard (a ProductsTask): float64 sums [V, *θ] per parameter. */
+export async function executeProducts(task: ProductsTask, onPhase: (phase: TaskPhase) => void = () => {}): Promise<ShardResult> {
+  onPhase('received');
+  await useBackend(task.job.backend, { threads: task.job.threads });
+  onPhase('started');
+  collectDropped();
+  const net = modelFor(task.job);
+  const req = request(task.job, task.shard);
+  if (!req.vectors) throw new UsageError('a products task needs vectors');
+  const V = req.vectors.get(net.paramNames[0])?.shape[0] ?? 0;
+  const { loss, sums } = shardCurvatureProducts(net, req, req.vectors, V, task.curvature);
+  const entries: ShardResult['entries'] = {};
+  for (const name of net.paramNames) entries[`${name}.${PRODUCTS_FIELD}`] = { kind: 'sum', shape: [V, ...net.paramShapes[name]], data: sums.get(name)! };
+  return { type: 'partials', shardId: task.shard.shardId, offset: task.shard.offset, count: task.shard.count, loss, entries, workerId };
 }
 
 /**

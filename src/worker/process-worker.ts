@@ -7,7 +7,7 @@ import path from 'node:path';
 import { serializeError } from '../errors/index.ts';
 import type { ChildMessage, GroupResult, ParentMessage, ShardResult, TaskPhase, WorkerReply } from '../protocol/messages.ts';
 import { packEntries, removeShmDir, shmDir } from '../protocol/shm-transport.ts';
-import { executeKfraGroup, executeShard } from './execute.ts';
+import { executeKfraGroup, executeProducts, executeShard } from './execute.ts';
 import { dropped } from './release-memory.ts';
 
 function dataBytes(value: ShardResult | GroupResult): number {
@@ -38,6 +38,8 @@ async function handle(taskId: number, m: Extract<ParentMessage, { type: 'task' }
     const phase = (p: TaskPhase) => send({ type: 'phase', taskId, phase: p });
     if (task.type === 'shard') {
       value = await executeShard(task, phase);
+    } else if (task.type === 'products') {
+      value = await executeProducts(task, phase);
     } else {
       let round = 0;
       const barrier = task.barrier;

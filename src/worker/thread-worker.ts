@@ -6,7 +6,7 @@
 import { serializeError } from '../errors/index.ts';
 import type { PhaseFlag, TaskPhase, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { sharedAllReduce } from './barrier.ts';
-import { executeKfraGroup, executeShard } from './execute.ts';
+import { executeKfraGroup, executeProducts, executeShard } from './execute.ts';
 import { movable } from './transfer.ts';
 
 /** Sets the task's phase flag (see PhaseFlag) and wakes the coordinator waiting on it. */
@@ -22,6 +22,7 @@ function signalPhase(flag: PhaseFlag | undefined): (phase: TaskPhase) => void {
 async function reply(task: WorkerTask): Promise<WorkerReply> {
   try {
     if (task.type === 'shard') return { ok: true, value: await executeShard(task, signalPhase(task.phaseFlag)) };
+    if (task.type === 'products') return { ok: true, value: await executeProducts(task, signalPhase(task.phaseFlag)) };
     if (task.barrier.kind !== 'shared-memory') throw new Error('thread workers take shared-memory barriers');
     const reduce = sharedAllReduce(task.barrier, task.group);
     return { ok: true, value: await executeKfraGroup(task, async (local) => reduce(local), signalPhase(task.phaseFlag)) };

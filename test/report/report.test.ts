@@ -1,6 +1,7 @@
 /**
- * `backpack-ts report` on run and sweep directories: which plots appear (only those whose data
- * exists), the note listing the missing ones, the numbers behind the per-layer plots, a page with
+ * `backpack-ts report` on run, sweep and spectrum directories: which plots appear (only those whose
+ * data exists), the note listing the missing ones, the spectra per checkpoint (equal to `backpack-ts
+ * spectrum`'s), the numbers behind the per-layer plots, a page with
  * no external references, the SVG files, and the errors.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setLogger } from '../../src/cli/log.ts';
 import { readTensorMap } from '../../src/io/tensor-file.ts';
 import { layerStats } from '../../src/report/analyze.ts';
+import { fmtNum } from '../../src/report/svg.ts';
 import { PLOT_IDS, writeReport } from '../../src/report/index.ts';
 import { readSweepSpec, runSweep } from '../../src/sweep/index.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -28,7 +30,10 @@ async function runDir(name: string, extensions: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const file = await exampleSweep(tmp.dir, { quantities: ['Variance', 'BatchL2Grad', 'GradientNoiseScale', 'DiagGGNMC'], options: { workers: 0, mode: 'both' } }, 96);
+  const file = await exampleSweep(tmp.dir, {
+    quantities: ['Variance', 'BatchL2Grad', 'GradientNoiseScale', 'DiagGGNMC'], options: { workers: 0, mode: 'both' },
+    spectrum: { topK: 3, probes: 2, steps: 10, maxSamples: 48, shardSize: 16 },
+  }, 96);
   sweepOut = (await runSweep(await readSweepSpec(file))).out;
 });
 afterAll(() => tmp.cleanup());
@@ -71,6 +76,28 @@ describe('report', () => {
     for (const l of layers) expect(l.snr).toBeCloseTo(l.gradSq / l.varianceSum!, 12);
   });
 
+  it('spectra per checkpoint: one density curve each, λ1…λ3 across checkpoints, the numbers of `backpack-ts spectrum`', async () => {
+    const html = readFileSync(path.join(sweepOut, 'report', 'index.html'), 'utf8');
+    const plot = (id: string) => {
+      const from = html.slice(html.indexOf(`data-plot="${id}"`));
+      return from.slice(0, from.indexOf('</svg>'));
+    };
+    expect(plot('spectral-density').match(/<polyline /g)).toHaveLength(2);
+    expect(plot('top-eigenvalues').match(/<circle class="mark"/g)).toHaveLength(3 * 2);
+    // The sweep's spectrum of step-40 is the CLI's, bit for bit (same data rows, shards, seed).
+    const cli = await runCli(['spectrum', '--model', at('model.json'), '--weights', at('checkpoints', 'step-40.safetensors'), '--data', at('data', 'inputs.npy'), '--max-samples', '48',
+      '--top-k', '3', '--density', '--probes', '2', '--steps', '10', '--shard-size', '16', '--backend', 'wasm', '--workers', '0', '--out', at('spectrum-cli'), '--quiet']);
+    expect(cli.code, cli.stderr).toBe(0);
+    const fromCli = JSON.parse(readFileSync(at('spectrum-cli', 'spectrum.json'), 'utf8'));
+    const fromSweep = JSON.parse(readFileSync(path.join(sweepOut, 'spectra', 'step-40', 'spectrum.json'), 'utf8'));
+    expect(fromSweep.eigenvalues).toEqual(fromCli.eigenvalues);
+    expect(fromSweep.density).toEqual(fromCli.density);
+    expect(plot('top-eigenvalues')).toContain(`λ1, step-40: ${fmtNum(fromCli.eigenvalues.top[0].value)}`);
+    // A spectrum output directory alone: its density and eigenvalues, nothing else.
+    const r = await writeReport(at('spectrum-cli'), { png: 'no' });
+    expect(r.plots).toEqual(['spectral-density', 'top-eigenvalues']);
+  });
+
   it('--unit picks the tensors of another unit', async () => {
     const r = await runCli(['report', sweepOut, '--unit', 'step-0--b16--blobs', '--out', at('report-unit'), '--png', 'no']);
     expect(r.code, r.stderr).toBe(0);
@@ -87,8 +114,9 @@ describe('report', () => {
     expect(r.stdout).toContain('4 plots (layer-variance, layer-snr, sample-grad-norms, diag-curvature), 4 SVG');
     const html = readFileSync(path.join(out, 'report', 'index.html'), 'utf8');
     expect(plotsIn(html)).toEqual(['layer-variance', 'layer-snr', 'sample-grad-norms', 'diag-curvature']);
-    expect(missingIn(html)).toEqual(['gns-checkpoints']);
+    expect(missingIn(html)).toEqual(['gns-checkpoints', 'spectral-density', 'top-eigenvalues']);
     expect(html).toContain('a run directory holds one checkpoint; pass a sweep directory');
+    expect(html).toContain('no spectra: add a &quot;spectrum&quot; section to SWEEP.json');
     // Two diagonals → two bar series (and a legend) in the curvature plot.
     const diag = html.slice(html.indexOf('data-plot="diag-curvature"'));
     expect(diag.slice(0, diag.indexOf('</svg>')).match(/<rect class="mark"/g)).toHaveLength(2 * 2);
@@ -133,6 +161,6 @@ describe('report', () => {
     expect(r.stderr).toMatch(/RasterizerUnavailableError: cannot write PNGs: no Chromium at .*no-chromium/);
     r = await runCli(['report', sweepOut, '--png', 'auto', '--chromium', at('no-chromium'), '--out', at('report-auto')]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/5 SVG \(no PNG: no Chromium at /);
+    expect(r.stdout).toMatch(/7 SVG \(no PNG: no Chromium at /);
   });
 });

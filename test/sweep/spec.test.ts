@@ -37,6 +37,10 @@ const MALFORMED: [string, unknown, new (...a: never[]) => Error, RegExp][] = [
   ['unknown quantity', { ...base, quantities: ['Varience'] }, UnknownExtensionError, /unknown extension 'Varience'; valid extensions: BatchGrad/],
   ['vectors needed', { ...base, quantities: ['HMP'] }, SweepSpecError, /quantities: HMP needs vectors/],
   ['KFRA accumulated', { ...base, quantities: ['KFRA'], options: { mode: 'both' } }, SweepSpecError, /KFRA .* cannot be accumulated/],
+  ['spectrum on a dataset that is not there', { ...base, spectrum: { dataset: 1 } }, SweepSpecError, /spectrum\.dataset: 1 is not an index into the 1 datasets/],
+  ['spectrum with nothing to compute', { ...base, spectrum: { topK: 0, probes: 0 } }, SweepSpecError, /spectrum: nothing to compute/],
+  ['misspelt spectrum key', { ...base, spectrum: { topk: 3 } }, SweepSpecError, /spectrum: Unrecognized key: "topk"/],
+  ['queue with a password field', { ...base, queue: { password: 'x' } }, SweepSpecError, /queue: Unrecognized key: "password"/],
   ['bad inline model', { ...base, model: { input_shape: [4], layers: [{ type: 'Linear', in_features: 4 }] } }, ModelSpecError, /out_features/],
 ];
 

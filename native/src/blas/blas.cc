@@ -16,8 +16,9 @@ namespace bp {
 namespace {
 
 // CBLAS enums (cblas.h), declared here so no BLAS headers are needed to build.
-constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112, kUpper = 121;
 using CblasSgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+using CblasSsyrk = void (*)(int, int, int, int, int, float, const float*, int, float, float*, int);
 using DnnlSgemm = int (*)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                           float*, int64_t);
 using SetThreads = void (*)(int);
@@ -29,7 +30,11 @@ struct DnnlVersion {
 
 class CblasLibrary : public Blas {
  public:
-  explicit CblasLibrary(CblasSgemm f) : f_(f) {}
+  CblasLibrary(CblasSgemm f, CblasSsyrk syrk) : f_(f), syrk_(syrk) {}
+  void ssyrkUpper(i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const override {
+    if (!syrk_) return Blas::ssyrkUpper(n, k, alpha, A, lda, beta, C, ldc);
+    syrk_(kRowMajor, kUpper, kNoTrans, int(n), int(k), alpha, A, int(lda), beta, C, int(ldc));
+  }
   void sgemm(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B, i64 ldb,
              float beta, float* C, i64 ldc) const override {
     f_(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, A, int(lda), B, int(ldb),
@@ -38,6 +43,7 @@ class CblasLibrary : public Blas {
 
  private:
   CblasSgemm f_;
+  CblasSsyrk syrk_;
 };
 
 // NOTE: oneDNN parallelises with OpenMP, whose thread count is a per-thread setting: each thread
@@ -118,7 +124,7 @@ Blas* tryLoad(const std::string& name, std::string* tried) {
                                       std::to_string(version()->patch) + " sgemm"
                                 : "oneDNN sgemm";
   } else if (auto cblas = reinterpret_cast<CblasSgemm>(dlsym(h, "cblas_sgemm"))) {
-    blas = new CblasLibrary(cblas);
+    blas = new CblasLibrary(cblas, reinterpret_cast<CblasSsyrk>(dlsym(h, "cblas_ssyrk")));
     if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "openblas_set_num_threads"))) {
       set(1);
       auto core = reinterpret_cast<const char* (*)()>(dlsym(h, "openblas_get_corename"));

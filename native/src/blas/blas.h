@@ -16,6 +16,13 @@ class Blas {
   /** Row-major C = alpha·op(A)·op(B) + beta·C. Safe to call from several threads at once. */
   virtual void sgemm(bool transA, bool transB, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B,
                      i64 ldb, float beta, float* C, i64 ldc) const = 0;
+  /**
+   * Row-major C = alpha·A·Aᵀ + beta·C for A [n, k], only C's upper triangle (j ≥ i) written: half a
+   * GEMM's work for Gram matrices. The default is that GEMM (which writes all of C).
+   */
+  virtual void ssyrkUpper(i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const {
+    sgemm(false, true, n, n, k, alpha, A, lda, A, lda, beta, C, ldc);
+  }
   virtual ~Blas() = default;
   /** e.g. "OpenBLAS 0.3.21 (Haswell)". */
   std::string description;

@@ -383,10 +383,16 @@ void CpuDevice::convInputGram(const ConvParams& p) {
       const i64 n0 = c * R, r = std::min(R, p.n - n0);
       float* U = threadScratch(0, d.CK * r * d.P);
       unfoldChunk(p, d, n0, r, U);
-      blas_->sgemm(false, true, d.CK, d.CK, r * d.P, 1.0f, U, r * d.P, U, r * d.P, 1.0f, acc, d.CK);
+      blas_->ssyrkUpper(d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
     }
   });
   sumGroups(pool_, partials, gr.count, width, p.y);
+  // The Gram matrix is symmetric: its lower triangle is the upper one's mirror image.
+  const i64 CK = d.CK;
+  pool_.parallelFor(CK, std::max<i64>(1, kGrain / CK), [&](i64 a, i64 b) {
+    for (i64 i = a; i < b; i++)
+      for (i64 j = 0; j < i; j++) p.y[i * CK + j] = p.y[j * CK + i];
+  });
 }
 
 }  // namespace bp
