@@ -16,7 +16,7 @@
  * only; src/ is not changed.
  */
 import { DERIVATIVES } from '../src/core/derivatives/index.ts';
-import { RULES } from '../src/extensions/index.ts';
+import { QUANTITIES } from '../src/extensions/index.ts';
 import { resolveBackend, useBackend } from '../src/backends/select.ts';
 import { runBatch } from '../src/api/run.ts';
 import { tf } from '../src/core/tf.ts';
@@ -69,11 +69,8 @@ for (const math of new Set(Object.values(DERIVATIVES)) as Set<any>) {
     math.paramJacT[p] = timed((a: any[]) => `${tag(a[0])}.paramJacT.${p}${a[3] ? ' (sum)' : ' (per-sample)'}`, pj);
   }
 }
-for (const [q, table] of Object.entries(RULES) as [string, any][]) {
-  for (const kind of Object.keys(table)) {
-    const r = table[kind];
-    table[kind] = timed((a: any[]) => `rule ${q} ${tag(a[0].layer)}.${a[0].param}`, r);
-  }
+for (const [q, record] of Object.entries(QUANTITIES) as [string, any][]) {
+  record.rule = timed((a: any[]) => `rule ${q} ${tag(a[0].layer)}.${a[0].param}`, record.rule);
 }
 
 // Time the host-side reads (dataSync) too: they are part of the shard's partials.

@@ -7,7 +7,7 @@
  * unrecoverably, never retried. A cancel that loses changes nothing and says what won. Other jobs
  * are untouched.
  */
-import { log } from '../src/cli/log.ts';
+import { log } from '../src/log.ts';
 import { JobNotFoundError, JobStateError } from '../src/errors/queue-errors.ts';
 import type { QueueContext } from './context.ts';
 import { readDescriptor } from './descriptor.ts';

@@ -9,7 +9,7 @@
  * tensors the first time (parsing a large .npy from a data root is synchronous too).
  */
 import type { Job } from 'bullmq';
-import { log } from '../src/cli/log.ts';
+import { log } from '../src/log.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 export const SYNC_LOCK_FACTOR = 4;

@@ -15,7 +15,7 @@ import { BackpackError, ErrorCode } from '../src/errors/index.ts';
 import { QueueRecordError } from '../src/errors/queue-errors.ts';
 import { numel } from '../src/io/host-tensor.ts';
 import type { MergedPartials } from '../src/reduce/merge.ts';
-import type { PartialEntry, ShardPartials } from '../src/reduce/partials.ts';
+import type { PartialEntry, ShardPartials } from '../src/core/partials.ts';
 import { MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
 import { parseRecord } from './record.ts';
 import { getArrays, getCheckedHeader, MAX_ARRAY_LENGTH, putArrays, type PutOptions, type StoredArray } from './tensor-store.ts';

@@ -11,14 +11,14 @@
  */
 import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { log } from '../src/cli/log.ts';
+import { log } from '../src/log.ts';
 import { BackpackError, ErrorCode } from '../src/errors/index.ts';
 import { PayloadTooLargeError, QueueDataError, QueueRecordError } from '../src/errors/queue-errors.ts';
 import { formatBytes } from '../src/coordinator/memory-plan.ts';
 import type { Summary } from '../src/io/results.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
 import { describeParameters } from '../src/nn/network.ts';
-import { finalize } from '../src/reduce/finalize.ts';
+import { finalize } from '../src/extensions/finalize.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 import { mergePartials } from '../src/reduce/merge.ts';
 import type { CheckedDescriptor, JobDescriptor } from './descriptor.ts';

@@ -13,8 +13,8 @@ import { link, open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PathPolicyError } from '../src/errors/queue-errors.ts';
 import { encodeElements } from '../src/io/elements.ts';
-import { numel, type HostTensor } from '../src/io/host-tensor.ts';
-import { isStreamed, type ResultTensor } from '../src/reduce/finalize.ts';
+import { safetensorsPrefix } from '../src/io/safetensors-stream.ts';
+import { isStreamed, type ResultTensor } from '../src/io/result-tensor.ts';
 
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -106,25 +106,10 @@ const ownResults = (jobId: string) => async (file: string) => {
   return header?.__metadata__?.job === jobId;
 };
 
-const ST: Record<HostTensor['dtype'], string> = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' };
-const SIZE: Record<HostTensor['dtype'], number> = { float32: 4, float64: 8, int32: 4, int64: 8 };
-
 /** The safetensors layout (as src/io/safetensors-stream.ts writes it), written to an open handle tensor by tensor. */
 function safetensorsWriter(tensors: Map<string, ResultTensor>, metadata: Record<string, string>): Writer {
   return async (fh) => {
-    const header: Record<string, unknown> = { __metadata__: metadata };
-    let offset = 0;
-    for (const [name, t] of tensors) {
-      const bytes = numel(t.shape) * SIZE[t.dtype];
-      header[name] = { dtype: ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
-      offset += bytes;
-    }
-    const json = Buffer.from(JSON.stringify(header));
-    const headerLen = Math.ceil(json.length / 8) * 8;
-    const prefix = Buffer.alloc(8 + headerLen, 0x20);
-    prefix.writeBigUInt64LE(BigInt(headerLen), 0);
-    json.copy(prefix, 8);
-    await fh.write(prefix);
+    await fh.write(safetensorsPrefix(tensors, metadata));
     for (const [name, t] of tensors) {
       if (isStreamed(t)) for (const chunk of t.chunks()) await fh.write(chunk);
       else await fh.write(encodeElements(t, `tensor '${name}'`));

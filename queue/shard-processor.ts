@@ -17,7 +17,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collectPartials, type CollectedPartials, type PoolJobOptions } from '../src/coordinator/run-job.ts';
 import type { JobTensors } from '../src/coordinator/job-context.ts';
-import { log } from '../src/cli/log.ts';
+import { log } from '../src/log.ts';
 import { requireShardFits } from '../src/nn/memory-budget.ts';
 import type { QueueJobData } from './job-schema.ts';
 import type { LoadedJob } from './job-cache.ts';

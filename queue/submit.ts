@@ -26,7 +26,7 @@ import type { ExtensionName } from '../src/vocabulary.ts';
 import { checkNoExtraWeights } from '../src/nn/extra-weights.ts';
 import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
 import { parseModelSpec, readModelSpec } from '../src/nn/parse-spec.ts';
-import { log } from '../src/cli/log.ts';
+import { log } from '../src/log.ts';
 import type { QueueContext } from './context.ts';
 import { checkDescriptor, type BatchPlan, type JobDescriptor, type TensorLocation } from './descriptor.ts';
 import { checkPlan, checkSampleShapes, checkShardable, checkSubsamplingInBatches } from './job-checks.ts';

@@ -13,7 +13,7 @@
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { useBackend } from '../src/backends/select.ts';
-import { log } from '../src/cli/log.ts';
+import { log } from '../src/log.ts';
 import { createPool } from '../src/coordinator/create-pool.ts';
 import { tf } from '../src/core/tf.ts';
 import type { WorkerPool } from '../src/coordinator/pool.ts';

@@ -30,9 +30,10 @@ From Python::
     export_sequential(model, input_shape=[1, 28, 28], out_dir="out/cnn", loss="CrossEntropyLoss")
 
 Supported modules (anything else is refused with a message naming it): Linear, Conv1d/2d/3d
-(padding_mode='zeros'), ConvTranspose1d/2d/3d, MaxPool1d/2d/3d and AvgPool1d/2d/3d (ceil_mode=False),
+(padding_mode='zeros'), ConvTranspose1d/2d/3d, MaxPool1d/2d/3d and AvgPool1d/2d/3d (ceil_mode too),
 AdaptiveAvgPool1d/2d/3d, ZeroPad2d, Flatten, Dropout, Identity, ReLU, Sigmoid, Tanh, LeakyReLU, ELU,
-SELU, LogSigmoid, BatchNorm1d/2d/3d (with running statistics; exported in eval mode). Nested
+SELU, LogSigmoid, BatchNorm1d/2d/3d (with running statistics; exported in eval mode), LayerNorm,
+GroupNorm. Nested
 ``nn.Sequential`` containers are flattened. Dropout is exported in eval mode (identity) unless
 ``--dropout-train``. The loss (CrossEntropyLoss, MSELoss, BCEWithLogitsLoss; mean or sum) and the
 per-sample input shape are arguments: a module carries neither. Weights are written as float32
@@ -62,11 +63,6 @@ def _size(v):
     return list(v) if isinstance(v, (tuple, list)) else v
 
 
-def _no_ceil(m, where):
-    if getattr(m, "ceil_mode", False):
-        raise ExportError(f"{where}: ceil_mode=True is not supported by backpack-ts")
-
-
 def _conv(m, where, transposed):
     if getattr(m, "padding_mode", "zeros") != "zeros":
         raise ExportError(f"{where}: padding_mode={m.padding_mode!r} is not supported (only 'zeros')")
@@ -81,16 +77,15 @@ def _conv(m, where, transposed):
 
 
 def _max_pool(m, where):
-    _no_ceil(m, where)
     if getattr(m, "return_indices", False):
         raise ExportError(f"{where}: return_indices=True is not supported")
-    return {"kernel_size": _size(m.kernel_size), "stride": _size(m.stride), "padding": _size(m.padding), "dilation": _size(m.dilation)}
+    return {"kernel_size": _size(m.kernel_size), "stride": _size(m.stride), "padding": _size(m.padding), "dilation": _size(m.dilation),
+            "ceil_mode": bool(getattr(m, "ceil_mode", False))}
 
 
 def _avg_pool(m, where):
-    _no_ceil(m, where)
     spec = {"kernel_size": _size(m.kernel_size), "stride": _size(m.stride), "padding": _size(m.padding),
-            "count_include_pad": bool(m.count_include_pad)}
+            "count_include_pad": bool(m.count_include_pad), "ceil_mode": bool(getattr(m, "ceil_mode", False))}
     if getattr(m, "divisor_override", None) is not None:
         spec["divisor_override"] = m.divisor_override
     return spec
@@ -122,6 +117,9 @@ LAYERS = {
     "LeakyReLU": lambda m, w, o: {"negative_slope": m.negative_slope},
     "ELU": lambda m, w, o: {"alpha": m.alpha},
     **{f"BatchNorm{d}d": (lambda m, w, o: _batch_norm(m, w)) for d in (1, 2, 3)},
+    "LayerNorm": lambda m, w, o: {"normalized_shape": _size(m.normalized_shape), "eps": m.eps,
+                                  "elementwise_affine": bool(m.elementwise_affine), "bias": getattr(m, "bias", None) is not None},
+    "GroupNorm": lambda m, w, o: {"num_groups": m.num_groups, "num_channels": m.num_channels, "eps": m.eps, "affine": bool(m.affine)},
 }
 
 
@@ -139,7 +137,7 @@ def flatten_modules(modules):
 def tensors_of(m, kind):
     """Parameters and buffers our spec reads for one module, in the order torch lists them."""
     names = []
-    if kind in ("Linear",) or kind.startswith("Conv"):
+    if kind in ("Linear", "LayerNorm", "GroupNorm") or kind.startswith("Conv"):
         names = ["weight", "bias"]
     elif kind.startswith("BatchNorm"):
         names = (["weight", "bias"] if m.affine else []) + ["running_mean", "running_var"]
@@ -349,7 +347,7 @@ def self_test(out_dir=None):
 
     refusals = [
         ([fake("LSTM", input_size=3)], "layer 0 (LSTM): not supported by backpack-ts; supported: Linear, Conv1d"),
-        ([fake("MaxPool2d", kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=True, return_indices=False)], "ceil_mode=True"),
+        ([fake("MaxPool2d", kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False, return_indices=True)], "return_indices=True"),
         ([fake("BatchNorm1d", num_features=2, eps=1e-5, momentum=0.1, affine=True, track_running_stats=False, running_mean=None)],
          "track_running_stats=False"),
         ([fake("Conv1d", in_channels=1, out_channels=1, kernel_size=(3,), stride=(1,), padding=(1,), dilation=(1,), groups=1,

@@ -14,17 +14,9 @@ export const MODULE_KINDS = [
   'ZeroPad2d', 'Flatten', 'Dropout', 'Identity',
   'ReLU', 'Sigmoid', 'Tanh', 'LeakyReLU', 'ELU', 'SELU', 'LogSigmoid',
   'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
+  'LayerNorm', 'GroupNorm',
 ] as const;
 export type ModuleKind = (typeof MODULE_KINDS)[number];
-
-/** Modules that own trainable parameters (`weight`, `bias`). */
-export const PARAMETRIC_KINDS = [
-  'Linear',
-  'Conv1d', 'Conv2d', 'Conv3d',
-  'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d',
-  'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
-] as const satisfies readonly ModuleKind[];
-export type ParametricKind = (typeof PARAMETRIC_KINDS)[number];
 
 export const LOSS_KINDS = ['CrossEntropyLoss', 'MSELoss', 'BCEWithLogitsLoss'] as const;
 export type LossKind = (typeof LOSS_KINDS)[number];

@@ -8,9 +8,10 @@ import { runKfraSync } from '../core/kfra.ts';
 import { ShapeError, UnsupportedModuleError, UsageError } from '../errors/index.ts';
 import { releaseHostData, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
-import { finalize } from '../reduce/finalize.ts';
+import { finalize } from '../extensions/finalize.ts';
 import { mergePartials, releaseMerged, type MergedPartials } from '../reduce/merge.ts';
-import type { ShardPartials } from '../reduce/partials.ts';
+import type { ShardPartials } from '../core/partials.ts';
+import { requireSupported, skipKey, unsupportedPairs, type Unsupported } from '../extensions/support.ts';
 import type { ExtensionName } from '../vocabulary.ts';
 
 export interface RunOptions {
@@ -24,6 +25,11 @@ export interface RunOptions {
   vectors?: Map<string, HostTensor>;
   /** Called after each shard. */
   onShard?: (done: number, total: number) => void;
+  /**
+   * Compute each quantity for every layer that supports it and list the others in `skipped`
+   * (default: the first unsupported pair is an UnsupportedModuleError before anything runs).
+   */
+  skipUnsupported?: boolean;
 }
 
 export interface RunResult {
@@ -32,6 +38,17 @@ export interface RunResult {
   results: Map<string, HostTensor>;
   shards: number;
   timings: { computeMs: number; reduceMs: number };
+  /** (layer, quantity) pairs left out under `skipUnsupported`, with the reason (absent: none). */
+  skipped?: Unsupported[];
+}
+
+/** The pairs a job leaves out: none (after refusing the first gap), or all of them with `skipUnsupported`. */
+export function skippedPairs(net: Network, extensions: ExtensionName[], skipUnsupported = false): Unsupported[] {
+  if (!skipUnsupported) {
+    requireSupported(net, extensions);
+    return [];
+  }
+  return unsupportedPairs(net, extensions);
 }
 
 export function checkSubsampling(subsampling: number[] | undefined, N: number): void {
@@ -47,6 +64,9 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   const shardSize = opts.shardSize ?? N;
   if (!Number.isInteger(shardSize) || shardSize < 1) throw new UsageError(`--shard-size must be a positive integer, got ${opts.shardSize}`);
   checkSubsampling(opts.subsampling, N);
+  if (opts.extensions.includes('KFRA')) requireSequentialForKfra(net);
+  const skipped = skippedPairs(net, opts.extensions, opts.skipUnsupported);
+  const skip = skipped.map((s) => skipKey(s.layer, s.quantity));
   const plan = planShards(N, shardSize);
   const t0 = performance.now();
   const requests: ShardRequest[] = plan.map((s, shardId) => ({
@@ -60,11 +80,11 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
     seed: opts.seed ?? 0,
     mcSamples: opts.mcSamples,
     vectors: opts.vectors,
+    skip,
   }));
   let partials: ShardPartials[];
   let kfraFactors: Map<number, Float64Array> | null = null;
   if (opts.extensions.includes('KFRA')) {
-    requireSequentialForKfra(net);
     // KFRA averages over the whole batch at every layer: keep every shard's forward state.
     const states = requests.map((r) => forwardShard(net, r));
     try {
@@ -87,9 +107,9 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   const t1 = performance.now();
   const merged = mergePartials(partials, { adopt: true });
   if (kfraFactors) addKfraFactors(net, merged, kfraFactors);
-  const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: net.loss.reduction });
+  const results = finalize(merged, { N, paramNames: net.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: net.loss.reduction, skip });
   releaseMerged(partials, merged);
-  return { loss: merged.loss, N, results, shards: plan.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 } };
+  return { loss: merged.loss, N, results, shards: plan.length, timings: { computeMs: t1 - t0, reduceMs: performance.now() - t1 }, skipped };
 }
 
 /**

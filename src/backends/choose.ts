@@ -3,7 +3,7 @@
  * threads each worker's backend gets, announced once on stderr and recorded in summary.json.
  */
 import { availableParallelism } from 'node:os';
-import { log } from '../cli/log.ts';
+import { log } from '../log.ts';
 import { UsageError } from '../errors/index.ts';
 import type { BackendName } from '../vocabulary.ts';
 import { resolveBackend } from './select.ts';

@@ -5,7 +5,7 @@
  */
 import { NonFiniteError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
-import { isStreamed, type ResultTensor } from '../reduce/finalize.ts';
+import { isStreamed, type ResultTensor } from '../io/result-tensor.ts';
 import { SAVEFIELDS } from '../vocabulary.ts';
 
 const HINT = 'float32 overflowed during the computation; scale the inputs or weights down';

@@ -62,6 +62,7 @@ function program(): Command {
     .option('--accumulate', 'with --batch-size: one exact result over all samples, streamed batch by batch')
     .option('--stream', 'write per-sample outputs to the results file as shards arrive (automatic above 512 MiB)')
     .option('--no-stream', 'hold all results in memory')
+    .option('--skip-unsupported', 'compute each quantity for every layer that supports it; list the layers skipped (stderr, summary.json "skipped") instead of refusing the job')
     .option('--quiet', 'no progress output')
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (opts) => {

@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { checkSubsampling, type RunResult } from '../api/run.ts';
+import { checkSubsampling, skippedPairs, type RunResult } from '../api/run.ts';
 import { checkVectors } from '../api/vectors.ts';
 import { chooseBackend } from '../backends/choose.ts';
 import { useBackend } from '../backends/select.ts';
@@ -13,6 +13,7 @@ import { defaultShardSize, runJobOnPool, runJobToFile, SHARDS_PER_WORKER } from 
 import { sliceRows } from '../core/inputs.ts';
 import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
+import type { Unsupported } from '../extensions/support.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { writeResults, type Summary } from '../io/results.ts';
@@ -62,6 +63,8 @@ export interface RunCommandOptions {
   accumulate?: boolean;
   /** Write per-sample outputs into the results file as shards arrive (default: when they are large). */
   stream?: boolean;
+  /** Leave out the (layer, quantity) pairs the modules cannot give, listing them, instead of refusing. */
+  skipUnsupported?: boolean;
 }
 
 /** Per-sample outputs above this size are streamed to disk rather than held in memory. */
@@ -170,22 +173,25 @@ async function compute(opts: RunCommandOptions, p: Planned): Promise<Summary> {
   const net = buildNetwork(p.spec, weights);
   let pool: WorkerPool | null = null;
   try {
+    // A quantity a layer's record cannot give is refused here, before any worker starts, or listed.
+    const skipped = skippedPairs(net, p.extensions, opts.skipUnsupported);
+    for (const s of skipped) log.warn(`skipped ${s.quantity} for layer '${s.layer}' (${s.module}): ${s.reason}`);
     const job: Loaded = { spec: p.spec, weights, inputs: await readTensorFile(opts.inputs), targets: await readTensorFile(opts.targets) };
     if (opts.vectors !== undefined) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
     const t1 = performance.now();
     // --workers 0 runs its shards in this thread, through the same coordinator as the pools (shard-order
     // merging as results come, streaming, backpressure), so --max-memory bounds it the same way.
     pool = p.workers === 0 ? createInProcessPool() : createPool(p.poolKind as 'threads' | 'processes', p.workers, opts.devices);
-    return await runLoaded(opts, p, net, job, pool, t1);
+    return await runLoaded(opts, p, net, job, pool, t1, skipped);
   } finally {
     await pool?.close();
     disposeNetwork(net);
   }
 }
 
-async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job: Loaded, pool: WorkerPool, t1: number): Promise<Summary> {
+async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job: Loaded, pool: WorkerPool, t1: number, skipped: Unsupported[]): Promise<Summary> {
   const { t0, backend, threads, extensions, N, batchSize, workers, poolKind, shardSize } = p;
-  const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors };
+  const settings = { extensions, shardSize, subsampling: opts.subsampling, seed: opts.seed, mcSamples: opts.mcSamples, vectors: job.vectors, skipUnsupported: opts.skipUnsupported };
   // Workers and coordinator reuse the network built above instead of building it again.
   const onPool = { ...settings, network: net, backend, threads, shardTimeoutMs: opts.shardTimeout, retries: opts.retries };
   const onRetry = (what: string, attempt: number, reason: string) => log.warn(`${what}: retry ${attempt} after: ${reason}`);
@@ -199,7 +205,7 @@ async function runLoaded(opts: RunCommandOptions, p: Planned, net: Network, job:
     }
   };
   // The model goes into summary.json: reports name layers and convert conventions with it.
-  const common = { model: p.spec, backend, backendLibrary: p.library, threadsPerWorker: threads, tf32: p.tf32, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null };
+  const common = { model: p.spec, backend, backendLibrary: p.library, threadsPerWorker: threads, tf32: p.tf32, extensions, workers, pool: poolKind, seed: opts.seed, mcSamples: opts.mcSamples ?? 1, subsampling: opts.subsampling ?? null, ...(opts.skipUnsupported ? { skipped } : {}) };
   // Per-sample outputs go to disk as shards arrive, then into the results file row by row.
   const stream = async (part: Loaded, dir: string, label: string, extra: Record<string, unknown>): Promise<Summary> => {
     const bar = progressBar(!opts.quiet, `${label}shards`);

@@ -5,7 +5,7 @@
  */
 import { serializeError } from '../errors/index.ts';
 import type { TaskPhase, WorkerReply, WorkerTask } from '../protocol/messages.ts';
-import { sumInOrder } from '../reduce/sum-in-order.ts';
+import { sumInOrder } from '../core/sum-in-order.ts';
 import { executeKfraGroup, executeProducts, executeShard } from '../worker/execute.ts';
 import type { WorkerPool } from './pool.ts';
 

@@ -31,6 +31,8 @@ export interface JobSettings {
   mcSamples: number;
   /** Streaming: where workers write per-sample rows (see JobContext). */
   spillDir?: string;
+  /** --skip-unsupported: (layer, quantity) pairs left out (see JobContext). */
+  skip?: string[];
 }
 
 export function modelKey(spec: ModelSpec, weights: Map<string, HostTensor>): string {
@@ -91,6 +93,7 @@ export function prepareJob(
     mcSamples: s.mcSamples,
     vectors: t.vectors ? mapOf(t.vectors, 'v_') : undefined,
     spillDir: s.spillDir,
+    skip: s.skip?.length ? s.skip : undefined,
   };
   return { job, cleanup };
 }

@@ -9,7 +9,7 @@ import { removeShmDirsOf, unpackEntries, type PackedEntries } from '../protocol/
 import { removeStaleShm } from './job-context.ts';
 import type { WorkerPool } from './pool.ts';
 import { onInterrupt } from './temp-files.ts';
-import { sumInOrder } from '../reduce/sum-in-order.ts';
+import { sumInOrder } from '../core/sum-in-order.ts';
 import { workerEntryFile } from '../worker/entry-file.ts';
 
 const ENTRY = workerEntryFile(import.meta.url, 'process-worker', 'process-entry.mjs');
@@ -86,7 +86,6 @@ export function createProcessPool(size: number, devices?: number[]): WorkerPool 
     const env = { ...process.env };
     if (device !== null) {
       env.CUDA_VISIBLE_DEVICES = String(device);
-      env.BACKPACK_DEVICE = String(device);
     }
     // --expose-gc: workers collect the buffers of a finished shard before the next (release-memory.ts).
     const execArgv = process.execArgv.includes('--expose-gc') ? process.execArgv : [...process.execArgv, '--expose-gc'];

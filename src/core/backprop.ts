@@ -12,13 +12,15 @@ import { propagateFactors, type Factor, type Factors } from './factors.ts';
 import { disposeShardState, forwardShard, type ShardRequest, type ShardState } from './forward.ts';
 import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
-import { BACKPROPS, ruleFor } from '../extensions/index.ts';
+import { QUANTITIES } from '../extensions/index.ts';
+import { skipKey } from '../extensions/support.ts';
+import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
-import { momentsOfRows, momentsOfShifted } from '../reduce/moments.ts';
+import { momentsOfRows, momentsOfShifted } from './shard-moments.ts';
 import type { Network } from '../nn/network.ts';
-import type { PartialEntry, ShardPartials } from '../reduce/partials.ts';
+import type { PartialEntry, ShardPartials } from './partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
 export type { ShardRequest } from './forward.ts';
@@ -82,11 +84,13 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
   return ctx;
 }
 
+const withoutEmpty = (factors: Factors): Factors => Object.fromEntries(Object.entries(factors).filter(([, list]) => list !== undefined));
+
 const disposeFactors = (factors: Factors) => Object.values(factors).flat().forEach((f) => f.S.dispose());
 
 /** The factors at the network output, √ρ-scaled, for the backprops the quantities need. */
 function initialFactors(state: ShardState): Factors {
-  const needs = new Set(state.req.extensions.flatMap((q) => BACKPROPS[q]));
+  const needs = new Set(state.req.extensions.flatMap((q) => QUANTITIES[q].backprops));
   const f = state.acts[state.acts.length - 1];
   const root = Math.sqrt(state.rho);
   const factors: Factors = {};
@@ -114,7 +118,8 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
       entries[`${key}.${GRAD_FIELD}`] = toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
       for (const q of req.extensions) {
-        for (const out of ruleFor(q, layer.kind)(p)) {
+        if (req.skip?.includes(skipKey(layer.name, q))) continue;
+        for (const out of QUANTITIES[q].rule(p)) {
           // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
           // statistic: reduce it to host memory once.
           if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
@@ -175,6 +180,7 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
   tf.tidy(() => {
     const f = state.acts[state.acts.length - 1];
     const inbox = new Inbox();
+    const hessianQuantities = req.extensions.filter((q) => QUANTITIES[q].backprops.includes('hessian')).join(', ');
     const last = net.nodes.length - 1;
     // Gradients are sent back only to activations with parameters at or before them.
     const needed = net.nodes.reduce<boolean[]>((acc, node, j) => {
@@ -198,8 +204,11 @@ export function backwardShard(net: Network, state: ShardState): ShardPartials {
         if (input >= 0 && needed[input]) {
           const math = mathOf(layer.kind);
           let moved: Factors = {};
+          // Skipping: a layer whose record cannot move the Hessian factors ends them (every
+          // quantity of the layers before it that needs them is skipped too).
+          const carried = req.skip && factors.hessian && capabilityGap(layer, 'inputHessian') ? { ...factors, hessian: undefined } : factors;
           const gIn = tf.tidy(() => {
-            moved = propagateFactors(layer, x, y, g, factors);
+            moved = propagateFactors(layer, x, y, g, withoutEmpty(carried), hessianQuantities);
             // tidy keeps only what it returns; the factors are kept explicitly (they sit inside the outer tidy).
             for (const m of Object.values(moved).flat()) tf.keep(m.S);
             return math.jacTMatProd(layer, x, y, g.expandDims(0)).squeeze([0]);

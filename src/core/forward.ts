@@ -29,6 +29,8 @@ export interface ShardRequest {
   mcSamples?: number;
   /** Vectors for GGNMP/HMP: `<param>` → [V, *θ]. */
   vectors?: Map<string, HostTensor>;
+  /** --skip-unsupported: (layer, quantity) pairs left out, as extensions/support.ts's skipKey. */
+  skip?: readonly string[];
 }
 
 export interface ShardState {

@@ -6,22 +6,15 @@
  * Shapes: G [D_out, D_out] with D = Π of a layer's per-sample shape.
  */
 import { tf } from './tf.ts';
-import type { ConvCfg } from './derivatives/conv.ts';
-import { ACTIVATIONS, type ActivationKind } from './derivatives/elementwise.ts';
+import { capabilityGap, jacobianStructureOf, kroneckerOf } from './capabilities.ts';
+import { skipKey } from '../extensions/support.ts';
 import { mathOf } from './derivatives/index.ts';
 import type { Layer } from './derivatives/types.ts';
 import type { ShardState } from './forward.ts';
 import { numel } from '../io/host-tensor.ts';
-import { sumInOrder } from '../reduce/sum-in-order.ts';
+import { sumInOrder } from './sum-in-order.ts';
 
-/** Layers whose Jacobian does not depend on the sample (J_n = J for all n). */
-const SAMPLE_INDEPENDENT = new Set<string>([
-  'Linear', 'Conv1d', 'Conv2d', 'Conv3d', 'ConvTranspose1d', 'ConvTranspose2d', 'ConvTranspose3d',
-  'AvgPool1d', 'AvgPool2d', 'AvgPool3d', 'AdaptiveAvgPool1d', 'AdaptiveAvgPool2d', 'AdaptiveAvgPool3d',
-  'ZeroPad2d', 'Flatten', 'Identity', 'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
-]);
-
-const sampleIndependent = (layer: Layer) => SAMPLE_INDEPENDENT.has(layer.kind) || (layer.kind === 'Dropout' && !(layer.cfg as { train: boolean }).train);
+const structureOf = (layer: Layer) => jacobianStructureOf(layer, 'KFRA');
 
 /** Jᵀ M J for a sample-independent Jacobian, by applying Jᵀ to M's rows and then to the result's. */
 function sandwich(layer: Layer, x: tf.Tensor, y: tf.Tensor, G: tf.Tensor): tf.Tensor {
@@ -39,10 +32,11 @@ function sandwich(layer: Layer, x: tf.Tensor, y: tf.Tensor, G: tf.Tensor): tf.Te
 export function eaJacTMatJacProdSum(layer: Layer, x: tf.Tensor, y: tf.Tensor, G: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const n = x.shape[0]!;
-    if (sampleIndependent(layer)) return sandwich(layer, x, y, G).mul(n);
-    if (layer.kind in ACTIVATIONS) {
+    const structure = structureOf(layer);
+    if (structure.kind === 'shared') return sandwich(layer, x, y, G).mul(n);
+    if (structure.kind === 'diagonal') {
       // J_n = diag(d_n): Σ_n J_nᵀ G J_n = (Dᵀ D) ⊙ G with D [n, D] the derivatives.
-      const d = ACTIVATIONS[layer.kind as ActivationKind].df(x, y, layer.cfg as never).reshape([n, -1]);
+      const d = structure.df(layer, x, y).reshape([n, -1]);
       return tf.matMul(d.transpose(), d).mul(G);
     }
     // Generic: apply each sample's Jᵀ to G's rows, transpose, apply again, sum over samples.
@@ -58,13 +52,14 @@ export function eaJacTMatJacProdSum(layer: Layer, x: tf.Tensor, y: tf.Tensor, G:
 
 /** KFRA's B for a parametric layer: G summed over spatial positions / leading dims on both sides. */
 export function kfraOutputFactor(layer: Layer, G: tf.Tensor): tf.Tensor {
+  const { outputAxis } = kroneckerOf(layer, 'KFRA');
   return tf.tidy(() => {
-    if (layer.kind === 'Linear') {
+    if (outputAxis === 'last') {
       const O = layer.outShape[layer.outShape.length - 1];
       const L = numel(layer.outShape) / O;
       return G.reshape([L, O, L, O]).sum([0, 2]);
     }
-    const C = (layer.cfg as ConvCfg).cout ?? layer.outShape[0];
+    const C = layer.outShape[0];
     const P = numel(layer.outShape) / C;
     return G.reshape([C, P, C, P]).sum([1, 3]);
   });
@@ -82,6 +77,7 @@ const toTensor = (data: Float64Array, d: number) => tf.tensor2d(new Float32Array
  */
 export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): Generator<Float64Array[], Map<number, Float64Array>, Float64Array> {
   const out = new Map<number, Float64Array>();
+  const skip = states[0]?.req.skip;
   // One contribution per shard: the all-reduce adds them in global shard order, in float64, so
   // the result is bitwise the same however the shards are spread over workers.
   const local = (fn: (s: ShardState) => tf.Tensor) =>
@@ -96,14 +92,15 @@ export function* kfraProgram(layers: Layer[], states: ShardState[], N: number): 
   try {
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i];
-      if (Object.keys(layer.params).length > 0) {
+      if (Object.keys(layer.params).length > 0 && !skip?.includes(skipKey(layer.name, 'KFRA'))) {
         const B = kfraOutputFactor(layer, G);
         out.set(i, new Float64Array(B.dataSync()));
         B.dispose();
       }
-      if (i === 0) break;
+      // Skipping: a layer without a stated Jacobian structure ends the recursion (the layers before it are skipped).
+      if (i === 0 || (skip && capabilityGap(layer, 'jacobianStructure'))) break;
       let next: tf.Tensor;
-      if (sampleIndependent(layer)) {
+      if (structureOf(layer).kind === 'shared') {
         const s = states[0];
         next = tf.tidy(() => sandwich(layer, s.acts[i], s.acts[i + 1], G));
       } else {
@@ -139,6 +136,10 @@ export async function runKfraAsync(layers: Layer[], states: ShardState[], N: num
 /** Largest matrix an all-reduce of this network carries (elements), for sizing shared buffers. */
 export function kfraCapacity(layers: Layer[]): number {
   let d = numel(layers[layers.length - 1].outShape);
-  for (const layer of layers.slice(1)) if (!sampleIndependent(layer)) d = Math.max(d, numel(layer.inShape));
+  for (let i = layers.length - 1; i >= 1; i--) {
+    // A layer that states no structure ends the recursion (with --skip-unsupported; else it was refused).
+    if (capabilityGap(layers[i], 'jacobianStructure')) break;
+    if (structureOf(layers[i]).kind !== 'shared') d = Math.max(d, numel(layers[i].inShape));
+  }
   return d * d;
 }

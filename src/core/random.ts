@@ -30,7 +30,8 @@ export function uniformAt(...parts: number[]): number {
 export const STREAM = { dropout: 1, mcLoss: 2, spectrumProbes: 3 } as const;
 
 /**
- * `count` uniforms for one sample: u[j] = uniformAt(seed, stream, sub, sample, j).
+ * `count` uniforms in (0, 1) for one sample (24 bits of mantissa, never exactly 0 or 1): u[j] mixes
+ * j into the hash of (seed, stream, sub, sample), so it depends on nothing else (not the shard).
  * `sub` separates users within a stream (e.g. the layer index, or the MC sample index).
  */
 export function sampleUniforms(seed: number, stream: number, sub: number, sample: number, count: number): Float32Array {

@@ -1,9 +1,10 @@
 /**
- * The quantities backpack-ts computes: each one's rule table (how a shard computes its partials at
- * every parametric module) and what it needs backpropagated. Finalisers live in reduce/finalize.ts.
+ * The quantities backpack-ts computes, one record each (src/extensions/<name>/index.ts: its rule,
+ * what it backpropagates, what it needs of the modules, how it finalises and combines, its output
+ * size), in one table: a new quantity is one file and one line here.
  */
-import { UnknownExtensionError, UnsupportedModuleError } from '../errors/index.ts';
-import { EXTENSION_NAMES, type Backprop, type ExtensionName, type ModuleKind } from '../vocabulary.ts';
+import { UnknownExtensionError } from '../errors/index.ts';
+import { EXTENSION_NAMES, type ExtensionName } from '../vocabulary.ts';
 import { batchDiagGGNExact } from './batch-diag-ggn-exact/index.ts';
 import { batchDiagGGNMC } from './batch-diag-ggn-mc/index.ts';
 import { batchDiagHessian } from './batch-diag-hessian/index.ts';
@@ -20,14 +21,15 @@ import { kflr } from './kflr/index.ts';
 import { kfra } from './kfra/index.ts';
 import { sqrtGGNExact } from './sqrt-ggn-exact/index.ts';
 import { sqrtGGNMC } from './sqrt-ggn-mc/index.ts';
-import { sumGradSquaredRules } from './sum-grad-squared/index.ts';
-import type { Rule, RuleTable } from './types.ts';
+import { sumGradSquared } from './sum-grad-squared/index.ts';
+import type { Quantity } from './types.ts';
 import { variance } from './variance/index.ts';
 
-export const RULES: Record<ExtensionName, RuleTable> = {
+/** Keyed by name (test/core/quantities.test.ts checks every record's name and savefield against its key). */
+export const QUANTITIES: Record<ExtensionName, Quantity> = {
   BatchGrad: batchGrad,
   BatchL2Grad: batchL2Grad,
-  SumGradSquared: sumGradSquaredRules,
+  SumGradSquared: sumGradSquared,
   Variance: variance,
   DiagGGNExact: diagGGNExact,
   DiagGGNMC: diagGGNMC,
@@ -44,22 +46,6 @@ export const RULES: Record<ExtensionName, RuleTable> = {
   HMP: hmp,
   GradientNoiseScale: gradientNoiseScale,
 };
-
-/** What each quantity needs backpropagated besides the gradient. */
-export const BACKPROPS: Record<ExtensionName, Backprop[]> = {
-  BatchGrad: [], BatchL2Grad: [], SumGradSquared: [], Variance: [],
-  DiagGGNExact: ['sqrtExact'], BatchDiagGGNExact: ['sqrtExact'], SqrtGGNExact: ['sqrtExact'], KFLR: ['sqrtExact'], GGNMP: ['sqrtExact'],
-  DiagGGNMC: ['sqrtMC'], BatchDiagGGNMC: ['sqrtMC'], SqrtGGNMC: ['sqrtMC'], KFAC: ['sqrtMC'],
-  DiagHessian: ['hessian'], BatchDiagHessian: ['hessian'], HMP: ['hessian'],
-  KFRA: ['kfra'],
-  GradientNoiseScale: [],
-};
-
-export function ruleFor(quantity: ExtensionName, kind: ModuleKind): Rule {
-  const rule = (RULES[quantity] as Partial<Record<ModuleKind, Rule>>)[kind];
-  if (!rule) throw new UnsupportedModuleError(quantity, kind);
-  return rule;
-}
 
 /** Parses "BatchGrad,Variance" (case-sensitive, BackPACK's names); unknown names list the valid ones. */
 export function parseExtensionList(list: string | readonly string[]): ExtensionName[] {

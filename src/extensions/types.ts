@@ -7,7 +7,9 @@ import type { tf } from '../core/tf.ts';
 import type { Layer } from '../core/derivatives/types.ts';
 import type { Factor, Factors } from '../core/factors.ts';
 import type { SquaresMode } from '../core/ops/kernel-names.ts';
-import type { ParametricKind, ParamName } from '../vocabulary.ts';
+import type { Capability } from '../core/capabilities.ts';
+import type { Finalizer, NetworkFinalizer } from '../reduce/finalizers.ts';
+import type { Backprop, ExtensionName, ParamName } from '../vocabulary.ts';
 
 export interface ParamContext {
   layer: Layer;
@@ -54,5 +56,51 @@ export type RuleOutput =
 
 export type Rule = (p: ParamContext) => RuleOutput[];
 
-/** A quantity's rule table: one entry per module kind that has parameters (compiler-checked). */
-export type RuleTable = Record<ParametricKind, Rule>;
+/** What a quantity needs of the module records (checked before a job runs: extensions/support.ts). */
+export interface Needs {
+  /** Capabilities of the parametric layer itself. */
+  own?: Capability[];
+  /** Capabilities of every layer after it on the way to the loss (its backward pass crosses them). */
+  after?: Capability[];
+}
+
+/** Sizes a quantity's outputs depend on besides θ: network outputs (C), MC samples (M), vectors (V). */
+export interface OutputSizes {
+  classes: number;
+  mc: number;
+  vectors: number;
+}
+
+/**
+ * The per-sample parameter work at a parametric layer, for the memory estimate (nn/size-estimate.ts):
+ * the per-sample gradient [n, *θ] ('grad'), or J_θᵀS [v, n, *θ] for a factor — `always` for square
+ * roots and products, else only where the module has no fused squares (a Linear weight squares S
+ * and x separately); null for quantities that make neither (Kronecker factors).
+ */
+export type ParamWork = { grad: true } | { factor: Exclude<Backprop, 'kfra'>; always: boolean } | null;
+
+/**
+ * One quantity, everything about it in one record (its folder's index.ts), collected in one table
+ * (extensions/index.ts): a new quantity is one file and one line there (and its name and savefield
+ * in vocabulary.ts, the names every message and file uses).
+ */
+export interface Quantity {
+  name: ExtensionName;
+  /** Output key suffix: `<param>.<savefield>` (vocabulary's SAVEFIELDS). */
+  savefield: string;
+  /** What it needs backpropagated besides the gradient. */
+  backprops: Backprop[];
+  /** Its partials at one parameter of one shard. */
+  rule: Rule;
+  /** Capabilities it needs of the module records; none beyond the Jacobians when absent. */
+  needs?: Needs;
+  /** Merged partials → its results at one parameter (reduce/finalizers.ts). */
+  finalize: Finalizer;
+  /** Results of the whole network rather than of one parameter. */
+  finalizeNetwork?: NetworkFinalizer;
+  /** How its partials combine across shards (documented in summary readers and the README). */
+  combines: 'sum' | 'rows' | 'moments, derived once' | 'collective per layer';
+  /** float32 elements it outputs for one parameter θ, per sample for 'rows': the one size estimate's input. */
+  outputElements(theta: number[], sizes: OutputSizes): number;
+  work: ParamWork;
+}

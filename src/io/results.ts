@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.ts';
 import path from 'node:path';
-import type { ResultTensor } from '../reduce/finalize.ts';
+import type { ResultTensor } from './result-tensor.ts';
 import { writeSafetensorsStreaming } from './safetensors-stream.ts';
 
 /** The results file's name in an output directory. */

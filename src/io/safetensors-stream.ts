@@ -4,21 +4,20 @@
  */
 import { closeSync, constants, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import type { HostTensor } from './host-tensor.ts';
 import { numel } from './host-tensor.ts';
-import { encodeElements } from './elements.ts';
-import { isStreamed, type ResultTensor } from '../reduce/finalize.ts';
+import { ELEM_OF, encodeElements, ITEMSIZE } from './elements.ts';
+import { ST_OF_HOST } from './safetensors.ts';
+import { isStreamed, type ResultTensor } from './result-tensor.ts';
 
-const ST: Record<HostTensor['dtype'], string> = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' };
-const SIZE: Record<HostTensor['dtype'], number> = { float32: 4, float64: 8, int32: 4, int64: 8 };
 
-export function writeSafetensorsStreaming(file: string, tensors: Map<string, ResultTensor>, metadata?: Record<string, string>): void {
+/** The bytes before the data: u64 LE header length, then the JSON header (space-padded to 8 bytes). */
+export function safetensorsPrefix(tensors: Map<string, ResultTensor>, metadata?: Record<string, string>): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of tensors) {
-    const bytes = numel(t.shape) * SIZE[t.dtype];
-    header[name] = { dtype: ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const bytes = numel(t.shape) * ITEMSIZE[ELEM_OF[t.dtype]];
+    header[name] = { dtype: ST_OF_HOST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const json = Buffer.from(JSON.stringify(header));
@@ -26,6 +25,11 @@ export function writeSafetensorsStreaming(file: string, tensors: Map<string, Res
   const prefix = Buffer.alloc(8 + headerLen, 0x20);
   prefix.writeBigUInt64LE(BigInt(headerLen), 0);
   json.copy(prefix, 8);
+  return prefix;
+}
+
+export function writeSafetensorsStreaming(file: string, tensors: Map<string, ResultTensor>, metadata?: Record<string, string>): void {
+  const prefix = safetensorsPrefix(tensors, metadata);
   mkdirSync(path.dirname(file), { recursive: true });
   // Write to a temporary name and rename: a crash never leaves a half-written results file.
   const tmp = `${file}.partial`;

@@ -16,7 +16,8 @@ const ELEM_OF_ST: Record<string, ElemType> = {
   BOOL: 'b1', I8: 'i1', U8: 'u1', I16: 'i2', U16: 'u2', I32: 'i4', U32: 'u4', I64: 'i8',
 };
 
-const ST_OF_HOST = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' } as const;
+/** The safetensors dtype each host dtype is written as (every writer uses this one table). */
+export const ST_OF_HOST = { float32: 'F32', float64: 'F64', int32: 'I32', int64: 'I64' } as const;
 
 /** Header length limit: anything larger is a corrupt length field, not a real header. */
 const MAX_HEADER = 100 * 1024 * 1024;

@@ -8,9 +8,8 @@
  * float64 accumulators = 8, a few working copies), not a measurement.
  */
 import { hasHessianResidual } from '../core/factors.ts';
-import { BACKPROPS } from '../extensions/index.ts';
+import { QUANTITIES } from '../extensions/index.ts';
 import { numel } from '../io/host-tensor.ts';
-import { COMBINES } from '../reduce/finalize.ts';
 import type { Backprop, ExtensionName } from '../vocabulary.ts';
 import { inferShapes } from './shapes.ts';
 import type { ModelSpec } from './spec.ts';
@@ -79,52 +78,11 @@ export interface SizeEstimate {
 
 type FactorKind = Exclude<Backprop, 'kfra'>;
 
-/**
- * The per-sample parameter work of each quantity at a parametric layer: the per-sample gradient
- * [n, *θ] ('grad'), or J_θᵀS [v, n, *θ] for a factor — always for square roots and products,
- * and for diagonals except on a plain Linear weight (extensions/shared/diagonals.ts squares
- * S and x separately there, never making J_θᵀS).
- */
-const PARAM_WORK: Record<ExtensionName, { grad: true } | { factor: FactorKind; always: boolean } | null> = {
-  BatchGrad: { grad: true }, BatchL2Grad: { grad: true }, SumGradSquared: { grad: true }, Variance: { grad: true }, GradientNoiseScale: { grad: true },
-  DiagGGNExact: { factor: 'sqrtExact', always: false }, BatchDiagGGNExact: { factor: 'sqrtExact', always: false },
-  SqrtGGNExact: { factor: 'sqrtExact', always: true }, GGNMP: { factor: 'sqrtExact', always: true },
-  DiagGGNMC: { factor: 'sqrtMC', always: false }, BatchDiagGGNMC: { factor: 'sqrtMC', always: false }, SqrtGGNMC: { factor: 'sqrtMC', always: true },
-  DiagHessian: { factor: 'hessian', always: false }, BatchDiagHessian: { factor: 'hessian', always: false }, HMP: { factor: 'hessian', always: true },
-  KFAC: null, KFLR: null, KFRA: null,
-};
-
-/** Float32 elements one quantity outputs for one parameter θ (per sample for row quantities). */
-function outputElements(q: ExtensionName, theta: number[], s: { classes: number; mc: number; vectors: number }): number {
-  const n = numel(theta);
-  switch (q) {
-    case 'BatchL2Grad':
-      return 1;
-    case 'SqrtGGNExact':
-      return s.classes * n;
-    case 'SqrtGGNMC':
-      return s.mc * n;
-    case 'GGNMP':
-    case 'HMP':
-      return s.vectors * n;
-    case 'KFAC':
-    case 'KFLR':
-    case 'KFRA': {
-      // Weight: B [out, out] and A [in·K, in·K]; bias: B only.
-      const out = theta[0];
-      return theta.length === 1 ? out * out : out * out + (n / out) ** 2;
-    }
-    default:
-      // Includes GradientNoiseScale: its partial is Σ_n g_n² per parameter (three scalars result).
-      return n;
-  }
-}
-
 export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
   const shapes = inferShapes(spec);
   const classes = numel(shapes[shapes.length - 1].outShape);
   const mc = req.mcSamples ?? 1;
-  const needs = new Set(req.extensions.flatMap((q) => BACKPROPS[q]));
+  const needs = new Set(req.extensions.flatMap((q) => QUANTITIES[q].backprops));
   // Stacked factor columns at each node's output, walking back from the loss: the exact factor
   // has C columns, MC has M, the Hessian C plus 2·numel(in) for each nonlinear layer downstream.
   const exact = needs.has('sqrtExact') ? classes : 0;
@@ -161,7 +119,7 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
       // Each factor's J_θᵀS is made once per parameter (memoised) and shared by the quantities.
       const made = new Map<FactorKind | 'grad', number>();
       for (const q of req.extensions) {
-        const w = PARAM_WORK[q];
+        const w = QUANTITIES[q].work;
         if (!w) continue;
         if ('grad' in w) made.set('grad', n);
         else if (w.always || !plainLinearWeight) made.set(w.factor, columns[w.factor] * n);
@@ -193,8 +151,8 @@ export function estimateSizes(spec: ModelSpec, req: SizeRequest): SizeEstimate {
   const rows = req.rows ?? req.N;
   const outputs: OutputSize[] = [{ quantity: 'grad', perSample: 0, perJob: parameters, combines: 'sum' }];
   for (const q of req.extensions) {
-    const elements = perParam.reduce((a, p) => a + outputElements(q, p.theta, sizes), 0);
-    const combines = COMBINES[q] === 'rows' ? 'rows' : 'sum';
+    const elements = perParam.reduce((a, p) => a + QUANTITIES[q].outputElements(p.theta, sizes), 0);
+    const combines = QUANTITIES[q].combines === 'rows' ? 'rows' : 'sum';
     outputs.push(combines === 'rows'
       ? { quantity: q, perSample: F32 * elements, perJob: F32 * elements * rows, combines }
       : { quantity: q, perSample: 0, perJob: F32 * elements, combines });

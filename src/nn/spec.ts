@@ -63,7 +63,7 @@ const maxPool = (type: 'MaxPool1d' | 'MaxPool2d' | 'MaxPool3d') =>
     stride: sizeOrTuple.nullable().optional(),
     padding: nonNegOrTuple.default(0),
     dilation: sizeOrTuple.default(1),
-    ceil_mode: z.literal(false).default(false),
+    ceil_mode: z.boolean().default(false),
     return_indices: z.literal(false).default(false),
   });
 const avgPool = (type: 'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d') =>
@@ -72,7 +72,7 @@ const avgPool = (type: 'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d') =>
     kernel_size: sizeOrTuple,
     stride: sizeOrTuple.nullable().optional(),
     padding: nonNegOrTuple.default(0),
-    ceil_mode: z.literal(false).default(false),
+    ceil_mode: z.boolean().default(false),
     count_include_pad: z.boolean().default(true),
     divisor_override: posInt.nullable().optional(),
   });
@@ -83,18 +83,38 @@ const adaptiveAvgPool = (type: 'AdaptiveAvgPool1d' | 'AdaptiveAvgPool2d' | 'Adap
     output_size: z.union([posInt, z.array(posInt.nullable()).min(1).max(3)]),
   });
 
+// eps below float32's smallest normal would round to 0 (or a denormal) in √(σ² + ε).
+const normEps = z.number().min(1.1754943508222875e-38).max(FLOAT32_MAX).default(1e-5);
+
 const batchNorm = (type: 'BatchNorm1d' | 'BatchNorm2d' | 'BatchNorm3d') =>
   z.strictObject({
     type: z.literal(type),
     num_features: posInt,
-    // eps below float32's smallest normal would round to 0 (or a denormal) in √(σ² + ε).
-    eps: z.number().min(1.1754943508222875e-38).max(FLOAT32_MAX).default(1e-5),
+    eps: normEps,
     momentum: real32.nullable().optional(),
     affine: z.boolean().default(true),
     track_running_stats: z.boolean().default(true),
     /** Eval mode (running statistics) is the default; train mode is rejected with a reason. */
     train: z.boolean().default(false),
   });
+
+/** Normalises each sample over its trailing `normalized_shape` dims (torch ≥ 2.1 has `bias`). */
+const layerNorm = z.strictObject({
+  type: z.literal('LayerNorm'),
+  normalized_shape: z.union([posInt, z.array(posInt).min(1).max(7)]),
+  eps: normEps,
+  elementwise_affine: z.boolean().default(true),
+  bias: z.boolean().default(true),
+});
+
+/** Normalises each sample over groups of num_channels/num_groups channels and all their positions. */
+const groupNorm = z.strictObject({
+  type: z.literal('GroupNorm'),
+  num_groups: posInt,
+  num_channels: posInt,
+  eps: normEps,
+  affine: z.boolean().default(true),
+});
 
 const simple = <T extends string>(type: T) => z.strictObject({ type: z.literal(type), ...common });
 
@@ -120,6 +140,7 @@ export const layerSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('LeakyReLU'), negative_slope: real32.default(0.01), ...common }),
   z.strictObject({ type: z.literal('ELU'), alpha: real32.default(1.0), ...common }),
   batchNorm('BatchNorm1d'), batchNorm('BatchNorm2d'), batchNorm('BatchNorm3d'),
+  layerNorm, groupNorm,
 ]);
 
 export const lossSchema = z.strictObject({

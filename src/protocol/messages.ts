@@ -5,7 +5,7 @@
  */
 import type { SerializedError } from '../errors/index.ts';
 import type { ModelSpec } from '../nn/spec.ts';
-import type { PartialEntry } from '../reduce/partials.ts';
+import type { PartialEntry } from '../core/partials.ts';
 import type { BackendName, ExtensionName } from '../vocabulary.ts';
 import type { TensorRef } from './shared-tensor.ts';
 
@@ -34,6 +34,8 @@ export interface JobContext {
    * directory and returns references to them (src/reduce/row-spill.ts), never the rows.
    */
   spillDir?: string;
+  /** --skip-unsupported: (layer, quantity) pairs no shard computes (extensions/support.ts's skipKey). */
+  skip?: string[];
 }
 
 export interface ShardSpec {

@@ -1,7 +1,7 @@
 /**
  * Tensors that cross thread boundaries without copying: the data lives in a SharedArrayBuffer and
  * only the handle is structured-cloned. Between processes the same descriptor points into a file
- * in /dev/shm instead (see process-transport.ts).
+ * in /dev/shm instead (see shm-transport.ts).
  */
 import { numel, type HostData, type HostDType, type HostTensor } from '../io/host-tensor.ts';
 

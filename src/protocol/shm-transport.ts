@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rm
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { HostTensor } from '../io/host-tensor.ts';
-import type { PartialEntry } from '../reduce/partials.ts';
+import type { PartialEntry } from '../core/partials.ts';
 import type { FileTensor } from './shared-tensor.ts';
 
 const ROOT = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();

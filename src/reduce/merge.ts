@@ -6,7 +6,7 @@ import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
 import { mergeMoments } from './moments.ts';
-import type { PartialEntry, ShardPartials } from './partials.ts';
+import type { PartialEntry, ShardPartials } from '../core/partials.ts';
 
 export interface MergedPartials {
   /** Number of samples covered. */

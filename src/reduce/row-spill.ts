@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
-import type { PartialEntry, ShardPartials, SpillChunk } from './partials.ts';
+import type { PartialEntry, ShardPartials, SpillChunk } from '../core/partials.ts';
 
 /** Spill directories are `.backpack-spill-<pid>-…` in the output directory (see temp-files.ts). */
 export const SPILL_PATTERN = /^\.backpack-spill-(\d+)-/;

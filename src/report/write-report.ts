@@ -7,7 +7,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { log } from '../cli/log.ts';
+import { log } from '../log.ts';
 import { reportHtml } from './html.ts';
 import { loadResults } from './load.ts';
 import { buildPlots, type Missing } from './plots.ts';

@@ -9,7 +9,7 @@ import { concatRows } from '../reduce/merge.ts';
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { MergedPartials } from '../reduce/merge.ts';
 import { mergeMoments, type MomentsEntry } from '../reduce/moments.ts';
-import type { PartialEntry } from '../reduce/partials.ts';
+import type { PartialEntry } from '../core/partials.ts';
 
 type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
 type RowsEntry = Extract<PartialEntry, { kind: 'rows' }>;

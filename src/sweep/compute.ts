@@ -14,9 +14,10 @@ import { collectPartials, runJobOnPool } from '../coordinator/run-job.ts';
 import type { WorkerPool } from '../coordinator/pool.ts';
 import type { Batch, Dataset } from '../data/dataset.ts';
 import { UsageError } from '../errors/index.ts';
-import { numel, type HostTensor } from '../io/host-tensor.ts';
+import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
-import { COMBINES, finalize } from '../reduce/finalize.ts';
+import { finalize } from '../extensions/finalize.ts';
+import { estimateSizes } from '../nn/size-estimate.ts';
 import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
 import type { BackendName, ExtensionName } from '../vocabulary.ts';
 import { PartialsAccumulator } from './accumulate.ts';
@@ -69,14 +70,13 @@ export function passSize(size: number, batchSize: number, o: Pick<SweepOptions, 
   return { batches, N: o.dropLast ? batches * batchSize : Math.min(size, batches * batchSize) };
 }
 
+/** Per-sample rows held over a whole pass, sized by the one estimate (nn/size-estimate.ts). */
 export function checkRowBytes(env: UnitEnv, N: number, label: string): void {
-  const perSample = Object.values(env.net.paramShapes).reduce((a, s) => a + numel(s), 0);
-  for (const q of env.quantities) {
-    if (COMBINES[q] !== 'rows' || q === 'BatchL2Grad') continue;
-    const factor = q.startsWith('SqrtGGN') ? Math.max(numel(env.net.outputShape), env.options.mcSamples) : 1;
-    const bytes = N * perSample * factor * 4;
+  const { outputs } = estimateSizes(env.net.spec, { extensions: env.quantities, N, mcSamples: env.options.mcSamples });
+  for (const o of outputs) {
+    const bytes = N * o.perSample;
     if (bytes > MAX_ACCUMULATED_ROW_BYTES) {
-      throw new UsageError(`${label}: ${q} over the whole pass would hold ${(bytes / 2 ** 20).toFixed(0)} MiB of per-sample rows (limit ${MAX_ACCUMULATED_ROW_BYTES / 2 ** 20} MiB); use mode "batches", maxBatches, or BatchL2Grad`);
+      throw new UsageError(`${label}: ${o.quantity} over the whole pass would hold ${(bytes / 2 ** 20).toFixed(0)} MiB of per-sample rows (limit ${MAX_ACCUMULATED_ROW_BYTES / 2 ** 20} MiB); use mode "batches", maxBatches, or BatchL2Grad`);
     }
   }
 }

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { log } from '../cli/log.ts';
+import { log } from '../log.ts';
 import { SweepStateError } from './errors.ts';
 import type { SweepUnit } from './plan.ts';
 import type { SweepSpec } from './spec.ts';

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { log } from '../cli/log.ts';
+import { log } from '../log.ts';
 import { useBackend } from '../backends/select.ts';
 import { createPool } from '../coordinator/create-pool.ts';
 import { SHARDS_PER_WORKER } from '../coordinator/run-job.ts';

@@ -14,7 +14,7 @@ import { useBackend } from '../backends/select.ts';
 import type { GroupResult, JobContext, KfraGroupTask, ProductsTask, ShardResult, ShardSpec, ShardTask, TaskPhase } from '../protocol/messages.ts';
 import { ownedHostData } from '../io/host-tensor.ts';
 import { rowsOf } from '../protocol/shared-tensor.ts';
-import type { ShardPartials } from '../reduce/partials.ts';
+import type { ShardPartials } from '../core/partials.ts';
 import { spillRows } from '../reduce/row-spill.ts';
 import { modelFor } from './models.ts';
 import { resolveMap, resolveTensor } from './resolve.ts';
@@ -52,6 +52,7 @@ function request(job: JobContext, shard: ShardSpec): ShardRequest {
     seed: job.seed,
     mcSamples: job.mcSamples,
     vectors: job.vectors ? resolveMap(job.vectors) : undefined,
+    skip: job.skip,
   };
 }
 

@@ -26,6 +26,3 @@ export function modelFor(job: JobContext): Network {
   }
   return net;
 }
-
-/** How many replicas this worker has built and kept (for tests of reuse). */
-export const replicaCount = () => replicas.size;

@@ -22,8 +22,11 @@ const lin = (i: number, o: number, extra: Record<string, unknown> = {}) => ({ ty
 /** Linear → activation → Linear, so the activation sits between two parametric layers. */
 const around = (layer: Record<string, unknown>): OracleCase => ({ input_shape: [4], layers: [lin(4, 5), layer, lin(5, 3)] });
 
-/** Named cases; `seed` is set for train-mode Dropout. Every module kind appears at least once. */
-const CASES: Record<string, OracleCase & { seed?: number }> = {
+/**
+ * Named cases; `seed` is set for train-mode Dropout; `kdim`: CrossEntropyLoss takes the [N, C, d1, …]
+ * output as it is (torch's K-dimensional form) instead of after a Flatten. Every module kind appears at least once.
+ */
+const CASES: Record<string, OracleCase & { seed?: number; kdim?: boolean }> = {
   'Linear (bias)': { input_shape: [5], layers: [lin(5, 3)] },
   'Linear (no bias)': { input_shape: [4], layers: [lin(4, 3, { bias: false }), { type: 'Sigmoid' }, lin(3, 2)] },
   'Linear (leading dims [2,5])': { input_shape: [2, 5], layers: [lin(5, 3), { type: 'Tanh' }, lin(3, 2)] },
@@ -177,6 +180,50 @@ const CASES: Record<string, OracleCase & { seed?: number }> = {
     input_shape: [2, 2, 2, 3],
     layers: [{ type: 'BatchNorm3d', num_features: 2 }, { type: 'Conv3d', in_channels: 2, out_channels: 2, kernel_size: 1 }, { type: 'BatchNorm3d', num_features: 2, affine: false }],
   },
+  'LayerNorm (leading dims; no bias)': { input_shape: [2, 4], layers: [lin(4, 4), { type: 'LayerNorm', normalized_shape: 4, bias: false }, { type: 'Tanh' }, lin(4, 3)] },
+  'LayerNorm (over [C, L]; no affine)': {
+    input_shape: [2, 3],
+    layers: [{ type: 'LayerNorm', normalized_shape: [2, 3], eps: 1e-3 }, { type: 'Conv1d', in_channels: 2, out_channels: 2, kernel_size: 2 }, { type: 'LayerNorm', normalized_shape: [2, 2], elementwise_affine: false }],
+  },
+  // Every pool below has a partial last window along some dim (ceil_mode adds one where floor would not).
+  'ceil_mode pools (MaxPool1d, AvgPool1d)': {
+    input_shape: [2, 8],
+    layers: [
+      { type: 'Conv1d', in_channels: 2, out_channels: 2, kernel_size: 2 }, { type: 'MaxPool1d', kernel_size: 2, ceil_mode: true },
+      { type: 'AvgPool1d', kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, count_include_pad: false }, { type: 'Flatten' }, lin(6, 3),
+    ],
+  },
+  'ceil_mode pools (AvgPool2d counting padding, MaxPool2d with dilation)': {
+    input_shape: [1, 5, 6],
+    layers: [
+      { type: 'Conv2d', in_channels: 1, out_channels: 2, kernel_size: 1 }, { type: 'AvgPool2d', kernel_size: 3, stride: 2, padding: 1, ceil_mode: true },
+      { type: 'MaxPool2d', kernel_size: [2, 3], stride: 2, dilation: [2, 1], ceil_mode: true }, { type: 'Flatten' }, lin(4, 3),
+    ],
+  },
+  'ceil_mode pools (MaxPool3d, AvgPool3d)': {
+    input_shape: [1, 3, 4, 5],
+    layers: [
+      { type: 'Conv3d', in_channels: 1, out_channels: 2, kernel_size: 1 }, { type: 'MaxPool3d', kernel_size: 2, ceil_mode: true },
+      { type: 'AvgPool3d', kernel_size: 2, ceil_mode: true }, { type: 'Flatten' }, lin(4, 3),
+    ],
+  },
+  'CrossEntropyLoss on [N, C, H, W] (K-dimensional)': {
+    input_shape: [2, 3, 3],
+    layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'Tanh' }, { type: 'Conv2d', in_channels: 3, out_channels: 3, kernel_size: 1 }],
+    kdim: true,
+  },
+  'CrossEntropyLoss on [N, C, L] after BatchNorm1d (K-dimensional)': {
+    input_shape: [2, 4],
+    layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'BatchNorm1d', num_features: 3 }, { type: 'Sigmoid' }, { type: 'Conv1d', in_channels: 3, out_channels: 4, kernel_size: 1 }],
+    kdim: true,
+  },
+  GroupNorm: {
+    input_shape: [4, 3, 2],
+    layers: [
+      { type: 'Conv2d', in_channels: 4, out_channels: 4, kernel_size: 1 }, { type: 'GroupNorm', num_groups: 2, num_channels: 4 },
+      { type: 'Conv2d', in_channels: 4, out_channels: 2, kernel_size: 2 }, { type: 'GroupNorm', num_groups: 1, num_channels: 2, affine: false },
+    ],
+  },
 };
 
 const COMBOS: [LossKind, Reduction][] = LOSS_KINDS.flatMap((l) => REDUCTIONS.map((r) => [l, r] as [LossKind, Reduction]));
@@ -226,7 +273,7 @@ describe('per-sample gradients vs autodiff', () => {
     it.each(COMBOS)('%s (%s)', (lossType, reduction) => {
       const rng = mulberry32(1000 + Object.keys(CASES).indexOf(name) * 17 + COMBOS.findIndex(([l, r]) => l === lossType && r === reduction));
       const probe = randomNetwork(specWithLoss(c, 'MSELoss', 'sum', false), mulberry32(0));
-      const needsFlatten = probe.outputShape.length > 1;
+      const needsFlatten = !c.kdim && probe.outputShape.length > 1;
       disposeNetwork(probe);
       const net = randomNetwork(specWithLoss(c, lossType, reduction, needsFlatten), rng);
       try {

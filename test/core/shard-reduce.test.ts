@@ -11,9 +11,9 @@ import { computeShard, planShards, sliceRows } from '../../src/core/backprop.ts'
 import { useBackend } from '../../src/backends/select.ts';
 import type { HostTensor } from '../../src/io/host-tensor.ts';
 import { disposeNetwork, type Network } from '../../src/nn/network.ts';
-import { finalize } from '../../src/reduce/finalize.ts';
+import { finalize } from '../../src/extensions/finalize.ts';
 import { mergePartials } from '../../src/reduce/merge.ts';
-import type { ShardPartials } from '../../src/reduce/partials.ts';
+import type { ShardPartials } from '../../src/core/partials.ts';
 import type { ExtensionName, LossKind, Reduction } from '../../src/vocabulary.ts';
 
 const EXTENSIONS: ExtensionName[] = ['BatchGrad', 'BatchL2Grad', 'SumGradSquared', 'Variance'];

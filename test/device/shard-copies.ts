@@ -24,7 +24,7 @@ import { numel, type HostTensor } from '../../src/io/host-tensor.ts';
 import { readTensorFile, readTensorMap } from '../../src/io/tensor-file.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../../src/nn/network.ts';
 import { readModelSpec } from '../../src/nn/parse-spec.ts';
-import type { ShardPartials } from '../../src/reduce/partials.ts';
+import type { ShardPartials } from '../../src/core/partials.ts';
 import { EXTENSION_NAMES, type ExtensionName } from '../../src/vocabulary.ts';
 import { assert, type CheckEnv, type DeviceCheck } from './harness.ts';
 

@@ -78,9 +78,12 @@ export function randomBatch(net: Network, N: number, rng: Rng): { inputs: HostTe
   const outShape = [N, ...net.outputShape];
   let targets: HostTensor;
   switch (net.loss.type) {
-    case 'CrossEntropyLoss':
-      targets = { dtype: 'int32', shape: [N], data: Int32Array.from({ length: N }, () => Math.floor(rng() * net.outputShape[0])) };
+    case 'CrossEntropyLoss': {
+      // One class per sample, or per sample and position for torch's K-dimensional form [N, C, d1, …].
+      const shape = [N, ...net.outputShape.slice(1)];
+      targets = { dtype: 'int32', shape, data: Int32Array.from({ length: numel(shape) }, () => Math.floor(rng() * net.outputShape[0])) };
       break;
+    }
     case 'BCEWithLogitsLoss':
       targets = f32(outShape, uniform(rng, numel(outShape)));
       break;

@@ -76,8 +76,11 @@ export function forwardWith(net: Network, b: Binding, ps: tf.Tensor[], h: tf.Ten
 export function oracleLoss(kind: LossKind, f: tf.Tensor, y: tf.Tensor): tf.Scalar {
   switch (kind) {
     case 'CrossEntropyLoss': {
-      const logits = f.reshape([1, -1]);
-      return tf.logSumExp(logits, 1).sum().sub(logits.mul(tf.oneHot(y as tf.Tensor1D, logits.shape[1]!)).sum()) as tf.Scalar;
+      // One row per position (torch's K-dimensional form [1, C, d1, …]; one row for [1, C]).
+      const C = f.shape[1]!;
+      const logits = f.reshape([C, -1]).transpose();
+      if (y.rank === 2) return tf.logSumExp(logits, 1).mul(y.sum(1)).sum().sub(logits.mul(y).sum()) as tf.Scalar;
+      return tf.logSumExp(logits, 1).sum().sub(logits.mul(tf.oneHot(y as tf.Tensor1D, C)).sum()) as tf.Scalar;
     }
     case 'MSELoss':
       return f.sub(y).square().sum() as tf.Scalar;

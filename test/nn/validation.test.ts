@@ -10,7 +10,7 @@ import { runBatch } from '../../src/api/run.ts';
 import { checkVectors } from '../../src/api/vectors.ts';
 import { useBackend } from '../../src/backends/select.ts';
 import { checkedInputs } from '../../src/core/inputs.ts';
-import { LabelRangeError, ModelSpecError, NonFiniteError, WeightsError } from '../../src/errors/index.ts';
+import { LabelRangeError, ModelSpecError, NonFiniteError, ShapeError, WeightsError } from '../../src/errors/index.ts';
 import type { HostTensor } from '../../src/io/host-tensor.ts';
 import { LOSSES } from '../../src/nn/losses/index.ts';
 import { SOFT_LABEL_TOLERANCE } from '../../src/nn/losses/targets.ts';
@@ -139,5 +139,20 @@ describe('CrossEntropyLoss soft labels must be distributions', () => {
   });
   it(`rows within ${SOFT_LABEL_TOLERANCE} of 1 (float32 rounding) are accepted`, () => {
     expect(targets([[0.1, 0.2, 0.70005], [1 / 3, 1 / 3, 1 / 3]])).not.toThrow();
+  });
+});
+
+describe('LayerNorm and GroupNorm specs', () => {
+  const shapesOf = (spec: unknown) => () => inferShapes(parseModelSpec(spec));
+  it.each([
+    ['LayerNorm over dims the input does not end in', seq([lin(4, 3), { type: 'LayerNorm', normalized_shape: 4 }]), ShapeError, /LayerNorm\(normalized_shape=\[4\]\) needs an input ending in those dims, got \[N, 3\]/],
+    ['LayerNorm over more dims than the input has', seq([{ type: 'LayerNorm', normalized_shape: [1, 4] }, lin(4, 3)]), ShapeError, /needs an input ending in those dims, got \[N, 4\]/],
+    ['GroupNorm with the wrong channel count', seq([{ type: 'GroupNorm', num_groups: 1, num_channels: 3 }, lin(4, 3)]), ShapeError, /GroupNorm\(num_channels=3\) expects input \[N, 3, \*\], got \[N, 4\]/],
+    ['GroupNorm whose groups do not divide the channels', seq([{ type: 'GroupNorm', num_groups: 3, num_channels: 4 }, lin(4, 3)]), ModelSpecError, /num_groups=3 must divide num_channels=4/],
+    ['GroupNorm with zero groups', seq([{ type: 'GroupNorm', num_groups: 0, num_channels: 4 }, lin(4, 3)]), ModelSpecError, /num_groups: Too small/],
+    ['LayerNorm with an attribute torch does not have', seq([{ type: 'LayerNorm', normalized_shape: 4, affine: true }, lin(4, 3)]), ModelSpecError, /affine/],
+  ])('%s', (_name, spec, Err, message) => {
+    expect(shapesOf(spec)).toThrow(Err);
+    expect(shapesOf(spec)).toThrow(message);
   });
 });

@@ -27,6 +27,13 @@ const NETS: Record<string, unknown> = {
       { type: 'MaxPool2d', kernel_size: 2 }, { type: 'Flatten' }, { type: 'Linear', in_features: 12, out_features: 3 },
     ],
   },
+  'LayerNorm and GroupNorm': {
+    input_shape: [2, 3],
+    layers: [
+      { type: 'Conv1d', in_channels: 2, out_channels: 4, kernel_size: 2, padding: 1 }, { type: 'GroupNorm', num_groups: 2, num_channels: 4 }, { type: 'Tanh' },
+      { type: 'Flatten' }, { type: 'Linear', in_features: 16, out_features: 5 }, { type: 'LayerNorm', normalized_shape: 5 }, { type: 'Linear', in_features: 5, out_features: 3 },
+    ],
+  },
   'residual graph': {
     input_shape: [4],
     graph: {

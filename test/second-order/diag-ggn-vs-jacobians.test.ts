@@ -77,6 +77,24 @@ const CASES: Record<string, { input_shape: number[]; layers: Layers; ce?: Layers
     input_shape: [4],
     layers: [lin(4, 5), { type: 'BatchNorm1d', num_features: 5 }, { type: 'ELU' }, lin(5, 3)],
   },
+  'LayerNorm (leading dims), GroupNorm': {
+    input_shape: [2, 4],
+    layers: [lin(4, 4), { type: 'LayerNorm', normalized_shape: 4 }, { type: 'Tanh' }, { type: 'GroupNorm', num_groups: 1, num_channels: 2 }, lin(4, 3)],
+    ce: [{ type: 'Flatten' }, lin(6, 3)],
+  },
+  // Partial last windows (ceil_mode), where BackPACK refuses second order for average pooling.
+  'ceil_mode pools (AvgPool2d counting padding, MaxPool1d)': {
+    input_shape: [1, 5, 6],
+    layers: [
+      { type: 'Conv2d', in_channels: 1, out_channels: 2, kernel_size: 1 }, { type: 'Tanh' }, { type: 'AvgPool2d', kernel_size: 3, stride: 2, padding: 1, ceil_mode: true },
+      { type: 'Flatten', start_dim: 2 }, { type: 'MaxPool1d', kernel_size: 3, stride: 2, ceil_mode: true }, { type: 'Flatten' }, lin(12, 3),
+    ],
+  },
+  // No `ce`: CrossEntropyLoss takes [N, C, H, W] as it is (torch's K-dimensional form).
+  'Conv2d head, CrossEntropyLoss K-dimensional': {
+    input_shape: [2, 3, 3],
+    layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'Tanh' }, { type: 'Conv2d', in_channels: 3, out_channels: 3, kernel_size: 1 }],
+  },
   'Linear with leading dims (2-D output)': {
     input_shape: [2, 4],
     layers: [lin(4, 5), { type: 'Tanh' }, lin(5, 3)],

@@ -64,6 +64,29 @@ const CNNS: Record<string, { input_shape: number[]; layers: Record<string, unkno
       lin(8, 3),
     ],
   },
+  'Conv1d, Sigmoid, Conv1d ([C, L] output: K-dimensional CrossEntropyLoss)': {
+    input_shape: [2, 4],
+    layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'Sigmoid' }, { type: 'Conv1d', in_channels: 3, out_channels: 3, kernel_size: 2 }],
+  },
+  'Conv1d, Sigmoid, ceil_mode AvgPool1d and MaxPool1d, Linear': {
+    input_shape: [1, 8],
+    layers: [
+      { type: 'Conv1d', in_channels: 1, out_channels: 2, kernel_size: 2 }, { type: 'Sigmoid' }, { type: 'AvgPool1d', kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, count_include_pad: false },
+      { type: 'MaxPool1d', kernel_size: 2, ceil_mode: true }, { type: 'Flatten' }, lin(4, 3),
+    ],
+  },
+  'Linear, LayerNorm, Tanh, Linear': {
+    input_shape: [3],
+    layers: [lin(3, 4), { type: 'LayerNorm', normalized_shape: 4 }, { type: 'Tanh' }, lin(4, 3)],
+  },
+  'Linear, LayerNorm (no affine; output)': {
+    input_shape: [3],
+    layers: [lin(3, 2), { type: 'Sigmoid' }, lin(2, 3), { type: 'LayerNorm', normalized_shape: 3, elementwise_affine: false }],
+  },
+  'Conv1d, GroupNorm, ELU, Flatten, Linear': {
+    input_shape: [2, 3],
+    layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 4, kernel_size: 2, padding: 1 }, { type: 'GroupNorm', num_groups: 2, num_channels: 4 }, { type: 'ELU' }, { type: 'Flatten' }, lin(16, 3)],
+  },
   'Linear with leading dims, Sigmoid, Linear (2-D output; CE gets a Flatten and Linear)': {
     input_shape: [2, 3],
     layers: [lin(3, 3), { type: 'Sigmoid' }, lin(3, 2)],
@@ -129,8 +152,13 @@ describe('the double-grad oracle', () => {
    * rounding O(ε·|g|/h) ≈ 1e-5 relative; 2e-3 of the largest entry is comfortably above both and far
    * below the size of any missing term (a dropped residual or loss-curvature term is O(1) relative).
    */
-  it.each(['Tanh', 'Sigmoid', 'ELU', 'SELU', 'LogSigmoid'])('agrees with finite differences through %s (CE)', (act) => {
-    const net = randomNetwork({ input_shape: [3], layers: [lin(3, 4), { type: act }, lin(4, 3)], loss: { type: 'CrossEntropyLoss', reduction: 'sum' } }, mulberry32(7));
+  const NORMS: Record<string, Record<string, unknown>> = {
+    LayerNorm: { type: 'LayerNorm', normalized_shape: 4 },
+    // One group of 4: with groups of 2, x̂ = ±1 whatever the input and the Hessian is too small for differences.
+    GroupNorm: { type: 'GroupNorm', num_groups: 1, num_channels: 4 },
+  };
+  it.each(['Tanh', 'Sigmoid', 'ELU', 'SELU', 'LogSigmoid', 'LayerNorm', 'GroupNorm'])('agrees with finite differences through %s (CE)', (act) => {
+    const net = randomNetwork({ input_shape: [3], layers: [lin(3, 4), NORMS[act] ?? { type: act }, lin(4, 3)], loss: { type: 'CrossEntropyLoss', reduction: 'sum' } }, mulberry32(7));
     try {
       const { inputs, targets } = randomBatch(net, 2, mulberry32(8));
       const oracle = hessianOracle(net, inputs, targets, ['0.weight']);

@@ -7,6 +7,8 @@
  *  - KFRA on deeper networks vs its recursion with autodiff Jacobians, and sharded = unsharded;
  *  - KFLR's B is the exact GGN block of the layer's bias (BackPACK's convention: the factor is summed
  *    over output positions before the outer product), for Linear, Linear with leading dims and Conv2d;
+ *  - ConvTranspose1d/2d/3d (BackPACK's convention: factors of the weight with its channel axes
+ *    swapped): A from the autodiff weight Jacobian of each output position, B as for Conv;
  *  - the modules without a Kronecker structure are refused with a reason.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +176,11 @@ describe("KFLR's B equals the exact GGN block of the bias (autodiff Jacobians)",
       loss: { type: 'CrossEntropyLoss', reduction: 'sum' },
     },
     'Linear with leading dims, BCE mean (2-D output)': { input_shape: [2, 3], layers: [lin(3, 4), { type: 'Sigmoid' }, lin(4, 2)], loss: { type: 'BCEWithLogitsLoss', reduction: 'mean' } },
+    'CNN (Conv1d, Tanh, Conv1d), K-dimensional CE mean': {
+      input_shape: [2, 5],
+      layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'Tanh' }, { type: 'Conv1d', in_channels: 3, out_channels: 3, kernel_size: 2 }],
+      loss: { type: 'CrossEntropyLoss', reduction: 'mean' },
+    },
     'CNN (Conv2d, Sigmoid, Conv2d), MSE sum': {
       input_shape: [2, 4, 4],
       layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 3, kernel_size: 2, padding: 1 }, { type: 'Sigmoid' }, { type: 'Conv2d', in_channels: 3, out_channels: 2, kernel_size: 3, stride: 2 }],
@@ -195,10 +202,11 @@ describe("KFLR's B equals the exact GGN block of the bias (autodiff Jacobians)",
 
 describe('modules without Kronecker structure are refused with a reason', () => {
   const cases: [string, { input_shape: number[]; layers: Record<string, unknown>[] }, RegExp][] = [
-    ['grouped Conv2d', { input_shape: [2, 4, 4], layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 2, kernel_size: 2, groups: 2 }, { type: 'Flatten' }, lin(18, 3)] }, /Conv2d: grouped convolutions/],
-    ['ConvTranspose1d', { input_shape: [2, 3], layers: [{ type: 'ConvTranspose1d', in_channels: 2, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(4, 3)] }, /ConvTranspose1d: no Kronecker factorisation .*transposed/],
-    ['ConvTranspose2d', { input_shape: [1, 2, 2], layers: [{ type: 'ConvTranspose2d', in_channels: 1, out_channels: 1, kernel_size: 2 }, { type: 'Flatten' }, lin(9, 3)] }, /ConvTranspose2d: no Kronecker factorisation .*transposed/],
-    ['BatchNorm1d', { input_shape: [4], layers: [lin(4, 3), { type: 'BatchNorm1d', num_features: 3 }] }, /BatchNorm1d: no Kronecker factorisation .*BatchNorm/],
+    ['grouped Conv2d', { input_shape: [2, 4, 4], layers: [{ type: 'Conv2d', in_channels: 2, out_channels: 2, kernel_size: 2, groups: 2 }, { type: 'Flatten' }, lin(18, 3)] }, /Conv2d \(layer '0'\): grouped convolutions/],
+    ['grouped ConvTranspose1d', { input_shape: [2, 3], layers: [{ type: 'ConvTranspose1d', in_channels: 2, out_channels: 2, kernel_size: 2, groups: 2 }, { type: 'Flatten' }, lin(8, 3)] }, /ConvTranspose1d \(layer '0'\): grouped transposed convolutions/],
+    ['BatchNorm1d', { input_shape: [4], layers: [lin(4, 3), { type: 'BatchNorm1d', num_features: 3 }] }, /BatchNorm1d \(layer '1'\): no Kronecker factorisation .*BatchNorm/],
+    ['LayerNorm', { input_shape: [4], layers: [lin(4, 3), { type: 'LayerNorm', normalized_shape: 3 }] }, /LayerNorm \(layer '1'\): no Kronecker factorisation .*elementwise scale/],
+    ['GroupNorm', { input_shape: [2, 3], layers: [{ type: 'GroupNorm', num_groups: 1, num_channels: 2 }, { type: 'Flatten' }, lin(6, 3)] }, /GroupNorm \(layer '0'\): no Kronecker factorisation .*elementwise scale/],
   ];
   const quantities: ExtensionName[] = ['KFAC', 'KFLR', 'KFRA'];
   it.each(cases.flatMap(([name, body, why]) => quantities.map((q) => [q, name, body, why] as const)))('%s on %s', (q, _name, body, why) => {
@@ -212,6 +220,73 @@ describe('modules without Kronecker structure are refused with a reason', () => 
       expect(err).toBeInstanceOf(UnsupportedModuleError);
       expect((err as Error).message).toMatch(new RegExp(`^${q} is not supported for `));
       expect((err as Error).message).toMatch(why);
+    });
+  });
+});
+
+describe('ConvTranspose1d/2d/3d: KFLR, KFAC, KFRA (factors of weight.transpose(0, 1), as BackPACK)', () => {
+  const nets: Record<string, { input_shape: number[]; layers: Record<string, unknown>[]; loss: { type: LossKind; reduction: Reduction } }> = {
+    'ConvTranspose1d (stride, padding), Tanh, Linear, CE mean': {
+      input_shape: [2, 3],
+      layers: [{ type: 'ConvTranspose1d', in_channels: 2, out_channels: 2, kernel_size: 3, stride: 2, padding: 1 }, { type: 'Tanh' }, { type: 'Flatten' }, lin(10, 3)],
+      loss: { type: 'CrossEntropyLoss', reduction: 'mean' },
+    },
+    'ConvTranspose2d (dilation, output_padding), Sigmoid, Linear, MSE sum': {
+      input_shape: [2, 2, 2],
+      layers: [{ type: 'ConvTranspose2d', in_channels: 2, out_channels: 3, kernel_size: 2, stride: 2, dilation: [1, 2], output_padding: 1 }, { type: 'Sigmoid' }, { type: 'Flatten' }, lin(90, 2)],
+      loss: { type: 'MSELoss', reduction: 'sum' },
+    },
+    'ConvTranspose3d, BCE mean': {
+      input_shape: [1, 2, 1, 2],
+      layers: [{ type: 'ConvTranspose3d', in_channels: 1, out_channels: 2, kernel_size: 2 }],
+      loss: { type: 'BCEWithLogitsLoss', reduction: 'mean' },
+    },
+  };
+
+  /**
+   * A = (1/N) Σ_n Σ_x u u ᵀ with u_nx[(c, k)] = ∂y_n[o, x]/∂W[c, o, k] for any output channel o (the
+   * transposed unfold), read off the autodiff Jacobian of output channel 0.
+   */
+  function inputFactor(net: Network, inputs: HostTensor, targets: HostTensor): Float64Array {
+    const [cin, coutG, ...kernel] = net.paramShapes['0.weight'];
+    const K = numel(kernel);
+    const X = numel(net.layers[0].outShape.slice(1));
+    const P = cin * coutG * K;
+    const A = new Float64Array((cin * K) ** 2);
+    for (const s of ggnOracle(net, inputs, targets)) {
+      const J = s.jac.get('0.weight')!; // [D, P], D starts with output channel 0's X positions when layer 0 is the last
+      for (let x = 0; x < X; x++) {
+        const u = Float64Array.from({ length: cin * K }, (_, ck) => J[x * P + Math.floor(ck / K) * coutG * K + (ck % K)]);
+        for (let i = 0; i < u.length; i++) for (let j = 0; j < u.length; j++) A[i * u.length + j] += (u[i] * u[j]) / N;
+      }
+    }
+    return A;
+  }
+
+  it.each(Object.keys(nets))('%s', (name) => {
+    const spec = nets[name];
+    withNet(spec, 71 + Object.keys(nets).indexOf(name), (net, inputs, targets) => {
+      const run = runBatch(net, inputs, targets, { extensions: ['KFLR', 'KFAC', 'KFRA'], mcSamples: 2 }).results;
+      const [cin, , ...kernel] = net.paramShapes['0.weight'];
+      const cout = net.layers[0].outShape[0];
+      expect(run.get('0.weight.kflr.0')!.shape).toEqual([cout, cout]);
+      expect(run.get('0.weight.kflr.1')!.shape).toEqual([cin * numel(kernel), cin * numel(kernel)]);
+      // A: the Jacobian of the transposed convolution alone (a network of just its first layer).
+      const head = { input_shape: spec.input_shape, layers: [spec.layers[0]], loss: { type: 'MSELoss', reduction: 'sum' } };
+      const alone = randomNetwork(head, mulberry32(5));
+      try {
+        alone.layers[0].params.weight!.dispose();
+        alone.layers[0].params.weight = net.layers[0].params.weight!.clone();
+        const A = inputFactor(alone, inputs, randomBatch(alone, N, mulberry32(6)).targets);
+        for (const q of ['kflr', 'kfac', 'kfra']) expectClose(values(run.get(`0.weight.${q}.1`)), A, { rtol: RTOL_DEEP, label: `${name} ${q}.1` });
+      } finally {
+        disposeNetwork(alone);
+      }
+      // B: the exact GGN block of the bias (KFLR) and KFRA's autodiff recursion.
+      const B = sumAll(ggnOracle(net, inputs, targets).map((s) => ggnBlock(s, '0.bias')));
+      for (const p of ['0.weight', '0.bias']) expectClose(values(run.get(`${p}.kflr.0`)), B, { rtol: RTOL_DEEP, label: `${name} ${p}.kflr.0` });
+      const kfra = kfraOracle(net, inputs, targets).get(0)!;
+      expectClose(values(run.get('0.weight.kfra.0')), kfra, { rtol: RTOL_DEEP, label: `${name} kfra.0` });
     });
   });
 });
@@ -238,6 +313,22 @@ describe('KFRA through deeper networks', () => {
         { type: 'Flatten' },
         lin(2, 2),
       ],
+      loss: { type: 'MSELoss', reduction: 'mean' },
+    },
+    'Conv2d, Tanh, Conv2d, K-dimensional CE sum': {
+      input_shape: [1, 3, 3],
+      layers: [{ type: 'Conv2d', in_channels: 1, out_channels: 2, kernel_size: 2 }, { type: 'Tanh' }, { type: 'Conv2d', in_channels: 2, out_channels: 3, kernel_size: 1 }],
+      loss: { type: 'CrossEntropyLoss', reduction: 'sum' },
+    },
+    // Normalisation layers without affine parameters: KFRA passes through their per-sample Jacobians.
+    'MLP (LayerNorm, Tanh), CE sum': {
+      input_shape: [4],
+      layers: [lin(4, 5), { type: 'LayerNorm', normalized_shape: 5, elementwise_affine: false }, { type: 'Tanh' }, lin(5, 3)],
+      loss: { type: 'CrossEntropyLoss', reduction: 'sum' },
+    },
+    'Conv1d, GroupNorm, Flatten, Linear, MSE mean': {
+      input_shape: [2, 4],
+      layers: [{ type: 'Conv1d', in_channels: 2, out_channels: 4, kernel_size: 2 }, { type: 'GroupNorm', num_groups: 2, num_channels: 4, affine: false }, { type: 'Flatten' }, lin(12, 2)],
       loss: { type: 'MSELoss', reduction: 'mean' },
     },
   };

@@ -7,6 +7,7 @@
 import { tf } from '../tf.ts';
 import { ShapeError, TrainModeError } from '../../errors/index.ts';
 import type { SpecOf } from '../../nn/spec.ts';
+import { affineModule } from './affine.ts';
 import { biasJacT } from './conv-common.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
@@ -36,7 +37,8 @@ function normalized(layer: Layer<BatchNormCfg>, x: tf.Tensor): tf.Tensor {
 }
 
 export function makeBatchNorm<K extends Kind>(kind: K): ModuleMath<K, BatchNormCfg> {
-  return {
+  // Eval mode: affine in x with a Jacobian linear in the weight (the scale γ/√(σ² + ε)).
+  return affineModule<K, BatchNormCfg>({
     setup(spec: SpecOf<Kind>, inShape, where) {
       if (spec.train) {
         throw new TrainModeError(`${where}: ${kind} in train mode normalises with the statistics of the whole batch, which couples the samples, so per-sample gradients and curvature are undefined; use eval mode (train: false) with running statistics`);
@@ -72,5 +74,8 @@ export function makeBatchNorm<K extends Kind>(kind: K): ModuleMath<K, BatchNormC
       },
       bias: biasJacT,
     },
-  };
+
+    jacobianStructure: () => ({ kind: 'shared' }),
+    kronecker: () => ({ refused: 'no Kronecker factorisation is defined for BatchNorm (as in BackPACK): its weight is a per-channel scale, not a matrix acting on an input vector, so there is no input factor A' }),
+  });
 }

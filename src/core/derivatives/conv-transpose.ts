@@ -7,7 +7,9 @@ import { tf } from '../tf.ts';
 import { ModelSpecError } from '../../errors/index.ts';
 import { expand, prod, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
+import { matMulT } from '../ops/matmul.ts';
 import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
+import { affineModule } from './affine.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
 import type { Layer, ModuleMath } from './types.ts';
 
@@ -44,11 +46,31 @@ function setup(spec: SpecOf<Kind>, inShape: number[], where: string, dims: numbe
   };
 }
 
+/**
+ * Σ_n Σ_x u_nx u_nxᵀ [c_in·K, c_in·K] of the input unfolded the transposed way: u_nx[(c, k)] =
+ * x_n[c, p] where output position x = p·stride − padding + k·dilation (0 where no p lands there),
+ * so the weight gradient (swapped channels) is Σ_x g_x u_xᵀ. Built as a transposed convolution
+ * with one-hot weights (every (c, k) its own output channel) over the real output grid; BackPACK
+ * unfolds with output_padding = 0, so the two agree when output_padding is 0.
+ */
+function transposedInputGram(layer: Layer<ConvTransposeCfg>, x: tf.Tensor): tf.Tensor {
+  const { geom, cin } = layer.cfg;
+  const B = x.shape[0];
+  const K = prod(geom.kernel);
+  const P = prod(geom.outSize);
+  // Columns ((c, k'), k) × (b, p): x[b, c, p] where k = k' (the one-hot weight), else 0.
+  const xs = x.reshape([B, cin, P]).transpose([1, 0, 2]).reshape([cin, 1, 1, B * P]);
+  const cols = xs.mul(tf.eye(K).reshape([1, K, K, 1])).reshape([cin * K * K, B * P]);
+  const unfolded = foldColumns(cols, geom, cin * K, B).reshape([B, cin * K, -1]); // [b, c·K, X]
+  const flat = unfolded.transpose([1, 0, 2]).reshape([cin * K, -1]);
+  return matMulT(flat, flat, false, true);
+}
+
 /** W [c_in, c_out/G, *k] → [G, c_g, o_g·K]. */
 const groupedWeight = (layer: Layer<ConvTransposeCfg>) => layer.params.weight!.reshape([layer.cfg.groups, layer.cfg.cin / layer.cfg.groups, -1]);
 
 export function makeConvTranspose<K extends Kind>(dims: number): ModuleMath<K, ConvTransposeCfg> {
-  return {
+  return affineModule({
     setup: (spec, inShape, where) => setup(spec, inShape, where, dims),
 
     forward(layer, x) {
@@ -92,5 +114,14 @@ export function makeConvTranspose<K extends Kind>(dims: number): ModuleMath<K, C
       },
       bias: biasJacT,
     },
-  };
+
+    jacobianStructure: () => ({ kind: 'shared' }),
+    // As BackPACK (its extensions/secondorder/hbp/conv_transposend.py): B ⊗ A approximates the
+    // curvature of the weight with its channel axes swapped, weight.transpose(0, 1) [c_out, c_in, *k],
+    // flattened as [c_out, c_in·K].
+    kronecker: (layer) =>
+      layer.cfg.groups > 1
+        ? { refused: 'grouped transposed convolutions (groups > 1) have no Kronecker-factored curvature: the weight is block-diagonal over groups, not one B ⊗ A' }
+        : { outputAxis: 'channel', inputFactorSum: transposedInputGram },
+  });
 }

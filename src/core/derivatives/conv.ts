@@ -8,8 +8,10 @@ import { ModelSpecError } from '../../errors/index.ts';
 import { expand, prod, samePadding, windowGeometry, type WindowGeometry } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
 import { hasKernel, runKernel } from '../ops/fused.ts';
-import { CONV_FORWARD, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, type ConvAttrs } from '../ops/kernel-names.ts';
+import { CONV_FORWARD, CONV_INPUT_GRAM, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, type ConvAttrs } from '../ops/kernel-names.ts';
+import { matMulT } from '../ops/matmul.ts';
 import { foldColumns, unfoldColumns, unfoldPatchesFirst } from '../ops/windows.ts';
+import { affineModule } from './affine.ts';
 import { biasJacT, checkChannels } from './conv-common.ts';
 import { xnnConv2d, xnnConv2dJacT, xnnConv2dWeightGrad, xnnForward, xnnStride1 } from './conv2d-xnn.ts';
 import type { Layer, ModuleMath } from './types.ts';
@@ -62,8 +64,17 @@ const columnsToSamples = (m: tf.Tensor, B: number, P: number) => {
 /** Attributes of the fused convolution kernels for a layer (native backend). */
 const convAttrs = (layer: Layer<ConvCfg>, mode?: ConvAttrs['mode']): ConvAttrs => ({ geom: layer.cfg.geom, groups: layer.cfg.groups, mode });
 
+/** Σ_n Σ_p u_np u_npᵀ of the unfolded input [c·K, c·K] (Ω in Grosse & Martens 2016). */
+function inputGram(layer: Layer<ConvCfg>, x: tf.Tensor): tf.Tensor {
+  const { geom, groups } = layer.cfg;
+  // Native streams Σ_n U_n U_nᵀ per sample; elsewhere one product of the unfolded shard.
+  if (hasKernel(CONV_INPUT_GRAM)) return runKernel(CONV_INPUT_GRAM, { x }, { geom, groups });
+  const flat = unfoldColumns(x, geom); // [c·K, n·P]
+  return matMulT(flat, flat, false, true);
+}
+
 export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCfg> {
-  return {
+  return affineModule({
     setup: (spec, inShape, where) => setupConv(spec, inShape, where, dims),
 
     forward(layer, x) {
@@ -123,7 +134,13 @@ export function makeConv<K extends ConvKind>(dims: number): ModuleMath<K, ConvCf
       // Native: streamed per sample, the Jacobians never stored; elsewhere null (from the Jacobians).
       weight: (layer, x, V, mode, shift) => (hasKernel(CONV_WEIGHT_SQUARES) ? runKernel(CONV_WEIGHT_SQUARES, { x, V, shift }, convAttrs(layer, mode)) : null),
     },
-  };
+
+    jacobianStructure: () => ({ kind: 'shared' }),
+    kronecker: (layer) =>
+      layer.cfg.groups > 1
+        ? { refused: 'grouped convolutions (groups > 1) have no Kronecker-factored curvature: the weight is block-diagonal over groups, not one B ⊗ A' }
+        : { outputAxis: 'channel', inputFactorSum: inputGram },
+  });
 }
 
 

@@ -67,11 +67,17 @@ export const ACTIVATIONS = {
 
 export type ActivationKind = keyof typeof ACTIVATIONS;
 
+/** Activations whose second derivative vanishes everywhere they are differentiable. */
+const PIECEWISE_LINEAR = new Set<ActivationKind>(['ReLU', 'LeakyReLU']);
+
 export function makeElementwise<K extends ActivationKind>(kind: K): ModuleMath<K, SpecOf<K>> {
   const fn = ACTIVATIONS[kind] as unknown as ElementwiseFn<SpecOf<K>>;
   return {
     setup: (spec, inShape) => ({ outShape: inShape, cfg: spec, params: {} }),
     forward: (layer, x) => fn.f(x, layer.cfg),
     jacTMatProd: (layer, x, y, V) => V.mul(fn.df(x, y, layer.cfg).expandDims(0)),
+    jvp: (layer, x, y, V) => fn.df(x, y, layer.cfg).mul(V),
+    inputHessian: PIECEWISE_LINEAR.has(kind) ? { kind: 'zero' } : { kind: 'diagonal', d2f: (layer, x, y) => fn.d2f(x, y, layer.cfg) },
+    jacobianStructure: () => ({ kind: 'diagonal', df: (layer, x, y) => fn.df(x, y, layer.cfg) }),
   };
 }

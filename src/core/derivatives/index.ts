@@ -6,6 +6,7 @@ import { makeConvTranspose } from './conv-transpose.ts';
 import { makeElementwise } from './elementwise.ts';
 import { linear } from './linear.ts';
 import { makeMaxPool } from './max-pool.ts';
+import { groupNorm, layerNorm } from './normalization.ts';
 import { adaptiveAvgPool, avgPool } from './separable-pool.ts';
 import { dropout, flatten, identity, zeroPad2d } from './structural.ts';
 import type { ModuleMath } from './types.ts';
@@ -41,6 +42,8 @@ export const DERIVATIVES = {
   BatchNorm1d: makeBatchNorm('BatchNorm1d'),
   BatchNorm2d: makeBatchNorm('BatchNorm2d'),
   BatchNorm3d: makeBatchNorm('BatchNorm3d'),
+  LayerNorm: layerNorm,
+  GroupNorm: groupNorm,
 } satisfies { [K in ModuleKind]: ModuleMath<K, any> };
 
 /** The math of a kind, with its config type erased (layers carry their own resolved config). */

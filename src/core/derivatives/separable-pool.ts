@@ -8,6 +8,7 @@ import { tf } from '../tf.ts';
 import { ModelSpecError, ShapeError } from '../../errors/index.ts';
 import type { SpecOf } from '../../nn/spec.ts';
 import { poolGeometry } from './max-pool.ts';
+import { affineModule } from './affine.ts';
 import type { ModuleMath } from './types.ts';
 
 /** One spatial dim's [out_d, in_d] averaging matrix, described rather than built. */
@@ -63,7 +64,7 @@ function applyAll(cfg: SeparablePoolCfg, x: tf.Tensor, backward: boolean): tf.Te
 }
 
 function math<K extends keyof SpecByKind>(resolve: (spec: SpecByKind[K], inShape: number[], where: string) => SeparablePoolCfg): ModuleMath<K, SeparablePoolCfg> {
-  return {
+  return affineModule({
     setup(spec, inShape, where) {
       const cfg = resolve(spec as SpecByKind[K], inShape, where);
       return { outShape: [inShape[0], ...cfg.mats.map((m) => m.out)], cfg, params: {} };
@@ -74,7 +75,8 @@ function math<K extends keyof SpecByKind>(resolve: (spec: SpecByKind[K], inShape
       const flat = V.reshape([v * n, ...V.shape.slice(2)]);
       return applyAll(layer.cfg, flat, true).reshape([v, n, ...layer.inShape]);
     },
-  };
+    jacobianStructure: () => ({ kind: 'shared' }),
+  });
 }
 
 type SpecByKind = {
@@ -88,7 +90,8 @@ function avgPoolMats(spec: SpecOf<'AvgPool1d' | 'AvgPool2d' | 'AvgPool3d'>, inSh
   const override = spec.divisor_override ?? null;
   const mats = g.inSize.map((inD, d): PoolAxis => {
     const out = g.outSize[d];
-    const [k, s, lo0, hi0] = [g.kernel[d], g.stride[d], g.padLo[d], g.padHi[d]];
+    // torch pads pools symmetrically; ceil_mode's extra windows (a larger padHi) are not counted as padding.
+    const [k, s, lo0, hi0] = [g.kernel[d], g.stride[d], g.padLo[d], g.padLo[d]];
     const build = () => {
       const data = new Float32Array(out * inD);
       for (let o = 0; o < out; o++) {

@@ -7,11 +7,12 @@ import { ShapeError } from '../../errors/index.ts';
 import { prod } from '../../nn/geometry.ts';
 import type { SpecOf } from '../../nn/spec.ts';
 import { sampleUniforms, STREAM } from '../random.ts';
+import { affineModule } from './affine.ts';
 import type { ForwardContext, Layer, ModuleMath } from './types.ts';
 
 const reshapeBack = (layer: Layer<unknown>, V: tf.Tensor) => V.reshape([...(V.shape as number[]).slice(0, 2), ...layer.inShape]);
 
-export const flatten: ModuleMath<'Flatten', null> = {
+export const flatten: ModuleMath<'Flatten', null> = affineModule({
   setup(spec, inShape, where) {
     // Dims are counted with the batch axis, as in torch (start_dim=1 keeps the batch).
     const full = inShape.length + 1;
@@ -26,13 +27,15 @@ export const flatten: ModuleMath<'Flatten', null> = {
   },
   forward: (layer, x) => x.reshape([x.shape[0], ...layer.outShape]),
   jacTMatProd: (layer, _x, _y, V) => reshapeBack(layer, V),
-};
+  jacobianStructure: () => ({ kind: 'shared' }),
+});
 
-export const identity: ModuleMath<'Identity', null> = {
+export const identity: ModuleMath<'Identity', null> = affineModule({
   setup: (_spec, inShape) => ({ outShape: inShape, cfg: null, params: {} }),
   forward: (_layer, x) => x.clone(),
   jacTMatProd: (_layer, _x, _y, V) => V,
-};
+  jacobianStructure: () => ({ kind: 'shared' }),
+});
 
 export interface DropoutCfg {
   p: number;
@@ -44,7 +47,7 @@ export interface DropoutCfg {
  * (seed, layer index, global sample index), so it is the same whatever the sharding; the Jacobian
  * is the mask itself, recovered from y/x without storing it.
  */
-export const dropout: ModuleMath<'Dropout', DropoutCfg> = {
+export const dropout: ModuleMath<'Dropout', DropoutCfg> = affineModule({
   setup: (spec: SpecOf<'Dropout'>, inShape) => ({ outShape: inShape, cfg: { p: spec.p, train: spec.train }, params: {} }),
   forward(layer, x, ctx) {
     if (!layer.cfg.train || layer.cfg.p === 0) return x.clone();
@@ -60,7 +63,9 @@ export const dropout: ModuleMath<'Dropout', DropoutCfg> = {
     if (!mask) throw new Error('Dropout backward called without its forward output');
     return V.mul(tf.tensor(mask, [1, ...y.shape]));
   },
-};
+  // Train mode: each sample has its own mask, so its own Jacobian.
+  jacobianStructure: (layer) => ({ kind: layer.cfg.train && layer.cfg.p > 0 ? 'per-sample' : 'shared' }),
+});
 
 /**
  * Masks by output tensor, so backward uses exactly the forward's mask. Kept as host data: a mask
@@ -79,7 +84,7 @@ function dropoutMask(layer: Layer<DropoutCfg>, shape: number[], ctx: ForwardCont
   return data;
 }
 
-export const zeroPad2d: ModuleMath<'ZeroPad2d', { left: number; right: number; top: number; bottom: number }> = {
+export const zeroPad2d: ModuleMath<'ZeroPad2d', { left: number; right: number; top: number; bottom: number }> = affineModule({
   setup(spec, inShape, where) {
     if (inShape.length !== 3) throw new ShapeError(`${where}: ZeroPad2d expects input [N, C, H, W], got [N, ${inShape.join(', ')}]`);
     const [left, right, top, bottom] = typeof spec.padding === 'number' ? Array(4).fill(spec.padding) : spec.padding;
@@ -94,4 +99,5 @@ export const zeroPad2d: ModuleMath<'ZeroPad2d', { left: number; right: number; t
     const [, h, w] = layer.inShape;
     return tf.slice(V, [0, 0, 0, layer.cfg.top, layer.cfg.left], [-1, -1, -1, h, w]);
   },
-};
+  jacobianStructure: () => ({ kind: 'shared' }),
+});

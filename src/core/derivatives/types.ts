@@ -53,6 +53,54 @@ export type ParamJacT<C> = (layer: Layer<C>, x: tf.Tensor, V: tf.Tensor, sumBatc
  */
 export type ParamSquares<C> = (layer: Layer<C>, x: tf.Tensor, V: tf.Tensor, mode: SquaresMode, shift?: tf.Tensor) => tf.Tensor | null;
 
+/**
+ * The input Hessian a module contributes to exact-Hessian backprop: the "residual"
+ * R_n = Σ_k g_{n,k} ∇²_x y_{n,k} (g the gradient w.r.t. the output). Stated by every module that
+ * Hessian quantities pass through, never assumed:
+ * - 'zero': y is linear (or piecewise linear) in x, so R = 0;
+ * - 'diagonal': y is elementwise, R_n = diag(f''(x_n) ⊙ g_n); `d2f` gives f''(x) [n, *in];
+ * - 'dense': anything else; `matProd` applies R_n to V [v, n, *in] → [v, n, *in] (R_n symmetric).
+ */
+export type InputHessian<C> =
+  | { kind: 'zero' }
+  | { kind: 'diagonal'; d2f(layer: Layer<C>, x: tf.Tensor, y: tf.Tensor): tf.Tensor }
+  | { kind: 'dense'; matProd(layer: Layer<C>, x: tf.Tensor, y: tf.Tensor, gOut: tf.Tensor, V: tf.Tensor): tf.Tensor };
+
+/**
+ * How the input Jacobian varies over samples (KFRA's recursion, and where it must all-reduce):
+ * 'shared' J_n = J for every n; 'diagonal' J_n = diag(df(x_n)), `df` [n, *in]; 'per-sample' otherwise.
+ */
+export type JacobianStructure<C> =
+  | { kind: 'shared' }
+  | { kind: 'diagonal'; df(layer: Layer<C>, x: tf.Tensor, y: tf.Tensor): tf.Tensor }
+  | { kind: 'per-sample' };
+
+/**
+ * Kronecker factorisation of a parametric module (KFAC, KFLR, KFRA): weight ≈ B ⊗ A, bias ≈ B.
+ * `outputAxis` says where B's index sits in the output: 'last' (Linear: [*l, o], summed over l) or
+ * 'channel' (channels-first: [c, *sp], summed over sp). `inputFactorSum` is A's partial Σ_n (unfolded)
+ * x xᵀ. A module (or a config, e.g. groups > 1) without one states `refused` with the reason.
+ */
+export type Kronecker<C> =
+  | { outputAxis: 'last' | 'channel'; inputFactorSum(layer: Layer<C>, x: tf.Tensor): tf.Tensor }
+  | { refused: string };
+
+/**
+ * What the full-network Hessian-vector product (core/curvature-products.ts) needs beyond the
+ * Jacobians: how the Jacobians themselves move, i.e. the mixed second derivative ∂²y/∂x∂θ.
+ */
+export interface MixedSecondDerivative<C> {
+  /** d/dt J_θᵀ(x + t·dx) V per parameter: V [v, n, *out] → [v, *θ] (summed over n). */
+  paramJacTAlongInput: Partial<Record<ParamName, (layer: Layer<C>, x: tf.Tensor, dx: tf.Tensor, V: tf.Tensor) => tf.Tensor>>;
+  /** d/dt J_xᵀ(θ + t·v) V: V [v, n, *out] → [v, n, *in], for parameter directions v (missing = 0). */
+  inputJacTAlongParams(layer: Layer<C>, x: tf.Tensor, y: tf.Tensor, V: tf.Tensor, v: Layer<C>['params']): tf.Tensor;
+}
+
+/**
+ * A module's record: the only place that knows the module. Optional fields are capabilities that
+ * some quantities need; the engine asks for them through core/capabilities.ts, which throws a typed
+ * UnsupportedModuleError naming the module and the quantity when one is not stated (no defaults).
+ */
 export interface ModuleMath<K extends ModuleKind, C> {
   /** Checks the input shape (without n) and resolves the config; throws ShapeError/ModelSpecError. */
   setup(spec: SpecOf<K>, inShape: number[], where: string): LayerSetup<C>;
@@ -64,4 +112,16 @@ export interface ModuleMath<K extends ModuleKind, C> {
   paramJacT?: Partial<Record<ParamName, ParamJacT<C>>>;
   /** A faster way to the squares of paramJacT where the module (on this backend) has one; null: compute them from paramJacT. */
   paramSquares?: Partial<Record<ParamName, ParamSquares<C>>>;
+  /** Input Jacobian (forward mode): V [n, *in] → [n, *out]. Curvature-vector products. */
+  jvp?(layer: Layer<C>, x: tf.Tensor, y: tf.Tensor, V: tf.Tensor, ctx: ForwardContext): tf.Tensor;
+  /** Parameter Jacobian (forward mode) for directions v (missing = 0): [n, *out]. Curvature-vector products. */
+  paramJvp?(layer: Layer<C>, x: tf.Tensor, v: Layer<C>['params'], ctx: ForwardContext): tf.Tensor;
+  /** Second derivative w.r.t. the input: DiagHessian, BatchDiagHessian, HMP, Hessian-vector products. */
+  inputHessian?: InputHessian<C>;
+  /** Mixed second derivative (parametric modules): Hessian-vector products. */
+  mixed?: MixedSecondDerivative<C>;
+  /** Sample-dependence of the input Jacobian: KFRA. A function of the layer (Dropout: train or eval). */
+  jacobianStructure?(layer: Layer<C>): JacobianStructure<C>;
+  /** Kronecker factors (parametric modules): KFAC, KFLR, KFRA. */
+  kronecker?(layer: Layer<C>): Kronecker<C>;
 }

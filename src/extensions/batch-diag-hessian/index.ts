@@ -1,5 +1,4 @@
-/** BatchDiagHessian (`diag_h_batch`): diagonal of the exact Hessian (signed factors, residual terms of curved activations included), per sample [n, *θ], subsampling respected. */
-import { diagonalRows } from '../shared/diagonals.ts';
-import { everyParametric } from '../shared/tables.ts';
+/** BatchDiagHessian (`diag_h_batch`): diagonal of the exact Hessian (signed factors, the residual terms of modules with a nonzero input Hessian included), per sample [n, *θ], subsampling respected. */
+import { diagonalQuantity } from '../shared/diagonals.ts';
 
-export const batchDiagHessian = everyParametric((p) => [{ field: 'diag_h_batch', kind: 'rows', value: diagonalRows(p, p.factors.hessian!) }]);
+export const batchDiagHessian = diagonalQuantity('BatchDiagHessian', 'hessian', true);

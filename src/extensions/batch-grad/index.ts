@@ -1,4 +1,18 @@
 /** BatchGrad (`grad_batch`): per-sample gradients [n, *θ], scaled like the loss (ρ included). */
-import { everyParametric } from '../shared/tables.ts';
+import { numel } from '../../io/host-tensor.ts';
+import { fromRows } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import type { Quantity } from '../types.ts';
 
-export const batchGrad = everyParametric((p) => [{ field: 'grad_batch', kind: 'rows', value: p.gradBatchSub() }]);
+const field = SAVEFIELDS.BatchGrad;
+
+export const batchGrad: Quantity = {
+  name: 'BatchGrad',
+  savefield: field,
+  backprops: [],
+  rule: (p) => [{ field, kind: 'rows', value: p.gradBatchSub() }],
+  finalize: fromRows(field),
+  combines: 'rows',
+  outputElements: (theta) => numel(theta),
+  work: { grad: true },
+};

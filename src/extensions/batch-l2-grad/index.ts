@@ -3,9 +3,19 @@
  * Modules square their Jacobians without storing them where they can: Linear by BackPACK's
  * rank-one identity ‖g_n x_nᵀ‖² = ‖g_n‖²·‖x_n‖², convolutions by a fused kernel on native.
  */
-import { everyParametric } from '../shared/tables.ts';
-import type { Rule } from '../types.ts';
+import { fromRows } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import type { Quantity } from '../types.ts';
 
-const rule: Rule = (p) => [{ field: 'batch_l2', kind: 'rows', value: p.squares(p.sub().gOut.expandDims(0), 'norms', { sub: true }) }];
+const field = SAVEFIELDS.BatchL2Grad;
 
-export const batchL2Grad = everyParametric(rule);
+export const batchL2Grad: Quantity = {
+  name: 'BatchL2Grad',
+  savefield: field,
+  backprops: [],
+  rule: (p) => [{ field, kind: 'rows', value: p.squares(p.sub().gOut.expandDims(0), 'norms', { sub: true }) }],
+  finalize: fromRows(field),
+  combines: 'rows',
+  outputElements: () => 1,
+  work: { grad: true },
+};

@@ -1,5 +1,4 @@
 /** DiagGGNExact (`diag_ggn_exact`): diagonal of the exact GGN (J ᵀ S S ᵀ J with S the exact loss-Hessian factor), summed over samples [*θ]. */
-import { diagonalSum } from '../shared/diagonals.ts';
-import { everyParametric } from '../shared/tables.ts';
+import { diagonalQuantity } from '../shared/diagonals.ts';
 
-export const diagGGNExact = everyParametric((p) => [{ field: 'diag_ggn_exact', kind: 'sum', value: diagonalSum(p, p.factors.sqrtExact!) }]);
+export const diagGGNExact = diagonalQuantity('DiagGGNExact', 'sqrtExact', false);

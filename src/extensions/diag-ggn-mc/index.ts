@@ -1,5 +1,4 @@
 /** DiagGGNMC (`diag_ggn_mc`): diagonal of the Monte-Carlo GGN (loss-Hessian factor from sampled targets), summed over samples [*θ]. */
-import { diagonalSum } from '../shared/diagonals.ts';
-import { everyParametric } from '../shared/tables.ts';
+import { diagonalQuantity } from '../shared/diagonals.ts';
 
-export const diagGGNMC = everyParametric((p) => [{ field: 'diag_ggn_mc', kind: 'sum', value: diagonalSum(p, p.factors.sqrtMC!) }]);
+export const diagGGNMC = diagonalQuantity('DiagGGNMC', 'sqrtMC', false);

@@ -1,5 +1,4 @@
-/** DiagHessian (`diag_h`): diagonal of the exact Hessian (signed factors, residual terms of curved activations included), summed over samples [*θ]. */
-import { diagonalSum } from '../shared/diagonals.ts';
-import { everyParametric } from '../shared/tables.ts';
+/** DiagHessian (`diag_h`): diagonal of the exact Hessian (signed factors, the residual terms of modules with a nonzero input Hessian included), summed over samples [*θ]. */
+import { diagonalQuantity } from '../shared/diagonals.ts';
 
-export const diagHessian = everyParametric((p) => [{ field: 'diag_h', kind: 'sum', value: diagonalSum(p, p.factors.hessian!) }]);
+export const diagHessian = diagonalQuantity('DiagHessian', 'hessian', false);

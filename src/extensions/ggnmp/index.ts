@@ -1,5 +1,4 @@
 /** GGNMP (`ggnmp`): products of the exact GGN's parameter block with given vectors, [V, *θ]. */
-import { blockProduct } from '../shared/curvature-products.ts';
-import { everyParametric } from '../shared/tables.ts';
+import { productQuantity } from '../shared/curvature-products.ts';
 
-export const ggnmp = everyParametric((p) => [{ field: 'ggnmp', kind: 'sum', value: blockProduct(p, p.factors.sqrtExact!, 'GGNMP') }]);
+export const ggnmp = productQuantity('GGNMP', 'sqrtExact');

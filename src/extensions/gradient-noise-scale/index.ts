@@ -6,7 +6,21 @@
  * samples) and B_big = N, once, over the whole batch. tr(Σ) comes from the centred moments
  * directly, so it keeps its digits when the noise is small next to the gradient.
  */
-import { momentsRule } from '../shared/moments.ts';
-import { everyParametric } from '../shared/tables.ts';
+import { numel } from '../../io/host-tensor.ts';
+import { noiseScale, noParamResults } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import { momentsRule, VARIANCE_MOMENTS } from '../shared/moments.ts';
+import type { Quantity } from '../types.ts';
 
-export const gradientNoiseScale = everyParametric(momentsRule);
+export const gradientNoiseScale: Quantity = {
+  name: 'GradientNoiseScale',
+  savefield: SAVEFIELDS.GradientNoiseScale,
+  backprops: [],
+  rule: momentsRule,
+  finalize: noParamResults,
+  finalizeNetwork: noiseScale(SAVEFIELDS.GradientNoiseScale, VARIANCE_MOMENTS),
+  combines: 'moments, derived once',
+  // Its partial is the moments of every parameter (three scalars result).
+  outputElements: (theta) => numel(theta),
+  work: { grad: true },
+};

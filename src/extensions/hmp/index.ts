@@ -1,5 +1,4 @@
 /** HMP (`hmp`): products of the exact Hessian's parameter block with given vectors, [V, *θ]. */
-import { blockProduct } from '../shared/curvature-products.ts';
-import { everyParametric } from '../shared/tables.ts';
+import { productQuantity } from '../shared/curvature-products.ts';
 
-export const hmp = everyParametric((p) => [{ field: 'hmp', kind: 'sum', value: blockProduct(p, p.factors.hessian!, 'HMP') }]);
+export const hmp = productQuantity('HMP', 'hessian');

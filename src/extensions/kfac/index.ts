@@ -1,4 +1,4 @@
 /** KFAC (`kfac`): Kronecker factors with B from the Monte-Carlo loss-Hessian factor (Martens & Grosse 2015). */
-import { kroneckerRule, kroneckerTable } from '../shared/kronecker.ts';
+import { kroneckerQuantity } from '../shared/kronecker.ts';
 
-export const kfac = kroneckerTable('KFAC', kroneckerRule('kfac', (p) => p.factors.sqrtMC![0]));
+export const kfac = kroneckerQuantity('KFAC', 'sqrtMC');

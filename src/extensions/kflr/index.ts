@@ -1,4 +1,4 @@
 /** KFLR (`kflr`): Kronecker factors with B from the exact loss-Hessian factor (Botev et al. 2017). */
-import { kroneckerRule, kroneckerTable } from '../shared/kronecker.ts';
+import { kroneckerQuantity } from '../shared/kronecker.ts';
 
-export const kflr = kroneckerTable('KFLR', kroneckerRule('kflr', (p) => p.factors.sqrtExact![0]));
+export const kflr = kroneckerQuantity('KFLR', 'sqrtExact');

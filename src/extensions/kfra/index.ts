@@ -4,9 +4,22 @@
  * whole batch, so it is computed by a per-layer collective (core/kfra.ts), not by this rule.
  * The rule returns only A's partial sum; the collective adds `kfra.0`.
  */
-import type { Rule } from '../types.ts';
-import { inputFactorSum, kroneckerTable } from '../shared/kronecker.ts';
+import { kronecker } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import { inputFactorSum, kroneckerElements } from '../shared/kronecker.ts';
+import type { Quantity } from '../types.ts';
 
-const rule: Rule = (p) => (p.param === 'weight' ? [{ field: 'kfra.A', kind: 'sum', value: inputFactorSum(p) }] : []);
+const field = SAVEFIELDS.KFRA;
 
-export const kfra = kroneckerTable('KFRA', rule);
+export const kfra: Quantity = {
+  name: 'KFRA',
+  savefield: field,
+  backprops: ['kfra'],
+  rule: (p) => (p.param === 'weight' ? [{ field: `${field}.A`, kind: 'sum', value: inputFactorSum(p, 'KFRA') }] : []),
+  // Its recursion crosses every later layer's Jacobian, sample-dependent or not.
+  needs: { own: ['kronecker'], after: ['jacobianStructure'] },
+  finalize: kronecker(field),
+  combines: 'collective per layer',
+  outputElements: kroneckerElements,
+  work: null,
+};

@@ -7,7 +7,11 @@ import { tf } from '../../core/tf.ts';
 import { matMulT } from '../../core/ops/matmul.ts';
 import type { Factor } from '../../core/factors.ts';
 import { UsageError } from '../../errors/index.ts';
-import type { ParamContext } from '../types.ts';
+import { numel } from '../../io/host-tensor.ts';
+import { fromSum } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import type { ParamContext, Quantity } from '../types.ts';
+import { HESSIAN_NEEDS } from './diagonals.ts';
 
 export function blockProduct(p: ParamContext, factors: Factor[], quantity: string): tf.Tensor {
   const v = p.vectors;
@@ -23,4 +27,20 @@ export function blockProduct(p: ParamContext, factors: Factor[], quantity: strin
     return f.sign < 0 ? r.neg() : r;
   });
   return terms.reduce((a, b) => a.add(b)).reshape(v.shape);
+}
+
+/** The record of GGNMP or HMP: block products with the curvature the `factor` backprop carries. */
+export function productQuantity(name: 'GGNMP' | 'HMP', factor: 'sqrtExact' | 'hessian'): Quantity {
+  const field = SAVEFIELDS[name];
+  return {
+    name,
+    savefield: field,
+    backprops: [factor],
+    rule: (p) => [{ field, kind: 'sum', value: blockProduct(p, p.factors[factor]!, name) }],
+    ...(factor === 'hessian' ? { needs: HESSIAN_NEEDS } : {}),
+    finalize: fromSum(field),
+    combines: 'sum',
+    outputElements: (theta, s) => s.vectors * numel(theta),
+    work: { factor, always: true },
+  };
 }

@@ -7,7 +7,10 @@ import { tf } from '../../core/tf.ts';
 import type { Factor } from '../../core/factors.ts';
 import { matMulT } from '../../core/ops/matmul.ts';
 import { sumLeading } from '../../core/ops/reduce-leading.ts';
-import type { ParamContext } from '../types.ts';
+import { numel } from '../../io/host-tensor.ts';
+import { fromRows, fromSum } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS, type Backprop, type ExtensionName } from '../../vocabulary.ts';
+import type { ParamContext, Quantity } from '../types.ts';
 
 const isPlainLinearWeight = (p: ParamContext) =>
   p.layer.kind === 'Linear' && p.param === 'weight' && (p.layer.cfg as { lead: number }).lead === 1;
@@ -38,3 +41,27 @@ export const diagonalSum = (p: ParamContext, factors: Factor[]): tf.Tensor =>
 /** The diagonal per subsampled sample: [n_sub, *θ]. */
 export const diagonalRows = (p: ParamContext, factors: Factor[]): tf.Tensor =>
   p.subRows(signed(factors.map((f) => ({ value: perSampleSquares(p, f), sign: f.sign }))), 0);
+
+/**
+ * The record of a diagonal quantity: of the curvature the `factor` backprop carries (exact GGN, MC
+ * GGN, exact Hessian), summed over samples ([*θ]) or per sample ([n, *θ]).
+ */
+export function diagonalQuantity(name: ExtensionName, factor: Exclude<Backprop, 'kfra'>, perSample: boolean): Quantity {
+  const field = SAVEFIELDS[name];
+  return {
+    name,
+    savefield: field,
+    backprops: [factor],
+    rule: perSample
+      ? (p) => [{ field, kind: 'rows', value: diagonalRows(p, p.factors[factor]!) }]
+      : (p) => [{ field, kind: 'sum', value: diagonalSum(p, p.factors[factor]!) }],
+    ...(factor === 'hessian' ? { needs: HESSIAN_NEEDS } : {}),
+    finalize: perSample ? fromRows(field) : fromSum(field),
+    combines: perSample ? 'rows' : 'sum',
+    outputElements: (theta) => numel(theta),
+    work: { factor, always: false },
+  };
+}
+
+/** What the exact-Hessian quantities need: every later module's input Hessian (the residual terms). */
+export const HESSIAN_NEEDS = { after: ['inputHessian'] } as const satisfies Quantity['needs'];

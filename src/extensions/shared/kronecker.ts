@@ -4,75 +4,67 @@
  *   (1/N) Σ_n Σ_p u_np u_npᵀ (ConvNd, Ω in Grosse & Martens 2016), and for KFAC/KFLR
  *   B = Σ_{v,n} s s ᵀ with s the backpropagated factor summed over spatial positions / leading dims.
  * Partials: `<q>.0` (B, a sum) and `<q>.A` (Σ x xᵀ, a sum divided by N when finalised).
- * Leading dims of Linear are treated like conv's spatial positions (BackPACK refuses them).
+ * Which axis B indexes and how A is made are the module record's (`kronecker`); everything else is here.
  */
 import { tf } from '../../core/tf.ts';
-import type { ConvCfg } from '../../core/derivatives/conv.ts';
+import { kroneckerOf } from '../../core/capabilities.ts';
 import type { Factor } from '../../core/factors.ts';
-import { hasKernel, runKernel } from '../../core/ops/fused.ts';
-import { CONV_INPUT_GRAM } from '../../core/ops/kernel-names.ts';
 import { matMulT } from '../../core/ops/matmul.ts';
-import { unfoldColumns } from '../../core/ops/windows.ts';
-import type { ParametricKind } from '../../vocabulary.ts';
-import type { ParamContext, Rule, RuleOutput } from '../types.ts';
-import { unsupported } from './tables.ts';
+import { kronecker } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import type { ParamContext, Quantity, Rule, RuleOutput } from '../types.ts';
 
-/** Σ_{v,n} s sᵀ with s = S summed over everything between n and the channel/feature axis. */
-export function outputFactor(p: ParamContext, f: Factor): tf.Tensor {
+/** Σ_{v,n} s sᵀ with s = S summed over everything between n and the module's output axis (its record says which). */
+export function outputFactor(p: ParamContext, f: Factor, quantity: string): tf.Tensor {
+  const { outputAxis } = kroneckerOf(p.layer, quantity);
   const S = f.S;
   const shape = S.shape as number[];
   const [v, n] = shape;
-  const channels = p.layer.kind === 'Linear' ? shape[shape.length - 1] : shape[2];
-  // Linear: [v, n, *l, o] → Σ_l → [v·n, o]; conv: [v, n, c, *sp] → Σ_sp → [v·n, c].
-  const s = p.layer.kind === 'Linear' ? S.reshape([v * n, -1, channels]).sum(1) : S.reshape([v * n, channels, -1]).sum(2);
+  // 'last' (Linear): [v, n, *l, o] → Σ_l → [v·n, o]; 'channel': [v, n, c, *sp] → Σ_sp → [v·n, c].
+  const s = outputAxis === 'last' ? S.reshape([v * n, -1, shape[shape.length - 1]]).sum(1) : S.reshape([v * n, shape[2], -1]).sum(2);
   return matMulT(s, s, true, false);
 }
 
-/** Σ_n x_n x_nᵀ (Linear) or Σ_n Σ_p u_np u_npᵀ (ConvNd); divided by N in the reducer. */
-export function inputFactorSum(p: ParamContext): tf.Tensor {
-  return p.memo('kron.A', () => {
-    if (p.layer.kind === 'Linear') {
-      const X = p.x.reshape([-1, p.x.shape[p.x.rank - 1]]);
-      return matMulT(X, X, true, false);
-    }
-    const { geom, groups } = p.layer.cfg as ConvCfg;
-    // Native streams Σ_n U_n U_nᵀ per sample; elsewhere one product of the unfolded shard.
-    if (hasKernel(CONV_INPUT_GRAM)) return runKernel(CONV_INPUT_GRAM, { x: p.x }, { geom, groups });
-    const flat = unfoldColumns(p.x, geom); // [c·K, n·P]
-    return matMulT(flat, flat, false, true);
-  });
+/** A's partial sum, Σ_n (unfolded) x_n x_nᵀ from the module's record; divided by N in the reducer. */
+export function inputFactorSum(p: ParamContext, quantity: string): tf.Tensor {
+  return p.memo('kron.A', () => kroneckerOf(p.layer, quantity).inputFactorSum(p.layer, p.x));
 }
 
-/** The rule of KFAC or KFLR: B from the factor, A (weight only) from the input. */
-export function kroneckerRule(field: string, factorOf: (p: ParamContext) => Factor): Rule {
+/**
+ * The rule of KFAC or KFLR: B from the factor, A (weight only) from the input. A module whose
+ * record states no Kronecker factors, or refuses them, gets a typed error naming the reason.
+ */
+export function kroneckerRule(quantity: string, field: string, factorOf: (p: ParamContext) => Factor): Rule {
   return (p) => {
-    const out: RuleOutput[] = [{ field: `${field}.0`, kind: 'sum', value: outputFactor(p, factorOf(p)) }];
-    if (p.param === 'weight') out.push({ field: `${field}.A`, kind: 'sum', value: inputFactorSum(p) });
+    const out: RuleOutput[] = [{ field: `${field}.0`, kind: 'sum', value: outputFactor(p, factorOf(p), quantity) }];
+    if (p.param === 'weight') out.push({ field: `${field}.A`, kind: 'sum', value: inputFactorSum(p, quantity) });
     return out;
   };
 }
 
-const groupsOf = (p: ParamContext) => (p.layer.cfg as { groups?: number }).groups ?? 1;
-
-/** Conv rules refuse grouped convolutions (the Kronecker structure does not hold across groups). */
-export function convKronecker(quantity: string, rule: Rule): Rule {
-  return (p) => {
-    if (groupsOf(p) > 1) return unsupported(quantity, p.layer.kind as ParametricKind, 'grouped convolutions (groups > 1) have no Kronecker-factored curvature')(p);
-    return rule(p);
-  };
+/**
+ * float32 elements of one parameter's factors, for the size estimate: a weight's B [out, out] and
+ * A [in·K, in·K], a bias's B. θ[0] is the output size for Linear and ConvNd (for a transposed
+ * convolution it is c_in: an estimate of the same order).
+ */
+export function kroneckerElements(theta: number[]): number {
+  const out = theta[0];
+  const n = theta.reduce((a, b) => a * b, 1);
+  return theta.length === 1 ? out * out : out * out + (n / out) ** 2;
 }
 
-/** A full table for a Kronecker quantity: Linear and ConvNd; transposed convs and BatchNorm refused. */
-export function kroneckerTable(quantity: string, rule: Rule): Record<ParametricKind, Rule> {
-  const conv = convKronecker(quantity, rule);
+/** The record of KFAC or KFLR: B from the first factor the `factor` backprop carries, A from the input. */
+export function kroneckerQuantity(name: 'KFAC' | 'KFLR', factor: 'sqrtMC' | 'sqrtExact'): Quantity {
+  const field = SAVEFIELDS[name];
   return {
-    Linear: rule,
-    Conv1d: conv, Conv2d: conv, Conv3d: conv,
-    ConvTranspose1d: unsupported(quantity, 'ConvTranspose1d', 'no Kronecker factorisation is defined for transposed convolutions (as in BackPACK)'),
-    ConvTranspose2d: unsupported(quantity, 'ConvTranspose2d', 'no Kronecker factorisation is defined for transposed convolutions (as in BackPACK)'),
-    ConvTranspose3d: unsupported(quantity, 'ConvTranspose3d', 'no Kronecker factorisation is defined for transposed convolutions (as in BackPACK)'),
-    BatchNorm1d: unsupported(quantity, 'BatchNorm1d', 'no Kronecker factorisation is defined for BatchNorm (as in BackPACK)'),
-    BatchNorm2d: unsupported(quantity, 'BatchNorm2d', 'no Kronecker factorisation is defined for BatchNorm (as in BackPACK)'),
-    BatchNorm3d: unsupported(quantity, 'BatchNorm3d', 'no Kronecker factorisation is defined for BatchNorm (as in BackPACK)'),
+    name,
+    savefield: field,
+    backprops: [factor],
+    rule: kroneckerRule(name, field, (p) => p.factors[factor]![0]),
+    needs: { own: ['kronecker'] },
+    finalize: kronecker(field),
+    combines: 'sum',
+    outputElements: kroneckerElements,
+    work: null,
   };
 }

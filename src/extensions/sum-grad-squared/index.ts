@@ -2,15 +2,20 @@
  * SumGradSquared (`sum_grad_squared`): Σ_n (∇ℓ_n)² elementwise [*θ].
  * Modules square their Jacobians without storing them where they can (Linear: (g²)ᵀ(x²), one matMul).
  */
-import type { tf } from '../../core/tf.ts';
-import { everyParametric } from '../shared/tables.ts';
-import type { ParamContext } from '../types.ts';
+import { numel } from '../../io/host-tensor.ts';
+import { fromSum } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
+import type { Quantity } from '../types.ts';
 
-/** The statistic itself, shared with Variance. */
-export function sumGradSquared(p: ParamContext): tf.Tensor {
-  return p.memo('sum_grad_squared', () => {
-    return p.squares(p.gOut.expandDims(0), 'sum');
-  });
-}
+const field = SAVEFIELDS.SumGradSquared;
 
-export const sumGradSquaredRules = everyParametric((p) => [{ field: 'sum_grad_squared', kind: 'sum', value: sumGradSquared(p) }]);
+export const sumGradSquared: Quantity = {
+  name: 'SumGradSquared',
+  savefield: field,
+  backprops: [],
+  rule: (p) => [{ field, kind: 'sum', value: p.memo(field, () => p.squares(p.gOut.expandDims(0), 'sum')) }],
+  finalize: fromSum(field),
+  combines: 'sum',
+  outputElements: (theta) => numel(theta),
+  work: { grad: true },
+};

@@ -4,9 +4,19 @@
  * (shared/moments.ts), merged across shards and divided once, after merging. The difference of the
  * two sums is never formed: it cancels when the variance ≪ mean².
  */
+import { numel } from '../../io/host-tensor.ts';
+import { varianceOf } from '../../reduce/finalizers.ts';
+import { SAVEFIELDS } from '../../vocabulary.ts';
 import { momentsRule, VARIANCE_MOMENTS } from '../shared/moments.ts';
-import { everyParametric } from '../shared/tables.ts';
+import type { Quantity } from '../types.ts';
 
-export { VARIANCE_MOMENTS };
-
-export const variance = everyParametric(momentsRule);
+export const variance: Quantity = {
+  name: 'Variance',
+  savefield: SAVEFIELDS.Variance,
+  backprops: [],
+  rule: momentsRule,
+  finalize: varianceOf(SAVEFIELDS.Variance, VARIANCE_MOMENTS),
+  combines: 'moments, derived once',
+  outputElements: (theta) => numel(theta),
+  work: { grad: true },
+};

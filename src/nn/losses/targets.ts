@@ -13,17 +13,25 @@ export function floatTargets(y: HostTensor, expected: number[], label: string, l
   return finiteFloat32(y, (j, value) => `${label}: target at flat index ${j} is not finite (${value})`);
 }
 
-/** Integer class indices in [0, C), one per sample. */
-export function classLabels(y: HostTensor, n: number, classes: number, label: string, offset = 0): Int32Array {
+/**
+ * Integer class indices in [0, C): `shape` is [n] (one per sample) or torch's K-dimensional form
+ * [n, d1, …] (one per sample and position), flattened row-major.
+ */
+export function classLabels(y: HostTensor, shape: number[], classes: number, label: string, offset = 0): Int32Array {
+  const want = `[${shape.join(', ')}]`;
   if (y.dtype !== 'int32' && y.dtype !== 'int64') {
-    throw new ShapeError(`${label}: CrossEntropyLoss needs integer class indices of shape [${n}] (int32/int64), or class probabilities of shape [${n}, ${classes}]; got ${y.dtype} [${y.shape.join(', ')}]`);
+    throw new ShapeError(`${label}: CrossEntropyLoss needs integer class indices of shape ${want} (int32/int64), or class probabilities of the network output's shape; got ${y.dtype} [${y.shape.join(', ')}]`);
   }
-  if (!sameShape(y.shape, [n])) throw new ShapeError(`${label}: CrossEntropyLoss needs class indices of shape [${n}], got [${y.shape.join(', ')}]`);
+  if (!sameShape(y.shape, shape)) throw new ShapeError(`${label}: CrossEntropyLoss needs class indices of shape ${want}, got [${y.shape.join(', ')}]`);
   const values = toFloat64(y);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
+  const perSample = values.length / shape[0];
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
     const c = values[i];
-    if (c < 0 || c >= classes) throw new LabelRangeError(`${label}: label ${c} of sample ${offset + i} is outside [0, ${classes}) (the network has ${classes} outputs)`);
+    if (c < 0 || c >= classes) {
+      const where = perSample > 1 ? ` at position ${i % perSample}` : '';
+      throw new LabelRangeError(`${label}: label ${c} of sample ${offset + Math.floor(i / perSample)}${where} is outside [0, ${classes}) (the network has ${classes} outputs)`);
+    }
     out[i] = c;
   }
   return out;

@@ -39,7 +39,7 @@ const ATTRIBUTES: [number, string, unknown[]][] = [
   [1, 'affine', BAD_BOOLS], [1, 'track_running_stats', [...BAD_BOOLS, false]], [1, 'train', [...BAD_BOOLS, true]],
   [2, 'inplace', ['x', 0]],
   [3, 'kernel_size', BAD_SIZES], [3, 'stride', BAD_SIZES], [3, 'padding', ['x', -1, 2, 1e300]], [3, 'dilation', BAD_SIZES],
-  [3, 'ceil_mode', [true, 'x']], [3, 'return_indices', [true, 1]],
+  [3, 'ceil_mode', BAD_BOOLS], [3, 'return_indices', [true, 1]],
   [4, 'start_dim', ['x', 1e9, 0, 2.5]], [4, 'end_dim', ['x', -1e9, 0, 2.5]],
   [5, 'in_features', BAD_SIZES], [5, 'out_features', BAD_SIZES], [5, 'bias', BAD_BOOLS],
 ];

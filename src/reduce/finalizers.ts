@@ -1,46 +1,35 @@
 /**
- * Turns merged partials into BackPACK's results, once, after all shards are merged. Each quantity
- * says how (its entry in FINALIZERS): a sum as it is, rows ordered by sample (or by the
- * subsampling list), a formula over merged statistics (Variance's moments), or a list (Kronecker factors,
- * written `<param>.<savefield>.<k>`).
+ * How merged partials become BackPACK's results: the building blocks each quantity's record names
+ * as its `finalize` (src/extensions/<quantity>/index.ts) — a sum as it is, rows ordered by sample
+ * (or by the subsampling list), a formula over merged statistics (moments), or a list (Kronecker
+ * factors, written `<param>.<savefield>.<k>`). Knows no quantity by name.
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { takeFloat32 } from '../io/host-buffers.ts';
-import { VARIANCE_MOMENTS } from '../extensions/variance/index.ts';
-import { GRAD_FIELD, SAVEFIELDS, type ExtensionName } from '../vocabulary.ts';
+import type { ResultTensor, StreamedTensor } from '../io/result-tensor.ts';
+import { GRAD_FIELD } from '../vocabulary.ts';
 import type { MergedPartials } from './merge.ts';
 import { momentsParts } from './moments.ts';
-import type { PartialEntry } from './partials.ts';
+import type { PartialEntry } from '../core/partials.ts';
 import { SpilledRows } from './row-spill.ts';
 
 export interface FinalizeOptions {
   /** Global batch size. */
   N: number;
   paramNames: string[];
-  extensions: ExtensionName[];
+  /** The quantities requested (their records' names). */
+  extensions: readonly string[];
   /** Global sample indices whose per-sample rows are reported, in this order (default: all). */
   subsampling?: number[];
   /** The loss reduction: how the ρ-scaled per-sample gradients relate to per-sample losses. */
   reduction: 'mean' | 'sum';
+  /** --skip-unsupported: (layer, quantity) pairs with no result (extensions/support.ts's skipKey). */
+  skip?: readonly string[];
 }
-
-/**
- * A result produced piece by piece (rows read back from spill files) instead of held in memory.
- * A chunk is valid until the next is requested (the buffer is reused): consume or copy it first.
- */
-export interface StreamedTensor {
-  dtype: 'float32';
-  shape: number[];
-  chunks(): Iterable<Float32Array>;
-}
-
-export type ResultTensor = HostTensor | StreamedTensor;
-
-export const isStreamed = (t: ResultTensor): t is StreamedTensor => 'chunks' in t;
 
 /** Results of one quantity at one parameter: [key suffix after `<param>.`, tensor]. */
-type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => [string, ResultTensor][];
+export type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => [string, ResultTensor][];
 type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
 type RowsEntry = Extract<PartialEntry, { kind: 'rows' | 'spilled' }>;
 
@@ -128,55 +117,42 @@ function rowsEntry(merged: MergedPartials, key: string): RowsEntry {
   return e;
 }
 
-const fromSum = (field: string): Finalizer => (param, merged) => [[field, asFloat32(entry(merged, `${param}.${field}`, 'sum'))]];
+export const fromSum = (field: string): Finalizer => (param, merged) => [[field, asFloat32(entry(merged, `${param}.${field}`, 'sum'))]];
 
-const fromRows = (field: string): Finalizer => (param, merged, opts) => [[field, orderedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
+export const fromRows = (field: string): Finalizer => (param, merged, opts) => [[field, orderedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
 
-const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[field, swappedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
+export const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[field, swappedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
 
 /** The merged moments of a parameter's per-sample gradients, over all N samples. */
-function momentsOf(merged: MergedPartials, param: string, opts: FinalizeOptions): { mean: Float64Array; m2: Float64Array } {
-  const e = entry(merged, `${param}.${VARIANCE_MOMENTS}`, 'moments');
+function momentsOf(merged: MergedPartials, param: string, field: string, opts: FinalizeOptions): { mean: Float64Array; m2: Float64Array } {
+  const e = entry(merged, `${param}.${field}`, 'moments');
   if (e.count !== opts.N) throw new BackpackError(ErrorCode.Internal, `moments of '${param}' cover ${e.count} of ${opts.N} samples`, false);
   return momentsParts(e);
 }
 
-/** (1/N) Σ_n (g_n − mean)² = (1/N) Σ g_n² − ((1/N) Σ g_n)², from the centred moments (no cancellation). */
-const varianceOf: Finalizer = (param, merged, opts) => {
-  const e = entry(merged, `${param}.${VARIANCE_MOMENTS}`, 'moments');
-  const { m2 } = momentsOf(merged, param, opts);
-  return [[SAVEFIELDS.Variance, asFloat32({ data: m2, shape: e.shape }, 1 / opts.N)]];
+/**
+ * (1/N) Σ_n (g_n − mean)² = (1/N) Σ g_n² − ((1/N) Σ g_n)², from the centred moments in the partial
+ * `moments` (no cancellation), reported as `field`.
+ */
+export const varianceOf = (field: string, moments: string): Finalizer => (param, merged, opts) => {
+  const e = entry(merged, `${param}.${moments}`, 'moments');
+  const { m2 } = momentsOf(merged, param, moments, opts);
+  return [[field, asFloat32({ data: m2, shape: e.shape }, 1 / opts.N)]];
 };
 
 /** [B] for biases, [B, A] for weights with A = (1/N) Σ x xᵀ. */
-const kronecker = (field: string): Finalizer => (param, merged, opts) => {
+export const kronecker = (field: string): Finalizer => (param, merged, opts) => {
   const out: [string, HostTensor][] = [[`${field}.0`, asFloat32(entry(merged, `${param}.${field}.0`, 'sum'))]];
   const A = merged.entries[`${param}.${field}.A`];
   if (A?.kind === 'sum') out.push([`${field}.1`, asFloat32(A, 1 / opts.N)]);
   return out;
 };
 
-export const FINALIZERS: Record<ExtensionName, Finalizer> = {
-  BatchGrad: fromRows(SAVEFIELDS.BatchGrad),
-  BatchL2Grad: fromRows(SAVEFIELDS.BatchL2Grad),
-  SumGradSquared: fromSum(SAVEFIELDS.SumGradSquared),
-  Variance: varianceOf,
-  DiagGGNExact: fromSum(SAVEFIELDS.DiagGGNExact),
-  DiagGGNMC: fromSum(SAVEFIELDS.DiagGGNMC),
-  BatchDiagGGNExact: fromRows(SAVEFIELDS.BatchDiagGGNExact),
-  BatchDiagGGNMC: fromRows(SAVEFIELDS.BatchDiagGGNMC),
-  SqrtGGNExact: fromSqrtRows(SAVEFIELDS.SqrtGGNExact),
-  SqrtGGNMC: fromSqrtRows(SAVEFIELDS.SqrtGGNMC),
-  DiagHessian: fromSum(SAVEFIELDS.DiagHessian),
-  BatchDiagHessian: fromRows(SAVEFIELDS.BatchDiagHessian),
-  KFAC: kronecker(SAVEFIELDS.KFAC),
-  KFLR: kronecker(SAVEFIELDS.KFLR),
-  KFRA: kronecker(SAVEFIELDS.KFRA),
-  GGNMP: fromSum(SAVEFIELDS.GGNMP),
-  HMP: fromSum(SAVEFIELDS.HMP),
-  // Network-level: see NETWORK_FINALIZERS.
-  GradientNoiseScale: () => [],
-};
+/** Results of a quantity of the whole network rather than of one parameter. */
+export type NetworkFinalizer = (merged: MergedPartials, opts: FinalizeOptions) => [string, HostTensor][];
+
+/** A quantity whose results are all network-level. */
+export const noParamResults: Finalizer = () => [];
 
 const scalar = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: Float32Array.of(v) });
 
@@ -187,67 +163,20 @@ const scalar = (v: number): HostTensor => ({ dtype: 'float32', shape: [], data: 
  * With u_n = s·g_n and A = Σ_params Σ_n |g_n − mean|² (the merged M2), S − |G_B|² = s²A/N, so
  * tr Σ = s²A/(N − 1) and |G|² = s²(|Σ g|²/N² − A/(N(N − 1))): no difference of large sums.
  */
-function noiseScale(merged: MergedPartials, opts: FinalizeOptions): [string, HostTensor][] {
+export const noiseScale = (field: string, moments: string): NetworkFinalizer => (merged, opts) => {
   const N = opts.N;
   let gradSq = 0;
   let A = 0;
   for (const param of opts.paramNames) {
     for (const v of entry(merged, `${param}.${GRAD_FIELD}`, 'sum').data) gradSq += v * v;
-    for (const v of momentsOf(merged, param, opts).m2) A += v;
+    for (const v of momentsOf(merged, param, moments, opts).m2) A += v;
   }
   const s2 = opts.reduction === 'mean' ? N * N : 1;
   const traceCov = (s2 * A) / (N - 1);
   const trueGradSq = s2 * (gradSq / (N * N) - A / (N * (N - 1)));
-  const field = SAVEFIELDS.GradientNoiseScale;
   return [
     [field, scalar(N > 1 ? traceCov / trueGradSq : NaN)],
     [`${field}.trace_cov`, scalar(traceCov)],
     [`${field}.grad_norm_sq`, scalar(trueGradSq)],
   ];
-}
-
-/** Quantities of the whole network rather than of one parameter. */
-export const NETWORK_FINALIZERS: Partial<Record<ExtensionName, (merged: MergedPartials, opts: FinalizeOptions) => [string, HostTensor][]>> = {
-  GradientNoiseScale: noiseScale,
 };
-
-/**
- * How each quantity combines across shards, for readers and for the coordinator: sums add,
- * rows concatenate by global sample index, and KFRA's B is not decomposable (a per-layer collective).
- */
-export const COMBINES: Record<ExtensionName, 'sum' | 'rows' | 'moments, derived once' | 'collective per layer'> = {
-  BatchGrad: 'rows', BatchL2Grad: 'rows', SumGradSquared: 'sum', Variance: 'moments, derived once',
-  DiagGGNExact: 'sum', DiagGGNMC: 'sum', BatchDiagGGNExact: 'rows', BatchDiagGGNMC: 'rows',
-  SqrtGGNExact: 'rows', SqrtGGNMC: 'rows', DiagHessian: 'sum', BatchDiagHessian: 'rows',
-  KFAC: 'sum', KFLR: 'sum', KFRA: 'collective per layer', GGNMP: 'sum', HMP: 'sum', GradientNoiseScale: 'moments, derived once',
-};
-
-/** Reads a streamed result into memory. */
-export function materialize(t: ResultTensor): HostTensor {
-  if (!isStreamed(t)) return t;
-  const data = new Float32Array(t.shape.reduce((a, b) => a * b, 1));
-  let at = 0;
-  for (const c of t.chunks()) {
-    data.set(c, at);
-    at += c.length;
-  }
-  return { dtype: 'float32', shape: t.shape, data };
-}
-
-/** All results in memory: `<param>.grad` for every parameter, then each requested quantity. */
-export function finalize(merged: MergedPartials, opts: FinalizeOptions): Map<string, HostTensor> {
-  return new Map([...finalizeStreaming(merged, opts)].map(([k, t]) => [k, materialize(t)]));
-}
-
-/** The same, with spilled per-sample rows left on disk until the results file is written. */
-export function finalizeStreaming(merged: MergedPartials, opts: FinalizeOptions): Map<string, ResultTensor> {
-  const out = new Map<string, ResultTensor>();
-  for (const param of opts.paramNames) {
-    for (const [suffix, t] of fromSum(GRAD_FIELD)(param, merged, opts)) out.set(`${param}.${suffix}`, t);
-    for (const q of opts.extensions) {
-      for (const [suffix, t] of FINALIZERS[q](param, merged, opts)) out.set(`${param}.${suffix}`, t);
-    }
-  }
-  for (const q of opts.extensions) for (const [key, t] of NETWORK_FINALIZERS[q]?.(merged, opts) ?? []) out.set(key, t);
-  return out;
-}
