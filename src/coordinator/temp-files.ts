@@ -9,7 +9,7 @@
  * - SIGKILL, a power cut: nothing can run, so every name carries a prefix and the pid that made it,
  *   and the next start removes those whose pid is dead (removeStale).
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const cleanups = new Set<() => void>();
@@ -71,7 +71,26 @@ export function onInterrupt(cleanup: () => void): () => void {
 
 /** A temporary path (file or directory) removed on release() or interruption. */
 export function temporary(target: string): () => void {
-  return onInterrupt(() => rmSync(target, { recursive: true, force: true }));
+  return onInterrupt(() => removeNow(target));
+}
+
+/**
+ * Removes a file or directory. NOTE: on an interrupt, worker threads are still running and keep
+ * writing spill files into their directory, so removing it in place races them (rmdir: ENOTEMPTY,
+ * the directory left behind). Renamed first, it is out of their reach (they open files by the old
+ * path, which no longer exists), and then removed at leisure; the new name keeps the old prefix,
+ * so a removal cut short is still found by the next run's sweep of stale files.
+ */
+function removeNow(target: string): void {
+  const doomed = `${target}-removing`;
+  try {
+    renameSync(target, doomed);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    rmSync(target, { recursive: true, force: true });
+    return;
+  }
+  rmSync(doomed, { recursive: true, force: true });
 }
 
 /** Whether a process with this pid exists (EPERM: it does, owned by someone else). */

@@ -102,7 +102,7 @@ describe('the CLI interrupted', () => {
     run.child.kill(signal);
     const r = await run.done;
     expect(r.signal, r.stderr).toBe(signal);
-    expect(spillDirs(out)).toEqual([]);
+    expect(spillDirs(out), r.stderr).toEqual([]);
     expect(existsSync(path.join(out, 'results.safetensors.partial'))).toBe(false);
     // Worker processes were ended with it, their directories removed.
     await until('the workers to be gone', () => tree.every((pid) => !pidAlive(pid)), 10_000);
