@@ -15,7 +15,7 @@ export interface CliResult {
 export interface CheckEnv {
   /** Runs `backpack-ts <args>` (in-process under vitest, a child process from the bundle). */
   runCli(args: string[]): Promise<CliResult>;
-  /** BackPACK's float64 fixtures (../shared/fixtures/backpack, or BACKPACK_FIXTURES). */
+  /** BackPACK's float64 fixtures (test/fixtures/backpack, or BACKPACK_FIXTURES). */
   fixtureRoot: string;
   log(message: string): void;
 }
@@ -67,11 +67,11 @@ export function assertEqual(got: ArrayLike<number>, want: ArrayLike<number>, lab
   }
 }
 
-/** The fixtures' folder: BACKPACK_FIXTURES, else ../shared/fixtures/backpack beside the checkout. */
+/** The fixtures' folder: BACKPACK_FIXTURES, else the project's own copy (test/fixtures/backpack). */
 export function defaultFixtureRoot(): string {
   if (process.env.BACKPACK_FIXTURES) return process.env.BACKPACK_FIXTURES;
   const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, '../../../shared/fixtures/backpack');
+  return path.resolve(here, '../fixtures/backpack');
 }
 
 export const fixturesPresent = (root: string) => existsSync(root);
