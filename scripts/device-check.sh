@@ -63,8 +63,8 @@ if [ ! -s "$D/blas.tar.xz" ]; then
   rm -rf "$tmp"
 fi
 
-FIXTURES=${BACKPACK_FIXTURES:-$ROOT/../shared/fixtures/backpack}
-[ -d "$FIXTURES" ] || FIXTURES=/work/shared/fixtures/backpack
+# The project's own copy of BackPACK's fixtures (tracked, but copied: the carry holds ignored paths).
+FIXTURES=${BACKPACK_FIXTURES:-$ROOT/test/fixtures/backpack}
 rm -rf "$D/fixtures" && mkdir -p "$D/fixtures" && cp -r "$FIXTURES"/. "$D/fixtures/" && chmod -R u+w "$D/fixtures"
 
 cat >"$D/remote.sh" <<'REMOTE'
