@@ -153,7 +153,6 @@ export async function runMemoryCell(o: MemoryCellOptions, commandLine: string): 
       `- RSS samples: ${result.samples}; load average (1 min) at the end: ${os.loadavg()[0].toFixed(2)}; output deleted afterwards.`,
       ...(completed ? [`- loss ${summary.loss ?? '?'}; streamed: ${summary.streamed ?? '?'}; ${summary.shapes ? `${Object.keys(summary.shapes).length} result tensors` : ''}`] : []),
       ...(!completed && errLine ? [`- last line on stderr: \`${errLine.slice(0, 400).replace(/`/g, "'")}\``] : []),
-      '- Streaming and the memory bounds in src/coordinator and src/reduce were being reworked on another branch when this cell was added; this records what the code measured here does.',
       '',
     );
     console.log(`memory cell: ${completed ? 'completed' : killed || `failed (${result.signal ?? `exit ${result.code}`})`} in ${wallS.toFixed(1)} s, peak RSS of the tree ${GB(result.peak)}, results ${GB(size)}`);
