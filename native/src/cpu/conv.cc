@@ -199,6 +199,28 @@ void outerProductCentred(ThreadPool& pool, const ConvParams& p) {
   });
 }
 
+/**
+ * out [width] = Σ over the samples of `addChunk(acc, n0, r, U)`, which adds chunk [n0, n0 + r)
+ * (unfolded into U) into acc: chunks of chunkSamples in groups (groupsFor), each group's partial
+ * summed in order on one thread, then the groups added in order — independent of the threads.
+ */
+template <class AddChunk>
+void sumOverChunks(ThreadPool& pool, const ConvParams& p, const Dims& d, i64 width, float* out, AddChunk addChunk) {
+  const i64 R = chunkSamples(d, p.n);
+  const i64 chunks = (p.n + R - 1) / R;
+  const Groups gr = groupsFor(chunks, width);
+  float* partials = groupPartials<float>(gr.count, width);
+  pool.run(gr.count, [&](i64 grp) {
+    for (i64 c = grp * gr.chunksPerGroup; c < std::min(chunks, (grp + 1) * gr.chunksPerGroup); c++) {
+      const i64 n0 = c * R, r = std::min(R, p.n - n0);
+      float* U = threadScratch(0, d.CK * r * d.P);
+      unfoldChunk(p, d, n0, r, U);
+      addChunk(partials + grp * width, n0, r, U);
+    }
+  });
+  sumGroups(pool, partials, gr.count, width, out);
+}
+
 /** Unfolds one sample (the ckp layout [C·K, P]) for the per-sample kernels. */
 void unfoldSample(const ConvParams& p, const Dims& d, i64 n, float* U) { unfoldChunk(p, d, n, 1, U); }
 
@@ -259,28 +281,16 @@ void CpuDevice::convInputJacT(const ConvParams& p) {
 
 void CpuDevice::convWeightGrad(const ConvParams& p) {
   const Dims d = dimsOf(p);
-  const i64 R = chunkSamples(d, p.n);
-  const i64 chunks = (p.n + R - 1) / R;
-  const i64 width = p.v * d.theta;
-  const Groups gr = groupsFor(chunks, width);
-  float* partials = groupPartials<float>(gr.count, width);
-  pool_.run(gr.count, [&](i64 grp) {
-    float* acc = partials + grp * width;
-    for (i64 c = grp * gr.chunksPerGroup; c < std::min(chunks, (grp + 1) * gr.chunksPerGroup); c++) {
-      const i64 n0 = c * R, r = std::min(R, p.n - n0);
-      float* U = threadScratch(0, d.CK * r * d.P);
-      float* Vc = threadScratch(1, p.O * r * d.P);
-      unfoldChunk(p, d, n0, r, U);
-      for (i64 v = 0; v < p.v; v++) {
-        gatherRows(p.V + v * p.n * p.O * d.P, d, p.O, n0, r, Vc);
-        for (i64 g = 0; g < p.G; g++) {
-          blas_->sgemm(false, true, d.og, d.cgK, r * d.P, 1.0f, Vc + g * d.og * r * d.P, r * d.P, U + g * d.cgK * r * d.P, r * d.P, 1.0f,
-                       acc + v * d.theta + g * d.og * d.cgK, d.cgK);
-        }
+  sumOverChunks(pool_, p, d, p.v * d.theta, p.y, [&](float* acc, i64 n0, i64 r, const float* U) {
+    float* Vc = threadScratch(1, p.O * r * d.P);
+    for (i64 v = 0; v < p.v; v++) {
+      gatherRows(p.V + v * p.n * p.O * d.P, d, p.O, n0, r, Vc);
+      for (i64 g = 0; g < p.G; g++) {
+        blas_->sgemm(false, true, d.og, d.cgK, r * d.P, 1.0f, Vc + g * d.og * r * d.P, r * d.P, U + g * d.cgK * r * d.P, r * d.P, 1.0f,
+                     acc + v * d.theta + g * d.og * d.cgK, d.cgK);
       }
     }
   });
-  sumGroups(pool_, partials, gr.count, width, p.y);
 }
 
 void CpuDevice::convWeightJac(const ConvParams& p) {
@@ -372,21 +382,9 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
 
 void CpuDevice::convInputGram(const ConvParams& p) {
   const Dims d = dimsOf(p);
-  const i64 R = chunkSamples(d, p.n);
-  const i64 chunks = (p.n + R - 1) / R;
-  const i64 width = d.CK * d.CK;
-  const Groups gr = groupsFor(chunks, width);
-  float* partials = groupPartials<float>(gr.count, width);
-  pool_.run(gr.count, [&](i64 grp) {
-    float* acc = partials + grp * width;
-    for (i64 c = grp * gr.chunksPerGroup; c < std::min(chunks, (grp + 1) * gr.chunksPerGroup); c++) {
-      const i64 n0 = c * R, r = std::min(R, p.n - n0);
-      float* U = threadScratch(0, d.CK * r * d.P);
-      unfoldChunk(p, d, n0, r, U);
-      blas_->ssyrkUpper(d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
-    }
+  sumOverChunks(pool_, p, d, d.CK * d.CK, p.y, [&](float* acc, i64, i64 r, const float* U) {
+    blas_->ssyrkUpper(d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
   });
-  sumGroups(pool_, partials, gr.count, width, p.y);
   // The Gram matrix is symmetric: its lower triangle is the upper one's mirror image.
   const i64 CK = d.CK;
   pool_.parallelFor(CK, std::max<i64>(1, kGrain / CK), [&](i64 a, i64 b) {
