@@ -27,7 +27,11 @@ let runOut: string;
 
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
-  const file = await exampleSweep(tmp.dir, { quantities: ['Variance', 'BatchL2Grad', 'GradientNoiseScale', 'DiagGGNExact'], options: { workers: 0, mode: 'both' } }, 96);
+  // With a spectrum section, so that every plot the report knows has its data.
+  const file = await exampleSweep(tmp.dir, {
+    quantities: ['Variance', 'BatchL2Grad', 'GradientNoiseScale', 'DiagGGNExact'], options: { workers: 0, mode: 'both' },
+    spectrum: { topK: 3, probes: 2, steps: 10, maxSamples: 48, shardSize: 16 },
+  }, 96);
   sweepOut = (await runSweep(await readSweepSpec(file))).out;
   runOut = path.join(tmp.dir, 'run');
   const at = (...p: string[]) => path.join(tmp.dir, ...p);
@@ -107,6 +111,6 @@ describe.skipIf(!HAVE_CHROMIUM)(`report in headless Chromium${SKIP_REASON}`, () 
     // Per-sample norms from BatchGrad's rows; curvature from DiagHessian; no Variance, no sweep.
     expect(page.plots.map((p) => p.id)).toEqual(['sample-grad-norms', 'diag-curvature']);
     for (const p of page.plots) expect(p.visibleMarks, p.id).toBeGreaterThan(0);
-    expect(page.missing).toEqual(['layer-variance', 'layer-snr', 'gns-checkpoints']);
+    expect(page.missing).toEqual(['layer-variance', 'layer-snr', 'gns-checkpoints', 'spectral-density', 'top-eigenvalues']);
   });
 });
