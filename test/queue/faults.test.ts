@@ -66,7 +66,8 @@ async function submit(ctx: QueueContext, job: TestJob, fields: Record<string, un
 
 describe('locks', () => {
   it('a shard longer than --lock-duration keeps its lock while the pool computes: one delivery, one computation', async () => {
-    const lock = { workers: 1, lockDurationMs: 1000, stalledIntervalMs: 250, debugShardDelayMs: 1500 };
+    // The delay alone exceeds twice the lock, however fast the shard's computation is.
+    const lock = { workers: 1, lockDurationMs: 1000, stalledIntervalMs: 250, debugShardDelayMs: 2500 };
     await withQueue([{ ...lock, name: 'a' }, { ...lock, name: 'b' }], async (ctx, workers) => {
       const stalled: string[] = [];
       for (const w of workers) w.bull.on('stalled', (id) => stalled.push(String(id)));
