@@ -107,7 +107,10 @@ export function mergePartials(shards: readonly ShardPartials[], opts: { adopt?: 
  * the shards' and the merge's own. Only for a caller that owns the partials and has finalised.
  */
 export function releaseMerged(shards: readonly ShardPartials[], merged: MergedPartials): void {
+  // An adopted merge shares its first shard's arrays: each array is given back once.
+  const arrays = new Set<Float64Array>();
   for (const entries of [...shards.map((s) => s.entries), merged.entries]) {
-    for (const e of Object.values(entries)) if (e.kind === 'sum' || e.kind === 'moments') releaseHostData(e.data);
+    for (const e of Object.values(entries)) if (e.kind === 'sum' || e.kind === 'moments') arrays.add(e.data);
   }
+  for (const data of arrays) releaseHostData(data);
 }
