@@ -3,20 +3,21 @@
  * `submit` builds it and checks it with checkDescriptor before writing it; every worker reads it
  * back through checkDescriptor too, because anyone who can write to Redis can rewrite it. The
  * checks are the schema below (fields, types, bounds) and then the job's own consistency: its id,
- * its model, its quantities, tensor keys that are exactly this job's keys, the shard plan (see
- * job-checks.ts). Paths are checked here only for form; whether a worker may read or write them is
- * its PathPolicy's business (path-policy.ts).
+ * its model, its quantities, tensor keys that are exactly this job's keys, the shard plan, the
+ * pairs a --skip-unsupported job leaves out (see job-checks.ts). Paths are checked here only for
+ * form; whether a worker may read or write them is its PathPolicy's business (path-policy.ts).
  */
 import path from 'node:path';
 import { z } from 'zod';
 import { QueueDataError, QueueRecordError } from '../src/errors/queue-errors.ts';
 import { parseExtensionList } from '../src/extensions/index.ts';
+import type { Unsupported } from '../src/extensions/support.ts';
 import { parseModelSpec } from '../src/nn/parse-spec.ts';
 import type { ModelSpec } from '../src/nn/spec.ts';
 import { BACKEND_NAMES, type ExtensionName } from '../src/vocabulary.ts';
 import type { QueueContext } from './context.ts';
 import { jobIdSchema } from './job-id.ts';
-import { checkPlan, checkShardable, checkSubsamplingInBatches, MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
+import { checkPlan, checkShardable, checkSkipped, checkSubsamplingInBatches, MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
 import { MAX_PRIORITY } from './limits.ts';
 import type { QueueKeys } from './keys.ts';
 import { parseRecord, readJsonRecord } from './record.ts';
@@ -76,6 +77,11 @@ export const descriptorSchema = z.strictObject({
    * its 'products' records multiply the vectors of one pass with the GGN or Hessian over one shard.
    */
   products: z.strictObject({ curvature: z.enum(['ggn', 'hessian']) }).optional(),
+  /**
+   * --skip-unsupported: the (layer, quantity) pairs left out, exactly those the module records
+   * refuse (checkSkipped); absent: the job computes every pair or is refused.
+   */
+  skipped: z.array(z.strictObject({ layer: z.string().min(1).max(200), quantity: z.string().min(1).max(64) })).max(100_000).optional(),
 });
 export type JobDescriptor = z.infer<typeof descriptorSchema>;
 
@@ -86,6 +92,8 @@ export interface CheckedDescriptor {
   desc: JobDescriptor;
   spec: ModelSpec;
   extensions: ExtensionName[];
+  /** The pairs left out, with their reasons (present iff the record lists them: --skip-unsupported). */
+  skipped?: Unsupported[];
 }
 
 /** The descriptor of job `jobId`, checked (see the file comment); typed errors name what is wrong. */
@@ -106,7 +114,8 @@ export function checkDescriptor(raw: unknown, jobId: string, keys: QueueKeys): C
   }
   checkSubsamplingInBatches(desc.subsampling, desc.batches);
   checkShardable(extensions, desc.batches);
-  return { desc, spec, extensions };
+  const skipped = checkSkipped(spec, extensions, desc.skipped, label);
+  return { desc, spec, extensions, ...(skipped ? { skipped } : {}) };
 }
 
 /** Reads and checks a job's descriptor (QueueDataError when it is gone: expired, or never written). */

@@ -9,6 +9,7 @@
 import { checkVectors } from '../src/api/vectors.ts';
 import { sliceRows } from '../src/core/inputs.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
+import type { Unsupported } from '../src/extensions/support.ts';
 import { QueueRecordError } from '../src/errors/queue-errors.ts';
 import { checkNoExtraWeights } from '../src/nn/extra-weights.ts';
 import { buildNetwork, disposeNetwork } from '../src/nn/network.ts';
@@ -25,6 +26,8 @@ export interface LoadedJob {
   desc: JobDescriptor;
   spec: ModelSpec;
   extensions: ExtensionName[];
+  /** --skip-unsupported: the (layer, quantity) pairs left out, checked against the records (descriptor.ts). */
+  skipped?: Unsupported[];
   weights: Map<string, HostTensor>;
   vectors?: Map<string, HostTensor>;
   /** Rows [start, start + count) of the dataset's inputs or targets. */
@@ -85,7 +88,7 @@ export class JobCache {
   }
 
   private async load(jobId: string): Promise<LoadedJob> {
-    const { desc, spec, extensions } = await this.descriptor(jobId);
+    const { desc, spec, extensions, skipped } = await this.descriptor(jobId);
     const label = `job ${jobId}`;
     const map = (loc: TensorLocation, name: string) =>
       loc.kind === 'path' ? readDataTensorMap(this.policy, loc.path, `${label}: tensors.${name}`) : getTensors(this.ctx.redis, loc.key);
@@ -118,6 +121,6 @@ export class JobCache {
       if (start < 0 || count < 1 || start + count > desc.N) throw new QueueRecordError(`${label}: rows [${start}, ${start + count}) of ${name} are outside its ${desc.N} samples`);
       return t.kind === 'redis' ? getTensorRows(this.ctx.redis, t.key, start, count) : sliceRows(t.tensor, start, count);
     };
-    return { desc, spec, extensions, weights, vectors, rows };
+    return { desc, spec, extensions, skipped, weights, vectors, rows };
   }
 }

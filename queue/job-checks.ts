@@ -1,12 +1,15 @@
 /**
  * The checks a job passes at `submit` and again in every worker that takes one of its records
  * (anyone who can write to Redis can write a record that skipped submit): the shard plan adds up,
- * KFRA is not split, subsampling indices lie in every batch, tensors fit the model. One function
+ * KFRA is not split, subsampling indices lie in every batch, tensors fit the model, and the
+ * (layer, quantity) pairs a --skip-unsupported job leaves out are exactly those the records refuse. One function
  * per check, called from both places, so the two can never drift apart.
  */
 import { checkSubsampling } from '../src/api/run.ts';
 import { ShapeError } from '../src/errors/index.ts';
 import { NotShardableError, QueueRecordError } from '../src/errors/queue-errors.ts';
+import { parametricLayers, skipKey, skippedPairs, unsupportedPairs, type Unsupported } from '../src/extensions/support.ts';
+import type { ModelSpec } from '../src/nn/spec.ts';
 import type { ExtensionName } from '../src/vocabulary.ts';
 
 /** Samples of a job: sample indices travel as Int32. */
@@ -74,4 +77,44 @@ export function checkSampleShapes(inputShape: readonly number[], inputs: { shape
   if (inputs.shape[0] < 1) throw new ShapeError(`${names.inputs}: no samples`);
   if (inputs.shape[0] > MAX_SAMPLES) throw new ShapeError(`${names.inputs}: ${inputs.shape[0]} samples, over the limit of ${MAX_SAMPLES}`);
   return inputs.shape[0];
+}
+
+/** A skipped pair as a job record carries it: the layer and the quantity (reasons come from the records, not from Redis). */
+export interface SkippedPair {
+  layer: string;
+  quantity: string;
+}
+
+/**
+ * The pairs a job leaves out, with their reasons. Without a list (no --skip-unsupported) the first
+ * unsupported pair is the typed UnsupportedModuleError `run` gives. With one, the list must name
+ * exactly the pairs the module records refuse: a pair naming a layer the model lacks, a quantity
+ * the job does not compute, or a pair the records support (its quantity would silently vanish
+ * from the results), and a list missing a refused pair (a shard would fail on it), are
+ * QueueRecordErrors.
+ */
+export function checkSkipped(spec: ModelSpec, extensions: readonly ExtensionName[], listed: readonly SkippedPair[] | undefined, label: string): Unsupported[] | undefined {
+  if (listed === undefined) {
+    skippedPairs(spec, extensions, false);
+    return undefined;
+  }
+  const fail = (why: string): never => {
+    throw new QueueRecordError(`${label}: skipped ${why}`);
+  };
+  const refused = unsupportedPairs(spec, extensions);
+  const byKey = new Map(refused.map((u) => [skipKey(u.layer, u.quantity), u]));
+  const layers = new Set(parametricLayers(spec));
+  const seen = new Set<string>();
+  for (const { layer, quantity } of listed) {
+    const name = JSON.stringify(layer.slice(0, 80));
+    if (!layers.has(layer)) fail(`names layer ${name}, which is not a layer with parameters of the model`);
+    if (!(extensions as readonly string[]).includes(quantity)) fail(`names ${JSON.stringify(quantity.slice(0, 64))} for layer ${name}, which is not one of the job's quantities`);
+    const key = skipKey(layer, quantity as ExtensionName);
+    if (seen.has(key)) fail(`lists ${quantity} for layer ${name} twice`);
+    seen.add(key);
+    if (!byKey.has(key)) fail(`names ${quantity} for layer ${name}, which its module record supports`);
+  }
+  const missing = refused.find((u) => !seen.has(skipKey(u.layer, u.quantity)));
+  if (missing) fail(`does not list ${missing.quantity} for layer '${missing.layer}' (${missing.module}), which its module record refuses: ${missing.reason}`);
+  return refused;
 }

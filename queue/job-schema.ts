@@ -8,7 +8,8 @@
  *   "weights": "weights.safetensors", "inputs": "inputs.npy", "targets": "targets.npy",
  *   "vectors": "vectors.safetensors",         optional (GGNMP/HMP)
  *   "extensions": ["Variance"] | "Variance,BatchL2Grad",
- *   "options": { "backend", "shardSize", "seed", "mcSamples", "subsampling", "batchSize", "accumulate", "allowExtraWeights" },
+ *   "options": { "backend", "shardSize", "seed", "mcSamples", "subsampling", "batchSize", "accumulate", "allowExtraWeights",
+ *                "skipUnsupported" },
  *   "tensors": "upload" | "paths",            upload into Redis (default) or read by every worker
  *   "output": { "dir": "out/job", "redis": true },
  *   "priority": 1,                            BullMQ priority: 1 is the highest; none = FIFO after prioritised
@@ -50,6 +51,11 @@ export const jobFileSchema = z.strictObject({
     accumulate: z.boolean().default(false),
     /** Accept tensors in the weights file that the model does not use (`run --allow-extra-weights`). */
     allowExtraWeights: z.boolean().optional(),
+    /**
+     * Compute each quantity for every layer that supports it and list the (layer, quantity) pairs
+     * left out in the summary's "skipped" (`run --skip-unsupported`); default: refuse the job.
+     */
+    skipUnsupported: z.boolean().optional(),
   }).default({ backend: 'wasm', seed: 0, mcSamples: 1, accumulate: false }),
   tensors: z.enum(['upload', 'paths']).default('upload'),
   output: z.strictObject({

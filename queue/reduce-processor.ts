@@ -19,6 +19,7 @@ import type { Summary } from '../src/io/results.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
 import { describeParameters } from '../src/nn/network.ts';
 import { finalize } from '../src/extensions/finalize.ts';
+import { skipKey } from '../src/extensions/support.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 import { mergePartials } from '../src/reduce/merge.ts';
 import type { CheckedDescriptor, JobDescriptor } from './descriptor.ts';
@@ -37,10 +38,11 @@ type ReduceData = Extract<QueueJobData, { kind: 'reduce' }>;
 type CollectData = Extract<QueueJobData, { kind: 'collect' }>;
 
 export const DEFAULT_MAX_RESULT_BYTES = 2 * 2 ** 30;
-function common(d: JobDescriptor) {
+/** What every summary of a job says, as `run` says it (skipped: only with --skip-unsupported, as run). */
+function common({ desc: d, skipped }: CheckedDescriptor) {
   return {
     jobId: d.jobId, name: d.name ?? null, backend: d.backend, extensions: d.extensions, pool: 'queue', seed: d.seed,
-    mcSamples: d.mcSamples, subsampling: d.subsampling ?? null,
+    mcSamples: d.mcSamples, subsampling: d.subsampling ?? null, ...(skipped ? { skipped } : {}),
   };
 }
 
@@ -104,7 +106,8 @@ export async function runReduce(w: WorkerContext, job: Job, token: string | unde
   const t1 = performance.now();
   let results: Map<string, HostTensor>;
   try {
-    results = finalize(merged, { N: b.N, paramNames: parts[0].paramNames, extensions: cd.extensions, subsampling: desc.subsampling, reduction: parts[0].reduction });
+    const skip = cd.skipped?.map((s) => skipKey(s.layer, s.quantity));
+    results = finalize(merged, { N: b.N, paramNames: parts[0].paramNames, extensions: cd.extensions, subsampling: desc.subsampling, reduction: parts[0].reduction, skip });
   } catch (e) {
     // The partials passed their checks, so what finalize misses is missing from the records.
     if (e instanceof BackpackError && e.code === ErrorCode.Internal) throw new QueueRecordError(`${label}: the partials do not hold what the job's quantities need (${e.message})`);
@@ -112,7 +115,7 @@ export async function runReduce(w: WorkerContext, job: Job, token: string | unde
   }
   const perBatch = !d.root;
   const summary: Omit<Summary, 'shapes'> = {
-    ...common(desc), loss: merged.loss, N: b.N, shards: b.shards.length,
+    ...common(cd), loss: merged.loss, N: b.N, shards: b.shards.length,
     ...(perBatch ? { batch: d.batch, firstSample: b.start } : { batchSize: desc.batchSize ?? null, accumulated: desc.accumulate }),
     timings: { reduceMs: performance.now() - t1, mergeMs: t1 - t0, totalMs: Date.now() - desc.createdAt },
   };
@@ -171,7 +174,7 @@ export async function runCollect(w: WorkerContext, job: Job, d: CollectData, cd:
   if (!agrees) throw new QueueRecordError(`job ${d.jobId}: its batches' summaries do not match its plan of ${desc.batches.length} batches`);
   const batches = values.map((s) => ({ batch: s.batch, firstSample: s.firstSample, N: s.N, loss: s.loss ?? NaN, shards: s.shards, dir: batchDirName(s.batch as number) }));
   const summary = {
-    ...common(desc), N: desc.N, batchSize: desc.batchSize, batches,
+    ...common(cd), N: desc.N, batchSize: desc.batchSize, batches,
     loss: batches.reduce((a, b) => a + b.loss * b.N, 0) / desc.N,
     shards: batches.reduce((a, b) => a + b.shards, 0), shapes: {}, timings: { totalMs: Date.now() - desc.createdAt },
   } as Summary;

@@ -71,6 +71,8 @@ export async function runShard(w: WorkerContext, job: LoadedJob, d: ShardData): 
   };
   const opts: PoolJobOptions = {
     backend: desc.backend, extensions: job.extensions, subsampling: desc.subsampling, seed: desc.seed, mcSamples: desc.mcSamples,
+    // The pairs the descriptor lists, checked to be exactly those the records refuse: the pool leaves out the same ones.
+    skipUnsupported: job.skipped !== undefined,
     shardTimeoutMs: w.opts.shardTimeoutMs, retries: w.opts.retries,
     onRetry: (what, attempt, reason) => log.warn(`${label}: ${what}: retry ${attempt} after: ${reason}`),
   };

@@ -1,6 +1,7 @@
 /**
  * `backpack-ts submit`: validates a job completely before writing anything (schema, extensions,
- * model, weights against the model, tensor shapes, payload size, KFRA), uploads its tensors if
+ * model, the quantities each layer's record gives (refused, or listed with skipUnsupported),
+ * weights against the model, tensor shapes, payload size, KFRA), uploads its tensors if
  * asked, stores its descriptor, and enqueues it as a BullMQ flow: one child job per shard, a
  * parent that reduces when all children are done (per-batch jobs: a 'reduce' parent per batch
  * under one 'collect' root). Any failure before the flow exists removes what was written.
@@ -17,6 +18,7 @@ import { planShards } from '../src/core/backprop.ts';
 import { tf } from '../src/core/tf.ts';
 import { PayloadTooLargeError } from '../src/errors/queue-errors.ts';
 import { parseExtensionList } from '../src/extensions/index.ts';
+import { describeSkipped, skippedPairs, type Unsupported } from '../src/extensions/support.ts';
 import { formatBytes } from '../src/coordinator/memory-plan.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 import { readTensorFile, readTensorInfo, readTensorMap, readTensorMapInfo } from '../src/io/tensor-file.ts';
@@ -65,6 +67,8 @@ export interface Submitted {
 interface Loaded {
   spec: unknown;
   extensions: ReturnType<typeof parseExtensionList>;
+  /** Pairs left out with options.skipUnsupported (the job is refused without it when there are any). */
+  skipped: Unsupported[];
   tensors: Map<string, HostTensor | Map<string, HostTensor>>;
   N: number;
 }
@@ -73,6 +77,9 @@ interface Loaded {
 async function load(job: JobFile, label: string, maxMemoryBytes?: number): Promise<Loaded> {
   const extensions = parseExtensionList(job.extensions);
   const spec = typeof job.model === 'string' ? await readModelSpec(job.model) : parseModelSpec(job.model, `${label}: model`);
+  // A quantity a layer's record cannot give is refused here, before any tensor is read, or listed.
+  const skipped = skippedPairs(spec, extensions, job.options.skipUnsupported);
+  for (const s of skipped) log.warn(`${label}: ${describeSkipped(s)}`);
   // Sizes from the spec and the tensor headers, before any tensor is read (nn/size-estimate.ts).
   await requireQueueJobFits(spec, job, extensions, maxMemoryBytes);
   const weights = await readTensorMap(job.weights);
@@ -88,7 +95,7 @@ async function load(job: JobFile, label: string, maxMemoryBytes?: number): Promi
     const tensors = new Map<string, HostTensor | Map<string, HostTensor>>([['weights', weights], ['inputs', inputs], ['targets', targets]]);
     const N = checkSampleShapes(net.inputShape, inputs, targets, { inputs: job.inputs, targets: job.targets });
     if (job.vectors) tensors.set('vectors', checkVectors(await readTensorMap(job.vectors), net.paramShapes, job.vectors));
-    return { spec: typeof job.model === 'string' ? spec : job.model, extensions, tensors, N };
+    return { spec: typeof job.model === 'string' ? spec : job.model, extensions, skipped, tensors, N };
   } finally {
     disposeNetwork(net);
   }
@@ -165,6 +172,7 @@ export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOpt
     backend: job.options.backend, seed: job.options.seed, mcSamples: job.options.mcSamples, subsampling: job.options.subsampling,
     tensors: locations as JobDescriptor['tensors'], N: loaded.N, batchSize: job.options.batchSize, accumulate: job.options.accumulate,
     ...(job.options.allowExtraWeights ? { allowExtraWeights: true } : {}),
+    ...(job.options.skipUnsupported ? { skipped: loaded.skipped.map(({ layer, quantity }) => ({ layer, quantity })) } : {}),
     batches, output, ttlSeconds: ttl, priority,
   };
   // What the workers will check, checked here first (the JSON round trip is what they will read).

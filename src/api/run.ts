@@ -11,7 +11,7 @@ import type { Network } from '../nn/network.ts';
 import { finalize } from '../extensions/finalize.ts';
 import { mergePartials, releaseMerged, type MergedPartials } from '../reduce/merge.ts';
 import type { ShardPartials } from '../core/partials.ts';
-import { requireSupported, skipKey, unsupportedPairs, type Unsupported } from '../extensions/support.ts';
+import { skipKey, skippedPairs, type Unsupported } from '../extensions/support.ts';
 import type { ExtensionName } from '../vocabulary.ts';
 
 export interface RunOptions {
@@ -42,15 +42,6 @@ export interface RunResult {
   skipped?: Unsupported[];
 }
 
-/** The pairs a job leaves out: none (after refusing the first gap), or all of them with `skipUnsupported`. */
-export function skippedPairs(net: Network, extensions: ExtensionName[], skipUnsupported = false): Unsupported[] {
-  if (!skipUnsupported) {
-    requireSupported(net, extensions);
-    return [];
-  }
-  return unsupportedPairs(net, extensions);
-}
-
 export function checkSubsampling(subsampling: number[] | undefined, N: number): void {
   for (const s of subsampling ?? []) {
     if (!Number.isInteger(s) || s < 0 || s >= N) throw new UsageError(`subsampling index ${s} is outside [0, ${N})`);
@@ -65,7 +56,7 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   if (!Number.isInteger(shardSize) || shardSize < 1) throw new UsageError(`--shard-size must be a positive integer, got ${opts.shardSize}`);
   checkSubsampling(opts.subsampling, N);
   if (opts.extensions.includes('KFRA')) requireSequentialForKfra(net);
-  const skipped = skippedPairs(net, opts.extensions, opts.skipUnsupported);
+  const skipped = skippedPairs(net.spec, opts.extensions, opts.skipUnsupported);
   const skip = skipped.map((s) => skipKey(s.layer, s.quantity));
   const plan = planShards(N, shardSize);
   const t0 = performance.now();

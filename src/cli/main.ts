@@ -5,7 +5,7 @@ import { BackpackError, ErrorCode, UsageError } from '../errors/index.ts';
 import { BACKEND_CHOICES, EXTENSION_NAMES } from '../vocabulary.ts';
 import { registerImportCommand } from './import-command.ts';
 import { setLogger, stderrLogger } from './log.ts';
-import { EXTENSIONS_HINT, extensionList, intList, MAX_SEED, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
+import { EXTENSIONS_HINT, extensionList, intList, MAX_SEED, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt, SKIP_UNSUPPORTED_HELP } from './options.ts';
 import { registerQueueCommands } from './queue-commands.ts';
 import { registerSweepCommand } from './sweep-command.ts';
 import { packageVersion } from './version.ts';
@@ -62,7 +62,7 @@ function program(): Command {
     .option('--accumulate', 'with --batch-size: one exact result over all samples, streamed batch by batch')
     .option('--stream', 'write per-sample outputs to the results file as shards arrive (automatic above 512 MiB)')
     .option('--no-stream', 'hold all results in memory')
-    .option('--skip-unsupported', 'compute each quantity for every layer that supports it; list the layers skipped (stderr, summary.json "skipped") instead of refusing the job')
+    .option('--skip-unsupported', SKIP_UNSUPPORTED_HELP)
     .option('--quiet', 'no progress output')
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (opts) => {

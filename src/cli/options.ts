@@ -15,6 +15,9 @@ export const MAX_SEED = 2 ** 32 - 1;
 /** Local workers per command: each one holds a backend and a model replica. */
 export const MAX_WORKERS = 128;
 
+/** `--skip-unsupported`, worded once for `run`, `submit` and `sweep`. */
+export const SKIP_UNSUPPORTED_HELP = 'compute each quantity for every layer that supports it; list the layers skipped (stderr, summary.json "skipped") instead of refusing the job';
+
 function integer(option: string, value: string, min: number, max: number, kind: string): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`${option} must be ${kind}, got '${value}'`);
   const n = Number(value);

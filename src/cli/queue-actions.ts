@@ -47,12 +47,14 @@ export interface SubmitOptions extends ConnectionOptions, Quiet {
   maxUpload: number;
   chunkSize?: number;
   maxMemory?: number;
+  skipUnsupported?: boolean;
 }
 
 export async function submitAction(file: string, opts: SubmitOptions): Promise<void> {
   // The job file is read and checked before connecting: a malformed one fails without Redis.
   setLogger(stderrLogger(Boolean(opts.quiet)));
   const job = await readJobFile(file);
+  if (opts.skipUnsupported) job.options.skipUnsupported = true;
   await withQueue(opts, async (ctx) => {
     const s = await submitJob(ctx, job, { priority: opts.priority, maxUploadBytes: opts.maxUpload, chunkBytes: opts.chunkSize, resultsInRedis: Boolean(opts.out), maxMemoryBytes: opts.maxMemory }, file);
     print(s.jobId);

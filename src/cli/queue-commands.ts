@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { DEFAULT_MAX_UPLOAD, MAX_CHUNK_BYTES, MAX_PRIORITY } from '../../queue/limits.ts';
-import { intList, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt } from './options.ts';
+import { intList, MAX_TIMER_MS, MAX_WORKERS, memorySize, nonNegativeInt, positiveInt, SKIP_UNSUPPORTED_HELP } from './options.ts';
 
 const actions = () => import('./queue-actions.ts');
 
@@ -51,6 +51,7 @@ export function registerQueueCommands(cli: Command): void {
     .option('--max-upload <size>', 'largest total of tensors uploaded into Redis, e.g. 512M', memorySize('--max-upload'), DEFAULT_MAX_UPLOAD)
     .option('--chunk-size <size>', 'bytes per Redis key of uploaded tensors (≤ 128M)', memorySize('--chunk-size', MAX_CHUNK_BYTES, 1024))
     .option('--max-memory <size>', 'memory budget a worker has for one shard and for the job\'s outputs (default: half this machine\'s memory); a job that cannot fit is refused', memorySize('--max-memory'))
+    .option('--skip-unsupported', SKIP_UNSUPPORTED_HELP)
     .option('--quiet', 'only the job id (stdout) and warnings: no messages, no progress bar')
     .action(async (file: string, opts) => (await actions()).submitAction(file, opts));
 

@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { checkSubsampling, skippedPairs, type RunResult } from '../api/run.ts';
+import { checkSubsampling, type RunResult } from '../api/run.ts';
 import { checkVectors } from '../api/vectors.ts';
 import { chooseBackend } from '../backends/choose.ts';
 import { useBackend } from '../backends/select.ts';
@@ -13,7 +13,7 @@ import { defaultShardSize, runJobOnPool, runJobToFile, SHARDS_PER_WORKER } from 
 import { sliceRows } from '../core/inputs.ts';
 import { UsageError } from '../errors/index.ts';
 import { parseExtensionList } from '../extensions/index.ts';
-import type { Unsupported } from '../extensions/support.ts';
+import { describeSkipped, skippedPairs, type Unsupported } from '../extensions/support.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { writeResults, type Summary } from '../io/results.ts';
@@ -174,8 +174,8 @@ async function compute(opts: RunCommandOptions, p: Planned): Promise<Summary> {
   let pool: WorkerPool | null = null;
   try {
     // A quantity a layer's record cannot give is refused here, before any worker starts, or listed.
-    const skipped = skippedPairs(net, p.extensions, opts.skipUnsupported);
-    for (const s of skipped) log.warn(`skipped ${s.quantity} for layer '${s.layer}' (${s.module}): ${s.reason}`);
+    const skipped = skippedPairs(net.spec, p.extensions, opts.skipUnsupported);
+    for (const s of skipped) log.warn(describeSkipped(s));
     const job: Loaded = { spec: p.spec, weights, inputs: await readTensorFile(opts.inputs), targets: await readTensorFile(opts.targets) };
     if (opts.vectors !== undefined) job.vectors = checkVectors(await readTensorMap(opts.vectors), net.paramShapes, opts.vectors);
     const t1 = performance.now();

@@ -3,8 +3,8 @@
  * counted once, keyed by shard id), reduces them in shard order in float64 and finalises once.
  * KFRA runs as groups of shards, one per worker, joined by a per-layer all-reduce.
  */
-import { addKfraFactors, checkSubsampling, requireSequentialForKfra, skippedPairs, type RunOptions, type RunResult } from '../api/run.ts';
-import { skipKey, type Unsupported } from '../extensions/support.ts';
+import { addKfraFactors, checkSubsampling, requireSequentialForKfra, type RunOptions, type RunResult } from '../api/run.ts';
+import { skipKey, skippedPairs, type Unsupported } from '../extensions/support.ts';
 import { planShards } from '../core/backprop.ts';
 import { checkedInputs, checkTargets } from '../core/inputs.ts';
 import { kfraCapacity } from '../core/kfra.ts';
@@ -168,7 +168,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
     checkedInputs(t.inputs, net.inputShape, 'inputs', slice?.rowOffset ?? 0);
     checkTargets(net, t.targets, slice?.rowOffset ?? 0);
     if (opts.extensions.includes('KFRA')) requireSequentialForKfra(net);
-    skipped = skippedPairs(net, opts.extensions, opts.skipUnsupported);
+    skipped = skippedPairs(net.spec, opts.extensions, opts.skipUnsupported);
   } catch (e) {
     release();
     throw e;

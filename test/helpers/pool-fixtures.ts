@@ -50,6 +50,18 @@ export const MODEL_SPECS = {
     ],
     loss: { type: 'BCEWithLogitsLoss', reduction: 'sum' },
   },
+  /** BatchNorm (no Kronecker factors) between layers that have them: the --skip-unsupported tests' network. */
+  bncnn: {
+    input_shape: [2, 4],
+    layers: [
+      { type: 'Conv1d', in_channels: 2, out_channels: 3, kernel_size: 2 },
+      { type: 'BatchNorm1d', num_features: 3 },
+      { type: 'Tanh' },
+      { type: 'Flatten' },
+      { type: 'Linear', in_features: 9, out_features: 3 },
+    ],
+    loss: { type: 'CrossEntropyLoss', reduction: 'mean' },
+  },
 } as const;
 export type ModelName = keyof typeof MODEL_SPECS;
 

@@ -15,6 +15,7 @@ import { mulberry32, randomBatch, randomNetwork, randomWeights, values } from '.
 import { diagonal, ggnBlock, ggnOracle, hessianOracle, kfraOracle, sumAll } from '../helpers/second-order-oracle.ts';
 import { expectClose, maxAbs } from '../helpers/expect-close.ts';
 import { runCli } from '../helpers/cli.ts';
+import { MODEL_SPECS } from '../helpers/pool-fixtures.ts';
 import { runBatch } from '../../src/api/run.ts';
 import { useBackend } from '../../src/backends/select.ts';
 import { DERIVATIVES } from '../../src/core/derivatives/index.ts';
@@ -31,14 +32,7 @@ const N = 4;
 const lin = (i: number, o: number) => ({ type: 'Linear', in_features: i, out_features: o });
 
 /** A CNN with BatchNorm (no Kronecker factors) between layers that have them. */
-const CNN = {
-  input_shape: [2, 4],
-  layers: [
-    { type: 'Conv1d', in_channels: 2, out_channels: 3, kernel_size: 2 }, { type: 'BatchNorm1d', num_features: 3 }, { type: 'Tanh' },
-    { type: 'Flatten' }, lin(9, 3),
-  ],
-  loss: { type: 'CrossEntropyLoss', reduction: 'mean' },
-};
+const CNN = MODEL_SPECS.bncnn;
 
 beforeAll(async () => {
   await useBackend('cpu');
