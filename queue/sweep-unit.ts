@@ -106,6 +106,7 @@ export function queueUnitRunner(ctx: QueueContext, spec: SweepSpec, out: string)
           extensions: env.quantities,
           options: {
             backend: env.backend, seed: o.seed, mcSamples: o.mcSamples, batchSize: unit.batchSize, accumulate: kind === 'accumulate',
+            skipUnsupported: o.skipUnsupported,
             // Accumulating: one queue shard per batch, as the local accumulation merges per batch first.
             shardSize: kind === 'accumulate' ? unit.batchSize : o.shardSize,
           },

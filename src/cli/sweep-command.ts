@@ -5,7 +5,7 @@ import type { SweepSummary } from '../sweep/run-sweep.ts';
 import type { SweepSpec } from '../sweep/spec.ts';
 import { UsageError } from '../errors/index.ts';
 import { setLogger, stderrLogger } from './log.ts';
-import { MAX_TIMER_MS, MAX_WORKERS, nonNegativeInt } from './options.ts';
+import { MAX_TIMER_MS, MAX_WORKERS, nonNegativeInt, SKIP_UNSUPPORTED_HELP } from './options.ts';
 
 export interface SweepCommandOptions {
   out?: string;
@@ -17,6 +17,8 @@ export interface SweepCommandOptions {
   prefix?: string;
   workers?: number;
   restart?: boolean;
+  /** Sets options.skipUnsupported (a resume must say it again: see sweep/skipped.ts). */
+  skipUnsupported?: boolean;
   quiet?: boolean;
   debugUnitDelay?: number;
 }
@@ -25,6 +27,7 @@ export async function sweepCommand(file: string, opts: SweepCommandOptions): Pro
   // Loaded here, not at the top: defining the commands (and --help) must not load the engine.
   const [{ readSweepSpec }, { runSweep }] = await Promise.all([import('../sweep/spec.ts'), import('../sweep/run-sweep.ts')]);
   const spec = await readSweepSpec(file);
+  if (opts.skipUnsupported) spec.options.skipUnsupported = true;
   const out = opts.out ?? spec.options.out ?? path.join('out', `sweep-${path.basename(file).replace(/\.json$/i, '')}`);
   const onQueue = Boolean(opts.queue) || spec.queue !== undefined;
   if (!onQueue && (opts.redis !== undefined || opts.queueName !== undefined || opts.prefix !== undefined || opts.redisPasswordFile !== undefined)) {
@@ -38,7 +41,7 @@ export async function sweepCommand(file: string, opts: SweepCommandOptions): Pro
   } finally {
     await queue?.ctx.close();
   }
-  const resumed = s.skipped > 0 ? ` (${s.skipped} complete from an earlier run)` : '';
+  const resumed = s.resumed > 0 ? ` (${s.resumed} complete from an earlier run)` : '';
   process.stdout.write(`${s.units} units${resumed}, ${s.rows.length} rows → ${s.files.join(', ')}\n`);
   return s;
 }
@@ -66,6 +69,7 @@ export function registerSweepCommand(cli: Command): void {
     .option('--out <dir>', 'output directory (default: options.out, else out/sweep-<name>)')
     .option('--workers <W>', 'worker threads/processes, overriding options.workers (0: in this process)', nonNegativeInt('--workers', MAX_WORKERS))
     .option('--restart', 'discard the progress in the output directory and start over')
+    .option('--skip-unsupported', SKIP_UNSUPPORTED_HELP)
     .option('--queue', 'run every unit\'s batches as queue jobs for `backpack-ts worker`s; resumes from Redis and the output directory')
     .option('--redis <url>', 'with --queue: Redis URL (default: the sweep file\'s queue.redis, $REDIS_URL, else redis://127.0.0.1:6379)')
     .option('--redis-password-file <file>', 'with --queue: file holding the Redis password (first line); or $BACKPACK_REDIS_PASSWORD')

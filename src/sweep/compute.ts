@@ -17,6 +17,7 @@ import { UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import { finalize } from '../extensions/finalize.ts';
+import { skipKey, type Unsupported } from '../extensions/support.ts';
 import { estimateSizes } from '../nn/size-estimate.ts';
 import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
 import type { BackendName, ExtensionName } from '../vocabulary.ts';
@@ -36,6 +37,8 @@ export interface UnitEnv {
   backend: BackendName;
   quantities: ExtensionName[];
   options: SweepOptions;
+  /** Pairs left out with options.skipUnsupported (the same for every unit: one model, one list of quantities). */
+  skipped: Unsupported[];
 }
 
 export interface SweepRow extends RowSummary {
@@ -59,6 +62,8 @@ export interface UnitOutput {
   batches: number;
   /** Samples in the pass. */
   N: number;
+  /** With options.skipUnsupported: the (layer, quantity) pairs left out (unit.json lists them). */
+  skipped?: Unsupported[];
 }
 
 export const batchPrefix = (k: number) => `batch-${String(k).padStart(5, '0')}/`;
@@ -89,23 +94,27 @@ function shardsOf(start: number, count: number, env: UnitEnv) {
 
 /** One batch as a slice [start, start + B) of a job over N samples: its partials, merged in shard order. */
 async function slicePartials(b: Batch, start: number, N: number, env: UnitEnv): Promise<MergedPartials> {
-  const { extensions, seed, mcSamples } = { extensions: env.quantities, ...env.options };
+  const { extensions, seed, mcSamples, skipUnsupported } = { extensions: env.quantities, ...env.options };
   const shards = shardsOf(start, b.indices.length, env);
   if (env.pool) {
     const t = { spec: env.net.spec, weights: env.weights, inputs: b.inputs, targets: b.targets };
-    const c = await collectPartials(env.pool, t, { backend: env.backend, extensions, seed, mcSamples }, { N, rowOffset: start, shards });
+    const c = await collectPartials(env.pool, t, { backend: env.backend, extensions, seed, mcSamples, skipUnsupported }, { N, rowOffset: start, shards });
     return c.merged;
   }
   checkTargets(env.net, b.targets);
+  const skip = skipKeys(env);
   return mergePartials(shards.map((s) => computeShard(env.net, {
     shardId: s.shardId, inputs: sliceRows(b.inputs, s.offset - start, s.count), targets: sliceRows(b.targets, s.offset - start, s.count),
-    offset: s.offset, N, extensions, seed, mcSamples,
+    offset: s.offset, N, extensions, seed, mcSamples, skip,
   })));
 }
 
+const skipKeys = (env: UnitEnv) => env.skipped.map((s) => skipKey(s.layer, s.quantity));
+
 /** One batch as its own job. */
 function batchResult(b: Batch, env: UnitEnv): Promise<RunResult> | RunResult {
-  const settings = { extensions: env.quantities, shardSize: env.options.shardSize, seed: env.options.seed, mcSamples: env.options.mcSamples };
+  const o = env.options;
+  const settings = { extensions: env.quantities, shardSize: o.shardSize, seed: o.seed, mcSamples: o.mcSamples, skipUnsupported: o.skipUnsupported };
   if (env.pool) return runJobOnPool(env.pool, { spec: env.net.spec, weights: env.weights, inputs: b.inputs, targets: b.targets }, { ...settings, backend: env.backend });
   return runBatch(env.net, b.inputs, b.targets, { ...settings, shardSize: settings.shardSize ?? b.indices.length });
 }
@@ -117,7 +126,7 @@ export interface UnitResults {
 }
 
 /** A unit's rows and tensors from its results, whoever computed them (this pool, or the queue: queue/sweep-unit.ts). */
-export function unitOutput(unit: SweepUnit, env: Pick<UnitEnv, 'net' | 'quantities' | 'options'>, r: UnitResults, batches: number, N: number): UnitOutput {
+export function unitOutput(unit: SweepUnit, env: Pick<UnitEnv, 'net' | 'quantities' | 'options' | 'skipped'>, r: UnitResults, batches: number, N: number): UnitOutput {
   const o = env.options;
   const base = { unit: unit.id, checkpoint: unit.checkpoint.name, checkpoint_index: unit.checkpointIndex, dataset: unit.datasetName, batch_size: unit.batchSize };
   const summary = (t: Map<string, HostTensor>, loss: number) => summarize(t, loss, env.net.paramNames, env.quantities, o.topK);
@@ -132,7 +141,7 @@ export function unitOutput(unit: SweepUnit, env: Pick<UnitEnv, 'net' | 'quantiti
     if (o.tensors) for (const [key, t] of r.accumulated.results) tensors.set(key, t);
   }
   if (o.tensors) for (const { k, result } of r.perBatch) for (const [key, t] of result.results) tensors.set(`${batchPrefix(k)}${key}`, t);
-  return { rows, tensors, batches, N };
+  return { rows, tensors, batches, N, ...(o.skipUnsupported ? { skipped: env.skipped } : {}) };
 }
 
 /** Batches of the pass and its size, refusing a pass of no batch. */
@@ -159,7 +168,7 @@ export async function computeUnit(unit: SweepUnit, ds: Dataset, env: UnitEnv): P
   }
   if (acc) {
     const merged = acc.result();
-    r.accumulated = { loss: merged.loss, results: finalize(merged, { N, paramNames: env.net.paramNames, extensions: env.quantities, reduction: env.net.loss.reduction }) };
+    r.accumulated = { loss: merged.loss, results: finalize(merged, { N, paramNames: env.net.paramNames, extensions: env.quantities, reduction: env.net.loss.reduction, skip: skipKeys(env) }) };
   }
   return unitOutput(unit, env, r, batches, N);
 }

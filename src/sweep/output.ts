@@ -8,7 +8,8 @@
  *   OUT/units/<id>/results.safetensors   the unit's tensors (accumulated keys as `run` writes them,
  *                                        per-batch keys prefixed `batch-NNNNN/`)
  *   OUT/units/<id>/rows.jsonl            the unit's rows
- *   OUT/units/<id>/unit.json             what the unit is (checkpoint, batch size, dataset, N, shapes)
+ *   OUT/units/<id>/unit.json             what the unit is (checkpoint, batch size, dataset, N, shapes,
+ *                                        and with skipUnsupported the (layer, quantity) pairs left out)
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -54,6 +55,7 @@ export async function writeUnit(out: string, unit: SweepUnit, o: UnitOutput, del
     unit: unit.id, checkpoint: unit.checkpoint.name, checkpointPath: unit.checkpoint.path, checkpointIndex: unit.checkpointIndex,
     batchSize: unit.batchSize, dataset: unit.datasetName, N: o.N, batches: o.batches, rows: o.rows.length, shapes,
     ...(model ? { model } : {}),
+    ...(o.skipped ? { skipped: o.skipped } : {}),
   };
   await writeFile(path.join(tmp, 'unit.json'), `${JSON.stringify(info, null, 2)}\n`);
   if (delayMs > 0) await sleep(delayMs);

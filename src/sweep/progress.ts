@@ -3,7 +3,8 @@
  * it stopped and never counts a unit twice:
  *
  *   OUT/manifest.json    the sweep's identity (model, checkpoints, batch sizes, datasets, quantities,
- *                        the settings that change numbers) and its unit ids, in plan order;
+ *                        the (layer, quantity) pairs skipped, the settings that change numbers) and
+ *                        its unit ids, in plan order;
  *   OUT/progress.jsonl   append-only, one line per completed unit. A line is added only after the
  *                        unit's directory is complete (see output.ts), and the file is replaced by
  *                        a rename, so a crash leaves either the old file or the new one, whole;
@@ -15,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { log } from '../log.ts';
+import { skipKey, unsupportedPairs } from '../extensions/support.ts';
 import { SweepStateError } from './errors.ts';
 import type { SweepUnit } from './plan.ts';
 import type { SweepSpec } from './spec.ts';
@@ -54,12 +56,15 @@ async function fileStamp(file: string): Promise<{ size: number; mtimeMs: number 
  */
 export async function sweepIdentity(spec: SweepSpec, plan: string): Promise<Record<string, unknown>> {
   const o = spec.options;
+  const skipped = o.skipUnsupported ? unsupportedPairs(spec.model, spec.quantities) : [];
   return {
     model: createHash('sha1').update(JSON.stringify(spec.model)).digest('hex').slice(0, 16),
     checkpoints: await Promise.all(spec.checkpoints.map(async (c) => ({ ...c, file: await fileStamp(c.path) }))),
     batchSizes: spec.batchSizes,
     datasets: await Promise.all(spec.datasets.map(async (d) => ({ ...d, file: typeof d.path === 'string' ? await fileStamp(d.path) : null }))),
     quantities: spec.quantities,
+    // Absent when nothing is skipped, so the manifests of sweeps that skip nothing stay as they were.
+    ...(skipped.length > 0 ? { skipped: skipped.map((s) => skipKey(s.layer, s.quantity)) } : {}),
     ...(spec.spectrum ? { spectrum: spec.spectrum } : {}),
     settings: {
       backend: o.backend, seed: o.seed, mcSamples: o.mcSamples, shuffle: o.shuffle, dropLast: o.dropLast, maxBatches: o.maxBatches ?? null,

@@ -30,6 +30,7 @@ import {
 } from './progress.ts';
 import type { Checkpoint, SweepSpec } from './spec.ts';
 import { computeSpectra, spectrumFileOf } from './spectra.ts';
+import { sweepSkipped } from './skipped.ts';
 import { SPECTRA_DIR } from '../spectrum/output.ts';
 
 export interface SweepRunOptions {
@@ -60,7 +61,7 @@ export interface SweepSummary {
   units: number;
   /** Units computed by this call / found complete from an earlier one. */
   computed: number;
-  skipped: number;
+  resumed: number;
   rows: SweepRow[];
   files: string[];
 }
@@ -122,6 +123,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
   await checkCheckpointFiles(spec);
   const datasets = await openDatasets(spec);
   await checkCheckpointNames(spec);
+  const skipped = await sweepSkipped(spec, out, opts.restart ?? false);
   const units = planUnits(spec, datasets.map((d) => d.name));
   await mkdir(out, { recursive: true });
   const unlock = await lockOut(out);
@@ -140,8 +142,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
   try {
     const plan = opts.runner?.plan ?? `${SHARDS_PER_WORKER} shards per worker over ${workers} worker(s)`;
     const done = await prepareOut(out, spec, units, plan, opts.restart ?? false);
-    const skipped = done.size;
-    if (skipped > 0) log.info(`resuming ${out}: ${skipped} of ${units.length} units already complete`);
+    const resumed = done.size;
+    if (resumed > 0) log.info(`resuming ${out}: ${resumed} of ${units.length} units already complete`);
     const spectraDone = !spec.spectrum || spec.checkpoints.every((c) => existsSync(spectrumFileOf(out, c.name)));
     pool = !opts.runner && workers > 0 && (done.size < units.length || !spectraDone) ? createPool(o.pool, workers) : null;
     let computed = 0;
@@ -150,7 +152,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
       const t0 = performance.now();
       const loaded = await load(unit.checkpoint);
       const ds = datasets[unit.datasetIndex];
-      const env: UnitEnv = { net: loaded.net, weights: loaded.weights, pool, backend, quantities: spec.quantities, options: o };
+      const env: UnitEnv = { net: loaded.net, weights: loaded.weights, pool, backend, quantities: spec.quantities, options: o, skipped };
       const result = await (opts.runner ? opts.runner.compute(unit, ds, env) : computeUnit(unit, ds, env));
       await writeUnit(out, unit, result, opts.debugUnitDelayMs, spec.model);
       const ms = performance.now() - t0;
@@ -164,8 +166,9 @@ export async function runSweep(spec: SweepSpec, opts: SweepRunOptions = {}): Pro
     await computeSpectra(spec, { out, datasets, pool, backend, load });
     const rows = await writeCombined(out, units, done, o.format);
     const files = o.format.map((f) => path.join(out, `rows.${f}`));
-    await writeFileAtomic(path.join(out, 'summary.json'), `${JSON.stringify({ units: units.length, rows: rows.length, files: o.format.map((f) => `rows.${f}`), quantities: spec.quantities, mode: o.mode }, null, 2)}\n`);
-    return { out, units: units.length, computed, skipped, rows, files };
+    const summary = { units: units.length, rows: rows.length, files: o.format.map((f) => `rows.${f}`), quantities: spec.quantities, mode: o.mode, ...(o.skipUnsupported ? { skipped } : {}) };
+    await writeFileAtomic(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    return { out, units: units.length, computed, resumed, rows, files };
   } finally {
     if (cache.loaded) disposeNetwork(cache.loaded.net);
     await pool?.close();

@@ -8,7 +8,7 @@
  *   "datasets": ["data/inputs.npy", { "path": "data/mnist", "split": "test", "normalize": "unit" }],
  *   "quantities": ["Variance", "BatchL2Grad", "GradientNoiseScale"] | "Variance,BatchL2Grad",
  *   "options": { "backend", "workers", "pool", "seed", "mcSamples", "shuffle", "dropLast", "maxBatches",
- *                "mode", "shardSize", "topK", "out", "format", "tensors" },
+ *                "mode", "shardSize", "topK", "out", "format", "tensors", "skipUnsupported" },
  *   "spectrum": { "curvature", "topK", "probes", "steps", "dataset", "maxSamples", "shardSize" }   optional (docs/spectrum.md)
  *   "queue": { "redis", "name", "prefix", "ttlSeconds" }     optional: run on the queue (docs/sweeps-on-the-queue.md)
  * }
@@ -64,6 +64,11 @@ const optionsSchema = z.strictObject({
   tensors: z.boolean().default(true),
   /** Accept tensors in the checkpoints that the model does not use (`run --allow-extra-weights`). */
   allowExtraWeights: z.boolean().optional(),
+  /**
+   * Compute each quantity for every layer that supports it and list the (layer, quantity) pairs
+   * left out in summary.json and each unit.json (`run --skip-unsupported`); default: refuse the sweep.
+   */
+  skipUnsupported: z.boolean().default(false),
 });
 
 const datasetEntry = z.union([

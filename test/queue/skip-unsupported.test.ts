@@ -5,7 +5,9 @@
  * layers that support a quantity, the same skipped pairs in summary.json. Without the option the
  * job is refused at submit, typed, before anything is written. A record written straight into
  * Redis whose skipped list is not exactly the pairs the module records refuse is rejected by the
- * worker with a typed QueueRecordError (a supported pair listed would silently drop a result).
+ * worker with a typed QueueRecordError (a supported pair listed would silently drop a result). A
+ * queue sweep with the option equals the local sweep with it (itself checked against runBatch in
+ * test/sweep/skip-unsupported.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +24,15 @@ import { fetchResult } from '../../queue/result.ts';
 import { waitForJob } from '../../queue/status.ts';
 import { submitJob } from '../../queue/submit.ts';
 import { startQueueWorker, type QueueWorker } from '../../queue/worker.ts';
+import { readTensorMap } from '../../src/io/tensor-file.ts';
+import { runSweep } from '../../src/sweep/run-sweep.ts';
+import { unitDir } from '../../src/sweep/output.ts';
+import { readSweepSpec } from '../../src/sweep/spec.ts';
+import { queueUnitRunner } from '../../queue/sweep-unit.ts';
 import { runCli } from '../helpers/cli.ts';
+import { expectClose, maxAbs } from '../helpers/expect-close.ts';
+import { values } from '../helpers/oracle.ts';
+import { batchNormSweep } from '../sweep/helpers.ts';
 import { disposeJob, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
 import { addRecord, expectTypedReason, plant, settled, template, type Template } from './craft.ts';
 import { countKeys, purge, readResults, sameBits, tempDir, testSettings, writeJob } from './helpers.ts';
@@ -112,6 +122,26 @@ describe('submit with skipUnsupported', () => {
     expect(readJson(path.join(out, 'summary.json')).skipped).toEqual([bn('KFAC')]);
     const local = runBatch(job.net, job.tensors.inputs, job.tensors.targets, { extensions: ['KFAC'], skipUnsupported: true });
     expect(sameBits(await readResults(out), local)).toEqual([]);
+  }, 60_000);
+});
+
+describe('a sweep on the queue with skipUnsupported', () => {
+  it('equals the local sweep with it: the same tensors per batch and per pass, the same pairs in summary.json and unit.json', async () => {
+    const dir = path.join(tmp.dir, 'sweep');
+    const file = await batchNormSweep(dir, { quantities: ['KFAC', 'BatchL2Grad'], options: { mode: 'both', shardSize: 2, skipUnsupported: true } });
+    const spec = await readSweepSpec(file);
+    const [localOut, queueOut] = [path.join(dir, 'local'), path.join(dir, 'queue')];
+    await runSweep(spec, { out: localOut, workers: 0 });
+    const s = await runSweep(spec, { out: queueOut, runner: queueUnitRunner(ctx, spec, queueOut) });
+    expect(s.computed).toBe(1);
+    const listed = (out: string) => [readJson(path.join(out, 'summary.json')).skipped, readJson(path.join(unitDir(out, s.rows[0].unit), 'unit.json')).skipped];
+    expect(listed(queueOut)).toEqual([[bn('KFAC')], [bn('KFAC')]]);
+    expect(listed(queueOut)).toEqual(listed(localOut));
+    const tensors = (out: string) => readTensorMap(path.join(unitDir(out, s.rows[0].unit), 'results.safetensors'));
+    const [want, got] = [await tensors(localOut), await tensors(queueOut)];
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    expect([...got.keys()].filter((k) => k.includes('1.weight.kfac'))).toEqual([]);
+    for (const [k, t] of want) expectClose(values(got.get(k)!), values(t), { rtol: 1e-5, atol: 1e-7 * maxAbs(values(t)), label: k });
   }, 60_000);
 });
 

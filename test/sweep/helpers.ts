@@ -1,8 +1,12 @@
-/** Sweeps on the generated example (scripts/make-sweep-example.ts) in temporary directories. */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+/** Sweeps on the generated example (scripts/make-sweep-example.ts) or on the BatchNorm CNN, in temporary directories. */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeSweepExample } from '../../scripts/make-sweep-example.ts';
+import { writeNpyFile, writeSafetensorsFile } from '../../src/io/tensor-file.ts';
+import { parseModelSpec } from '../../src/nn/parse-spec.ts';
+import { mulberry32, randomWeights } from '../helpers/oracle.ts';
+import { MODEL_SPECS } from '../helpers/pool-fixtures.ts';
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -43,4 +47,22 @@ export function sortedRows(out: string): string[] {
     return `${r.unit}\u0000${r.batch === 'all' ? 'z' : String(r.batch).padStart(8, '0')}`;
   };
   return lines.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/**
+ * A sweep over the BatchNorm CNN (test/helpers/pool-fixtures.ts: bncnn, where KFAC is refused for
+ * the BatchNorm layer): one checkpoint, N samples of data/inputs.npy + data/targets.npy, and a
+ * sweep.json with `fields` merged in. Returns its path.
+ */
+export async function batchNormSweep(dir: string, fields: Record<string, unknown>, N = 12, seed = 31): Promise<string> {
+  const rng = mulberry32(seed);
+  const spec = parseModelSpec(MODEL_SPECS.bncnn);
+  mkdirSync(path.join(dir, 'data'), { recursive: true });
+  writeFileSync(path.join(dir, 'model.json'), JSON.stringify(MODEL_SPECS.bncnn));
+  await writeSafetensorsFile(path.join(dir, 'ckpt.safetensors'), randomWeights(spec, rng));
+  await writeNpyFile(path.join(dir, 'data', 'inputs.npy'), { dtype: 'float32', shape: [N, 2, 4], data: Float32Array.from({ length: N * 8 }, () => rng() - 0.5) });
+  await writeNpyFile(path.join(dir, 'data', 'targets.npy'), { dtype: 'int64', shape: [N], data: BigInt64Array.from({ length: N }, (_, n) => BigInt(n % 3)) });
+  const file = path.join(dir, 'sweep.json');
+  writeFileSync(file, JSON.stringify({ model: 'model.json', checkpoints: ['ckpt.safetensors'], datasets: [{ path: 'data/inputs.npy', targets: 'data/targets.npy' }], batchSizes: [4], ...fields }, null, 2));
+  return file;
 }

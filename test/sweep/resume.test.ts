@@ -29,7 +29,7 @@ describe('resume', () => {
     await expect(runSweep(await readSweepSpec(file), { out, onUnit: () => { throw stop; } })).rejects.toBe(stop);
     expect((await readProgress(out)).map((e) => e.unit)).toEqual(['step-0--b16--blobs']);
     const s = await runSweep(await readSweepSpec(file), { out });
-    expect([s.skipped, s.computed]).toEqual([1, 3]);
+    expect([s.resumed, s.computed]).toEqual([1, 3]);
     expect((await readProgress(out)).map((e) => e.unit)).toEqual(['step-0--b16--blobs', 'step-0--b48--blobs', 'step-40--b16--blobs', 'step-40--b48--blobs']);
     expect(filesUnder(out, compared)).toEqual(filesUnder(reference, compared));
   });
@@ -43,7 +43,7 @@ describe('resume', () => {
     mkdirSync(path.join(out, 'units', '.tmp-step-40--b48--blobs-99999'));
     writeFileSync(path.join(out, 'units', '.tmp-step-40--b48--blobs-99999', 'rows.jsonl'), 'half a line');
     const s = await runSweep(await readSweepSpec(file), { out });
-    expect([s.skipped, s.computed]).toEqual([3, 1]);
+    expect([s.resumed, s.computed]).toEqual([3, 1]);
     expect(readdirSync(path.join(out, 'units')).filter((n) => n.startsWith('.tmp'))).toEqual([]);
     const units = (await readProgress(out)).map((e) => e.unit);
     expect(new Set(units).size).toBe(units.length);
@@ -54,6 +54,6 @@ describe('resume', () => {
 
   it('a complete sweep run again computes nothing', async () => {
     const s = await runSweep(await readSweepSpec(file), { out: reference });
-    expect([s.skipped, s.computed, s.rows.length]).toEqual([4, 0, 2 * (4 + 1) + 2 * (2 + 1)]);
+    expect([s.resumed, s.computed, s.rows.length]).toEqual([4, 0, 2 * (4 + 1) + 2 * (2 + 1)]);
   });
 });
