@@ -106,19 +106,28 @@ export async function readJobFile(file: string): Promise<JobFile> {
 
 const jobRef = { jobId: jobIdSchema };
 const shardIndex = z.number().int().nonnegative().max(MAX_SHARDS);
+const samples = { offset: z.number().int().nonnegative().max(MAX_SAMPLES), count: z.number().int().positive().max(MAX_SAMPLES) };
+
+/**
+ * A queue shard's place in its job: its batch, its index there, and its samples (offsets within the
+ * batch). The shard's record carries it, its stored partials and return value repeat it
+ * (partials-store.ts), and each is checked against the job's plan.
+ */
+export const queueShardSchema = z.strictObject({ batch: shardIndex, shard: shardIndex, ...samples });
+export type QueueShard = z.infer<typeof queueShardSchema>;
 
 /**
  * Payloads of the BullMQ jobs (names 'shard', 'reduce', 'collect', 'products'): ids and indices, never tensors.
  * A worker checks every payload against this schema, then against the job's plan (queue-job.ts).
  */
 export const queueJobDataSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('shard'), ...jobRef, batch: shardIndex, shard: shardIndex, offset: z.number().int().nonnegative().max(MAX_SAMPLES), count: z.number().int().positive().max(MAX_SAMPLES) }),
+  z.strictObject({ kind: z.literal('shard'), ...jobRef, ...queueShardSchema.shape }),
   /** Merges a batch's shards in shard order and finalises; `root` when the job has one batch. */
   z.strictObject({ kind: z.literal('reduce'), ...jobRef, batch: shardIndex, root: z.boolean(), name: z.string().max(200).optional() }),
   /** The root of a per-batch job: writes the job's summary over its batches. */
   z.strictObject({ kind: z.literal('collect'), ...jobRef, name: z.string().max(200).optional() }),
   /** A products session's shard of pass `pass`: C·v for that pass's vectors over the shard's samples. */
-  z.strictObject({ kind: z.literal('products'), ...jobRef, pass: shardIndex, shard: shardIndex, offset: z.number().int().nonnegative().max(MAX_SAMPLES), count: z.number().int().positive().max(MAX_SAMPLES) }),
+  z.strictObject({ kind: z.literal('products'), ...jobRef, pass: shardIndex, shard: shardIndex, ...samples }),
 ]);
 export type QueueJobData = z.infer<typeof queueJobDataSchema>;
 export type QueueJobName = QueueJobData['kind'];

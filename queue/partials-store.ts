@@ -14,23 +14,16 @@ import { z } from 'zod';
 import { BackpackError, ErrorCode } from '../src/errors/index.ts';
 import { QueueRecordError } from '../src/errors/queue-errors.ts';
 import { numel } from '../src/io/host-tensor.ts';
-import type { MergedPartials } from '../src/reduce/merge.ts';
-import type { PartialEntry, ShardPartials } from '../src/core/partials.ts';
-import { MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
+import type { PartialEntry, Partials, ShardPartials } from '../src/core/partials.ts';
+import { MAX_SAMPLES } from './job-checks.ts';
+import { queueShardSchema, type QueueShard } from './job-schema.ts';
 import { parseRecord } from './record.ts';
 import { getArrays, getCheckedHeader, MAX_ARRAY_LENGTH, putArrays, type PutOptions, type StoredArray } from './tensor-store.ts';
 
-const index = z.number().int().nonnegative().max(MAX_SAMPLES);
 const dims = z.array(z.number().int().nonnegative().max(MAX_ARRAY_LENGTH)).max(8);
 
-/** What a shard job returns to its parent (small JSON; the partials themselves stay in Redis). */
-export const shardReturnSchema = z.strictObject({
-  batch: z.number().int().nonnegative().max(MAX_SHARDS),
-  shard: z.number().int().nonnegative().max(MAX_SHARDS),
-  offset: index,
-  count: z.number().int().positive().max(MAX_SAMPLES),
-  loss: z.number(),
-});
+/** What a shard job returns to its parent: the shard and its loss (small JSON; the partials themselves stay in Redis). */
+export const shardReturnSchema = queueShardSchema.extend({ loss: z.number() });
 export type ShardReturn = z.infer<typeof shardReturnSchema>;
 
 const entryLayoutSchema = z.discriminatedUnion('kind', [
@@ -48,14 +41,7 @@ const partialsMetaSchema = z.strictObject({
 });
 type PartialsMeta = z.infer<typeof partialsMetaSchema>;
 
-/** Where a shard lies in the job's plan: what its stored partials must say about themselves. */
-export interface ExpectedShard {
-  batch: number;
-  shard: number;
-  offset: number;
-  count: number;
-}
-
+/** A shard's partials read back, with what they were computed for (checked against the model and each other). */
 export interface StoredPartials {
   shard: ShardPartials;
   paramNames: string[];
@@ -66,7 +52,7 @@ export interface StoredPartials {
 
 /** Stores a shard's partials; false when this shard was already stored (the first delivery counts). */
 export function storePartials(
-  redis: Redis, key: string, info: ShardReturn, merged: MergedPartials,
+  redis: Redis, key: string, info: ShardReturn, merged: Partials,
   net: { paramNames: string[]; reduction: 'mean' | 'sum' }, opts: Omit<PutOptions, 'onlyIfAbsent'>,
 ): Promise<boolean> {
   const entries: EntryLayout[] = [];
@@ -90,7 +76,7 @@ export function storePartials(
 }
 
 /** The header's meta checked against the expected shard and against its arrays (sizes and dtypes). */
-function checkMeta(key: string, want: ExpectedShard) {
+function checkMeta(key: string, want: QueueShard) {
   return (raw: unknown, arrays: readonly { dtype: string; length: number }[]): PartialsMeta => {
     const what = `partials ${key}`;
     const meta = parseRecord(partialsMetaSchema, raw, what);
@@ -127,7 +113,7 @@ function checkMeta(key: string, want: ExpectedShard) {
 }
 
 /** The stored shard's header (checked), without its arrays: what a redelivered shard reports. */
-export async function storedShard(redis: Redis, key: string, want: ExpectedShard): Promise<ShardReturn | null> {
+export async function storedShard(redis: Redis, key: string, want: QueueShard): Promise<ShardReturn | null> {
   const h = await getCheckedHeader(redis, key, checkMeta(key, want));
   if (!h) return null;
   const { batch, shard, offset, count, loss } = h.meta;
@@ -135,7 +121,7 @@ export async function storedShard(redis: Redis, key: string, want: ExpectedShard
 }
 
 /** A shard's partials, checked; null when absent. Row indices must lie in the shard, in increasing order. */
-export async function loadPartials(redis: Redis, key: string, want: ExpectedShard): Promise<StoredPartials | null> {
+export async function loadPartials(redis: Redis, key: string, want: QueueShard): Promise<StoredPartials | null> {
   const blob = await getArrays(redis, key, checkMeta(key, want));
   if (!blob) return null;
   const { meta, arrays } = blob;

@@ -19,7 +19,7 @@ import type { Summary } from '../src/io/results.ts';
 import { encodeSafetensors } from '../src/io/safetensors.ts';
 import { describeParameters } from '../src/nn/network.ts';
 import { finalize } from '../src/extensions/finalize.ts';
-import { skipKey } from '../src/extensions/support.ts';
+import { skipKeys } from '../src/extensions/support.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 import { mergePartials } from '../src/reduce/merge.ts';
 import type { CheckedDescriptor, JobDescriptor } from './descriptor.ts';
@@ -106,7 +106,7 @@ export async function runReduce(w: WorkerContext, job: Job, token: string | unde
   const t1 = performance.now();
   let results: Map<string, HostTensor>;
   try {
-    const skip = cd.skipped?.map((s) => skipKey(s.layer, s.quantity));
+    const skip = cd.skipped && skipKeys(cd.skipped);
     results = finalize(merged, { N: b.N, paramNames: parts[0].paramNames, extensions: cd.extensions, subsampling: desc.subsampling, reduction: parts[0].reduction, skip });
   } catch (e) {
     // The partials passed their checks, so what finalize misses is missing from the records.

@@ -5,7 +5,8 @@
  */
 import type { Curvature } from '../core/curvature-products.ts';
 import { shardCurvatureProducts } from '../core/shard-products.ts';
-import { planShards, sliceRows } from '../core/backprop.ts';
+import { planShards } from '../core/backprop.ts';
+import { sliceRows } from '../core/inputs.ts';
 import { ShapeError, UsageError } from '../errors/index.ts';
 import { numel, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';

@@ -2,16 +2,18 @@
  * The library's main entry: run a statistics job over one mini-batch in this process, as a
  * sequence of shards (the same partials → merge → finalise path the worker pools use).
  */
-import { backwardShard, computeShard, planShards, sliceRows, type ShardRequest } from '../core/backprop.ts';
+import { backwardShard, computeShard, planShards } from '../core/backprop.ts';
+import type { ShardRequest } from '../core/forward.ts';
+import { sliceRows } from '../core/inputs.ts';
 import { disposeShardState, forwardShard } from '../core/forward.ts';
 import { runKfraSync } from '../core/kfra.ts';
 import { ShapeError, UnsupportedModuleError, UsageError } from '../errors/index.ts';
 import { releaseHostData, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import { finalize } from '../extensions/finalize.ts';
-import { mergePartials, releaseMerged, type MergedPartials } from '../reduce/merge.ts';
-import type { ShardPartials } from '../core/partials.ts';
-import { skipKey, skippedPairs, type Unsupported } from '../extensions/support.ts';
+import { mergePartials, releaseMerged } from '../reduce/merge.ts';
+import type { Partials, ShardPartials } from '../core/partials.ts';
+import { skipKeys, skippedPairs, type Unsupported } from '../extensions/support.ts';
 import type { ExtensionName } from '../vocabulary.ts';
 
 export interface RunOptions {
@@ -57,7 +59,7 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
   checkSubsampling(opts.subsampling, N);
   if (opts.extensions.includes('KFRA')) requireSequentialForKfra(net);
   const skipped = skippedPairs(net.spec, opts.extensions, opts.skipUnsupported);
-  const skip = skipped.map((s) => skipKey(s.layer, s.quantity));
+  const skip = skipKeys(skipped);
   const plan = planShards(N, shardSize);
   const t0 = performance.now();
   const requests: ShardRequest[] = plan.map((s, shardId) => ({
@@ -115,7 +117,7 @@ export function releaseResults(result: Pick<RunResult, 'results'>): void {
 }
 
 /** Adds KFRA's B (computed by the collective) to the merged partials of each parametric layer. */
-export function addKfraFactors(net: Network, merged: MergedPartials, factors: Map<number, Float64Array>): void {
+export function addKfraFactors(net: Network, merged: Partials, factors: Map<number, Float64Array>): void {
   for (const [index, data] of factors) {
     const d = Math.round(Math.sqrt(data.length));
     const layer = net.layers[index];

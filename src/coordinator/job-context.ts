@@ -6,10 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { ModelSpec } from '../nn/spec.ts';
-import type { JobContext } from '../protocol/messages.ts';
+import type { JobContext, JobSettings } from '../protocol/messages.ts';
 import { toShared, type TensorRef } from '../protocol/shared-tensor.ts';
 import { SHM_PATTERN, SHM_ROOT, shmDir, writeFileTensor } from '../protocol/shm-transport.ts';
-import type { BackendName, ExtensionName } from '../vocabulary.ts';
 import type { WorkerPool } from './pool.ts';
 import { removeStale, temporary } from './temp-files.ts';
 
@@ -19,20 +18,6 @@ export interface JobTensors {
   inputs: HostTensor;
   targets: HostTensor;
   vectors?: Map<string, HostTensor>;
-}
-
-export interface JobSettings {
-  backend: BackendName;
-  /** Kernel/BLAS threads of each worker's backend. */
-  threads: number;
-  extensions: ExtensionName[];
-  subsampling?: number[];
-  seed: number;
-  mcSamples: number;
-  /** Streaming: where workers write per-sample rows (see JobContext). */
-  spillDir?: string;
-  /** --skip-unsupported: (layer, quantity) pairs left out (see JobContext). */
-  skip?: string[];
 }
 
 export function modelKey(spec: ModelSpec, weights: Map<string, HostTensor>): string {

@@ -4,20 +4,20 @@
  * KFRA runs as groups of shards, one per worker, joined by a per-layer all-reduce.
  */
 import { addKfraFactors, checkSubsampling, requireSequentialForKfra, type RunOptions, type RunResult } from '../api/run.ts';
-import { skipKey, skippedPairs, type Unsupported } from '../extensions/support.ts';
+import { skipKeys, skippedPairs, type Unsupported } from '../extensions/support.ts';
 import { planShards } from '../core/backprop.ts';
 import { checkedInputs, checkTargets } from '../core/inputs.ts';
 import { kfraCapacity } from '../core/kfra.ts';
 import { ShapeError, UsageError } from '../errors/index.ts';
 import { buildNetwork, disposeNetwork, type Network } from '../nn/network.ts';
-import type { GroupResult, KfraGroupTask, ShardResult, ShardSpec, ShardTask, FaultInjection } from '../protocol/messages.ts';
+import type { GroupResult, KfraGroupTask, ShardResult, ShardTask, FaultInjection } from '../protocol/messages.ts';
 import { finalize, finalizeStreaming } from '../extensions/finalize.ts';
 import { createSpillDir, SPILL_PATTERN } from '../reduce/row-spill.ts';
 import { RESULTS_FILE, writeResults, type Summary } from '../io/results.ts';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { PartialsMerger, type MergedPartials } from '../reduce/merge.ts';
-import type { ShardPartials } from '../core/partials.ts';
+import { PartialsMerger } from '../reduce/merge.ts';
+import type { Partials, ShardPartials, ShardSpec } from '../core/partials.ts';
 import type { BackendName } from '../vocabulary.ts';
 import { createSharedBarrier } from '../worker/barrier.ts';
 import { dispatch } from './dispatch.ts';
@@ -100,21 +100,20 @@ export interface BatchSlice {
 }
 
 export interface CollectedPartials {
-  merged: MergedPartials;
+  merged: Partials;
   paramNames: string[];
   reduction: 'mean' | 'sum';
   shards: number;
   computeMs: number;
-  /** (layer, quantity) pairs left out (--skip-unsupported), and their keys as jobs carry them. */
+  /** (layer, quantity) pairs left out (--skip-unsupported). */
   skipped: Unsupported[];
-  skip: string[];
 }
 
 export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJobOptions): Promise<RunResult> {
   const c = await collectPartials(pool, t, opts);
   const t1 = performance.now();
   const N = t.inputs.shape[0];
-  const out = finalize(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction, skip: c.skip });
+  const out = finalize(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction, skip: skipKeys(c.skipped) });
   return { loss: c.merged.loss, N, results: out, shards: c.shards, timings: { computeMs: c.computeMs, reduceMs: performance.now() - t1 }, skipped: c.skipped };
 }
 
@@ -136,7 +135,7 @@ export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJo
     const c = await collectPartials(pool, t, { ...opts, spillDir });
     const N = t.inputs.shape[0];
     const t1 = performance.now();
-    const out = finalizeStreaming(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction, skip: c.skip });
+    const out = finalizeStreaming(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction, skip: skipKeys(c.skipped) });
     return await writeResults(outDir, out, {
       ...extra, loss: c.merged.loss, N, backend: opts.backend, extensions: opts.extensions, shards: c.shards, streamed: true, skipped: c.skipped,
       timings: { computeMs: c.computeMs, reduceAndWriteMs: performance.now() - t1 },
@@ -176,7 +175,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   const shards = slice?.shards ?? shardPlan(N, pool.size, opts.shardSize);
   const { job, cleanup } = prepareJob(pool.kind, t, {
     backend: opts.backend, threads: opts.threads ?? 1, extensions: opts.extensions, subsampling: opts.subsampling, seed: opts.seed ?? 0, mcSamples: opts.mcSamples ?? 1, spillDir: opts.spillDir,
-    skip: skipped.map((s) => skipKey(s.layer, s.quantity)),
+    skip: skipKeys(skipped),
   }, undefined, { N, rowOffset: slice?.rowOffset ?? 0 });
   const jobAbort = new AbortController();
   // The caller's abort (a cancelled queue job) stops the job's tasks where they run.
@@ -235,7 +234,7 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
     }
     const merged = merger.result();
     if (kfra) addKfraFactors(net, merged, new Map(Object.entries(kfra).map(([k, v]) => [Number(k), v])));
-    return { merged, paramNames, reduction: net.loss.reduction, shards: shards.length, computeMs: performance.now() - t0, skipped, skip: job.skip ?? [] };
+    return { merged, paramNames, reduction: net.loss.reduction, shards: shards.length, computeMs: performance.now() - t0, skipped };
   } finally {
     opts.signal?.removeEventListener('abort', onCallerAbort);
     cleanup();

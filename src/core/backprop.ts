@@ -10,7 +10,6 @@ import { mergeJacT } from './derivatives/merge.ts';
 import { paramSquares } from './derivatives/param-squares.ts';
 import { propagateFactors, type Factor, type Factors } from './factors.ts';
 import { disposeShardState, forwardShard, type ShardRequest, type ShardState } from './forward.ts';
-import { sliceRows } from './inputs.ts';
 import { sampleUniforms, STREAM } from './random.ts';
 import { QUANTITIES } from '../extensions/index.ts';
 import { skipKey } from '../extensions/support.ts';
@@ -20,10 +19,9 @@ import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
 import { momentsOfRows, momentsOfShifted } from './shard-moments.ts';
 import type { Network } from '../nn/network.ts';
-import type { PartialEntry, ShardPartials } from './partials.ts';
+import type { PartialEntry, SampleRange, ShardPartials } from './partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
-export type { ShardRequest } from './forward.ts';
 
 /** A pooled float64 copy (host-buffers.ts): the run gives it back once merged. */
 function float64Copy(values: ArrayLike<number>): Float64Array {
@@ -247,10 +245,9 @@ export function computeShard(net: Network, req: ShardRequest): ShardPartials {
 }
 
 /** Splits rows [0, N) into shards of `size` (the last one may be smaller). */
-export function planShards(N: number, size: number): { offset: number; count: number }[] {
-  const plan = [];
+export function planShards(N: number, size: number): SampleRange[] {
+  const plan: SampleRange[] = [];
   for (let offset = 0; offset < N; offset += size) plan.push({ offset, count: Math.min(size, N - offset) });
   return plan;
 }
 
-export { sliceRows };

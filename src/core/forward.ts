@@ -13,7 +13,20 @@ import { LOSSES, type LossMath } from '../nn/losses/index.ts';
 import type { Network } from '../nn/network.ts';
 import type { ExtensionName } from '../vocabulary.ts';
 
-export interface ShardRequest {
+/** What a job's shards compute, the same for every shard (the wire's JobSettings extends it). */
+export interface ShardSettings {
+  extensions: ExtensionName[];
+  /** Global sample indices for per-sample quantities (all samples when absent). */
+  subsampling?: number[];
+  seed: number;
+  /** Monte-Carlo samples for the *MC quantities and KFAC (default 1). */
+  mcSamples?: number;
+  /** --skip-unsupported: (layer, quantity) pairs left out, as extensions/support.ts's skipKey. */
+  skip?: readonly string[];
+}
+
+/** One shard to compute in this thread: its settings, samples and tensors (a worker builds it from a ShardTask). */
+export interface ShardRequest extends ShardSettings {
   shardId: number;
   /** Inputs [n, *input_shape] and targets of this shard only. */
   inputs: HostTensor;
@@ -21,16 +34,8 @@ export interface ShardRequest {
   /** Global index of the shard's first sample and the global batch size N (for ρ). */
   offset: number;
   N: number;
-  extensions: ExtensionName[];
-  /** Global sample indices for per-sample quantities (all samples when absent). */
-  subsampling?: number[];
-  seed: number;
-  /** Monte-Carlo samples for the *MC quantities and KFAC (default 1). */
-  mcSamples?: number;
   /** Vectors for GGNMP/HMP: `<param>` → [V, *θ]. */
   vectors?: Map<string, HostTensor>;
-  /** --skip-unsupported: (layer, quantity) pairs left out, as extensions/support.ts's skipKey. */
-  skip?: readonly string[];
 }
 
 export interface ShardState {

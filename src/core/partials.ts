@@ -1,5 +1,6 @@
 /**
- * Partial results: what one shard returns. Sufficient statistics, never finished answers:
+ * Partial results: what one shard returns, and the types that name a shard on its way through
+ * (docs/decisions.md: "a shard's types"). Sufficient statistics, never finished answers:
  * sums over the shard's samples (combined by addition), moments (mean and centred second moment,
  * combined by Chan et al.'s pairwise update) and per-sample rows (combined by concatenation in
  * global sample order). The batch loss is a sum of per-shard ρ·Σℓ_n too.
@@ -26,13 +27,26 @@ export interface SpillChunk {
   index: Int32Array;
 }
 
-export interface ShardPartials {
-  shardId: number;
-  /** Global index of the shard's first sample, and its number of samples. */
+/** Samples [offset, offset + count) of a batch, by global sample index. */
+export interface SampleRange {
   offset: number;
   count: number;
-  /** ρ·Σ_n ℓ_n over the shard's samples (ρ from the global batch size). */
+}
+
+/** One shard of a job's plan: its place in shard order (the order partials are added in) and its samples. */
+export interface ShardSpec extends SampleRange {
+  shardId: number;
+}
+
+/** Partials over `count` samples: one shard's, or any number of shards' merged (reduce/merge.ts). */
+export interface Partials {
+  /** Samples covered. */
+  count: number;
+  /** ρ·Σ_n ℓ_n over those samples (ρ from the global batch size). */
   loss: number;
   /** Keyed `<param>.<field>` (e.g. "0.weight.grad", "0.weight.variance.moments"). */
   entries: Record<string, PartialEntry>;
 }
+
+/** What one shard returns: its partials and which shard it was. */
+export interface ShardPartials extends ShardSpec, Partials {}

@@ -5,11 +5,11 @@
  */
 import { QUANTITIES } from './index.ts';
 import { skipKey } from './support.ts';
+import type { Partials } from '../core/partials.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { GRAD_FIELD, type ExtensionName } from '../vocabulary.ts';
 import { isStreamed, type ResultTensor } from '../io/result-tensor.ts';
 import { fromSum, type FinalizeOptions as BaseOptions } from '../reduce/finalizers.ts';
-import type { MergedPartials } from '../reduce/merge.ts';
 
 export { isStreamed, type ResultTensor, type StreamedTensor } from '../io/result-tensor.ts';
 
@@ -30,12 +30,12 @@ export function materialize(t: ResultTensor): HostTensor {
 }
 
 /** All results in memory: `<param>.grad` for every parameter, then each requested quantity. */
-export function finalize(merged: MergedPartials, opts: FinalizeOptions): Map<string, HostTensor> {
+export function finalize(merged: Partials, opts: FinalizeOptions): Map<string, HostTensor> {
   return new Map([...finalizeStreaming(merged, opts)].map(([k, t]) => [k, materialize(t)]));
 }
 
 /** The same, with spilled per-sample rows left on disk until the results file is written. */
-export function finalizeStreaming(merged: MergedPartials, opts: FinalizeOptions): Map<string, ResultTensor> {
+export function finalizeStreaming(merged: Partials, opts: FinalizeOptions): Map<string, ResultTensor> {
   const out = new Map<string, ResultTensor>();
   for (const param of opts.paramNames) {
     for (const [suffix, t] of fromSum(GRAD_FIELD)(param, merged, opts)) out.set(`${param}.${suffix}`, t);

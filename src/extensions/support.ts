@@ -90,6 +90,9 @@ export function requireSupported(spec: ModelSpec, quantities: readonly Extension
 /** Key of a skipped pair, as jobs carry them to workers. */
 export const skipKey = (layer: string, quantity: ExtensionName): string => `${layer}:${quantity}`;
 
+/** The keys of skipped pairs (what shards and finalisers are told to leave out). */
+export const skipKeys = (pairs: readonly Unsupported[]): string[] => pairs.map((s) => skipKey(s.layer, s.quantity));
+
 /**
  * The pairs a job leaves out: none (after refusing the first gap with a typed
  * UnsupportedModuleError), or all of them with `skipUnsupported`.

@@ -5,16 +5,27 @@
  */
 import type { SerializedError } from '../errors/index.ts';
 import type { ModelSpec } from '../nn/spec.ts';
-import type { PartialEntry } from '../core/partials.ts';
-import type { BackendName, ExtensionName } from '../vocabulary.ts';
+import type { ShardPartials, ShardSpec } from '../core/partials.ts';
+import type { ShardSettings } from '../core/forward.ts';
+import type { BackendName } from '../vocabulary.ts';
 import type { TensorRef } from './shared-tensor.ts';
 
-/** Everything about a job that does not change from shard to shard. */
-export interface JobContext {
-  jobId: string;
+/** A job's settings as the coordinator sends them: the shards' own, and where and how workers compute. */
+export interface JobSettings extends ShardSettings {
   backend: BackendName;
   /** Kernel/BLAS threads of the worker's backend (native). */
   threads: number;
+  mcSamples: number;
+  /**
+   * Streaming: the worker writes each shard's per-sample rows to a file of its own in this
+   * directory and returns references to them (src/reduce/row-spill.ts), never the rows.
+   */
+  spillDir?: string;
+}
+
+/** Everything about a job that does not change from shard to shard: its settings and its tensors' handles. */
+export interface JobContext extends JobSettings {
+  jobId: string;
   /** Identifies the model replica; a worker builds each model once and reuses it. */
   modelKey: string;
   spec: ModelSpec;
@@ -24,24 +35,7 @@ export interface JobContext {
   targets: TensorRef;
   rowOffset: number;
   N: number;
-  extensions: ExtensionName[];
-  subsampling?: number[];
-  seed: number;
-  mcSamples: number;
   vectors?: Record<string, TensorRef>;
-  /**
-   * Streaming: the worker writes each shard's per-sample rows to a file of its own in this
-   * directory and returns references to them (src/reduce/row-spill.ts), never the rows.
-   */
-  spillDir?: string;
-  /** --skip-unsupported: (layer, quantity) pairs no shard computes (extensions/support.ts's skipKey). */
-  skip?: string[];
-}
-
-export interface ShardSpec {
-  shardId: number;
-  offset: number;
-  count: number;
 }
 
 /** Compute one shard's partials. */
@@ -123,15 +117,9 @@ export type FaultInjection =
 
 export type WorkerTask = ShardTask | KfraGroupTask | ProductsTask;
 
-export interface ShardResult {
+/** A shard's partials as a worker replies them: which worker computed them (for the logs and tests). */
+export interface ShardResult extends ShardPartials {
   type: 'partials';
-  shardId: number;
-  offset: number;
-  count: number;
-  loss: number;
-  entries: Record<string, PartialEntry>;
-  /** KFRA groups also return B per parametric layer index. */
-  kfra?: Record<number, Float64Array>;
   workerId: string;
 }
 

@@ -9,9 +9,8 @@ import type { HostTensor } from '../io/host-tensor.ts';
 import { takeFloat32 } from '../io/host-buffers.ts';
 import type { ResultTensor, StreamedTensor } from '../io/result-tensor.ts';
 import { GRAD_FIELD } from '../vocabulary.ts';
-import type { MergedPartials } from './merge.ts';
 import { momentsParts } from './moments.ts';
-import type { PartialEntry } from '../core/partials.ts';
+import type { PartialEntry, Partials } from '../core/partials.ts';
 import { SpilledRows } from './row-spill.ts';
 
 export interface FinalizeOptions {
@@ -29,11 +28,11 @@ export interface FinalizeOptions {
 }
 
 /** Results of one quantity at one parameter: [key suffix after `<param>.`, tensor]. */
-export type Finalizer = (param: string, merged: MergedPartials, opts: FinalizeOptions) => [string, ResultTensor][];
+export type Finalizer = (param: string, merged: Partials, opts: FinalizeOptions) => [string, ResultTensor][];
 type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
 type RowsEntry = Extract<PartialEntry, { kind: 'rows' | 'spilled' }>;
 
-function entry<K extends PartialEntry['kind']>(merged: MergedPartials, key: string, kind: K): Extract<PartialEntry, { kind: K }> {
+function entry<K extends PartialEntry['kind']>(merged: Partials, key: string, kind: K): Extract<PartialEntry, { kind: K }> {
   const e = merged.entries[key];
   if (!e || e.kind !== kind) throw new BackpackError(ErrorCode.Internal, `missing ${kind} partial '${key}'`, false);
   return e as Extract<PartialEntry, { kind: K }>;
@@ -111,7 +110,7 @@ function swappedRows(e: RowsEntry, key: string, opts: FinalizeOptions): ResultTe
   return { dtype: 'float32', shape, data };
 }
 
-function rowsEntry(merged: MergedPartials, key: string): RowsEntry {
+function rowsEntry(merged: Partials, key: string): RowsEntry {
   const e = merged.entries[key];
   if (!e || (e.kind !== 'rows' && e.kind !== 'spilled')) throw new BackpackError(ErrorCode.Internal, `missing rows partial '${key}'`, false);
   return e;
@@ -124,7 +123,7 @@ export const fromRows = (field: string): Finalizer => (param, merged, opts) => [
 export const fromSqrtRows = (field: string): Finalizer => (param, merged, opts) => [[field, swappedRows(rowsEntry(merged, `${param}.${field}`), `${param}.${field}`, opts)]];
 
 /** The merged moments of a parameter's per-sample gradients, over all N samples. */
-function momentsOf(merged: MergedPartials, param: string, field: string, opts: FinalizeOptions): { mean: Float64Array; m2: Float64Array } {
+function momentsOf(merged: Partials, param: string, field: string, opts: FinalizeOptions): { mean: Float64Array; m2: Float64Array } {
   const e = entry(merged, `${param}.${field}`, 'moments');
   if (e.count !== opts.N) throw new BackpackError(ErrorCode.Internal, `moments of '${param}' cover ${e.count} of ${opts.N} samples`, false);
   return momentsParts(e);
@@ -149,7 +148,7 @@ export const kronecker = (field: string): Finalizer => (param, merged, opts) => 
 };
 
 /** Results of a quantity of the whole network rather than of one parameter. */
-export type NetworkFinalizer = (merged: MergedPartials, opts: FinalizeOptions) => [string, HostTensor][];
+export type NetworkFinalizer = (merged: Partials, opts: FinalizeOptions) => [string, HostTensor][];
 
 /** A quantity whose results are all network-level. */
 export const noParamResults: Finalizer = () => [];

@@ -6,14 +6,7 @@ import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
 import { mergeMoments } from './moments.ts';
-import type { PartialEntry, ShardPartials } from '../core/partials.ts';
-
-export interface MergedPartials {
-  /** Number of samples covered. */
-  count: number;
-  loss: number;
-  entries: Record<string, PartialEntry>;
-}
+import type { PartialEntry, Partials, ShardPartials } from '../core/partials.ts';
 
 function mergeEntry(key: string, into: PartialEntry, next: PartialEntry): PartialEntry {
   if (into.kind === 'sum' && next.kind === 'sum') {
@@ -86,7 +79,7 @@ export class PartialsMerger {
     }
   }
 
-  result(): MergedPartials {
+  result(): Partials {
     const entries = { ...this.entries };
     for (const [key, parts] of Object.entries(this.rows)) {
       if (entries[key]) throw new BackpackError(ErrorCode.Internal, `partial '${key}' is rows in one shard and not in another`, false);
@@ -96,7 +89,7 @@ export class PartialsMerger {
   }
 }
 
-export function mergePartials(shards: readonly ShardPartials[], opts: { adopt?: boolean } = {}): MergedPartials {
+export function mergePartials(shards: readonly ShardPartials[], opts: { adopt?: boolean } = {}): Partials {
   const merger = new PartialsMerger(opts);
   for (const shard of [...shards].sort((a, b) => a.shardId - b.shardId)) merger.add(shard);
   return merger.result();
@@ -106,7 +99,7 @@ export function mergePartials(shards: readonly ShardPartials[], opts: { adopt?: 
  * Gives the float64 sums and moments of a finished merge back to the host pool (host-buffers.ts):
  * the shards' and the merge's own. Only for a caller that owns the partials and has finalised.
  */
-export function releaseMerged(shards: readonly ShardPartials[], merged: MergedPartials): void {
+export function releaseMerged(shards: readonly ShardPartials[], merged: Partials): void {
   // An adopted merge shares its first shard's arrays: each array is given back once.
   const arrays = new Set<Float64Array>();
   for (const entries of [...shards.map((s) => s.entries), merged.entries]) {

@@ -5,11 +5,12 @@
  * N, batchSize and shardSize only, never on the number of workers: that is what makes results
  * bitwise independent of how many workers compute them.
  */
-import { planShards, sliceRows } from '../core/backprop.ts';
+import { planShards } from '../core/backprop.ts';
+import { sliceRows } from '../core/inputs.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { ShapeError, UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
-import type { ShardSpec } from '../protocol/messages.ts';
+import type { ShardSpec } from '../core/partials.ts';
 import { DEFAULT_BATCH_SIZE } from './defaults.ts';
 
 export interface DataBatch {

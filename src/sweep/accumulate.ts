@@ -7,9 +7,8 @@ import { concatRows } from '../reduce/merge.ts';
  * kept and concatenated once at the end (pairwise concatenation would copy quadratically).
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
-import type { MergedPartials } from '../reduce/merge.ts';
 import { mergeMoments, type MomentsEntry } from '../reduce/moments.ts';
-import type { PartialEntry } from '../core/partials.ts';
+import type { PartialEntry, Partials } from '../core/partials.ts';
 
 type SumEntry = Extract<PartialEntry, { kind: 'sum' }>;
 type RowsEntry = Extract<PartialEntry, { kind: 'rows' }>;
@@ -22,7 +21,7 @@ export class PartialsAccumulator {
   private loss = 0;
 
   /** Adds one batch's merged partials; call in batch order. */
-  add(batch: MergedPartials): void {
+  add(batch: Partials): void {
     this.count += batch.count;
     this.loss += batch.loss;
     for (const [key, e] of Object.entries(batch.entries)) {
@@ -49,7 +48,7 @@ export class PartialsAccumulator {
   }
 
   /** The partials of the whole pass, as if it had been one batch. */
-  result(): MergedPartials {
+  result(): Partials {
     const entries: Record<string, PartialEntry> = { ...Object.fromEntries(this.sums), ...Object.fromEntries(this.moments) };
     for (const [key, parts] of this.rows) entries[key] = concatRows(parts);
     return { count: this.count, loss: this.loss, entries };

@@ -17,9 +17,10 @@ import { UsageError } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import { finalize } from '../extensions/finalize.ts';
-import { skipKey, type Unsupported } from '../extensions/support.ts';
+import { skipKeys, type Unsupported } from '../extensions/support.ts';
 import { estimateSizes } from '../nn/size-estimate.ts';
-import { mergePartials, type MergedPartials } from '../reduce/merge.ts';
+import type { Partials } from '../core/partials.ts';
+import { mergePartials } from '../reduce/merge.ts';
 import type { BackendName, ExtensionName } from '../vocabulary.ts';
 import { PartialsAccumulator } from './accumulate.ts';
 import type { SweepUnit } from './plan.ts';
@@ -93,7 +94,7 @@ function shardsOf(start: number, count: number, env: UnitEnv) {
 }
 
 /** One batch as a slice [start, start + B) of a job over N samples: its partials, merged in shard order. */
-async function slicePartials(b: Batch, start: number, N: number, env: UnitEnv): Promise<MergedPartials> {
+async function slicePartials(b: Batch, start: number, N: number, env: UnitEnv): Promise<Partials> {
   const { extensions, seed, mcSamples, skipUnsupported } = { extensions: env.quantities, ...env.options };
   const shards = shardsOf(start, b.indices.length, env);
   if (env.pool) {
@@ -102,14 +103,12 @@ async function slicePartials(b: Batch, start: number, N: number, env: UnitEnv): 
     return c.merged;
   }
   checkTargets(env.net, b.targets);
-  const skip = skipKeys(env);
+  const skip = skipKeys(env.skipped);
   return mergePartials(shards.map((s) => computeShard(env.net, {
     shardId: s.shardId, inputs: sliceRows(b.inputs, s.offset - start, s.count), targets: sliceRows(b.targets, s.offset - start, s.count),
     offset: s.offset, N, extensions, seed, mcSamples, skip,
   })));
 }
-
-const skipKeys = (env: UnitEnv) => env.skipped.map((s) => skipKey(s.layer, s.quantity));
 
 /** One batch as its own job. */
 function batchResult(b: Batch, env: UnitEnv): Promise<RunResult> | RunResult {
@@ -168,7 +167,7 @@ export async function computeUnit(unit: SweepUnit, ds: Dataset, env: UnitEnv): P
   }
   if (acc) {
     const merged = acc.result();
-    r.accumulated = { loss: merged.loss, results: finalize(merged, { N, paramNames: env.net.paramNames, extensions: env.quantities, reduction: env.net.loss.reduction, skip: skipKeys(env) }) };
+    r.accumulated = { loss: merged.loss, results: finalize(merged, { N, paramNames: env.net.paramNames, extensions: env.quantities, reduction: env.net.loss.reduction, skip: skipKeys(env.skipped) }) };
   }
   return unitOutput(unit, env, r, batches, N);
 }
