@@ -52,6 +52,8 @@ export interface SubmitOptions {
   resultsInRedis?: boolean;
   /** Memory budget of the workers (bytes; default: half this machine's memory): a job that cannot fit is refused. */
   maxMemoryBytes?: number;
+  /** Warn on stderr about each (layer, quantity) pair a skipUnsupported job leaves out (default true; a sweep warns once itself). */
+  warnSkipped?: boolean;
   /** Test hook: runs after each uploaded tensor (to fail an upload midway). */
   afterUpload?: (name: string) => Promise<void>;
 }
@@ -74,12 +76,12 @@ interface Loaded {
 }
 
 /** Reads and checks everything a worker would check before its first shard, except the values. */
-async function load(job: JobFile, label: string, maxMemoryBytes?: number): Promise<Loaded> {
+async function load(job: JobFile, label: string, maxMemoryBytes?: number, warnSkipped = true): Promise<Loaded> {
   const extensions = parseExtensionList(job.extensions);
   const spec = typeof job.model === 'string' ? await readModelSpec(job.model) : parseModelSpec(job.model, `${label}: model`);
   // A quantity a layer's record cannot give is refused here, before any tensor is read, or listed.
   const skipped = skippedPairs(spec, extensions, job.options.skipUnsupported);
-  for (const s of skipped) log.warn(`${label}: ${describeSkipped(s)}`);
+  if (warnSkipped) for (const s of skipped) log.warn(`${label}: ${describeSkipped(s)}`);
   // Sizes from the spec and the tensor headers, before any tensor is read (nn/size-estimate.ts).
   await requireQueueJobFits(spec, job, extensions, maxMemoryBytes);
   const weights = await readTensorMap(job.weights);
@@ -142,7 +144,7 @@ async function canonicalPath(p: string): Promise<string> {
 }
 
 export async function submitJob(ctx: QueueContext, job: JobFile, opts: SubmitOptions = {}, label = 'job'): Promise<Submitted> {
-  const loaded = await load(job, label, opts.maxMemoryBytes);
+  const loaded = await load(job, label, opts.maxMemoryBytes, opts.warnSkipped);
   const batches = planBatches(loaded.N, job.options);
   checkSubsamplingInBatches(job.options.subsampling, batches);
   checkShardable(loaded.extensions, batches);

@@ -112,7 +112,7 @@ export function queueUnitRunner(ctx: QueueContext, spec: SweepSpec, out: string)
           },
           tensors: 'upload', output: { redis: true }, ttlSeconds,
         }, `sweep unit ${unit.id}`, out);
-        const s = await submitJob(ctx, job);
+        const s = await submitJob(ctx, job, { warnSkipped: false });
         const ids = await readJobIds(out);
         ids[unit.id] = { ...ids[unit.id], [kind]: s.jobId };
         await writeFileAtomic(path.join(out, QUEUE_JOBS_FILE), `${JSON.stringify(ids, null, 2)}\n`);
