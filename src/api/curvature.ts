@@ -4,7 +4,7 @@
  * (per-parameter) products are the GGNMP/HMP quantities of runBatch.
  */
 import type { Curvature } from '../core/curvature-products.ts';
-import { shardCurvatureProducts } from '../core/shard-products.ts';
+import { productSums, shardCurvatureProducts } from '../core/shard-products.ts';
 import { planShards } from '../core/backprop.ts';
 import { sliceRows } from '../core/inputs.ts';
 import { ShapeError, UsageError } from '../errors/index.ts';
@@ -46,7 +46,7 @@ export function curvatureProducts(net: Network, inputs: HostTensor, targets: Hos
     const shard = shardCurvatureProducts(net, req, vectors, V, opts.curvature);
     for (const name of net.paramNames) {
       const sum = sums.get(name)!;
-      const got = shard.sums.get(name)!;
+      const got = productSums(shard, name);
       for (let j = 0; j < sum.length; j++) sum[j] += got[j];
     }
   });

@@ -6,12 +6,13 @@
  */
 import type { Curvature } from '../core/curvature-products.ts';
 import { checkedInputs, checkTargets } from '../core/inputs.ts';
+import { productSums } from '../core/shard-products.ts';
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { numel, type HostTensor } from '../io/host-tensor.ts';
 import type { Network } from '../nn/network.ts';
 import type { ProductsTask, ShardResult } from '../protocol/messages.ts';
 import { batchShards, type SpectrumData } from '../spectrum/data.ts';
-import { PRODUCTS_FIELD, type BackendName } from '../vocabulary.ts';
+import type { BackendName } from '../vocabulary.ts';
 import { dispatch } from './dispatch.ts';
 import { runInOrder } from './in-order.ts';
 import { modelKey, prepareJob } from './job-context.ts';
@@ -71,7 +72,7 @@ export async function poolProducts(pool: WorkerPool, net: Network, weights: Map<
         }
       }, (_i, r) => {
         loss += r.loss;
-        for (const name of net.paramNames) addInto(sums.get(name)!, r.entries[`${name}.${PRODUCTS_FIELD}`], name);
+        for (const name of net.paramNames) addInto(sums.get(name)!, productSums(r, name), name);
       });
     } finally {
       cleanup();
@@ -81,9 +82,7 @@ export async function poolProducts(pool: WorkerPool, net: Network, weights: Map<
   return { sums, loss, shards: shardCount };
 }
 
-function addInto(sum: Float64Array, entry: ShardResult['entries'][string] | undefined, name: string): void {
-  if (!entry || entry.kind !== 'sum' || entry.data.length !== sum.length) {
-    throw new BackpackError(ErrorCode.Internal, `a products shard returned no [V, *θ] sums for '${name}'`, false);
-  }
-  for (let j = 0; j < sum.length; j++) sum[j] += entry.data[j];
+function addInto(sum: Float64Array, data: Float64Array, name: string): void {
+  if (data.length !== sum.length) throw new BackpackError(ErrorCode.Internal, `a products shard returned ${data.length} values for '${name}', not ${sum.length}`, false);
+  for (let j = 0; j < sum.length; j++) sum[j] += data[j];
 }

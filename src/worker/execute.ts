@@ -9,7 +9,6 @@ import { disposeShardState, forwardShard, type ShardRequest } from '../core/forw
 import { runKfraAsync } from '../core/kfra.ts';
 import { shardCurvatureProducts } from '../core/shard-products.ts';
 import { UsageError } from '../errors/index.ts';
-import { PRODUCTS_FIELD } from '../vocabulary.ts';
 import { useBackend } from '../backends/select.ts';
 import type { GroupResult, JobContext, KfraGroupTask, ProductsTask, ShardResult, ShardTask, TaskPhase } from '../protocol/messages.ts';
 import { ownedHostData } from '../io/host-tensor.ts';
@@ -82,10 +81,8 @@ export async function executeProducts(task: ProductsTask, onPhase: (phase: TaskP
   const req = request(task.job, task.shard);
   if (!req.vectors) throw new UsageError('a products task needs vectors');
   const V = req.vectors.get(net.paramNames[0])?.shape[0] ?? 0;
-  const { loss, sums } = shardCurvatureProducts(net, req, req.vectors, V, task.curvature);
-  const entries: ShardResult['entries'] = {};
-  for (const name of net.paramNames) entries[`${name}.${PRODUCTS_FIELD}`] = { kind: 'sum', shape: [V, ...net.paramShapes[name]], data: sums.get(name)! };
-  return { type: 'partials', shardId: task.shard.shardId, offset: task.shard.offset, count: task.shard.count, loss, entries, workerId };
+  const { loss, entries } = shardCurvatureProducts(net, req, req.vectors, V, task.curvature);
+  return { type: 'partials', ...task.shard, loss, entries, workerId };
 }
 
 /**
