@@ -17,6 +17,7 @@ import type { ModelSpec } from '../src/nn/spec.ts';
 import { BACKEND_NAMES, type ExtensionName } from '../src/vocabulary.ts';
 import type { QueueContext } from './context.ts';
 import { jobIdSchema } from './job-id.ts';
+import { sampleRangeSchema } from './job-schema.ts';
 import { checkPlan, checkShardable, checkSkipped, checkSubsamplingInBatches, MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
 import { MAX_PRIORITY } from './limits.ts';
 import type { QueueKeys } from './keys.ts';
@@ -45,7 +46,7 @@ const batchPlanSchema = z.strictObject({
   batch: index,
   start: index,
   N: count,
-  shards: z.array(z.strictObject({ offset: index, count })).min(1).max(MAX_SHARDS),
+  shards: z.array(sampleRangeSchema).min(1).max(MAX_SHARDS),
 });
 export type BatchPlan = z.infer<typeof batchPlanSchema>;
 

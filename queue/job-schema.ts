@@ -20,6 +20,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { JobSpecError } from '../src/errors/queue-errors.ts';
 import { readSmallTextFile } from '../src/io/bounded-read.ts';
+import type { SampleRange } from '../src/core/partials.ts';
 import { BACKEND_NAMES } from '../src/vocabulary.ts';
 import { MAX_SAMPLES, MAX_SHARDS } from './job-checks.ts';
 import { jobIdSchema } from './job-id.ts';
@@ -107,6 +108,9 @@ export async function readJobFile(file: string): Promise<JobFile> {
 const jobRef = { jobId: jobIdSchema };
 const shardIndex = z.number().int().nonnegative().max(MAX_SHARDS);
 const samples = { offset: z.number().int().nonnegative().max(MAX_SAMPLES), count: z.number().int().positive().max(MAX_SAMPLES) };
+
+/** Samples [offset, offset + count) of a batch (src/core/partials.ts's SampleRange), as queue records carry them. */
+export const sampleRangeSchema = z.strictObject(samples) satisfies z.ZodType<SampleRange>;
 
 /**
  * A queue shard's place in its job: its batch, its index there, and its samples (offsets within the
