@@ -23,6 +23,15 @@ class Blas {
   virtual void ssyrkUpper(i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const {
     sgemm(false, true, n, n, k, alpha, A, lda, A, lda, beta, C, ldc);
   }
+  /**
+   * Row-major double C = alpha·op(A)·op(B) + beta·C, where the library has one (every CBLAS does;
+   * oneDNN's sgemm alone does not): false, and C untouched, where it has not.
+   */
+  virtual bool dgemm(bool transA, bool transB, i64 m, i64 n, i64 k, double alpha, const double* A, i64 lda,
+                     const double* B, i64 ldb, double beta, double* C, i64 ldc) const {
+    return false;
+  }
+  virtual bool hasDgemm() const { return false; }
   virtual ~Blas() = default;
   /** e.g. "OpenBLAS 0.3.21 (Haswell)". */
   std::string description;
