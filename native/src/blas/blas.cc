@@ -41,9 +41,9 @@ class CblasLibrary : public Blas {
     return true;
   }
   bool hasDgemm() const override { return d_ != nullptr; }
-  void ssyrkUpper(i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const override {
-    if (!syrk_) return Blas::ssyrkUpper(n, k, alpha, A, lda, beta, C, ldc);
-    syrk_(kRowMajor, kUpper, kNoTrans, int(n), int(k), alpha, A, int(lda), beta, C, int(ldc));
+  void ssyrkUpper(bool trans, i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const override {
+    if (!syrk_) return Blas::ssyrkUpper(trans, n, k, alpha, A, lda, beta, C, ldc);
+    syrk_(kRowMajor, kUpper, trans ? kTrans : kNoTrans, int(n), int(k), alpha, A, int(lda), beta, C, int(ldc));
   }
   void sgemm(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B, i64 ldb,
              float beta, float* C, i64 ldc) const override {

@@ -440,14 +440,9 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
 void CpuDevice::convInputGram(const ConvParams& p) {
   const Dims d = dimsOf(p);
   sumOverChunks(pool_, p, d, d.CK * d.CK, p.y, [&](float* acc, i64, i64 r, const float* U) {
-    blas_->ssyrkUpper(d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
+    blas_->ssyrkUpper(false, d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
   });
-  // The Gram matrix is symmetric: its lower triangle is the upper one's mirror image.
-  const i64 CK = d.CK;
-  pool_.parallelFor(CK, std::max<i64>(1, kGrain / CK), [&](i64 a, i64 b) {
-    for (i64 i = a; i < b; i++)
-      for (i64 j = 0; j < i; j++) p.y[i * CK + j] = p.y[j * CK + i];
-  });
+  mirrorUpper(pool_, p.y, d.CK, d.CK);
 }
 
 }  // namespace bp
