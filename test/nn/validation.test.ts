@@ -104,6 +104,16 @@ describe('values finite in float64 but not in float32 are refused', () => {
     expect(() => checkVectors(new Map([['w', f64([1, 2], [1e39, 0])]]), { w: [2] }, 'v.safetensors')).toThrow(/vectors 'w' hold a non-finite value \(1e\+39/);
   });
 
+  it('a NaN or infinity anywhere is found: in each of the four lanes of the check and in the tail past them', () => {
+    for (let at = 0; at < 7; at++) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const values = new Float32Array(7);
+        values[at] = bad;
+        expect(() => checkedInputs({ dtype: 'float32', shape: [1, 7], data: values }, [7], 'inputs')).toThrow(new RegExp(`at feature ${at}$`));
+      }
+    }
+  });
+
   it('a forward pass that overflows anyway gives a non-finite loss, which the CLI refuses (see test/cli)', () => {
     const net = buildNetwork(spec, weights(3e38));
     const r = runBatch(net, f64([1, 4], [1e10, 0, 0, 0]), { dtype: 'int32', shape: [1], data: Int32Array.from([1]) }, { extensions: [] });

@@ -18,6 +18,8 @@ namespace {
 // CBLAS enums (cblas.h), declared here so no BLAS headers are needed to build.
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112, kUpper = 121;
 using CblasSgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+using CblasDgemm = void (*)(int, int, int, int, int, int, double, const double*, int, const double*, int, double, double*,
+                            int);
 using CblasSsyrk = void (*)(int, int, int, int, int, float, const float*, int, float, float*, int);
 using DnnlSgemm = int (*)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
                           float*, int64_t);
@@ -30,10 +32,18 @@ struct DnnlVersion {
 
 class CblasLibrary : public Blas {
  public:
-  CblasLibrary(CblasSgemm f, CblasSsyrk syrk) : f_(f), syrk_(syrk) {}
-  void ssyrkUpper(i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const override {
-    if (!syrk_) return Blas::ssyrkUpper(n, k, alpha, A, lda, beta, C, ldc);
-    syrk_(kRowMajor, kUpper, kNoTrans, int(n), int(k), alpha, A, int(lda), beta, C, int(ldc));
+  CblasLibrary(CblasSgemm f, CblasSsyrk syrk, CblasDgemm d) : f_(f), syrk_(syrk), d_(d) {}
+  bool dgemm(bool ta, bool tb, i64 m, i64 n, i64 k, double alpha, const double* A, i64 lda, const double* B, i64 ldb,
+             double beta, double* C, i64 ldc) const override {
+    if (!d_) return false;
+    d_(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), alpha, A, int(lda), B, int(ldb),
+       beta, C, int(ldc));
+    return true;
+  }
+  bool hasDgemm() const override { return d_ != nullptr; }
+  void ssyrkUpper(bool trans, i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const override {
+    if (!syrk_) return Blas::ssyrkUpper(trans, n, k, alpha, A, lda, beta, C, ldc);
+    syrk_(kRowMajor, kUpper, trans ? kTrans : kNoTrans, int(n), int(k), alpha, A, int(lda), beta, C, int(ldc));
   }
   void sgemm(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B, i64 ldb,
              float beta, float* C, i64 ldc) const override {
@@ -44,6 +54,7 @@ class CblasLibrary : public Blas {
  private:
   CblasSgemm f_;
   CblasSsyrk syrk_;
+  CblasDgemm d_;
 };
 
 // NOTE: oneDNN parallelises with OpenMP, whose thread count is a per-thread setting: each thread
@@ -124,7 +135,8 @@ Blas* tryLoad(const std::string& name, std::string* tried) {
                                       std::to_string(version()->patch) + " sgemm"
                                 : "oneDNN sgemm";
   } else if (auto cblas = reinterpret_cast<CblasSgemm>(dlsym(h, "cblas_sgemm"))) {
-    blas = new CblasLibrary(cblas, reinterpret_cast<CblasSsyrk>(dlsym(h, "cblas_ssyrk")));
+    blas = new CblasLibrary(cblas, reinterpret_cast<CblasSsyrk>(dlsym(h, "cblas_ssyrk")),
+                            reinterpret_cast<CblasDgemm>(dlsym(h, "cblas_dgemm")));
     if (auto set = reinterpret_cast<SetThreads>(dlsym(h, "openblas_set_num_threads"))) {
       set(1);
       auto core = reinterpret_cast<const char* (*)()>(dlsym(h, "openblas_get_corename"));

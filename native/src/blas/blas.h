@@ -17,12 +17,22 @@ class Blas {
   virtual void sgemm(bool transA, bool transB, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B,
                      i64 ldb, float beta, float* C, i64 ldc) const = 0;
   /**
-   * Row-major C = alpha·A·Aᵀ + beta·C for A [n, k], only C's upper triangle (j ≥ i) written: half a
-   * GEMM's work for Gram matrices. The default is that GEMM (which writes all of C).
+   * Row-major C = alpha·A·Aᵀ + beta·C for A [n, k] (trans: alpha·AᵀA for A [k, n]), only C's upper
+   * triangle (j ≥ i) written: half a GEMM's work for Gram matrices. The default is that GEMM (which
+   * writes all of C).
    */
-  virtual void ssyrkUpper(i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const {
-    sgemm(false, true, n, n, k, alpha, A, lda, A, lda, beta, C, ldc);
+  virtual void ssyrkUpper(bool trans, i64 n, i64 k, float alpha, const float* A, i64 lda, float beta, float* C, i64 ldc) const {
+    sgemm(trans, !trans, n, n, k, alpha, A, lda, A, lda, beta, C, ldc);
   }
+  /**
+   * Row-major double C = alpha·op(A)·op(B) + beta·C, where the library has one (every CBLAS does;
+   * oneDNN's sgemm alone does not): false, and C untouched, where it has not.
+   */
+  virtual bool dgemm(bool transA, bool transB, i64 m, i64 n, i64 k, double alpha, const double* A, i64 lda,
+                     const double* B, i64 ldb, double beta, double* C, i64 ldc) const {
+    return false;
+  }
+  virtual bool hasDgemm() const { return false; }
   virtual ~Blas() = default;
   /** e.g. "OpenBLAS 0.3.21 (Haswell)". */
   std::string description;

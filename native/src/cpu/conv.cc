@@ -146,56 +146,113 @@ void sumGroups(ThreadPool& pool, const float* partials, i64 count, i64 width, fl
   });
 }
 
-/**
- * Centred squares where each per-sample Jacobian is an outer product: one output position and a
- * kernel of one (a Linear layer run as a convolution), groups 1. J_vn = V_vn x_nᵀ, so blocks of its
- * rows are made directly and summed over (n, v) in order into double accumulators that stay in
- * cache: no GEMM with k = 1, no J in memory, no per-group partials (a 784×256 layer's variance went
- * from 86 to a few ms). Each element's sum runs over the samples in order: thread-count independent.
- */
-void outerProductCentred(ThreadPool& pool, const ConvParams& p) {
+/** One output row o of outerProductCentred below: y[o, :] and y[θ + o, :] over every (n, v). */
+void outerProductCentredRow(const ConvParams& p, i64 o, double* s1, double* s2) {
   const i64 O = p.O, C = p.C;
-  constexpr i64 kRows = 2;  // two rows of double sums per input width stay in L1 (784 wide: 25 KiB)
-  pool.parallelFor((O + kRows - 1) / kRows, std::max<i64>(1, kGrain / (kRows * C * p.n * p.v)), [&](i64 b0, i64 b1) {
-    double* s1 = reinterpret_cast<double*>(threadScratch(0, 4 * kRows * C));
-    double* s2 = s1 + kRows * C;
-    for (i64 b = b0; b < b1; b++) {
-      const i64 o0 = b * kRows, rows = std::min(kRows, O - o0);
-      std::fill(s1, s1 + 2 * kRows * C, 0.0);
-      for (i64 n = 0; n < p.n; n++) {
-        const float* x = p.x + n * C;
-        for (i64 v = 0; v < p.v; v++) {
-          const float* V = p.V + (v * p.n + n) * O;
-          for (i64 r = 0; r < rows; r++) {
-            const float g = V[o0 + r];
-            const float* shift = p.shift ? p.shift + (o0 + r) * C : nullptr;
-            double* a1 = s1 + r * C;
-            double* a2 = s2 + r * C;
-            // As the GEMM path makes J: the float product, then centred in double.
-            if (shift) {
-              for (i64 j = 0; j < C; j++) {
-                const double dj = static_cast<double>(g * x[j]) - static_cast<double>(shift[j]);
-                a1[j] += dj;
-                a2[j] += dj * dj;
-              }
-            } else {
-              for (i64 j = 0; j < C; j++) {
-                const double dj = static_cast<double>(g * x[j]);
-                a1[j] += dj;
-                a2[j] += dj * dj;
-              }
-            }
-          }
-        }
-      }
-      const i64 theta = O * C;
-      for (i64 r = 0; r < rows; r++) {
+  std::fill(s1, s1 + C, 0.0);
+  std::fill(s2, s2 + C, 0.0);
+  const float* shift = p.shift ? p.shift + o * C : nullptr;
+  for (i64 n = 0; n < p.n; n++) {
+    const float* x = p.x + n * C;
+    for (i64 v = 0; v < p.v; v++) {
+      const float g = p.V[(v * p.n + n) * O + o];
+      // As BatchGrad makes J: the float product, then centred in double.
+      if (shift) {
         for (i64 j = 0; j < C; j++) {
-          p.y[(o0 + r) * C + j] = static_cast<float>(s1[r * C + j]);
-          p.y[theta + (o0 + r) * C + j] = static_cast<float>(s2[r * C + j]);
+          const double dj = static_cast<double>(g * x[j]) - static_cast<double>(shift[j]);
+          s1[j] += dj;
+          s2[j] += dj * dj;
+        }
+      } else {
+        for (i64 j = 0; j < C; j++) {
+          const double dj = static_cast<double>(g * x[j]);
+          s1[j] += dj;
+          s2[j] += dj * dj;
         }
       }
     }
+  }
+  for (i64 j = 0; j < C; j++) {
+    p.y[o * C + j] = static_cast<float>(s1[j]);
+    p.y[O * C + o * C + j] = static_cast<float>(s2[j]);
+  }
+}
+
+/**
+ * The same centred squares by two double GEMMs where the BLAS has dgemm: with a_n = Σ_v V_vn,
+ * â_n = Σ_v V_vn², m = v·n samples and the shift s,
+ *   Σ (J − s)  = Σ_n a_n x_nᵀ − m·s,     Σ (J − s)² = Σ_n â_n (x_n²)ᵀ − 2 s ∘ Σ_n a_n x_nᵀ + m·s².
+ * This uses the exact products g·x where BatchGrad (and the loop below) has their float roundings
+ * fl(g·x); the two definitions of J differ by ~1e-7·|J|, which matters only where the spread of J
+ * is small next to its mean. So a row is recomputed by the loop (float products, centred in double)
+ * wherever one of its elements has m·s² > 4·Σ (J − s)² (the mean's square above four variances):
+ * the result then equals the per-sample rows' own variance to ~1e-7 everywhere, and the expansion's
+ * cancellation (≤ 1e-16 of Σ J² in double) cannot show either. Typical gradients are far below that
+ * ratio; test/reduce/variance-accuracy.test.ts has data where every row is above it.
+ * A 784×256 layer at n = 128: 8.4 ms on the loop alone, ~4 ms here (1 thread). Row blocks are fixed
+ * by the shapes: thread-count independent. False: the BLAS has no dgemm.
+ */
+bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvParams& p) {
+  const i64 O = p.O, C = p.C, n = p.n;
+  if (n == 0 || !blas.hasDgemm()) return false;
+  // The calling thread's slot 3 (pool threads use 0–2): a, â [n, O], x, x² [n, C] in double.
+  double* a = reinterpret_cast<double*>(threadScratch(3, 2 * n * (2 * O + 2 * C)));
+  double* aSq = a + n * O;
+  double* xs = aSq + n * O;
+  double* xSq = xs + n * C;
+  for (i64 i = 0; i < n; i++) {
+    for (i64 o = 0; o < O; o++) {
+      double s1 = 0.0, s2 = 0.0;
+      for (i64 v = 0; v < p.v; v++) {
+        const double g = p.V[(v * n + i) * O + o];
+        s1 += g;
+        s2 += g * g;
+      }
+      a[i * O + o] = s1;
+      aSq[i * O + o] = s2;
+    }
+    for (i64 c = 0; c < C; c++) {
+      const double x = p.x[i * C + c];
+      xs[i * C + c] = x;
+      xSq[i * C + c] = x * x;
+    }
+  }
+  constexpr i64 kRows = 32;
+  const double m = static_cast<double>(p.v * n);
+  pool.run((O + kRows - 1) / kRows, [&](i64 b) {
+    const i64 o0 = b * kRows, rows = std::min(kRows, O - o0);
+    double* d1 = reinterpret_cast<double*>(threadScratch(0, 4 * kRows * C));
+    double* d2 = d1 + kRows * C;
+    blas.dgemm(true, false, rows, C, n, 1.0, a + o0, O, xs, C, 0.0, d1, C);
+    blas.dgemm(true, false, rows, C, n, 1.0, aSq + o0, O, xSq, C, 0.0, d2, C);
+    for (i64 r = 0; r < rows; r++) {
+      const i64 o = o0 + r;
+      bool nearMean = false;
+      for (i64 j = 0; j < C; j++) {
+        const i64 e = r * C + j;
+        const double s = p.shift ? static_cast<double>(p.shift[o * C + j]) : 0.0;
+        const double sum2 = d2[e] - 2.0 * s * d1[e] + m * s * s;
+        nearMean = nearMean || m * s * s > 4.0 * sum2;
+        p.y[o * C + j] = static_cast<float>(d1[e] - m * s);
+        p.y[O * C + o * C + j] = static_cast<float>(sum2);
+      }
+      if (nearMean) outerProductCentredRow(p, o, d1 + r * C, d2 + r * C);  // row r of the GEMMs is spent: reuse it
+    }
+  });
+  return true;
+}
+
+/**
+ * Centred squares where each per-sample Jacobian is an outer product: one output position and a
+ * kernel of one (a Linear layer run as a convolution), groups 1. J_vn = V_vn x_nᵀ, so its rows are
+ * made directly and summed over (n, v) in order into double accumulators that stay in cache: no
+ * GEMM with k = 1, no J in memory, no per-group partials. Thread-count independent. The fallback
+ * of outerProductCentredDgemm where the BLAS has no dgemm.
+ */
+void outerProductCentred(ThreadPool& pool, const ConvParams& p) {
+  pool.parallelFor(p.O, std::max<i64>(1, kGrain / (p.C * p.n * p.v)), [&](i64 o0, i64 o1) {
+    double* s1 = reinterpret_cast<double*>(threadScratch(0, 4 * p.C));
+    for (i64 o = o0; o < o1; o++) outerProductCentredRow(p, o, s1, s1 + p.C);
   });
 }
 
@@ -329,7 +386,7 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
     return total;
   };
   if (mode == SquaresMode::Centred && d.P == 1 && d.K == 1 && d.S == 1 && p.G == 1) {
-    outerProductCentred(pool_, p);
+    if (!outerProductCentredDgemm(pool_, *blas_, p)) outerProductCentred(pool_, p);
     return;
   }
   if (mode == SquaresMode::Centred) {
@@ -383,14 +440,9 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
 void CpuDevice::convInputGram(const ConvParams& p) {
   const Dims d = dimsOf(p);
   sumOverChunks(pool_, p, d, d.CK * d.CK, p.y, [&](float* acc, i64, i64 r, const float* U) {
-    blas_->ssyrkUpper(d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
+    blas_->ssyrkUpper(false, d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
   });
-  // The Gram matrix is symmetric: its lower triangle is the upper one's mirror image.
-  const i64 CK = d.CK;
-  pool_.parallelFor(CK, std::max<i64>(1, kGrain / CK), [&](i64 a, i64 b) {
-    for (i64 i = a; i < b; i++)
-      for (i64 j = 0; j < i; j++) p.y[i * CK + j] = p.y[j * CK + i];
-  });
+  mirrorUpper(pool_, p.y, d.CK, d.CK);
 }
 
 }  // namespace bp

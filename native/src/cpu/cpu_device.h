@@ -63,6 +63,8 @@ class CpuDevice : public Device {
   /** One GEMM, split into blocks fixed by (m, n, k) and run on the pool. */
   void gemmBlocked(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B, i64 ldb,
                    float beta, float* C, i64 ldc);
+  /** C [n, n] = alpha·op(A)·op(A)ᵀ, op(A) [n, k] (A [k, n] when trans). */
+  void gramBlocked(bool trans, i64 n, i64 k, float alpha, const float* A, i64 lda, float* C, i64 ldc);
 
   const Blas* blas_;
   HostAllocator raw_;
@@ -72,6 +74,9 @@ class CpuDevice : public Device {
 
 /** Elements per piece of work below which a loop runs on the calling thread alone. */
 constexpr i64 kGrain = 1 << 15;
+
+/** C's lower triangle (j < i) from its upper one: a symmetric matrix [n, n] of which a syrk wrote half. */
+void mirrorUpper(ThreadPool& pool, float* C, i64 n, i64 ldc);
 
 /** A per-thread scratch buffer of at least `n` floats (grows, never shrinks). */
 float* threadScratch(int slot, i64 n);

@@ -28,7 +28,35 @@ Split splitFor(i64 m, i64 n, i64 k) {
   return {alongN, blocks, size};
 }
 
+/** Rows per block of a Gram matrix: at most 8 blocks, multiples of 16 (full micro-kernel tiles). */
+i64 gramBlockRows(i64 n) { return std::max<i64>(64, ((n + 7) / 8 + 15) / 16 * 16); }
+
 }  // namespace
+
+void mirrorUpper(ThreadPool& pool, float* C, i64 n, i64 ldc) {
+  pool.parallelFor(n, std::max<i64>(1, kGrain / std::max<i64>(1, n)), [&](i64 a, i64 b) {
+    for (i64 i = a; i < b; i++)
+      for (i64 j = 0; j < i; j++) C[i * ldc + j] = C[j * ldc + i];
+  });
+}
+
+/**
+ * C = alpha·op(A)·op(A)ᵀ (a Gram matrix: KFAC's and KFLR's input factors, XᵀX) by block rows of
+ * the upper triangle — a symmetric rank-k update on each diagonal block, a GEMM right of it — and
+ * the lower triangle mirrored: about half a GEMM's work. Blocks are fixed by the shape.
+ */
+void CpuDevice::gramBlocked(bool trans, i64 n, i64 k, float alpha, const float* A, i64 lda, float* C, i64 ldc) {
+  const i64 rows = gramBlockRows(n);
+  pool_.run((n + rows - 1) / rows, [&](i64 b) {
+    const i64 i0 = b * rows, i1 = std::min(n, i0 + rows);
+    // Row i of op(A) starts at A + i·lda (A [n, k]) or A + i (trans: A [k, n]).
+    const float* Ai = trans ? A + i0 : A + i0 * lda;
+    const float* Aj = trans ? A + i1 : A + i1 * lda;
+    blas_->ssyrkUpper(trans, i1 - i0, k, alpha, Ai, lda, 0.0f, C + i0 * ldc + i0, ldc);
+    if (i1 < n) blas_->sgemm(trans, !trans, i1 - i0, n - i1, k, alpha, Ai, lda, Aj, lda, 0.0f, C + i0 * ldc + i1, ldc);
+  });
+  mirrorUpper(pool_, C, n, ldc);
+}
 
 void CpuDevice::gemmBlocked(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B,
                             i64 ldb, float beta, float* C, i64 ldc) {
@@ -55,6 +83,11 @@ void CpuDevice::gemm(const GemmParams& g) {
       for (i64 i = 0; i < g.M; i++)
         for (i64 j = 0; j < g.N; j++) C[i * g.ldc + j] = g.beta == 0.0f ? 0.0f : g.beta * C[i * g.ldc + j];
     }
+    return;
+  }
+  // op(A)·op(A)ᵀ of one tensor with itself (matMul(x, x, true, false) and the like): a Gram matrix.
+  if (batches == 1 && g.A == g.B && g.lda == g.ldb && g.transA != g.transB && g.M == g.N && g.beta == 0.0f) {
+    gramBlocked(g.transA, g.M, g.K, g.alpha, g.A, g.lda, g.C, g.ldc);
     return;
   }
   if (batches == 1) {

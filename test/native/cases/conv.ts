@@ -11,9 +11,9 @@ import {
   CONV_FORWARD, CONV_INPUT_GRAM, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, FOLD, UNFOLD,
   type ConvAttrs, type SquaresMode,
 } from '../../../src/core/ops/kernel-names.ts';
-import { prod, type WindowGeometry } from '../../../src/nn/geometry.ts';
+import { prod, windowGeometry, type WindowGeometry } from '../../../src/nn/geometry.ts';
 import type { Case } from '../harness.ts';
-import { inp } from '../inputs.ts';
+import { inp, rng, type Input } from '../inputs.ts';
 import { GEOMETRIES } from './geometries.ts';
 import { call } from './shape.ts';
 
@@ -50,6 +50,7 @@ export const reference = {
   squares(x: tf.Tensor, V: tf.Tensor, shift: tf.Tensor | undefined, g: WindowGeometry, G: number, mode: SquaresMode): tf.Tensor {
     const J = reference.weightJac(x, V, g, G);
     const sq = (shift ? J.sub(shift) : J).square();
+    if (mode === 'centred') return tf.stack([(shift ? J.sub(shift) : J).sum([0, 1]), sq.sum([0, 1])]);
     if (mode === 'sum') return sq.sum([0, 1]);
     if (mode === 'rows') return sq.sum(0);
     return sq.reshape([V.shape[0], x.shape[0], -1]).sum([0, 2]);
@@ -105,7 +106,7 @@ function convCases(geoms: [string, WindowGeometry][], samples: number): Case[] {
         run: ([xx, vv]) => call(CONV_WEIGHT_JAC, { x: xx, V: vv }, attrs()),
         reference: ([xx, vv]) => reference.weightJac(xx, vv, g, G),
       });
-      for (const mode of ['sum', 'rows', 'norms'] as SquaresMode[]) {
+      for (const mode of ['sum', 'rows', 'norms', 'centred'] as SquaresMode[]) {
         for (const withShift of [false, true]) {
           cases.push({
             name: `weightSquares ${mode}${withShift ? ' shift' : ''} ${at}`,
@@ -133,4 +134,44 @@ function convCases(geoms: [string, WindowGeometry][], samples: number): Case[] {
 /** Enough samples (20) for the device's sums over samples to run in several chunks of 8. */
 const CHUNKED = GEOMETRIES.filter(([l]) => ['1d k3 s2 p1', '2d k3x2 d2x1 p2,0/2,1'].includes(l));
 
-export const CONV_CASES = [...convCases(GEOMETRIES, n), ...convCases(CHUNKED, 20)];
+/**
+ * A Linear layer's centred squares (one position, kernel 1, groups 1: the outer-product path, by
+ * double GEMMs where the BLAS has dgemm) around the mean of J, as Variance asks: O = 70 spans three
+ * blocks of 32 rows; rows o < 5 meet columns c < 3 of near-constant x with near-constant V, so their
+ * J barely varies and those rows take the exact fallback; the rest stay on the GEMMs.
+ */
+function linearCentredCases(): Case[] {
+  const [N, C, O, vs] = [20, 40, 70, 2];
+  const r = rng('linear centred');
+  const normal = () => Math.fround(Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
+  const x = Float32Array.from({ length: N * C }, (_, i) => (i % C < 3 ? Math.fround(2 + 1e-3 * normal()) : normal()));
+  const V = Float32Array.from({ length: vs * N * O }, (_, i) => (i % O < 5 ? Math.fround(1 + 1e-3 * normal()) : normal()));
+  // The float32 mean of J_vn = V_vn x_nᵀ (float products, as BatchGrad makes them).
+  const mean = new Float64Array(O * C);
+  for (let v = 0; v < vs; v++) for (let k = 0; k < N; k++) for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) mean[o * C + c] += Math.fround(V[(v * N + k) * O + o] * x[k * C + c]);
+  const shift = Float32Array.from(mean, (m) => m / (vs * N));
+  const one = windowGeometry([1], [1], [1], [1], [0], [0], 'linear');
+  const values = (data: Float32Array, shape: number[]): Input => ({ shape, kind: { values: Array.from(data), dtype: 'float32' } });
+  const inputs = [values(x, [N, C, 1]), values(V, [vs, N, O, 1]), values(shift, [O, C, 1])];
+  const squares = (xx: tf.Tensor, vv: tf.Tensor, sh?: tf.Tensor) => call(CONV_WEIGHT_SQUARES, sh ? { x: xx, V: vv, shift: sh } : { x: xx, V: vv }, { geom: one, groups: 1, mode: 'centred' });
+  // Σ (J − s)² of the near-constant block alone: ~1e-6 of the rest, so the tolerance (relative to
+  // the largest value) is about these elements; exact products instead of float ones miss by ~2e-5.
+  const nearMean = (t: tf.Tensor) => t.reshape([2, O, C]).slice([1, 0, 0], [1, 5, 3]);
+  const block: Case = {
+    name: `weightSquares centred linear near-mean rows C${C} O${O} n${N}`,
+    kernel: CONV_WEIGHT_SQUARES,
+    inputs,
+    run: ([xx, vv, sh]) => nearMean(t(squares(xx, vv, sh))),
+    reference: ([xx, vv, sh]) => nearMean(reference.squares(xx, vv, sh, one, 1, 'centred')),
+    rtol: 2e-6,
+  };
+  return [block, ...[false, true].map((withShift) => ({
+    name: `weightSquares centred linear${withShift ? ' shift' : ''} C${C} O${O} n${N}`,
+    kernel: CONV_WEIGHT_SQUARES,
+    inputs: withShift ? inputs : inputs.slice(0, 2),
+    run: ([xx, vv, sh]: tf.Tensor[]) => squares(xx, vv, sh),
+    reference: ([xx, vv, sh]: tf.Tensor[]) => reference.squares(xx, vv, sh, one, 1, 'centred'),
+  }))];
+}
+
+export const CONV_CASES = [...convCases(GEOMETRIES, n), ...convCases(CHUNKED, 20), ...linearCentredCases()];

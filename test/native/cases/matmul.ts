@@ -56,6 +56,18 @@ function matMulCases(): Case[] {
     inputs: [inp([2, 3], 'int'), inp([3, 4], 'int')],
     run: ([a, b]) => tf.matMul(a, b),
   });
+  // One tensor times itself transposed (XᵀX, XXᵀ): the device's Gram path (syrk on diagonal blocks,
+  // GEMMs right of them, the lower triangle mirrored); 300 rows span five blocks, 1 and 64 the edges.
+  for (const [n, k] of [[300, 70], [300, 7], [64, 130], [65, 3], [1, 5]]) {
+    for (const ta of [false, true]) {
+      cases.push({
+        name: `BatchMatMul Gram ${ta ? 'XᵀX' : 'XXᵀ'} n${n} k${k}`,
+        kernel: 'BatchMatMul',
+        inputs: [inp(ta ? [k, n] : [n, k])],
+        run: ([x]) => tf.matMul(x, x, ta, !ta),
+      });
+    }
+  }
   return cases;
 }
 
