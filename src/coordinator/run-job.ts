@@ -137,7 +137,8 @@ export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJo
     const t1 = performance.now();
     const out = finalizeStreaming(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction, skip: skipKeys(c.skipped) });
     return await writeResults(outDir, out, {
-      ...extra, loss: c.merged.loss, N, backend: opts.backend, extensions: opts.extensions, shards: c.shards, streamed: true, skipped: c.skipped,
+      // "skipped" only with --skip-unsupported, as every other summary.json.
+      ...extra, loss: c.merged.loss, N, backend: opts.backend, extensions: opts.extensions, shards: c.shards, streamed: true, ...(opts.skipUnsupported ? { skipped: c.skipped } : {}),
       timings: { computeMs: c.computeMs, reduceAndWriteMs: performance.now() - t1 },
     });
   } finally {

@@ -151,6 +151,25 @@ describe('CLI: --skip-unsupported', () => {
     for (const k of ['0.weight.kfac.0', '0.weight.kfac.1', '4.bias.kfac.0', '0.weight.kfra.0', '0.weight.kfra.1', '4.bias.kfra.0', '1.weight.grad_batch']) expect(keys).toContain(k);
   });
 
+  it('streamed (--stream): the same pairs in summary.json, the same results', async () => {
+    const r = await run('skip-stream', ['--workers', '0', '--shard-size', '2', '--skip-unsupported', '--stream']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(file('skip-stream/summary.json'), 'utf8'));
+    expect(summary.streamed).toBe(true);
+    expect(summary.skipped).toEqual(JSON.parse(readFileSync(file('skip-0/summary.json'), 'utf8')).skipped);
+    const read = (out: string) => parseSafetensors(readFileSync(file(`${out}/results.safetensors`)), out).tensors;
+    const [plain, streamed] = [read('skip-0'), read('skip-stream')];
+    expect([...streamed.keys()].sort()).toEqual([...plain.keys()].sort());
+    for (const [k, t] of plain) expectClose(values(streamed.get(k)!), values(t), { rtol: 1e-6, atol: 1e-7 * maxAbs(values(t)), label: k });
+    // Without the option, a streamed summary of a job that skips nothing has no "skipped" (as a held one).
+    const spec = path.join(dir, 'mlp.json');
+    writeFileSync(spec, JSON.stringify({ input_shape: [2, 4], layers: [{ type: 'Flatten' }, lin(8, 3)], loss: { type: 'CrossEntropyLoss', reduction: 'mean' } }));
+    writeFileSync(file('mlp.safetensors'), encodeSafetensors(Object.fromEntries(randomWeights(parseModelSpec(JSON.parse(readFileSync(spec, 'utf8'))), mulberry32(3)))));
+    const plainRun = await runCli(['run', '--model', spec, '--weights', file('mlp.safetensors'), '--inputs', file('x.npy'), '--targets', file('y.npy'), '--out', file('mlp-stream'), '--extensions', 'KFAC', '--workers', '0', '--stream', '--quiet']);
+    expect(plainRun.code, plainRun.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(file('mlp-stream/summary.json'), 'utf8'))).not.toHaveProperty('skipped');
+  });
+
   it('the worker run (2 workers, KFRA by all-reduce) equals the in-process one', () => {
     const read = (out: string) => parseSafetensors(readFileSync(file(`${out}/results.safetensors`)), out).tensors;
     const [inProcess, workers] = [read('skip-0'), read('skip-2')];
