@@ -16,7 +16,7 @@ import { createSpillDir, SPILL_PATTERN } from '../reduce/row-spill.ts';
 import { RESULTS_FILE, writeResults, type Summary } from '../io/results.ts';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { PartialsMerger } from '../reduce/merge.ts';
+import { PartialsMerger, releaseMerged } from '../reduce/merge.ts';
 import type { Partials, ShardPartials, ShardSpec } from '../core/partials.ts';
 import type { BackendName } from '../vocabulary.ts';
 import { createSharedBarrier } from '../worker/barrier.ts';
@@ -114,6 +114,8 @@ export async function runJobOnPool(pool: WorkerPool, t: JobTensors, opts: PoolJo
   const t1 = performance.now();
   const N = t.inputs.shape[0];
   const out = finalize(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction, skip: skipKeys(c.skipped) });
+  // The results hold copies of the sums: their arrays go back to the pool (and on to the workers).
+  releaseMerged([], c.merged);
   return { loss: c.merged.loss, N, results: out, shards: c.shards, timings: { computeMs: c.computeMs, reduceMs: performance.now() - t1 }, skipped: c.skipped };
 }
 
@@ -136,11 +138,13 @@ export async function runJobToFile(pool: WorkerPool, t: JobTensors, opts: PoolJo
     const N = t.inputs.shape[0];
     const t1 = performance.now();
     const out = finalizeStreaming(c.merged, { N, paramNames: c.paramNames, extensions: opts.extensions, subsampling: opts.subsampling, reduction: c.reduction, skip: skipKeys(c.skipped) });
-    return await writeResults(outDir, out, {
+    const summary = await writeResults(outDir, out, {
       // "skipped" only with --skip-unsupported, as every other summary.json.
       ...extra, loss: c.merged.loss, N, backend: opts.backend, extensions: opts.extensions, shards: c.shards, streamed: true, ...(opts.skipUnsupported ? { skipped: c.skipped } : {}),
       timings: { computeMs: c.computeMs, reduceAndWriteMs: performance.now() - t1 },
     });
+    releaseMerged([], c.merged); // written: the sums' arrays go back to the pool
+    return summary;
   } finally {
     releaseSpill();
     releasePartial();
@@ -183,7 +187,8 @@ export async function collectPartials(pool: WorkerPool, t: JobTensors, opts: Poo
   const onCallerAbort = () => jobAbort.abort();
   if (opts.signal?.aborted) onCallerAbort();
   opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
-  const merger = new PartialsMerger();
+  // The shards are the job's alone (moved from their workers) and dropped once added.
+  const merger = new PartialsMerger({ adopt: true, recycle: true });
   let samplesDone = 0;
   let shardsDone = 0;
   /** Folds the next shard (in shard order) into the running merge; a shard counts exactly once. */

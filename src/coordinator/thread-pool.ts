@@ -4,6 +4,8 @@ import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
 import { watchPhases } from './phase-flag.ts';
 import { workerEntryFile } from '../worker/entry-file.ts';
+import { sumArrays } from '../worker/transfer.ts';
+import { adoptFloat64, takeSpareFloat64 } from '../io/host-buffers.ts';
 
 const ENTRY = workerEntryFile(import.meta.url, 'thread-worker', 'thread-entry.mjs');
 
@@ -20,13 +22,24 @@ export function createThreadPool(size: number): WorkerPool {
   // tasks. Unlistened, that event would crash the coordinator; every task failure already reaches
   // its caller through run()'s promise, and piscina replaces dead workers itself.
   piscina.on('error', () => {});
+  // The lengths of one shard's sums in the latest reply: a shard task takes free arrays of these
+  // lengths back to its worker (ShardTask.spares), as the next job's shards are usually alike.
+  let spareLengths: number[] = [];
   return {
     kind: 'threads',
     size,
     async run(task, signal, onPhase) {
       const phases = watchPhases(onPhase);
+      const spares = task.type === 'shard' ? takeSpareFloat64(spareLengths) : [];
       try {
-        return await piscina.run({ ...task, phaseFlag: phases.flag }, { signal });
+        const reply = await piscina.run({ ...task, phaseFlag: phases.flag, ...(task.type === 'shard' ? { spares } : {}) }, { signal, transferList: spares.map((a) => a.buffer as ArrayBuffer) });
+        if (reply.ok) {
+          // Moved here, so this thread owns them: its host pool may take them back once merged.
+          const arrays = sumArrays(reply.value);
+          arrays.forEach(adoptFloat64);
+          if (reply.value.type === 'partials') spareLengths = arrays.map((a) => a.length);
+        }
+        return reply;
       } finally {
         phases.settle();
       }

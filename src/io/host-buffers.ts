@@ -38,6 +38,39 @@ function take<T extends Pooled>(kind: 'f64' | 'f32', length: number, make: (n: n
 export const takeFloat64 = (length: number): Float64Array => take('f64', length, (n) => new Float64Array(n));
 export const takeFloat32 = (length: number): Float32Array => take('f32', length, (n) => new Float32Array(n));
 
+/**
+ * Takes a float64 array that arrived from another thread (its buffer transferred, so this thread
+ * owns it outright) into this thread's pool: `recycle` accepts it from then on. Only whole, plain
+ * ArrayBuffers qualify — never shared memory or a view into a larger buffer someone else may use.
+ */
+export function adoptFloat64(data: Float64Array): void {
+  const { buffer, byteOffset, byteLength } = data;
+  if (data.length < MIN_LENGTH || !(buffer instanceof ArrayBuffer) || byteOffset !== 0 || byteLength !== buffer.byteLength) return;
+  ours.add(data);
+  poolCounters.adopted++;
+}
+
+/** This thread's traffic of arrays between threads (diagnostics and tests). */
+export const poolCounters = { adopted: 0, sent: 0 };
+
+/**
+ * Free float64 arrays of the given lengths, taken out of this thread's pool (as many as it has; none
+ * is made): to send to another thread that will need them (transferred with the message).
+ */
+export function takeSpareFloat64(lengths: readonly number[]): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (const length of lengths) {
+    const reused = free.get(keyOf('f64', length))?.pop() as Float64Array | undefined;
+    if (!reused) continue;
+    isFree.delete(reused);
+    freeBytes -= reused.byteLength;
+    ours.delete(reused);
+    out.push(reused);
+    poolCounters.sent++;
+  }
+  return out;
+}
+
 /** Gives a buffer from `take*` back (no-op for any other array, a detached one, or one given twice). */
 export function recycle(data: ArrayBufferView): void {
   if (!(data instanceof Float64Array || data instanceof Float32Array)) return;

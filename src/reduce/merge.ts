@@ -4,7 +4,7 @@
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
-import { takeFloat64 } from '../io/host-buffers.ts';
+import { recycle, takeFloat64 } from '../io/host-buffers.ts';
 import { mergeMoments } from './moments.ts';
 import type { PartialEntry, Partials, ShardPartials } from '../core/partials.ts';
 
@@ -58,9 +58,11 @@ export class PartialsMerger {
   private readonly entries: Record<string, PartialEntry> = {};
   /**
    * `adopt`: the caller hands its shards over (nothing else reads them afterwards), so the first
-   * shard's sums become the running merge instead of being copied.
+   * shard's sums become the running merge instead of being copied. `recycle` (with adopt): the
+   * caller also keeps no reference to a shard once added, so the sums merged into the running
+   * merge go back to the host pool at once (the next job's shards reuse their pages).
    */
-  constructor(private readonly opts: { adopt?: boolean } = {}) {}
+  constructor(private readonly opts: { adopt?: boolean; recycle?: boolean } = {}) {}
 
   private readonly rows: Record<string, Extract<PartialEntry, { kind: 'rows' }>[]> = {};
   private readonly seen = new Set<number>();
@@ -75,7 +77,11 @@ export class PartialsMerger {
     this.loss += shard.loss;
     for (const [key, entry] of Object.entries(shard.entries)) {
       if (entry.kind === 'rows') (this.rows[key] ??= []).push(entry);
-      else this.entries[key] = this.entries[key] ? mergeEntry(key, this.entries[key], entry) : this.opts.adopt ? entry : copy(entry);
+      else if (!this.entries[key]) this.entries[key] = this.opts.adopt ? entry : copy(entry);
+      else {
+        this.entries[key] = mergeEntry(key, this.entries[key], entry);
+        if (this.opts.adopt && this.opts.recycle && (entry.kind === 'sum' || entry.kind === 'moments')) recycle(entry.data);
+      }
     }
   }
 

@@ -16,6 +16,15 @@ function buffersOf(r: ShardResult, into: Set<ArrayBuffer>): void {
   }
 }
 
+/** The float64 arrays of a reply's sums and moments (what the coordinator merges and can give back). */
+export function sumArrays(value: ShardResult | GroupResult): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (const r of value.type === 'partials' ? [value] : value.results) {
+    for (const e of Object.values(r.entries)) if (e.kind === 'sum' || e.kind === 'moments') out.push(e.data);
+  }
+  return out;
+}
+
 /** The reply, marked so piscina transfers its partials' buffers. */
 export function movable(reply: WorkerReply): ReturnType<typeof move> {
   const buffers = new Set<ArrayBuffer>();

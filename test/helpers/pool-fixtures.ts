@@ -50,6 +50,16 @@ export const MODEL_SPECS = {
     ],
     loss: { type: 'BCEWithLogitsLoss', reduction: 'sum' },
   },
+  /** A weight of 20,480 values: large enough for the host buffer pool (test/coordinator/buffer-reuse). */
+  wide: {
+    input_shape: [160],
+    layers: [
+      { type: 'Linear', in_features: 160, out_features: 128 },
+      { type: 'ReLU' },
+      { type: 'Linear', in_features: 128, out_features: 10 },
+    ],
+    loss: { type: 'CrossEntropyLoss', reduction: 'mean' },
+  },
   /** BatchNorm (no Kronecker factors) between layers that have them: the --skip-unsupported tests' network. */
   bncnn: {
     input_shape: [2, 4],
