@@ -1,8 +1,11 @@
 /**
- * A thread pool gives its workers the coordinator's spent float64 sums back (ShardTask.spares), so
- * the next job's partials reuse those pages: jobs in a row on one pool must stay bitwise those of
- * `runBatch` with the same shard plan (no array reused while something still reads it), an earlier
- * job's results must not change when later jobs run, and the arrays must really travel.
+ * What a thread pool reuses from one job to the next, and must never reuse wrongly:
+ * - the coordinator's spent float64 sums go back to the workers (ShardTask.spares), so the next
+ *   job's partials reuse those pages: jobs in a row must stay bitwise those of `runBatch` with the
+ *   same shard plan (no array reused while something still reads it), an earlier job's results must
+ *   not change when later jobs run, and the arrays must really travel;
+ * - the weights' shared copies and model key (job-context.ts) are reused only while the weights are
+ *   byte-for-byte the same: weights changed in place between jobs must be the ones used.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backends/select.ts';
@@ -11,6 +14,7 @@ import type { WorkerPool } from '../../src/coordinator/pool.ts';
 import { runJobOnPool } from '../../src/coordinator/run-job.ts';
 import { runBatch, type RunResult } from '../../src/api/run.ts';
 import { poolCounters } from '../../src/io/host-buffers.ts';
+import { buildNetwork, disposeNetwork } from '../../src/nn/network.ts';
 import type { ExtensionName } from '../../src/vocabulary.ts';
 import { DEFAULT_BACKEND } from '../helpers/backends.ts';
 import { disposeJob, expectBitwise, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
@@ -52,5 +56,29 @@ describe(`a thread pool's jobs in a row reuse the sums' arrays (${DEFAULT_BACKEN
     // Every job after the first sends arrays back (4 shards, each with sums above the pool's minimum).
     expect(poolCounters.sent - sentBefore).toBeGreaterThanOrEqual(3 * 4);
     expect(poolCounters.adopted).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('weights changed in place between jobs (same Map, same arrays) are the ones the next job uses', async () => {
+    const job = makeJob('wide', N, 5);
+    jobs.push(job);
+    const opts = { extensions: ['SumGradSquared'] as ExtensionName[], shardSize: SHARD_SIZE };
+    const first = await runJobOnPool(pool, job.tensors, { ...opts, backend: DEFAULT_BACKEND, threads: 1 });
+    const again = await runJobOnPool(pool, job.tensors, { ...opts, backend: DEFAULT_BACKEND, threads: 1 });
+    expectBitwise(again, first, 'unchanged weights');
+    // One value of the first layer's weight, changed where it lies (a training step in place).
+    const w = job.tensors.weights.get('0.weight')!.data as Float32Array;
+    w[123] += 0.5;
+    const changed = await runJobOnPool(pool, job.tensors, { ...opts, backend: DEFAULT_BACKEND, threads: 1 });
+    const rebuilt = makeJob('wide', N, 5);
+    (rebuilt.tensors.weights.get('0.weight')!.data as Float32Array)[123] += 0.5;
+    jobs.push(rebuilt);
+    // The oracle: a network built from scratch with the changed weights, run in this thread.
+    const net = buildNetwork(rebuilt.tensors.spec, rebuilt.tensors.weights);
+    try {
+      expectBitwise(changed, runBatch(net, rebuilt.tensors.inputs, rebuilt.tensors.targets, opts), 'changed weights');
+    } finally {
+      disposeNetwork(net);
+    }
+    expect(Buffer.from((changed.results.get('0.weight.sum_grad_squared')!.data as Float32Array).buffer).equals(Buffer.from((first.results.get('0.weight.sum_grad_squared')!.data as Float32Array).buffer))).toBe(false);
   }, 120_000);
 });
