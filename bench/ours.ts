@@ -161,6 +161,7 @@ async function main(): Promise<void> {
         sample(async () => {
           const r = await runJobOnPool(pl, job, { backend: spec.backend as 'native', threads: 1, extensions, shardSize: poolShardSize, vectors: needsVectors ? vectors : undefined, network: p.net });
           shards = r.shards;
+          releaseResults(r); // as for runBatch above
           return r;
         }, `${spec.problem} ${quantity} on the pool`),
       );
