@@ -21,9 +21,9 @@ import { planBatches, submitJob } from '../../queue/submit.ts';
 import { jobStatus, waitForJob } from '../../queue/status.ts';
 import { getArrays, putArrays, type StoredArray } from '../../queue/tensor-store.ts';
 import { startQueueWorker, type QueueWorker } from '../../queue/worker.ts';
-import { disposeJob, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
+import { makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
 import { addFlow, addRecord, descFor, expectTypedReason, plant, settled, template, type Template, type Tensors } from '../queue/craft.ts';
-import { purge, tempDir, testSettings, until, writeJob } from '../queue/helpers.ts';
+import { closeQueueTest, purge, tempDir, testSettings, until, writeJob } from '../queue/helpers.ts';
 
 const N = 12;
 const SHARD = 4;
@@ -63,13 +63,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await worker?.close(true);
-  await ctx?.close();
-  await purge(settings);
-  tmp.remove();
-  if (job) disposeJob(job);
-});
+afterAll(() => closeQueueTest({ worker, ctx, settings, tmp, job }));
 
 // ---- the cases ------------------------------------------------------------------------------
 

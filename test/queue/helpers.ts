@@ -18,7 +18,7 @@ import { readTensorMap, writeNpyFile, writeSafetensorsFile } from '../../src/io/
 import type { ConnectionSettings } from '../../queue/connection.ts';
 import { deleteKeysWithPrefix } from '../../queue/context.ts';
 import { readFile } from 'node:fs/promises';
-import type { TestJob } from '../helpers/pool-fixtures.ts';
+import { disposeJob, type TestJob } from '../helpers/pool-fixtures.ts';
 import { SOURCE_CLI } from '../helpers/source-cli.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,6 +37,15 @@ export async function purge(s: ConnectionSettings): Promise<number> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** A queue test file's teardown: its worker, its context, its keys, its folder and its model. */
+export async function closeQueueTest(t: { worker?: { close(force?: boolean): Promise<unknown> }; ctx?: { close(): Promise<unknown> }; settings: ConnectionSettings; tmp: { remove(): void }; job?: TestJob }): Promise<void> {
+  await t.worker?.close(true);
+  await t.ctx?.close();
+  await purge(t.settings);
+  t.tmp.remove();
+  if (t.job) disposeJob(t.job);
 }
 
 export async function countKeys(s: ConnectionSettings, pattern = `${s.prefix}:*`): Promise<string[]> {

@@ -23,8 +23,8 @@ import { jobStatus, listJobs, waitForJob } from '../../queue/status.ts';
 import { submitJob } from '../../queue/submit.ts';
 import { startQueueWorker, type QueueWorker, type QueueWorkerOptions } from '../../queue/worker.ts';
 import { runCli } from '../helpers/cli.ts';
-import { disposeJob, expectResultsClose, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
-import { countKeys, purge, readResults, sameBits, tempDir, testSettings, until, writeJob } from './helpers.ts';
+import { expectResultsClose, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
+import { closeQueueTest, countKeys, purge, readResults, sameBits, tempDir, testSettings, until, writeJob } from './helpers.ts';
 
 const N = 37;
 const EXTENSIONS: ExtensionName[] = ['BatchGrad', 'Variance', 'DiagGGNExact', 'DiagGGNMC', 'GradientNoiseScale'];
@@ -55,13 +55,7 @@ beforeAll(async () => {
   worker = await startQueueWorker(settings, workerOpts);
 });
 
-afterAll(async () => {
-  await worker?.close(true);
-  await ctx?.close();
-  await purge(settings);
-  tmp.remove();
-  if (job) disposeJob(job);
-});
+afterAll(() => closeQueueTest({ worker, ctx, settings, tmp, job }));
 
 describe('a job on the queue', () => {
   it('uploaded tensors, results in Redis: bitwise runBatch with the same shards, close to one shard', async () => {

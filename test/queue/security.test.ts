@@ -20,9 +20,9 @@ import { waitForJob } from '../../queue/status.ts';
 import { submitJob } from '../../queue/submit.ts';
 import { startQueueWorker, type QueueWorker } from '../../queue/worker.ts';
 import { runCli } from '../helpers/cli.ts';
-import { disposeJob, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
+import { makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
 import { addFlow, addRecord, expectTypedReason, plant, settled, template, type Template } from './craft.ts';
-import { countKeys, purge, tempDir, testSettings, writeJob } from './helpers.ts';
+import { closeQueueTest, countKeys, purge, tempDir, testSettings, writeJob } from './helpers.ts';
 
 const settings = testSettings();
 const tmp = tempDir('security');
@@ -52,13 +52,7 @@ beforeAll(async () => {
   worker = await startQueueWorker(settings, { workers: 1, dataRoots: [D], outputRoot: O, lockDurationMs: 10_000, stalledIntervalMs: 10_000 });
 });
 
-afterAll(async () => {
-  await worker?.close(true);
-  await ctx?.close();
-  await purge(settings);
-  tmp.remove();
-  if (job) disposeJob(job);
-});
+afterAll(() => closeQueueTest({ worker, ctx, settings, tmp, job }));
 
 /** A "paths" descriptor: the template's tensors as files in D, with `inputs` (or another) replaced. */
 const pathsDesc = (over: Partial<Record<'weights' | 'inputs' | 'targets', string>>) => (d: JobDescriptor) => ({

@@ -33,9 +33,9 @@ import { runCli } from '../helpers/cli.ts';
 import { expectClose, maxAbs } from '../helpers/expect-close.ts';
 import { values } from '../helpers/oracle.ts';
 import { batchNormSweep } from '../sweep/helpers.ts';
-import { disposeJob, makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
+import { makeJob, type TestJob } from '../helpers/pool-fixtures.ts';
 import { addRecord, expectTypedReason, plant, settled, template, type Template } from './craft.ts';
-import { countKeys, purge, readResults, sameBits, tempDir, testSettings, writeJob } from './helpers.ts';
+import { closeQueueTest, countKeys, purge, readResults, sameBits, tempDir, testSettings, writeJob } from './helpers.ts';
 
 const N = 8;
 const EXTENSIONS: ExtensionName[] = ['KFAC', 'BatchGrad', 'DiagGGNExact'];
@@ -57,13 +57,7 @@ beforeAll(async () => {
   worker = await startQueueWorker(settings, { workers: 1, lockDurationMs: 10_000, stalledIntervalMs: 10_000, dataRoots: [tmp.dir], outputRoot: tmp.dir });
 });
 
-afterAll(async () => {
-  await worker?.close(true);
-  await ctx?.close();
-  await purge(settings);
-  tmp.remove();
-  if (job) disposeJob(job);
-});
+afterAll(() => closeQueueTest({ worker, ctx, settings, tmp, job }));
 
 describe('submit with skipUnsupported', () => {
   it('without it: UnsupportedModuleError at submit, nothing written', async () => {
