@@ -17,25 +17,8 @@
 namespace bp {
 namespace {
 
-struct Dims {
-  i64 S, K, P, cg, og, cgK, CK, theta;
-};
-
-Dims dimsOf(const ConvParams& p) {
-  Dims d;
-  d.S = p.w.S;
-  d.K = p.w.K;
-  d.P = p.w.P;
-  d.cg = p.C / p.G;
-  d.og = p.O / p.G;
-  d.cgK = d.cg * d.K;
-  d.CK = p.C * d.K;
-  d.theta = p.O * d.cgK;
-  return d;
-}
-
 /** Samples per chunk: ≥ 512 GEMM columns where the scratch ([C·K, R·P], ≤ 4 Mi floats) allows. */
-i64 chunkSamples(const Dims& d, i64 n) {
+i64 chunkSamples(const ConvDims& d, i64 n) {
   const i64 wanted = std::max<i64>(1, (512 + d.P - 1) / d.P);
   const i64 fits = std::max<i64>(1, (i64(4) << 20) / std::max<i64>(1, d.CK * d.P));
   return std::min({wanted, fits, std::max<i64>(1, n)});
@@ -48,7 +31,7 @@ i64 chunkSamples(const Dims& d, i64 n) {
  * is a contiguous copy for stride 1 and a strided one otherwise. (The per-element index map, the
  * generic form in kernels/windows.h, cost as much as the GEMM on 2c2d's second convolution.)
  */
-void unfoldChunk(const ConvParams& p, const Dims& d, i64 n0, i64 R, float* U) {
+void unfoldChunk(const ConvParams& p, const ConvDims& d, i64 n0, i64 R, float* U) {
   const WindowParams& w = p.w;
   const int nd = w.nd, last = nd - 1;
   const i64 L = w.out[last], inL = w.in[last], sL = w.stride[last], dL = w.dilation[last], pL = w.padLo[last];
@@ -99,7 +82,7 @@ void unfoldChunk(const ConvParams& p, const Dims& d, i64 n0, i64 R, float* U) {
 }
 
 /** Gathers rows [m0, m0 + R) of V ([m, O, P]) into Vc [O, R·P] (the columns layout of the outputs). */
-void gatherRows(const float* V, const Dims& d, i64 O, i64 m0, i64 R, float* Vc) {
+void gatherRows(const float* V, const ConvDims& d, i64 O, i64 m0, i64 R, float* Vc) {
   for (i64 r = 0; r < R; r++) {
     const float* src = V + (m0 + r) * O * d.P;
     for (i64 o = 0; o < O; o++) std::memcpy(Vc + o * R * d.P + r * d.P, src + o * d.P, static_cast<size_t>(d.P) * sizeof(float));
@@ -262,7 +245,7 @@ void outerProductCentred(ThreadPool& pool, const ConvParams& p) {
  * summed in order on one thread, then the groups added in order — independent of the threads.
  */
 template <class AddChunk>
-void sumOverChunks(ThreadPool& pool, const ConvParams& p, const Dims& d, i64 width, float* out, AddChunk addChunk) {
+void sumOverChunks(ThreadPool& pool, const ConvParams& p, const ConvDims& d, i64 width, float* out, AddChunk addChunk) {
   const i64 R = chunkSamples(d, p.n);
   const i64 chunks = (p.n + R - 1) / R;
   const Groups gr = groupsFor(chunks, width);
@@ -279,12 +262,12 @@ void sumOverChunks(ThreadPool& pool, const ConvParams& p, const Dims& d, i64 wid
 }
 
 /** Unfolds one sample (the ckp layout [C·K, P]) for the per-sample kernels. */
-void unfoldSample(const ConvParams& p, const Dims& d, i64 n, float* U) { unfoldChunk(p, d, n, 1, U); }
+void unfoldSample(const ConvParams& p, const ConvDims& d, i64 n, float* U) { unfoldChunk(p, d, n, 1, U); }
 
 }  // namespace
 
 void CpuDevice::convForward(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   const i64 R = chunkSamples(d, p.n);
   const i64 chunks = (p.n + R - 1) / R;
   pool_.run(chunks, [&](i64 c) {
@@ -309,7 +292,7 @@ void CpuDevice::convForward(const ConvParams& p) {
 }
 
 void CpuDevice::convInputJacT(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   const i64 R = chunkSamples(d, p.n);
   const i64 chunks = (p.n + R - 1) / R;
   pool_.run(chunks, [&](i64 c) {
@@ -337,7 +320,7 @@ void CpuDevice::convInputJacT(const ConvParams& p) {
 }
 
 void CpuDevice::convWeightGrad(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   sumOverChunks(pool_, p, d, p.v * d.theta, p.y, [&](float* acc, i64 n0, i64 r, const float* U) {
     float* Vc = threadScratch(1, p.O * r * d.P);
     for (i64 v = 0; v < p.v; v++) {
@@ -351,7 +334,7 @@ void CpuDevice::convWeightGrad(const ConvParams& p) {
 }
 
 void CpuDevice::convWeightJac(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   pool_.run(p.n, [&](i64 n) {
     float* U = threadScratch(0, d.CK * d.P);
     unfoldSample(p, d, n, U);
@@ -367,7 +350,7 @@ void CpuDevice::convWeightJac(const ConvParams& p) {
 }
 
 void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   // One sample's squares for every v: into `acc` (Sum: the group's partial; Rows: the sample's
   // row) or, for Norms, returned as a total.
   auto sample = [&](i64 n, float* acc) -> double {
@@ -438,7 +421,7 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
 }
 
 void CpuDevice::convInputGram(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   sumOverChunks(pool_, p, d, d.CK * d.CK, p.y, [&](float* acc, i64, i64 r, const float* U) {
     blas_->ssyrkUpper(false, d.CK, r * d.P, 1.0f, U, r * d.P, 1.0f, acc, d.CK);
   });

@@ -19,35 +19,18 @@
 namespace bp {
 namespace {
 
-struct Dims {
-  i64 S, K, P, cg, og, cgK, CK, theta;
-};
-
-Dims dimsOf(const ConvParams& p) {
-  Dims d;
-  d.S = p.w.S;
-  d.K = p.w.K;
-  d.P = p.w.P;
-  d.cg = p.C / p.G;
-  d.og = p.O / p.G;
-  d.cgK = d.cg * d.K;
-  d.CK = p.C * d.K;
-  d.theta = p.O * d.cgK;
-  return d;
-}
-
 /** Samples per chunk: as many as the workspace budget holds (fixed by the shapes, never by free memory), at least one. */
 i64 chunkOf(const CudaDevice& d, i64 n, i64 perSample) {
   return std::max<i64>(1, std::min<i64>(n, d.convChunkFloats() / std::max<i64>(1, perSample)));
 }
 
 /** U [count, C·K, P] of samples [n0, n0 + count). */
-void unfoldChunk(CudaDevice& d, const ConvParams& p, const Dims& dm, i64 n0, i64 count, float* U) {
+void unfoldChunk(CudaDevice& d, const ConvParams& p, const ConvDims& dm, i64 n0, i64 count, float* U) {
   gpu::launch(d.stream(), count * dm.CK * dm.P, gpu::UnfoldSamples{p.w, p.x + n0 * p.C * dm.S, U, p.C});
 }
 
 /** U as [C·K, count·P] (element (c, k, n, p)) of samples [n0, n0 + count): windows.h's unfold with these strides. */
-void unfoldConcat(CudaDevice& d, const ConvParams& p, const Dims& dm, i64 n0, i64 count, float* U) {
+void unfoldConcat(CudaDevice& d, const ConvParams& p, const ConvDims& dm, i64 n0, i64 count, float* U) {
   UnfoldParams u;
   u.w = p.w;
   u.B = count;
@@ -65,7 +48,7 @@ void unfoldConcat(CudaDevice& d, const ConvParams& p, const Dims& dm, i64 n0, i6
 }  // namespace
 
 void CudaDevice::convForward(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   const i64 chunk = chunkOf(*this, p.n, d.CK * d.P);
   Scratch U(*this, chunk * d.CK * d.P);
   for (i64 n0 = 0; n0 < p.n; n0 += chunk) {
@@ -80,7 +63,7 @@ void CudaDevice::convForward(const ConvParams& p) {
 }
 
 void CudaDevice::convInputJacT(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   const i64 chunk = chunkOf(*this, p.n, d.CK * d.P);
   Scratch cols(*this, chunk * d.CK * d.P);
   for (i64 m0 = 0; m0 < p.n; m0 += chunk) {
@@ -94,7 +77,7 @@ void CudaDevice::convInputJacT(const ConvParams& p) {
 }
 
 void CudaDevice::convWeightGrad(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   if (p.n == 0) {
     fill(p.y, DType::F32, p.v * d.theta, 0.0);
     return;
@@ -132,7 +115,7 @@ void CudaDevice::convWeightGrad(const ConvParams& p) {
 }
 
 void CudaDevice::convWeightJac(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   const i64 chunk = chunkOf(*this, p.n, d.CK * d.P);
   Scratch U(*this, chunk * d.CK * d.P);
   for (i64 n0 = 0; n0 < p.n; n0 += chunk) {
@@ -149,7 +132,7 @@ void CudaDevice::convWeightJac(const ConvParams& p) {
 }
 
 void CudaDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   if (mode == SquaresMode::Sum) fill(p.y, DType::F32, d.theta, 0.0);
   // Centred: double accumulators [2θ] (4θ floats of scratch), zeroed, converted at the end.
   Scratch acc(*this, mode == SquaresMode::Centred ? 4 * d.theta : 1);
@@ -188,7 +171,7 @@ void CudaDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
 }
 
 void CudaDevice::convInputGram(const ConvParams& p) {
-  const Dims d = dimsOf(p);
+  const ConvDims d = convDims(p);
   if (p.n == 0) {
     fill(p.y, DType::F32, d.CK * d.CK, 0.0);
     return;

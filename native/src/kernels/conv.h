@@ -23,6 +23,27 @@ struct ConvParams {
   float* y;
 };
 
+/** The sizes every device's convolution kernels derive from ConvParams (host code). */
+struct ConvDims {
+  i64 S, K, P;  // input positions, kernel positions, output positions
+  i64 cg, og;   // channels per group: input, output
+  i64 cgK, CK;  // unfolded rows: per group, all
+  i64 theta;    // weight elements O·cg·K
+};
+
+inline ConvDims convDims(const ConvParams& p) {
+  ConvDims d;
+  d.S = p.w.S;
+  d.K = p.w.K;
+  d.P = p.w.P;
+  d.cg = p.C / p.G;
+  d.og = p.O / p.G;
+  d.cgK = d.cg * d.K;
+  d.CK = p.C * d.K;
+  d.theta = p.O * d.cgK;
+  return d;
+}
+
 /** What ConvWeightSquares returns. */
 enum class SquaresMode : int32_t {
   Sum = 0,    // [θ]:     Σ_{v,n} (J_n,v − shift)²
