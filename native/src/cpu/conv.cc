@@ -25,49 +25,72 @@ i64 chunkSamples(const ConvDims& d, i64 n) {
 }
 
 /**
+ * The rows of a window geometry, for im2col and col2im without the per-element index map (the
+ * generic form in kernels/windows.h, which cost as much as the GEMM on 2c2d's second convolution):
+ * for kernel position k, each output row o (every output position but the last dim's: o·L is its
+ * first column) reads one input row at a fixed offset, so its columns ol ∈ [lo, hi) map to the
+ * input elements start + ol·sL of the plane and the others to padding; `inside` is false where the
+ * whole row is padding. Rows come in increasing o.
+ */
+struct WindowRows {
+  const WindowParams& w;
+  int nd, last;
+  i64 L, inL, sL, dL, pL, outer;
+  i64 inStride[3] = {1, 1, 1};
+
+  explicit WindowRows(const WindowParams& wp)
+      : w(wp), nd(wp.nd), last(wp.nd - 1), L(wp.out[last]), inL(wp.in[last]), sL(wp.stride[last]), dL(wp.dilation[last]),
+        pL(wp.padLo[last]), outer(1) {
+    for (int i = 0; i < last; i++) outer *= w.out[i];
+    for (int i = nd - 2; i >= 0; i--) inStride[i] = inStride[i + 1] * w.in[i + 1];
+  }
+
+  /** fn(o, inside, start, lo, hi) for every output row of kernel position k. */
+  template <class RowFn>
+  void forEach(i64 k, RowFn fn) const {
+    i64 kk[3] = {0, 0, 0};
+    for (i64 rest = k, i = nd - 1; i >= 0; i--) {
+      kk[i] = rest % w.kernel[i];
+      rest /= w.kernel[i];
+    }
+    // Output columns [lo, hi) of a row read inside the input row: ol·sL + off ∈ [0, inL).
+    const i64 off = kk[last] * dL - pL;
+    const i64 lo = std::min(L, std::max<i64>(0, (-off + sL - 1) / sL));
+    const i64 hi = std::max(lo, std::min(L, inL - off > 0 ? (inL - off + sL - 1) / sL : 0));
+    for (i64 o = 0; o < outer; o++) {
+      i64 base = 0;
+      bool inside = true;
+      for (i64 rest = o, i = last - 1; i >= 0; i--) {
+        const i64 at = (rest % w.out[i]) * w.stride[i] - w.padLo[i] + kk[i] * w.dilation[i];
+        rest /= w.out[i];
+        inside = inside && at >= 0 && at < w.in[i];
+        base += at * inStride[i];
+      }
+      fn(o, inside, base + off, lo, hi);
+    }
+  }
+};
+
+/**
  * Unfolds samples [n0, n0 + R) of x ([n, C, S]) into U [C·K, R·P] (columns layout): element
- * (c, k) of sample r at column r·P + p. Row by row of the output's last spatial dim, from the
- * geometry: each output row reads one input row at a fixed offset (or padding), so its valid part
- * is a contiguous copy for stride 1 and a strided one otherwise. (The per-element index map, the
- * generic form in kernels/windows.h, cost as much as the GEMM on 2c2d's second convolution.)
+ * (c, k) of sample r at column r·P + p, row by row (WindowRows): a contiguous copy per output row
+ * for stride 1, a strided one otherwise.
  */
 void unfoldChunk(const ConvParams& p, const ConvDims& d, i64 n0, i64 R, float* U) {
-  const WindowParams& w = p.w;
-  const int nd = w.nd, last = nd - 1;
-  const i64 L = w.out[last], inL = w.in[last], sL = w.stride[last], dL = w.dilation[last], pL = w.padLo[last];
-  i64 outer = 1;  // output rows: every output position but the last dim's
-  for (int i = 0; i < last; i++) outer *= w.out[i];
-  i64 inStride[3] = {1, 1, 1};
-  for (int i = nd - 2; i >= 0; i--) inStride[i] = inStride[i + 1] * w.in[i + 1];
+  const WindowRows rows(p.w);
+  const i64 L = rows.L, sL = rows.sL;
   for (i64 r = 0; r < R; r++) {
     for (i64 c = 0; c < p.C; c++) {
       const float* plane = p.x + ((n0 + r) * p.C + c) * d.S;
       for (i64 k = 0; k < d.K; k++) {
-        i64 kk[3] = {0, 0, 0};
-        for (i64 rest = k, i = nd - 1; i >= 0; i--) {
-          kk[i] = rest % w.kernel[i];
-          rest /= w.kernel[i];
-        }
         float* dst = U + (c * d.K + k) * R * d.P + r * d.P;
-        // Output columns [lo, hi) of a row read inside the input row: ol·sL + off ∈ [0, inL).
-        const i64 off = kk[last] * dL - pL;
-        const i64 lo = std::min(L, std::max<i64>(0, (-off + sL - 1) / sL));
-        const i64 hi = std::max(lo, std::min(L, inL - off > 0 ? (inL - off + sL - 1) / sL : 0));
-        for (i64 o = 0; o < outer; o++) {
+        rows.forEach(k, [&](i64 o, bool inside, i64 start, i64 lo, i64 hi) {
           float* row = dst + o * L;
-          i64 base = 0;
-          bool inside = true;
-          for (i64 rest = o, i = last - 1; i >= 0; i--) {
-            const i64 at = (rest % w.out[i]) * w.stride[i] - w.padLo[i] + kk[i] * w.dilation[i];
-            rest /= w.out[i];
-            inside = inside && at >= 0 && at < w.in[i];
-            base += at * inStride[i];
-          }
           if (!inside) {
             std::fill(row, row + L, 0.0f);
-            continue;
+            return;
           }
-          const float* src = plane + base + off;
+          const float* src = plane + start;
           std::fill(row, row + lo, 0.0f);
           if (sL == 1) {
             std::memcpy(row + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(float));
@@ -75,7 +98,36 @@ void unfoldChunk(const ConvParams& p, const ConvDims& d, i64 n0, i64 R, float* U
             for (i64 ol = lo; ol < hi; ol++) row[ol] = src[ol * sL];
           }
           std::fill(row + hi, row + L, 0.0f);
-        }
+        });
+      }
+    }
+  }
+}
+
+/**
+ * The transpose: folds columns [C·K, R·P] (rows m0 … m0 + R of the chunk) back onto planes
+ * y [m, C, S], row by row — a contiguous add per output row for stride 1 — in the order of the
+ * index-map fold (kernel position, then column), so the sums are bitwise those of foldPlane.
+ */
+void foldChunk(const ConvParams& p, const ConvDims& d, const float* cols, i64 m0, i64 R) {
+  const WindowRows rows(p.w);
+  const i64 L = rows.L, sL = rows.sL;
+  for (i64 r = 0; r < R; r++) {
+    for (i64 c = 0; c < p.C; c++) {
+      float* plane = p.y + ((m0 + r) * p.C + c) * d.S;
+      std::fill(plane, plane + d.S, 0.0f);
+      for (i64 k = 0; k < d.K; k++) {
+        const float* src = cols + (c * d.K + k) * R * d.P + r * d.P;
+        rows.forEach(k, [&](i64 o, bool inside, i64 start, i64 lo, i64 hi) {
+          if (!inside) return;
+          const float* row = src + o * L;
+          float* dst = plane + start;
+          if (sL == 1) {
+            for (i64 ol = lo; ol < hi; ol++) dst[ol] += row[ol];
+          } else {
+            for (i64 ol = lo; ol < hi; ol++) dst[ol * sL] += row[ol];
+          }
+        });
       }
     }
   }
@@ -304,18 +356,7 @@ void CpuDevice::convInputJacT(const ConvParams& p) {
       blas_->sgemm(true, false, d.cgK, r * d.P, d.og, 1.0f, p.W + g * d.og * d.cgK, d.cgK, Vc + g * d.og * r * d.P, r * d.P, 0.0f,
                    cols + g * d.cgK * r * d.P, r * d.P);
     }
-    // Fold every (sample, channel) plane of the chunk's columns [C·K, r·P].
-    UnfoldParams u;
-    u.w = p.w;
-    u.B = r;
-    u.C = p.C;
-    u.cb = d.P;
-    u.cc = d.K * r * d.P;
-    u.ck = r * d.P;
-    u.cp = 1;
-    u.cols = cols;
-    for (i64 s = 0; s < r; s++)
-      for (i64 ch = 0; ch < p.C; ch++) foldPlane(u, p.y + ((m0 + s) * p.C + ch) * d.S, s, ch);
+    foldChunk(p, d, cols, m0, r);
   });
 }
 
