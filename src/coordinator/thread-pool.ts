@@ -4,8 +4,8 @@ import type { WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import type { WorkerPool } from './pool.ts';
 import { watchPhases } from './phase-flag.ts';
 import { workerEntryFile } from '../worker/entry-file.ts';
-import { sumArrays } from '../worker/transfer.ts';
-import { adoptFloat64, takeSpareFloat64 } from '../io/host-buffers.ts';
+import { replyArrays } from '../worker/transfer.ts';
+import { adoptBuffer, takeSpares, wantOf, type BufferWant } from '../io/host-buffers.ts';
 
 const ENTRY = workerEntryFile(import.meta.url, 'thread-worker', 'thread-entry.mjs');
 
@@ -22,22 +22,22 @@ export function createThreadPool(size: number): WorkerPool {
   // tasks. Unlistened, that event would crash the coordinator; every task failure already reaches
   // its caller through run()'s promise, and piscina replaces dead workers itself.
   piscina.on('error', () => {});
-  // The lengths of one shard's sums in the latest reply: a shard task takes free arrays of these
+  // The arrays of one shard in the latest reply: a shard task takes free arrays of these kinds and
   // lengths back to its worker (ShardTask.spares), as the next job's shards are usually alike.
-  let spareLengths: number[] = [];
+  let wants: BufferWant[] = [];
   return {
     kind: 'threads',
     size,
     async run(task, signal, onPhase) {
       const phases = watchPhases(onPhase);
-      const spares = task.type === 'shard' ? takeSpareFloat64(spareLengths) : [];
+      const spares = task.type === 'shard' ? takeSpares(wants) : [];
       try {
         const reply = await piscina.run({ ...task, phaseFlag: phases.flag, ...(task.type === 'shard' ? { spares } : {}) }, { signal, transferList: spares.map((a) => a.buffer as ArrayBuffer) });
         if (reply.ok) {
           // Moved here, so this thread owns them: its host pool may take them back once merged.
-          const arrays = sumArrays(reply.value);
-          arrays.forEach(adoptFloat64);
-          if (reply.value.type === 'partials') spareLengths = arrays.map((a) => a.length);
+          const arrays = replyArrays(reply.value);
+          arrays.forEach(adoptBuffer);
+          if (reply.value.type === 'partials') wants = arrays.map(wantOf);
         }
         return reply;
       } finally {

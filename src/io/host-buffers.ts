@@ -12,7 +12,7 @@ const MIN_LENGTH = 1 << 14;
 /** What the free lists may hold per thread; beyond it buffers go to the garbage collector. */
 const MAX_FREE_BYTES = 1 << 30;
 
-type Pooled = Float64Array | Float32Array;
+export type Pooled = Float64Array | Float32Array;
 
 const free = new Map<string, Pooled[]>();
 const ours = new WeakSet<Pooled>();
@@ -39,11 +39,11 @@ export const takeFloat64 = (length: number): Float64Array => take('f64', length,
 export const takeFloat32 = (length: number): Float32Array => take('f32', length, (n) => new Float32Array(n));
 
 /**
- * Takes a float64 array that arrived from another thread (its buffer transferred, so this thread
- * owns it outright) into this thread's pool: `recycle` accepts it from then on. Only whole, plain
+ * Takes an array that arrived from another thread (its buffer transferred, so this thread owns it
+ * outright) into this thread's pool: `recycle` accepts it from then on. Only whole, plain
  * ArrayBuffers qualify — never shared memory or a view into a larger buffer someone else may use.
  */
-export function adoptFloat64(data: Float64Array): void {
+export function adoptBuffer(data: Pooled): void {
   const { buffer, byteOffset, byteLength } = data;
   if (data.length < MIN_LENGTH || !(buffer instanceof ArrayBuffer) || byteOffset !== 0 || byteLength !== buffer.byteLength) return;
   ours.add(data);
@@ -53,14 +53,22 @@ export function adoptFloat64(data: Float64Array): void {
 /** This thread's traffic of arrays between threads (diagnostics and tests). */
 export const poolCounters = { adopted: 0, sent: 0 };
 
+/** What kind and size of array a thread will want: see takeSpares. */
+export interface BufferWant {
+  kind: 'f64' | 'f32';
+  length: number;
+}
+
+export const wantOf = (a: Pooled): BufferWant => ({ kind: a instanceof Float64Array ? 'f64' : 'f32', length: a.length });
+
 /**
- * Free float64 arrays of the given lengths, taken out of this thread's pool (as many as it has; none
- * is made): to send to another thread that will need them (transferred with the message).
+ * Free arrays of the wanted kinds and lengths, taken out of this thread's pool (as many as it has;
+ * none is made): to send to another thread that will need them (transferred with the message).
  */
-export function takeSpareFloat64(lengths: readonly number[]): Float64Array[] {
-  const out: Float64Array[] = [];
-  for (const length of lengths) {
-    const reused = free.get(keyOf('f64', length))?.pop() as Float64Array | undefined;
+export function takeSpares(wants: readonly BufferWant[]): Pooled[] {
+  const out: Pooled[] = [];
+  for (const { kind, length } of wants) {
+    const reused = free.get(keyOf(kind, length))?.pop();
     if (!reused) continue;
     isFree.delete(reused);
     freeBytes -= reused.byteLength;

@@ -1,5 +1,5 @@
 /** A tensor held on the host (outside tfjs): what files are read into and written from. */
-import { recycle } from './host-buffers.ts';
+import { recycle, takeFloat32 } from './host-buffers.ts';
 
 export type HostDType = 'float32' | 'float64' | 'int32' | 'int64';
 
@@ -53,7 +53,9 @@ export function releaseHostData(data: ArrayBufferView): void {
  */
 export function ownedHostData<T extends HostData>(data: T): T {
   if (!lender?.lent(data)) return data;
-  const copy = data.slice() as T;
+  // Float32 rows (per-sample results) into a pooled array: its pages are reused across shards.
+  const copy = (data instanceof Float32Array ? takeFloat32(data.length) : data.slice()) as T;
+  if (copy instanceof Float32Array) copy.set(data as Float32Array);
   lender.release(data);
   return copy;
 }

@@ -50,11 +50,12 @@ export interface ShardTask {
   /** Thread pools: see PhaseFlag. */
   phaseFlag?: PhaseFlag;
   /**
-   * Thread pools: float64 arrays the coordinator is done with (an earlier job's merged sums),
-   * transferred back for the worker's host pool, so its next partials reuse their pages instead of
-   * faulting in fresh ones (~10 µs per 4 KiB here: 2c2d's 26 MB of sums cost a shard ~60 ms).
+   * Thread pools: arrays the coordinator is done with (an earlier job's merged sums, per-sample
+   * rows whose results were released), transferred back for the worker's host pool, so its next
+   * partials reuse their pages instead of faulting in fresh ones (~10 µs per 4 KiB here: 2c2d's
+   * 26 MB of sums cost a shard ~60 ms).
    */
-  spares?: Float64Array[];
+  spares?: (Float64Array | Float32Array)[];
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
-import { recycle, takeFloat64 } from '../io/host-buffers.ts';
+import { recycle, takeFloat32, takeFloat64 } from '../io/host-buffers.ts';
 import { mergeMoments } from './moments.ts';
 import type { PartialEntry, Partials, ShardPartials } from '../core/partials.ts';
 
@@ -35,7 +35,8 @@ export function concatRows(parts: Extract<PartialEntry, { kind: 'rows' }>[]): Pa
   // One shard: its rows are taken as they are (the partials are not modified afterwards).
   if (parts.length === 1) return parts[0];
   const index = new Int32Array(parts.reduce((a, p) => a + p.index.length, 0));
-  const data = new Float32Array(parts.reduce((a, p) => a + p.data.length, 0));
+  // Pooled: a caller that releases its results (releaseResults) gives these pages to the next run.
+  const data = takeFloat32(parts.reduce((a, p) => a + p.data.length, 0));
   let i = 0;
   let d = 0;
   for (const p of parts) {

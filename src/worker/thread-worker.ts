@@ -7,7 +7,7 @@ import { serializeError } from '../errors/index.ts';
 import type { PhaseFlag, TaskPhase, WorkerReply, WorkerTask } from '../protocol/messages.ts';
 import { sharedAllReduce } from './barrier.ts';
 import { executeKfraGroup, executeProducts, executeShard } from './execute.ts';
-import { adoptFloat64, recycle } from '../io/host-buffers.ts';
+import { adoptBuffer, recycle } from '../io/host-buffers.ts';
 import { movable } from './transfer.ts';
 
 /** Sets the task's phase flag (see PhaseFlag) and wakes the coordinator waiting on it. */
@@ -36,7 +36,7 @@ async function reply(task: WorkerTask): Promise<WorkerReply> {
 export default async function run(task: WorkerTask): Promise<ReturnType<typeof movable>> {
   if (task.type === 'shard') {
     for (const spare of task.spares ?? []) {
-      adoptFloat64(spare);
+      adoptBuffer(spare);
       recycle(spare);
     }
   }

@@ -16,11 +16,11 @@ function buffersOf(r: ShardResult, into: Set<ArrayBuffer>): void {
   }
 }
 
-/** The float64 arrays of a reply's sums and moments (what the coordinator merges and can give back). */
-export function sumArrays(value: ShardResult | GroupResult): Float64Array[] {
-  const out: Float64Array[] = [];
+/** The arrays of a reply's sums, moments and rows (what the coordinator merges, and can give back). */
+export function replyArrays(value: ShardResult | GroupResult): (Float64Array | Float32Array)[] {
+  const out: (Float64Array | Float32Array)[] = [];
   for (const r of value.type === 'partials' ? [value] : value.results) {
-    for (const e of Object.values(r.entries)) if (e.kind === 'sum' || e.kind === 'moments') out.push(e.data);
+    for (const e of Object.values(r.entries)) if (e.kind !== 'spilled') out.push(e.data);
   }
   return out;
 }

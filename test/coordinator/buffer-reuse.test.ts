@@ -1,7 +1,7 @@
 /**
  * What a thread pool reuses from one job to the next, and must never reuse wrongly:
- * - the coordinator's spent float64 sums go back to the workers (ShardTask.spares), so the next
- *   job's partials reuse those pages: jobs in a row must stay bitwise those of `runBatch` with the
+ * - the coordinator's spent float64 sums and released per-sample rows go back to the workers
+ *   (ShardTask.spares), so the next job's partials reuse those pages: jobs in a row must stay bitwise those of `runBatch` with the
  *   same shard plan (no array reused while something still reads it), an earlier job's results must
  *   not change when later jobs run, and the arrays must really travel;
  * - the weights' shared copies and model key (job-context.ts) are reused only while the weights are
@@ -12,7 +12,7 @@ import { useBackend } from '../../src/backends/select.ts';
 import { createPool } from '../../src/coordinator/create-pool.ts';
 import type { WorkerPool } from '../../src/coordinator/pool.ts';
 import { runJobOnPool } from '../../src/coordinator/run-job.ts';
-import { runBatch, type RunResult } from '../../src/api/run.ts';
+import { releaseResults, runBatch, type RunResult } from '../../src/api/run.ts';
 import { poolCounters } from '../../src/io/host-buffers.ts';
 import { buildNetwork, disposeNetwork } from '../../src/nn/network.ts';
 import type { ExtensionName } from '../../src/vocabulary.ts';
@@ -21,7 +21,7 @@ import { disposeJob, expectBitwise, makeJob, type TestJob } from '../helpers/poo
 
 const N = 48;
 const SHARD_SIZE = 12;
-const EXTENSIONS: ExtensionName[] = ['SumGradSquared', 'Variance', 'KFAC', 'BatchL2Grad'];
+const EXTENSIONS: ExtensionName[] = ['SumGradSquared', 'Variance', 'KFAC', 'BatchL2Grad', 'BatchGrad'];
 
 /** A deep copy of a result's tensors, to check later that nothing overwrote them. */
 const snapshot = (r: RunResult) => new Map([...r.results].map(([k, t]) => [k, { ...t, data: (t.data as Float32Array).slice() }]));
@@ -53,6 +53,14 @@ describe(`a thread pool's jobs in a row reuse the sums' arrays (${DEFAULT_BACKEN
       kept.push(snapshot(r));
     }
     runs.forEach((r, k) => expectBitwise(r, { ...r, results: kept[k] }, `job ${k} after the later jobs`));
+    // Released results (a loop over batches does this) feed the next job's rows: still exact.
+    const sentMid = poolCounters.sent;
+    for (const i of [0, 1, 0]) {
+      const r = await runJobOnPool(pool, jobs[i].tensors, { ...opts, backend: DEFAULT_BACKEND, threads: 1 });
+      expectBitwise(r, expected[i], `released-results job (${i ? 'B' : 'A'})`);
+      releaseResults(r);
+    }
+    expect(poolCounters.sent - sentMid, 'rows arrays sent back too').toBeGreaterThan(2 * 4);
     // Every job after the first sends arrays back (4 shards, each with sums above the pool's minimum).
     expect(poolCounters.sent - sentBefore).toBeGreaterThanOrEqual(3 * 4);
     expect(poolCounters.adopted).toBeGreaterThan(0);
