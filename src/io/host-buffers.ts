@@ -38,14 +38,18 @@ function take<T extends Pooled>(kind: 'f64' | 'f32', length: number, make: (n: n
 export const takeFloat64 = (length: number): Float64Array => take('f64', length, (n) => new Float64Array(n));
 export const takeFloat32 = (length: number): Float32Array => take('f32', length, (n) => new Float32Array(n));
 
+/** Whether the view is a whole, plain ArrayBuffer: one that can move between threads without harm. */
+export function coversWholeBuffer(a: ArrayBufferView): boolean {
+  return a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+}
+
 /**
  * Takes an array that arrived from another thread (its buffer transferred, so this thread owns it
  * outright) into this thread's pool: `recycle` accepts it from then on. Only whole, plain
  * ArrayBuffers qualify — never shared memory or a view into a larger buffer someone else may use.
  */
 export function adoptBuffer(data: Pooled): void {
-  const { buffer, byteOffset, byteLength } = data;
-  if (data.length < MIN_LENGTH || !(buffer instanceof ArrayBuffer) || byteOffset !== 0 || byteLength !== buffer.byteLength) return;
+  if (data.length < MIN_LENGTH || !coversWholeBuffer(data)) return;
   ours.add(data);
   poolCounters.adopted++;
 }

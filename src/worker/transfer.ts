@@ -6,15 +6,8 @@
  * ever detached.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { coversWholeBuffer } from '../io/host-buffers.ts';
 import type { GroupResult, ShardResult, WorkerReply } from '../protocol/messages.ts';
-
-function buffersOf(r: ShardResult, into: Set<ArrayBuffer>): void {
-  for (const e of Object.values(r.entries)) {
-    if (e.kind === 'spilled') continue;
-    const { buffer, byteOffset, byteLength } = e.data;
-    if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) into.add(buffer);
-  }
-}
 
 /** The arrays of a reply's sums, moments and rows (what the coordinator merges, and can give back). */
 export function replyArrays(value: ShardResult | GroupResult): (Float64Array | Float32Array)[] {
@@ -28,10 +21,6 @@ export function replyArrays(value: ShardResult | GroupResult): (Float64Array | F
 /** The reply, marked so piscina transfers its partials' buffers. */
 export function movable(reply: WorkerReply): ReturnType<typeof move> {
   const buffers = new Set<ArrayBuffer>();
-  if (reply.ok) {
-    const value: ShardResult | GroupResult = reply.value;
-    if (value.type === 'partials') buffersOf(value, buffers);
-    else value.results.forEach((r) => buffersOf(r, buffers));
-  }
+  if (reply.ok) for (const a of replyArrays(reply.value)) if (coversWholeBuffer(a)) buffers.add(a.buffer as ArrayBuffer);
   return move({ [transferableSymbol]: [...buffers], [valueSymbol]: reply });
 }
