@@ -21,15 +21,19 @@ let freeBytes = 0;
 
 const keyOf = (kind: 'f64' | 'f32', length: number) => `${kind}:${length}`;
 
+/** A free array of this kind and length out of the free lists, or undefined. */
+function popFree(kind: 'f64' | 'f32', length: number): Pooled | undefined {
+  const reused = free.get(keyOf(kind, length))?.pop();
+  if (!reused) return undefined;
+  isFree.delete(reused);
+  freeBytes -= reused.byteLength;
+  return reused;
+}
+
 function take<T extends Pooled>(kind: 'f64' | 'f32', length: number, make: (n: number) => T): T {
   if (length < MIN_LENGTH) return make(length);
-  const list = free.get(keyOf(kind, length));
-  const reused = list?.pop() as T | undefined;
-  if (reused) {
-    isFree.delete(reused);
-    freeBytes -= reused.byteLength;
-    return reused;
-  }
+  const reused = popFree(kind, length) as T | undefined;
+  if (reused) return reused;
   const made = make(length);
   ours.add(made);
   return made;
@@ -72,11 +76,9 @@ export const wantOf = (a: Pooled): BufferWant => ({ kind: a instanceof Float64Ar
 export function takeSpares(wants: readonly BufferWant[]): Pooled[] {
   const out: Pooled[] = [];
   for (const { kind, length } of wants) {
-    const reused = free.get(keyOf(kind, length))?.pop();
+    const reused = popFree(kind, length);
     if (!reused) continue;
-    isFree.delete(reused);
-    freeBytes -= reused.byteLength;
-    ours.delete(reused);
+    ours.delete(reused); // it leaves this thread
     out.push(reused);
     poolCounters.sent++;
   }
