@@ -17,6 +17,7 @@ import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
+import { widenInto } from '../io/host-convert.ts';
 import { momentsOfRows, momentsOfShifted } from './shard-moments.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, SampleRange, ShardPartials } from './partials.ts';
@@ -26,7 +27,7 @@ import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 /** A pooled float64 copy (host-buffers.ts): the run gives it back once merged. */
 function float64Copy(values: ArrayLike<number>): Float64Array {
   const data = takeFloat64(values.length);
-  data.set(values);
+  widenInto(data, values);
   return data;
 }
 

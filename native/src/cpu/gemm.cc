@@ -16,9 +16,13 @@ struct Split {
 };
 
 Split splitFor(i64 m, i64 n, i64 k) {
-  // NOTE: blocks of at least ~4 MFLOP keep BLAS near its peak; at most 16 pieces.
+  // NOTE: every block is a BLAS call that packs the shared operand again: below ~16 MFLOP a block
+  // runs far from peak ([128,784]·[784,256] in 12 blocks of 32 columns: 96 GFLOP/s, in 2 blocks
+  // 150, whole 163; BLIS skx, one thread, docs/decisions.md). A power of two of them, at most 16,
+  // so that 2, 4, … threads share them evenly.
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  i64 blocks = std::clamp<i64>(static_cast<i64>(flops / 4e6), 1, 16);
+  i64 blocks = std::clamp<i64>(static_cast<i64>(flops / 16e6), 1, 16);
+  while (blocks & (blocks - 1)) blocks &= blocks - 1;
   const bool alongN = n >= m;
   const i64 dim = alongN ? n : m;
   // Multiples of 16 keep BLAS's micro-kernels on full tiles.

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../package-root.ts';
 import { BackendUnavailableError } from '../../errors/index.ts';
+import { registerNativeConvert } from '../../io/host-convert.ts';
 
 export interface NativeStats {
   inUse: number;
@@ -37,6 +38,8 @@ export interface NativeAddon {
   stats(): NativeStats;
   /** Returns a view to the cache now (detaching it); false for arrays that are not views. */
   release(data: ArrayBufferView): boolean;
+  /** dst[i] = src[i]·scale between host Float32Array/Float64Array of equal length (no device needed). */
+  convert(src: Float32Array | Float64Array, dst: Float32Array | Float64Array, scale: number): void;
   /** Whether an array is one of this thread's views. */
   isView(data: ArrayBufferView): boolean;
   setCacheLimit(bytes: number): void;
@@ -93,6 +96,8 @@ export function loadNativeAddon(): NativeAddon {
   }
   try {
     cached = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon;
+    // An addon built before convert() existed still loads; io then keeps its JS loops.
+    if (typeof cached.convert === 'function') registerNativeConvert(cached.convert);
   } catch (e) {
     throw new BackendUnavailableError(`backend 'native': its addon failed to load (${(e as Error).message.split('\n')[0]}); rebuild it with \`npm run build:native\``);
   }

@@ -1,0 +1,69 @@
+/**
+ * The addon's float32 ⇄ float64 conversions (src/io/host-convert.ts) give what V8's own
+ * conversions and the JS loop give, bit for bit: rounding to nearest even, NaN, ±Infinity, float64
+ * values beyond float32's range, subnormals, scales that overflow, lengths on both sides of the
+ * threshold where the addon takes over.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadNativeAddon } from '../../src/backends/native/addon.ts';
+import { narrowInto, registerNativeConvert, widenInto } from '../../src/io/host-convert.ts';
+import { nativeOk } from '../helpers/backends.ts';
+
+function awkwardFloat64(n: number, seed: number): Float64Array {
+  const out = new Float64Array(n);
+  let s = seed >>> 0;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const special = [NaN, Infinity, -Infinity, 1e300, -1e300, 3.4028235677973366e38, 1e-45, 7e-46, -0, 0, 1 + 2 ** -24, 1 + 3 * 2 ** -24];
+  for (let i = 0; i < n; i++) out[i] = i % 97 < special.length ? special[i % 97] : (next() - 0.5) * 10 ** Math.floor(next() * 20 - 10);
+  return out;
+}
+
+/** What JS gives without the addon: Float32Array rounding of the float64 product. */
+function jsNarrow(src: Float64Array, scale: number): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = src[i] * scale;
+  return out;
+}
+
+const bits = (a: Float32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+describe.skipIf(!nativeOk)('host conversions through the native addon', () => {
+  loadNativeAddon(); // registers its loop
+  afterAll(() => registerNativeConvert(loadNativeAddon().convert));
+
+  for (const n of [0, 5, 2047, 2048, 10_001]) {
+    it(`narrows and widens ${n} values bit for bit as JS does`, () => {
+      const src = awkwardFloat64(n, n + 1);
+      for (const scale of [1, 1 / 128, 3, 1e30, -0.5]) {
+        const out = new Float32Array(n);
+        narrowInto(out, src, scale);
+        expect(bits(out)).toEqual(bits(jsNarrow(src, scale)));
+      }
+      const f32 = jsNarrow(src, 1);
+      const wide = new Float64Array(n);
+      widenInto(wide, f32);
+      expect(bits(wide)).toEqual(bits(Float64Array.from(f32)));
+    });
+  }
+
+  it('works on views at an offset and refuses mismatched arrays with a clear error', () => {
+    const backing = new Float64Array(5000).map((_, i) => i / 3);
+    const src = backing.subarray(7, 4007);
+    const out = new Float32Array(4000);
+    narrowInto(out, src, 2);
+    expect(bits(out)).toEqual(bits(jsNarrow(src, 2)));
+    const convert = loadNativeAddon().convert;
+    expect(() => convert(new Float32Array(3), new Float64Array(4), 1)).toThrow(/equal lengths/);
+    expect(() => convert(new Int32Array(3) as never, new Float64Array(3), 1)).toThrow(/Float32Array\/Float64Array/);
+  });
+
+  it('falls back to the JS loops when no addon is registered, with the same results', () => {
+    const src = awkwardFloat64(4096, 9);
+    const withAddon = new Float32Array(4096);
+    narrowInto(withAddon, src, 1 / 7);
+    registerNativeConvert(null);
+    const withoutAddon = new Float32Array(4096);
+    narrowInto(withoutAddon, src, 1 / 7);
+    expect(bits(withoutAddon)).toEqual(bits(withAddon));
+  });
+});
