@@ -109,8 +109,9 @@ export function runBatch(net: Network, inputs: HostTensor, targets: HostTensor, 
  * Gives a result's memory back at once, for a caller done with it (a loop over batches): on the
  * native backend per-sample rows are views of the backend's memory, reused by the next run when
  * returned here instead of after a garbage collection — fresh pages cost ~10 µs per 4 KiB on
- * our VMs, more than the 120 MB of an MLP's BatchGrad takes to compute. The result must not be
- * read afterwards.
+ * our VMs, more than the 120 MB of an MLP's BatchGrad takes to compute — and so are the views'
+ * ArrayBuffers (new ones start V8's collector). The result must not be read afterwards: its
+ * arrays then show what later runs write (never freed memory).
  */
 export function releaseResults(result: Pick<RunResult, 'results'>): void {
   for (const t of result.results.values()) releaseHostData(t.data);

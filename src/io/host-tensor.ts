@@ -33,7 +33,7 @@ export function toFloat64(t: HostTensor): Float64Array {
 export interface HostDataLender {
   /** Whether `data` is one of the lender's views. */
   lent(data: ArrayBufferView): boolean;
-  /** Takes a view back (detaching it); false if it is not one. */
+  /** Takes a view back (its memory is reused; the array must not be read again); false if it is not one. */
   release(data: ArrayBufferView): boolean;
 }
 

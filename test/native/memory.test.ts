@@ -2,7 +2,9 @@
  * The native allocator and its handles: a tidy over every kernel family leaves tfjs's tensor count,
  * the backend's data records and the addon's live buffers where they started (derived tensors
  * such as a max pool's argmax included), and a dataSync() result stays valid after its tensor is
- * disposed, even when its memory would be handed out again.
+ * disposed, even when its memory would be handed out again. A released view's ArrayBuffer serves
+ * the next view of the same memory (no new external memory for V8 to collect) and is detached
+ * before that memory goes back to the system, so no array ever reaches freed memory.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -11,6 +13,7 @@ import { tf } from '../../src/core/tf.ts';
 import { CONV_FORWARD, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_SQUARES, FOLD, MAX_POOL, MAX_POOL_JAC_T, MAX_POOL_JVP, UNFOLD } from '../../src/core/ops/kernel-names.ts';
 import { windowGeometry } from '../../src/nn/geometry.ts';
 import { call } from './cases/shape.ts';
+import { releaseHostData } from '../../src/io/host-tensor.ts';
 import { describeNative, nativeBackend } from './harness.ts';
 
 const geom = windowGeometry([6, 6], [3, 3], [2, 2], [1, 1], [1, 1], [1, 1], 'memory');
@@ -83,6 +86,61 @@ describeNative('native allocator and handles', () => {
         await new Promise((r) => setTimeout(r, 10));
       }
       expect(counts(), 'the buffer is freed once the view is collected').toEqual(before);
+    }
+  });
+
+  it('a released view lends its ArrayBuffer to the next view of the same block, with that view\'s values', async () => {
+    await tf.setBackend('native');
+    const addon = nativeBackend().addon;
+    const n = 1 << 18;
+    const before = counts();
+    const first = tf.fill([n], 1.5);
+    const a = first.dataSync() as Float32Array;
+    first.dispose();
+    expect(addon.release(a)).toBe(true);
+    expect(counts(), 'released: the block is back in the cache').toEqual(before);
+    expect(addon.isView(a)).toBe(false);
+    // The cache hands the same block to the next tensor of this size.
+    const second = tf.fill([n], -4);
+    const b = second.dataSync() as Float32Array;
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.length).toBe(n);
+    expect(b[0]).toBe(-4);
+    expect(b[n - 1]).toBe(-4);
+    expect(addon.isView(b)).toBe(true);
+    // A shorter view of a block whose parked buffer is long enough reuses it too.
+    second.dispose();
+    releaseHostData(b);
+    const third = tf.fill([n - 100], 3);
+    const c = third.dataSync() as Float32Array;
+    expect(c.length).toBe(n - 100);
+    expect(c[n - 101]).toBe(3);
+    third.dispose();
+    releaseHostData(c);
+    expect(counts()).toEqual(before);
+  });
+
+  it('a parked ArrayBuffer is detached before its block is freed, and the next view is new', async () => {
+    await tf.setBackend('native');
+    const addon = nativeBackend().addon;
+    const n = 1 << 18;
+    const t = tf.fill([n], 7);
+    const a = t.dataSync() as Float32Array;
+    t.dispose();
+    expect(addon.release(a)).toBe(true);
+    expect(a.length, 'parked: still attached').toBe(n);
+    addon.setCacheLimit(0); // frees every cached block: the parked buffer must be detached first
+    try {
+      expect(a.length).toBe(0);
+      expect(a.buffer.byteLength).toBe(0);
+      const u = tf.fill([n], 8);
+      const b = u.dataSync() as Float32Array;
+      expect(b.buffer).not.toBe(a.buffer);
+      expect(b[n - 1]).toBe(8);
+      u.dispose();
+      releaseHostData(b);
+    } finally {
+      addon.setCacheLimit(1 << 30);
     }
   });
 

@@ -62,6 +62,7 @@ void CachingAllocator::trim(size_t keep) {
     while (!list.empty() && stats_.cached > keep) {
       void* p = list.back();
       list.pop_back();
+      if (beforeRawFree_) beforeRawFree_(p);
       raw_->deallocate(p, it->first);
       sizes_.erase(p);
       stats_.cached -= it->first;

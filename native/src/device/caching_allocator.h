@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -53,6 +54,11 @@ class CachingAllocator {
   void setLimit(size_t bytes);
   size_t blockSize(void* p) const;
   const AllocatorStats& stats() const { return stats_; }
+  /**
+   * Called with each cached block just before it goes back to the device (trim, or a failed
+   * allocation emptying the cache): the addon detaches JavaScript arrays still pointing into it.
+   */
+  void setBeforeRawFree(std::function<void(void*)> fn) { beforeRawFree_ = std::move(fn); }
 
  private:
   RawAllocator* raw_;
@@ -60,6 +66,7 @@ class CachingAllocator {
   std::unordered_map<void*, size_t> sizes_;    // every live or cached block → its size class
   size_t limit_ = size_t(1) << 30;
   AllocatorStats stats_;
+  std::function<void(void*)> beforeRawFree_;
 };
 
 }  // namespace bp

@@ -1,8 +1,32 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BP_CPU_RELAX() _mm_pause()
+#else
+#define BP_CPU_RELAX() std::this_thread::yield()
+#endif
 
 namespace bp {
+
+namespace {
+// How long an idle thread spins before it sleeps: longer than the gaps between an MLP's kernels
+// (tens of microseconds of JS), far shorter than anything a user would see as a busy core.
+constexpr std::chrono::microseconds kSpin{200};
+}  // namespace
+
+template <class Pred>
+bool ThreadPool::spinUntil(Pred pred) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 1;; i++) {
+    if (pred()) return true;
+    BP_CPU_RELAX();
+    if ((i & 63) == 0 && std::chrono::steady_clock::now() >= until) return pred();
+  }
+}
 
 ThreadPool::ThreadPool(int threads) { resize(threads); }
 
@@ -18,7 +42,7 @@ void ThreadPool::resize(int threads) {
   wake_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
-  stop_ = false;
+  stop_.store(false);
   for (int i = 1; i < threads; i++) workers_.emplace_back([this] { workerLoop(); });
 }
 
@@ -34,9 +58,10 @@ void ThreadPool::workerLoop() {
   for (;;) {
     const std::function<void(int64_t)>* fn = nullptr;
     int64_t chunks = 0;
+    spinUntil([&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
       if (stop_) return;
       seen = generation_;
       // The caller may already have finished the job alone and cleared it (under this lock).
@@ -71,8 +96,10 @@ void ThreadPool::run(int64_t chunks, const std::function<void(int64_t)>& fn) {
   wake_.notify_all();
   drain(fn, chunks);
   // Every chunk finished and no worker still inside drain() (it would read job_ / chunks_).
+  const auto allDone = [&] { return finished_.load() == chunks && busy_.load() == 0; };
+  spinUntil(allDone);
   std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return finished_.load() == chunks_ && busy_ == 0; });
+  done_.wait(lock, allDone);
   job_ = nullptr;
 }
 

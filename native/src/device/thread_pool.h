@@ -4,6 +4,10 @@
 //
 // NOTE: work is handed out as numbered chunks from an atomic counter. Callers make every chunk's
 // result independent of which thread runs it, so results never depend on the thread count.
+// Workers and the caller spin briefly (kSpin) before sleeping on the condition variables: the engine
+// issues kernels microseconds apart, and a futex sleep and wake-up costs tens of microseconds on
+// our VMs, more than an MLP's small kernels take (docs/decisions.md). Workers × threads never
+// exceeds the cores, so a spinning thread holds a core that is its own.
 #pragma once
 
 #include <atomic>
@@ -39,6 +43,9 @@ class ThreadPool {
  private:
   void workerLoop();
   void drain(const std::function<void(int64_t)>& fn, int64_t chunks);
+  /** Spins until pred() or kSpin has passed; whether pred() held. */
+  template <class Pred>
+  static bool spinUntil(Pred pred);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -48,9 +55,9 @@ class ThreadPool {
   int64_t chunks_ = 0;
   std::atomic<int64_t> next_{0};
   std::atomic<int64_t> finished_{0};
-  uint64_t generation_ = 0;
-  int busy_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> busy_{0};
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace bp

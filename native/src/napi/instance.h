@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -35,10 +36,18 @@ struct ViewHint {
   bool released = false;
 };
 
+/** A released view's ArrayBuffer, kept (strongly referenced) for the next view of the same memory. */
+struct ParkedView {
+  napi_ref buffer;
+  ViewHint* hint;
+};
+
 struct Core {
   std::unique_ptr<Device> device;
   /** Zero-copy views still reachable from JavaScript (for release()). */
   std::unordered_set<ViewHint*> views;
+  /** Released views by block address (module.cc, Release): reused by view(), detached before the block is freed. */
+  std::unordered_map<void*, ParkedView> parked;
   std::vector<Buffer> buffers;
   std::vector<int32_t> freeHandles;
   size_t liveBuffers = 0;

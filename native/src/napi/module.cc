@@ -127,6 +127,8 @@ napi_value guarded(napi_env env, F body) {
 
 // ---- device and memory --------------------------------------------------------------------------
 
+void unpark(napi_env env, Core& c, void* block);
+
 BINDING(Init) {
   return guarded(env, [&] {
     size_t argc = 2;
@@ -142,6 +144,8 @@ BINDING(Init) {
       std::string error;
       c.device = std::string(kind) == "cuda" ? makeCudaDevice(&error) : makeCpuDevice(static_cast<int>(threads), &error);
       if (!c.device) throw JsError(error);
+      Core* cp = &c;
+      c.device->allocator().setBeforeRawFree([env, cp](void* block) { unpark(env, *cp, block); });
     }
     c.device->setThreads(static_cast<int>(threads));
     napi_value out;
@@ -233,14 +237,30 @@ napi_value transfer(napi_env env, napi_callback_info info) {
 BINDING(Upload) { return transfer<true>(env, info); }
 BINDING(Download) { return transfer<false>(env, info); }
 
-// NOTE: the view's buffer goes back to the cache only when V8 has collected the view and Node
-// has run this finaliser (after a GC, at the next turn of the event loop). Telling V8 how much
-// memory a view holds makes it collect unreachable ones promptly.
+/**
+ * Detaches and forgets the parked ArrayBuffer over `block`, if any: before the block goes back to
+ * the device, so no JavaScript array can reach freed memory.
+ */
+void unpark(napi_env env, Core& c, void* block) {
+  auto it = c.parked.find(block);
+  if (it == c.parked.end()) return;
+  napi_value ab = nullptr;
+  if (napi_get_reference_value(env, it->second.buffer, &ab) == napi_ok && ab) napi_detach_arraybuffer(env, ab);
+  napi_delete_reference(env, it->second.buffer);
+  c.parked.erase(it);
+}
+
+// NOTE: an unreleased view's buffer goes back to the cache only when V8 has collected the view and
+// Node has run this finaliser (after a GC, at the next turn of the event loop). Telling V8 how much
+// memory a view holds makes it collect unreachable ones promptly, so each new ArrayBuffer adds its
+// bytes to V8's external memory until it is collected. A parked one (release()) keeps its count
+// while it is reused run after run: the count changes only when new ArrayBuffers are made, which is
+// what starts V8's collections.
 void finalizeView(napi_env env, void*, void* hint) {
   auto* h = static_cast<ViewHint*>(hint);
+  int64_t ignored;
+  napi_adjust_external_memory(env, -h->bytes, &ignored);
   if (!h->released) {
-    int64_t ignored;
-    napi_adjust_external_memory(env, -h->bytes, &ignored);
     if (auto c = h->core.lock()) {
       c->unref(h->handle);
       c->views.erase(h);
@@ -266,19 +286,39 @@ BINDING(View) {
     const DType t = static_cast<DType>(static_cast<int>(dtype));
     const size_t bytes = static_cast<size_t>(length) * dtypeSize(t);
     if (bytes > b.bytes) throw JsError("view exceeds its buffer");
+    const napi_typedarray_type type = t == DType::F32 ? napi_float32_array : t == DType::I32 ? napi_int32_array : napi_uint8_array;
+    napi_value ab, out;
+    int64_t ignored;
+    // A released view's ArrayBuffer over this very block: a new array over it, no new ArrayBuffer.
+    if (auto pk = c.parked.find(b.ptr); pk != c.parked.end()) {
+      void* base = nullptr;
+      size_t abBytes = 0;
+      ab = nullptr;
+      if (napi_get_reference_value(env, pk->second.buffer, &ab) == napi_ok && ab) napi_get_arraybuffer_info(env, ab, &base, &abBytes);
+      if (ab && base == b.ptr && abBytes >= bytes) {
+        ViewHint* hint = pk->second.hint;
+        napi_delete_reference(env, pk->second.buffer);
+        c.parked.erase(pk);
+        // hint->bytes stays the ArrayBuffer's length: release() matches on it.
+        hint->released = false;
+        hint->handle = static_cast<int32_t>(h);
+        b.refs++;
+        c.views.insert(hint);
+        napi_create_typedarray(env, type, static_cast<size_t>(length), ab, 0, &out);
+        return out;
+      }
+      unpark(env, c, b.ptr);
+    }
     b.refs++;
     auto* hint = new ViewHint{inst->core, static_cast<int32_t>(h), static_cast<int64_t>(bytes)};
     c.views.insert(hint);
-    napi_value ab, out;
     // NOTE: a zero-length external buffer at a valid pointer is fine; V8 never reads it.
     if (napi_create_external_arraybuffer(env, b.ptr, bytes, finalizeView, hint, &ab) != napi_ok) {
       c.unref(static_cast<int32_t>(h));
       delete hint;
       throw JsError("could not create an external ArrayBuffer (is this runtime sandboxed?)");
     }
-    int64_t ignored;
     napi_adjust_external_memory(env, static_cast<int64_t>(bytes), &ignored);
-    const napi_typedarray_type type = t == DType::F32 ? napi_float32_array : t == DType::I32 ? napi_int32_array : napi_uint8_array;
     napi_create_typedarray(env, type, static_cast<size_t>(length), ab, 0, &out);
     return out;
   });
@@ -286,9 +326,16 @@ BINDING(View) {
 
 /**
  * release(typedArray): a consumer that is done with a view (its rows written to disk or copied)
- * hands it back at once instead of waiting for GC: the ArrayBuffer is detached (every view of it
- * then has length 0, so nothing can read freed memory) and the buffer returns to the cache.
- * Arrays that are not views of this addon are left alone. Returns whether it released one.
+ * hands it back at once instead of waiting for GC: the buffer returns to the cache, and the
+ * ArrayBuffer is parked (kept, strongly referenced) for the next view of the same block, which
+ * then needs no new ArrayBuffer. Fresh external ArrayBuffers are what made V8 collect: each counts
+ * as new external memory until a GC sweeps it, detached or not, and a loop that made and released
+ * 120 MB of per-sample rows a run started a scavenge or a full GC nearly every run (perf, mlp
+ * BatchGrad: 65 % of the CPU time in V8's marker and sweeper, 20 % in the kernels). A released
+ * array therefore reads whatever the memory holds next, as a pooled host array does (host-buffers):
+ * never freed memory, since a parked ArrayBuffer is detached before its block goes back to the
+ * device (unpark, called by the allocator). Arrays that are not views of this addon are left
+ * alone. Returns whether it released one.
  */
 BINDING(Release) {
   return guarded(env, [&] {
@@ -315,18 +362,16 @@ BINDING(Release) {
         break;
       }
     }
-    bool detached = false;
-    if (found && napi_detach_arraybuffer(env, ab) == napi_ok) {
-      napi_is_detached_arraybuffer(env, ab, &detached);
-    }
-    if (detached) {
+    napi_ref ref = nullptr;
+    if (found && napi_create_reference(env, ab, 1, &ref) == napi_ok) {
       found->released = true;
       c.views.erase(found);
-      int64_t ignored;
-      napi_adjust_external_memory(env, -found->bytes, &ignored);
+      unpark(env, c, base);
+      c.parked[base] = ParkedView{ref, found};
+      // Last: returning the block may trim the cache, which unparks (detaches) what it frees.
       c.unref(found->handle);
     }
-    napi_get_boolean(env, detached, &result);
+    napi_get_boolean(env, ref != nullptr, &result);
     return result;
   });
 }
@@ -725,7 +770,14 @@ BINDING(Conv) {
   });
 }
 
-void deleteInstance(napi_env, void* data, void*) { delete static_cast<Instance*>(data); }
+void deleteInstance(napi_env, void* data, void*) {
+  auto* inst = static_cast<Instance*>(data);
+  // The environment is going away: no JavaScript can read a parked array, and N-API calls are no
+  // longer safe, so the allocator frees its blocks without unparking.
+  if (inst->core->device) inst->core->device->allocator().setBeforeRawFree(nullptr);
+  inst->core->parked.clear();
+  delete inst;
+}
 
 }  // namespace
 

@@ -36,7 +36,10 @@ export interface NativeAddon {
   /** A typed array over the buffer itself (cpu only); the buffer lives while the view is reachable. */
   view(handle: number, dtype: number, length: number): Float32Array | Int32Array | Uint8Array;
   stats(): NativeStats;
-  /** Returns a view to the cache now (detaching it); false for arrays that are not views. */
+  /**
+   * Returns a view's buffer to the cache now; its ArrayBuffer is kept for the next view of the same
+   * block (detached before that block is freed). False for arrays that are not views.
+   */
   release(data: ArrayBufferView): boolean;
   /** dst[i] = src[i]·scale between host Float32Array/Float64Array of equal length (no device needed). */
   convert(src: Float32Array | Float64Array, dst: Float32Array | Float64Array, scale: number): void;
