@@ -40,14 +40,14 @@ void CpuDevice::fold(const UnfoldParams& u) {
 void CpuDevice::maxPool(const MaxPoolParams& m) {
   const i64 P = m.w.P, S = m.w.S, K = m.w.K;
   if (m.w.nd == 2) {
-    const i64 rowsSize = m.w.in[0] * m.w.out[1];
+    const i64 scratch = MaxPool2dLayout(m.w).scratch(m.w);
     pool_.parallelFor(m.BC, (kGrain + P * K - 1) / (P * K), [&](i64 r0, i64 r1) {
-      float* rowBest = threadScratch(0, rowsSize + P);
-      int32_t* rowCol = reinterpret_cast<int32_t*>(threadScratch(1, rowsSize + P));
-      float* y = rowBest + rowsSize;
-      int32_t* arg = rowCol + rowsSize;
+      float* sf = threadScratch(0, scratch + P);
+      int32_t* si = reinterpret_cast<int32_t*>(threadScratch(1, scratch + P));
+      float* y = sf + scratch;
+      int32_t* arg = si + scratch;
       for (i64 bc = r0; bc < r1; bc++)
-        maxPool2dPlane(m.w, m.x + bc * S, rowBest, rowCol, m.y ? m.y + bc * P : y, m.arg ? m.arg + bc * P : arg);
+        maxPool2dPlane(m.w, m.x + bc * S, sf, si, m.y ? m.y + bc * P : y, m.arg ? m.arg + bc * P : arg);
     });
     return;
   }
