@@ -20,11 +20,12 @@ Split splitFor(i64 m, i64 n, i64 k) {
   // runs far from peak ([128,784]·[784,256] in 12 blocks of 32 columns: 96 GFLOP/s, in 2 blocks
   // 150, whole 163; BLIS skx, one thread, docs/decisions.md). A power of two of them, at most 16,
   // so that 2, 4, … threads share them evenly.
+  // Nor narrower than 128 ([128,3136]·[3136,1024]: 64 columns 94 GFLOP/s, 128 or more 106–113).
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  i64 blocks = std::clamp<i64>(static_cast<i64>(flops / 16e6), 1, 16);
-  while (blocks & (blocks - 1)) blocks &= blocks - 1;
   const bool alongN = n >= m;
   const i64 dim = alongN ? n : m;
+  i64 blocks = std::clamp<i64>(std::min<i64>(static_cast<i64>(flops / 16e6), dim / 128), 1, 16);
+  while (blocks & (blocks - 1)) blocks &= blocks - 1;
   // Multiples of 16 keep BLAS's micro-kernels on full tiles.
   i64 size = ((dim + blocks - 1) / blocks + 15) / 16 * 16;
   size = std::max<i64>(16, size);
