@@ -57,6 +57,14 @@ struct WindowRows {
     const i64 off = kk[last] * dL - pL;
     const i64 lo = std::min(L, std::max<i64>(0, (-off + sL - 1) / sL));
     const i64 hi = std::max(lo, std::min(L, inL - off > 0 ? (inL - off + sL - 1) / sL : 0));
+    if (nd <= 2) {
+      // One or no outer dimension (every 1-D and 2-D window): rows step by the stride, with no
+      // division per row (the general loop's div/mod per row cost more than its 14-float copy).
+      const i64 step = nd == 2 ? w.stride[0] : 0, in0 = nd == 2 ? w.in[0] : 1;
+      i64 at = nd == 2 ? kk[0] * w.dilation[0] - w.padLo[0] : 0;
+      for (i64 o = 0; o < outer; o++, at += step) fn(o, at >= 0 && at < in0, at * inStride[0] * (nd == 2) + off, lo, hi);
+      return;
+    }
     for (i64 o = 0; o < outer; o++) {
       i64 base = 0;
       bool inside = true;
