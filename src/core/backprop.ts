@@ -17,7 +17,7 @@ import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
-import { widenInto } from '../io/host-convert.ts';
+import { widenInto } from '../io/host-loops.ts';
 import { momentsOfRows, momentsOfShifted } from './shard-moments.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, SampleRange, ShardPartials } from './partials.ts';

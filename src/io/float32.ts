@@ -4,6 +4,7 @@
  * so finiteness is checked after the conversion, where it matters, and the message says which.
  */
 import { NonFiniteError } from '../errors/index.ts';
+import { allFinite } from './host-loops.ts';
 import { toFloat64, type HostTensor } from './host-tensor.ts';
 
 /**
@@ -24,21 +25,3 @@ export function finiteFloat32(t: HostTensor, describe: (index: number, value: st
   return out;
 }
 
-/**
- * x·0 is 0 for every finite x and NaN otherwise: one branch-free pass over a batch's inputs
- * (checked on every run); the exact index is searched for only when something is wrong. Four
- * independent sums, because one sum waits on its previous add each element (2× slower).
- */
-function allFinite(v: Float32Array): boolean {
-  let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  const whole = v.length - (v.length % 4);
-  let j = 0;
-  for (; j < whole; j += 4) {
-    a0 += v[j] * 0;
-    a1 += v[j + 1] * 0;
-    a2 += v[j + 2] * 0;
-    a3 += v[j + 3] * 0;
-  }
-  for (; j < v.length; j++) a0 += v[j] * 0;
-  return a0 + a1 + a2 + a3 === 0;
-}

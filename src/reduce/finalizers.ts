@@ -7,7 +7,7 @@
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import type { HostTensor } from '../io/host-tensor.ts';
 import { takeFloat32 } from '../io/host-buffers.ts';
-import { narrowInto } from '../io/host-convert.ts';
+import { narrowInto } from '../io/host-loops.ts';
 import type { ResultTensor, StreamedTensor } from '../io/result-tensor.ts';
 import { GRAD_FIELD } from '../vocabulary.ts';
 import { momentsParts } from './moments.ts';

@@ -438,6 +438,30 @@ BINDING(Convert) {
   });
 }
 
+/**
+ * allFinite(Float32Array): whether no element is NaN or ±Infinity (a batch's inputs, checked every
+ * run). The exponent bits of each value, or-reduced as integers so the loop vectorises.
+ */
+BINDING(AllFinite) {
+  return guarded(env, [&] {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    napi_typedarray_type type;
+    size_t n, offset;
+    void* data;
+    napi_value ab;
+    if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &n, &data, &ab, &offset) != napi_ok || type != napi_float32_array)
+      throw JsError("allFinite() takes a Float32Array");
+    const uint32_t* bits = static_cast<const uint32_t*>(data);
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad |= static_cast<uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+    napi_value result;
+    napi_get_boolean(env, bad == 0, &result);
+    return result;
+  });
+}
+
 BINDING(Stats) {
   return guarded(env, [&] {
     Core& c = core(env);
@@ -833,6 +857,7 @@ NAPI_MODULE_INIT() {
       {"view", nullptr, View, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"allFinite", nullptr, AllFinite, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convert", nullptr, Convert, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"isView", nullptr, IsView, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setCacheLimit", nullptr, SetCacheLimit, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../package-root.ts';
 import { BackendUnavailableError } from '../../errors/index.ts';
-import { registerNativeConvert } from '../../io/host-convert.ts';
+import { registerNativeHostLoops } from '../../io/host-loops.ts';
 
 export interface NativeStats {
   inUse: number;
@@ -43,6 +43,8 @@ export interface NativeAddon {
   release(data: ArrayBufferView): boolean;
   /** dst[i] = src[i]·scale between host Float32Array/Float64Array of equal length (no device needed). */
   convert(src: Float32Array | Float64Array, dst: Float32Array | Float64Array, scale: number): void;
+  /** Whether no element is NaN or ±Infinity (no device needed). */
+  allFinite(values: Float32Array): boolean;
   /** Whether an array is one of this thread's views. */
   isView(data: ArrayBufferView): boolean;
   setCacheLimit(bytes: number): void;
@@ -99,8 +101,8 @@ export function loadNativeAddon(): NativeAddon {
   }
   try {
     cached = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon;
-    // An addon built before convert() existed still loads; io then keeps its JS loops.
-    if (typeof cached.convert === 'function') registerNativeConvert(cached.convert);
+    // An addon built before these loops existed still loads; io then keeps its JS loops.
+    if (typeof cached.convert === 'function' && typeof cached.allFinite === 'function') registerNativeHostLoops(cached);
   } catch (e) {
     throw new BackendUnavailableError(`backend 'native': its addon failed to load (${(e as Error).message.split('\n')[0]}); rebuild it with \`npm run build:native\``);
   }

@@ -1,12 +1,12 @@
 /**
- * The addon's float32 ⇄ float64 conversions (src/io/host-convert.ts) give what V8's own
- * conversions and the JS loop give, bit for bit: rounding to nearest even, NaN, ±Infinity, float64
- * values beyond float32's range, subnormals, scales that overflow, lengths on both sides of the
- * threshold where the addon takes over.
+ * The addon's host loops (src/io/host-loops.ts) give what V8's own conversions and the JS loops
+ * give, bit for bit: rounding to nearest even, NaN, ±Infinity, float64 values beyond float32's
+ * range, subnormals, scales that overflow, lengths on both sides of the threshold where the addon
+ * takes over; and its finiteness check finds a NaN or infinity anywhere.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/backends/native/addon.ts';
-import { narrowInto, registerNativeConvert, widenInto } from '../../src/io/host-convert.ts';
+import { allFinite, narrowInto, registerNativeHostLoops, widenInto } from '../../src/io/host-loops.ts';
 import { nativeOk } from '../helpers/backends.ts';
 
 function awkwardFloat64(n: number, seed: number): Float64Array {
@@ -27,9 +27,9 @@ function jsNarrow(src: Float64Array, scale: number): Float32Array {
 
 const bits = (a: Float32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-describe.skipIf(!nativeOk)('host conversions through the native addon', () => {
+describe.skipIf(!nativeOk)('host loops through the native addon', () => {
   loadNativeAddon(); // registers its loop
-  afterAll(() => registerNativeConvert(loadNativeAddon().convert));
+  afterAll(() => registerNativeHostLoops(loadNativeAddon()));
 
   for (const n of [0, 5, 2047, 2048, 10_001]) {
     it(`narrows and widens ${n} values bit for bit as JS does`, () => {
@@ -57,13 +57,30 @@ describe.skipIf(!nativeOk)('host conversions through the native addon', () => {
     expect(() => convert(new Int32Array(3) as never, new Float64Array(3), 1)).toThrow(/Float32Array\/Float64Array/);
   });
 
+  it('finds a NaN or infinity at any position, and passes extreme finite values', () => {
+    const n = 5000;
+    const finite = Float32Array.from({ length: n }, (_, i) => [3.4028234663852886e38, -3.4028234663852886e38, 1e-45, -0, 0, i][i % 6]);
+    expect(allFinite(finite)).toBe(true);
+    expect(loadNativeAddon().allFinite(finite)).toBe(true);
+    for (const at of [0, 1, 15, 16, 17, 2047, 2048, 4095, n - 1]) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const v = finite.slice();
+        v[at] = bad;
+        expect(allFinite(v), `${bad} at ${at}`).toBe(false);
+      }
+    }
+    expect(() => loadNativeAddon().allFinite(new Float64Array(3) as never)).toThrow(/Float32Array/);
+  });
+
   it('falls back to the JS loops when no addon is registered, with the same results', () => {
     const src = awkwardFloat64(4096, 9);
     const withAddon = new Float32Array(4096);
     narrowInto(withAddon, src, 1 / 7);
-    registerNativeConvert(null);
+    registerNativeHostLoops(null);
     const withoutAddon = new Float32Array(4096);
     narrowInto(withoutAddon, src, 1 / 7);
     expect(bits(withoutAddon)).toEqual(bits(withAddon));
+    expect(allFinite(withoutAddon)).toBe(false); // src holds NaN and infinities
+    expect(allFinite(new Float32Array(4096).fill(2))).toBe(true);
   });
 });
