@@ -3,6 +3,7 @@
 // src/backends/native/addon.ts, which writes them), so a call costs one typed-array lookup.
 #include <node_api.h>
 
+#include <array>
 #include <cstring>
 #include <string>
 
@@ -324,6 +325,44 @@ BINDING(View) {
   });
 }
 
+/** A typed-array argument (ok: false when the value is not one). */
+struct TypedArg {
+  bool ok = false;
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;  // the first element (the byte offset applied)
+  napi_value buffer = nullptr;
+};
+
+TypedArg typedArg(napi_env env, napi_value value) {
+  TypedArg t;
+  size_t offset = 0;
+  t.ok = napi_get_typedarray_info(env, value, &t.type, &t.length, &t.data, &t.buffer, &offset) == napi_ok;
+  return t;
+}
+
+/** The call's first `N` arguments (undefined where fewer were passed). */
+template <size_t N>
+std::array<napi_value, N> callArgs(napi_env env, napi_callback_info info) {
+  std::array<napi_value, N> argv{};
+  size_t argc = N;
+  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+  for (size_t i = argc; i < N; i++) napi_get_undefined(env, &argv[i]);
+  return argv;
+}
+
+/** The live view whose ArrayBuffer is `t`'s (nullptr if none); `base` gets the buffer's start. */
+ViewHint* liveViewOf(napi_env env, Core& c, const TypedArg& t, void** base) {
+  *base = nullptr;
+  if (!t.ok) return nullptr;
+  size_t bytes = 0;
+  napi_get_arraybuffer_info(env, t.buffer, base, &bytes);
+  for (ViewHint* v : c.views) {
+    if (!v->released && c.buffers[static_cast<size_t>(v->handle)].ptr == *base && static_cast<size_t>(v->bytes) == bytes) return v;
+  }
+  return nullptr;
+}
+
 /**
  * release(typedArray): a consumer that is done with a view (its rows written to disk or copied)
  * hands it back at once instead of waiting for GC: the buffer returns to the cache, and the
@@ -339,31 +378,12 @@ BINDING(View) {
  */
 BINDING(Release) {
   return guarded(env, [&] {
-    size_t argc = 1;
-    napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-    napi_typedarray_type type;
-    size_t length, offset;
-    void* data;
-    napi_value ab;
-    napi_value result;
-    if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok) {
-      napi_get_boolean(env, false, &result);
-      return result;
-    }
-    void* base = nullptr;
-    size_t bytes = 0;
-    napi_get_arraybuffer_info(env, ab, &base, &bytes);
+    const TypedArg t = typedArg(env, callArgs<1>(env, info)[0]);
     Core& c = core(env);
-    ViewHint* found = nullptr;
-    for (ViewHint* v : c.views) {
-      if (!v->released && c.buffers[static_cast<size_t>(v->handle)].ptr == base && static_cast<size_t>(v->bytes) == bytes) {
-        found = v;
-        break;
-      }
-    }
+    void* base = nullptr;
+    ViewHint* found = liveViewOf(env, c, t, &base);
     napi_ref ref = nullptr;
-    if (found && napi_create_reference(env, ab, 1, &ref) == napi_ok) {
+    if (found && napi_create_reference(env, t.buffer, 1, &ref) == napi_ok) {
       found->released = true;
       c.views.erase(found);
       unpark(env, c, base);
@@ -371,6 +391,7 @@ BINDING(Release) {
       // Last: returning the block may trim the cache, which unparks (detaches) what it frees.
       c.unref(found->handle);
     }
+    napi_value result;
     napi_get_boolean(env, ref != nullptr, &result);
     return result;
   });
@@ -379,22 +400,9 @@ BINDING(Release) {
 /** isView(typedArray): whether it is one of this instance's live views. */
 BINDING(IsView) {
   return guarded(env, [&] {
-    size_t argc = 1;
-    napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-    napi_typedarray_type type;
-    size_t length, offset;
-    void* data;
-    napi_value ab, result;
-    bool found = false;
-    if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) == napi_ok) {
-      void* base = nullptr;
-      size_t bytes = 0;
-      napi_get_arraybuffer_info(env, ab, &base, &bytes);
-      Core& c = core(env);
-      for (ViewHint* v : c.views) found = found || (!v->released && c.buffers[static_cast<size_t>(v->handle)].ptr == base && static_cast<size_t>(v->bytes) == bytes);
-    }
-    napi_get_boolean(env, found, &result);
+    void* base = nullptr;
+    napi_value result;
+    napi_get_boolean(env, liveViewOf(env, core(env), typedArg(env, callArgs<1>(env, info)[0]), &base) != nullptr, &result);
     return result;
   });
 }
@@ -416,24 +424,19 @@ void convertLoop(const S* src, D* dst, size_t n, double scale) {
 
 BINDING(Convert) {
   return guarded(env, [&] {
-    size_t argc = 3;
-    napi_value argv[3];
-    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-    napi_typedarray_type st, dt;
-    size_t sn, dn, offset;
-    void *sp, *dp;
-    napi_value ab;
-    if (argc < 3 || napi_get_typedarray_info(env, argv[0], &st, &sn, &sp, &ab, &offset) != napi_ok ||
-        napi_get_typedarray_info(env, argv[1], &dt, &dn, &dp, &ab, &offset) != napi_ok)
-      throw JsError("convert(src, dst, scale) takes two typed arrays and a number");
-    const bool floats = (st == napi_float32_array || st == napi_float64_array) && (dt == napi_float32_array || dt == napi_float64_array);
-    if (!floats || sn != dn) throw JsError("convert() needs Float32Array/Float64Array of equal lengths");
+    const auto argv = callArgs<3>(env, info);
+    const TypedArg src = typedArg(env, argv[0]), dst = typedArg(env, argv[1]);
+    if (!src.ok || !dst.ok) throw JsError("convert(src, dst, scale) takes two typed arrays and a number");
+    const auto isFloat = [](napi_typedarray_type t) { return t == napi_float32_array || t == napi_float64_array; };
+    if (!isFloat(src.type) || !isFloat(dst.type) || src.length != dst.length) throw JsError("convert() needs Float32Array/Float64Array of equal lengths");
     double scale = 1.0;
     napi_get_value_double(env, argv[2], &scale);
-    if (st == napi_float32_array && dt == napi_float64_array) convertLoop(static_cast<const float*>(sp), static_cast<double*>(dp), sn, scale);
-    else if (st == napi_float64_array && dt == napi_float32_array) convertLoop(static_cast<const double*>(sp), static_cast<float*>(dp), sn, scale);
-    else if (st == napi_float32_array) convertLoop(static_cast<const float*>(sp), static_cast<float*>(dp), sn, scale);
-    else convertLoop(static_cast<const double*>(sp), static_cast<double*>(dp), sn, scale);
+    const size_t n = src.length;
+    const bool from32 = src.type == napi_float32_array, to32 = dst.type == napi_float32_array;
+    if (from32 && !to32) convertLoop(static_cast<const float*>(src.data), static_cast<double*>(dst.data), n, scale);
+    else if (!from32 && to32) convertLoop(static_cast<const double*>(src.data), static_cast<float*>(dst.data), n, scale);
+    else if (from32) convertLoop(static_cast<const float*>(src.data), static_cast<float*>(dst.data), n, scale);
+    else convertLoop(static_cast<const double*>(src.data), static_cast<double*>(dst.data), n, scale);
     return undefined(env);
   });
 }
@@ -444,18 +447,11 @@ BINDING(Convert) {
  */
 BINDING(AllFinite) {
   return guarded(env, [&] {
-    size_t argc = 1;
-    napi_value argv[1];
-    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-    napi_typedarray_type type;
-    size_t n, offset;
-    void* data;
-    napi_value ab;
-    if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &n, &data, &ab, &offset) != napi_ok || type != napi_float32_array)
-      throw JsError("allFinite() takes a Float32Array");
-    const uint32_t* bits = static_cast<const uint32_t*>(data);
+    const TypedArg t = typedArg(env, callArgs<1>(env, info)[0]);
+    if (!t.ok || t.type != napi_float32_array) throw JsError("allFinite() takes a Float32Array");
+    const uint32_t* bits = static_cast<const uint32_t*>(t.data);
     uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) bad |= static_cast<uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+    for (size_t i = 0; i < t.length; i++) bad |= static_cast<uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
     napi_value result;
     napi_get_boolean(env, bad == 0, &result);
     return result;
