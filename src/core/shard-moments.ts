@@ -5,6 +5,7 @@
  */
 import { BackpackError, ErrorCode } from '../errors/index.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
+import { shiftedMomentsInto } from '../io/host-loops.ts';
 import type { PartialEntry } from './partials.ts';
 
 export type MomentsEntry = Extract<PartialEntry, { kind: 'moments' }>;
@@ -51,11 +52,7 @@ export function momentsOfShifted(values: ArrayLike<number>, n: number, shape: nu
   const width = shape.reduce((a, b) => a * b, 1);
   if (values.length !== 3 * width) throw new BackpackError(ErrorCode.Internal, `moments: ${values.length} values are not 3 × ${width}`, false);
   const data = takeFloat64(2 * width);
-  for (let j = 0; j < width; j++) {
-    const s1 = values[width + j];
-    data[j] = values[j] + s1 / n;
-    data[width + j] = values[2 * width + j] - (s1 * s1) / n;
-  }
+  shiftedMomentsInto(data, values, n);
   return { kind: 'moments', shape, count: n, data };
 }
 

@@ -2,11 +2,12 @@
  * The addon's host loops (src/io/host-loops.ts) give what V8's own conversions and the JS loops
  * give, bit for bit: rounding to nearest even, NaN, ±Infinity, float64 values beyond float32's
  * range, subnormals, scales that overflow, lengths on both sides of the threshold where the addon
- * takes over; and its finiteness check finds a NaN or infinity anywhere.
+ * takes over; its moments from shifted sums equal the JS loop's; and its finiteness check finds a
+ * NaN or infinity anywhere.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/backends/native/addon.ts';
-import { allFinite, narrowInto, registerNativeHostLoops, widenInto } from '../../src/io/host-loops.ts';
+import { allFinite, narrowInto, registerNativeHostLoops, shiftedMomentsInto, widenInto } from '../../src/io/host-loops.ts';
 import { nativeOk } from '../helpers/backends.ts';
 
 function awkwardFloat64(n: number, seed: number): Float64Array {
@@ -55,6 +56,24 @@ describe.skipIf(!nativeOk)('host loops through the native addon', () => {
     const convert = loadNativeAddon().convert;
     expect(() => convert(new Float32Array(3), new Float64Array(4), 1)).toThrow(/equal lengths/);
     expect(() => convert(new Int32Array(3) as never, new Float64Array(3), 1)).toThrow(/Float32Array\/Float64Array/);
+  });
+
+  it('gives the moments of shifted sums bit for bit as the JS loop does', () => {
+    for (const width of [3, 2047, 2048, 5001]) {
+      const values = jsNarrow(awkwardFloat64(3 * width, width), 1);
+      for (const n of [1, 7, 128]) {
+        const viaAddon = new Float64Array(2 * width);
+        shiftedMomentsInto(viaAddon, values, n);
+        const inJs = new Float64Array(2 * width);
+        for (let j = 0; j < width; j++) {
+          const s1 = values[width + j];
+          inJs[j] = values[j] + s1 / n;
+          inJs[width + j] = values[2 * width + j] - (s1 * s1) / n;
+        }
+        expect(bits(viaAddon)).toEqual(bits(inJs));
+      }
+    }
+    expect(() => loadNativeAddon().shiftedMoments(new Float32Array(4), 2, new Float64Array(2))).toThrow(/3·w/);
   });
 
   it('finds a NaN or infinity at any position, and passes extreme finite values', () => {

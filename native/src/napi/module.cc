@@ -458,6 +458,32 @@ BINDING(AllFinite) {
   });
 }
 
+/**
+ * shiftedMoments(values, n, out): values [s; S1; S2] (Float32Array, 3·w), out [mean; M2]
+ * (Float64Array, 2·w) with mean = s + S1/n and M2 = S2 − S1²/n in double, the operations of
+ * src/core/shard-moments.ts's loop in its order (no contraction under -std=c++17): bit for bit.
+ */
+BINDING(ShiftedMoments) {
+  return guarded(env, [&] {
+    const auto argv = callArgs<3>(env, info);
+    const TypedArg values = typedArg(env, argv[0]), out = typedArg(env, argv[2]);
+    double n = 0;
+    napi_get_value_double(env, argv[1], &n);
+    if (!values.ok || values.type != napi_float32_array || !out.ok || out.type != napi_float64_array || values.length % 3 != 0 ||
+        out.length != values.length / 3 * 2)
+      throw JsError("shiftedMoments(values, n, out) takes a Float32Array of 3·w values and a Float64Array of 2·w");
+    const size_t w = values.length / 3;
+    const float* v = static_cast<const float*>(values.data);
+    double* o = static_cast<double*>(out.data);
+    for (size_t j = 0; j < w; j++) {
+      const double s1 = v[w + j];
+      o[j] = static_cast<double>(v[j]) + s1 / n;
+      o[w + j] = static_cast<double>(v[2 * w + j]) - (s1 * s1) / n;
+    }
+    return undefined(env);
+  });
+}
+
 BINDING(Stats) {
   return guarded(env, [&] {
     Core& c = core(env);
@@ -853,6 +879,7 @@ NAPI_MODULE_INIT() {
       {"view", nullptr, View, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"release", nullptr, Release, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"shiftedMoments", nullptr, ShiftedMoments, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"allFinite", nullptr, AllFinite, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convert", nullptr, Convert, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"isView", nullptr, IsView, nullptr, nullptr, nullptr, napi_default, nullptr},

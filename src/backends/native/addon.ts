@@ -45,6 +45,8 @@ export interface NativeAddon {
   convert(src: Float32Array | Float64Array, dst: Float32Array | Float64Array, scale: number): void;
   /** Whether no element is NaN or ±Infinity (no device needed). */
   allFinite(values: Float32Array): boolean;
+  /** out [mean; M2] from values [s; S1; S2] over n samples, in double (no device needed). */
+  shiftedMoments(values: Float32Array, n: number, out: Float64Array): void;
   /** Whether an array is one of this thread's views. */
   isView(data: ArrayBufferView): boolean;
   setCacheLimit(bytes: number): void;
@@ -102,7 +104,7 @@ export function loadNativeAddon(): NativeAddon {
   try {
     cached = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon;
     // An addon built before these loops existed still loads; io then keeps its JS loops.
-    if (typeof cached.convert === 'function' && typeof cached.allFinite === 'function') registerNativeHostLoops(cached);
+    if ([cached.convert, cached.allFinite, cached.shiftedMoments].every((f) => typeof f === 'function')) registerNativeHostLoops(cached);
   } catch (e) {
     throw new BackendUnavailableError(`backend 'native': its addon failed to load (${(e as Error).message.split('\n')[0]}); rebuild it with \`npm run build:native\``);
   }
