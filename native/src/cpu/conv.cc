@@ -263,7 +263,7 @@ bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvPara
     }
   }
   // NOTE: blocks of 128 rows: each block's two dgemms pack x and x² again, and small blocks run
-  // far from peak ([32, 128]ᵀ·[128, 784]: 58 GFLOP/s, 128 rows 90, 256 rows 106; tbd.c, BLIS skx).
+  // far from peak ([32, 128]ᵀ·[128, 784]: 58 GFLOP/s, 128 rows 90, 256 rows 106; bench/blas/gemm-shapes.c d, BLIS skx).
   constexpr i64 kRows = 128;
   const double m = static_cast<double>(p.v * n);
   pool.run((O + kRows - 1) / kRows, [&](i64 b) {
@@ -376,7 +376,7 @@ void CpuDevice::convInputJacT(const ConvParams& p) {
  * Σ over samples of V_n U_nᵀ, computed transposed (U_n V_nᵀ: [C·K, O] per group, the unfolded
  * columns as the GEMM's left operand) and transposed once at the end: BLIS packs a transposed
  * right operand slowly, and [64, 800]·[800, 588]ᵀ ran at 105 GFLOP/s where [800, 588]·[64, 588]ᵀ
- * runs at 145 (2c2d's second convolution, tb.c, one thread). Each element is the same dot product.
+ * runs at 145 (2c2d's second convolution, bench/blas/gemm-shapes.c, one thread). Each element is the same dot product.
  */
 void CpuDevice::convWeightGrad(const ConvParams& p) {
   const ConvDims d = convDims(p);
@@ -421,7 +421,7 @@ void CpuDevice::convWeightJac(const ConvParams& p) {
  * fn(v, J_v) for v = 0 … V−1 in order, J_v [O, C·K / G] the weight Jacobian of sample n (unfolded
  * in U) for vector v. Ungrouped, the vectors are stacked a block at a time into one GEMM
  * ([b·O, P]·[P, C·K]): 2c2d's second convolution under DiagGGNExact (V = 10) runs M = 640 instead
- * of ten products of M = 64 (blk.c, BLIS skx: 209 vs 136 GFLOP/s; 84 vs 41 for its first).
+ * of ten products of M = 64 (bench/blas/gemm-shapes.c, BLIS skx: 209 vs 136 GFLOP/s; 84 vs 41 for its first).
  */
 template <class Fn>
 void forEachWeightJacobian(const Blas& blas, const ConvParams& p, const ConvDims& d, i64 n, const float* U, Fn fn) {
