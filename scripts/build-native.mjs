@@ -78,7 +78,14 @@ const stale = (source, object, args) =>
   force || !existsSync(object) || stamps[object] !== args.join(' ') || statSync(object).mtimeMs < Math.max(statSync(source).mtimeMs, newestHeader);
 const objectOf = (source, dir = 'obj') => path.join(build, dir, path.relative(src, source).replace(/[\\/]/g, '_') + '.o');
 
-const cxxFlags = ['-std=c++17', '-O3', `-march=${arch}`, '-fPIC', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-Wall', '-Wno-unused-function', '-I', nodeInclude];
+// oneDNN 2.x's headers (Debian: libdnnl-dev) let the cpu device run plain convolutions with
+// oneDNN, loaded at run time (native/src/cpu/onednn_conv.h); without them conv.cc runs them all.
+const dnnlInclude = ['/usr/include', '/usr/local/include'].find((d) => {
+  const version = path.join(d, 'oneapi', 'dnnl', 'dnnl_version.h');
+  return existsSync(version) && /#define DNNL_VERSION_MAJOR 2\b/.test(readFileSync(version, 'utf8'));
+});
+const cxxFlags = ['-std=c++17', '-O3', `-march=${arch}`, '-fPIC', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-Wall', '-Wno-unused-function', '-I', nodeInclude,
+  ...(dnnlInclude ? ['-DBP_WITH_DNNL'] : [])];
 // The cuda device replaces its stub once it exists (and nvcc does). Its host-only files (cuBLAS
 // loader, N-API hooks) are plain C++ built by the C++ compiler; the .cu files go to nvcc. The
 // host emulation of the device (cuda/emulation/) is built only by --cuda-emulation.
@@ -137,7 +144,7 @@ function plan(emulation) {
       })),
     ],
     libs,
-    what: `cpu${cudaDevice ? ` + cuda (sm_${cudaArchs.join(', sm_')})` : nvcc ? ' + cuda probe' : ''}`,
+    what: `cpu${dnnlInclude ? ' (oneDNN convolutions)' : ''}${cudaDevice ? ` + cuda (sm_${cudaArchs.join(', sm_')})` : nvcc ? ' + cuda probe' : ''}`,
   };
 }
 

@@ -1,10 +1,10 @@
 /**
  * The device's invariant that results never depend on the thread count (GEMM blocks, reduction
- * order and per-chunk sums over samples are fixed by the shapes): the cases of the tables most
- * exposed to it give bitwise the same values with 1 and with 2 threads.
+ * order and per-chunk sums over samples are fixed by the shapes, oneDNN's convolutions included):
+ * the cases of the tables most exposed to it give bitwise the same values with 1 and with 2 threads.
  */
 import { expect, it } from 'vitest';
-import { CONV_CASES } from './cases/conv.ts';
+import { CONV_CASES, WIDE_CONV_CASES } from './cases/conv.ts';
 import { MATMUL_CASES } from './cases/matmul.ts';
 import { REDUCE_CASES } from './cases/reduce.ts';
 import { compareHost, describeNative, nativeBackend, nativeOutputs, type Case } from './harness.ts';
@@ -12,6 +12,7 @@ import { compareHost, describeNative, nativeBackend, nativeOutputs, type Case } 
 const PICKED: Case[] = [
   ...MATMUL_CASES.filter((c) => /M(200|301) /.test(c.name)),
   ...CONV_CASES.filter((c) => c.name.endsWith(' n20') && /^(forward|inputJacT|weightGrad|weightSquares sum|weightSquares norms|inputGram) /.test(c.name)),
+  ...WIDE_CONV_CASES.filter((c) => c.name.endsWith(' n20')), // on oneDNN where it is installed
   ...REDUCE_CASES.filter((c) => /normal \[(70,600|4,3,700|300,300)\]/.test(c.name)),
 ];
 

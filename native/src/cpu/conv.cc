@@ -331,6 +331,7 @@ void unfoldSample(const ConvParams& p, const ConvDims& d, i64 n, float* U) { unf
 }  // namespace
 
 void CpuDevice::convForward(const ConvParams& p) {
+  if (byLibrary([&](OnednnConv& lib) { return lib.forward(p, pool_); })) return;
   const ConvDims d = convDims(p);
   const i64 R = chunkSamples(d, p.n);
   const i64 chunks = (p.n + R - 1) / R;
@@ -356,6 +357,7 @@ void CpuDevice::convForward(const ConvParams& p) {
 }
 
 void CpuDevice::convInputJacT(const ConvParams& p) {
+  if (byLibrary([&](OnednnConv& lib) { return lib.inputJacT(p, pool_); })) return;
   const ConvDims d = convDims(p);
   const i64 R = chunkSamples(d, p.n);
   const i64 chunks = (p.n + R - 1) / R;
@@ -379,6 +381,7 @@ void CpuDevice::convInputJacT(const ConvParams& p) {
  * runs at 145 (2c2d's second convolution, bench/blas/gemm-shapes.c, one thread). Each element is the same dot product.
  */
 void CpuDevice::convWeightGrad(const ConvParams& p) {
+  if (byLibrary([&](OnednnConv& lib) { return lib.weightGrad(p, pool_); })) return;
   const ConvDims d = convDims(p);
   float* sums = threadScratch(5, p.v * d.theta);  // [v, G, C·K/G, O/G]; slots 0–2 are taken
   sumOverChunks(pool_, p, d, p.v * d.theta, sums, [&](float* acc, i64 n0, i64 r, const float* U) {

@@ -25,11 +25,15 @@ void* HostAllocator::allocate(size_t bytes) {
 
 void HostAllocator::deallocate(void* p, size_t) { std::free(p); }
 
-CpuDevice::CpuDevice(const Blas* blas, int threads) : blas_(blas), pool_(threads) {
+CpuDevice::CpuDevice(const Blas* blas, int threads) : blas_(blas), pool_(threads), onednn_(OnednnConv::create()) {
   // Keep up to a quarter of physical memory of freed blocks (callers with a budget set their own):
   // a shard's working set is then reused run after run instead of faulted in again.
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   if (pages > 0 && page > 0) alloc_.setLimit(static_cast<size_t>(pages) * static_cast<size_t>(page) / 4);
+}
+
+std::string CpuDevice::description() const {
+  return onednn_ && onednnOn_ ? blas_->description + "; convolutions: " + OnednnConv::version() : blas_->description;
 }
 
 void CpuDevice::upload(void* dst, const void* src, size_t bytes) {

@@ -3,9 +3,12 @@
 // BLAS that blas/ found. One instance per addon instance, i.e. per worker thread or process.
 #pragma once
 
+#include <memory>
+
 #include "../blas/blas.h"
 #include "../device/device.h"
 #include "../device/thread_pool.h"
+#include "onednn_conv.h"
 
 namespace bp {
 
@@ -19,10 +22,14 @@ class CpuDevice : public Device {
  public:
   CpuDevice(const Blas* blas, int threads);
   const char* kind() const override { return "cpu"; }
-  std::string description() const override { return blas_->description; }
+  std::string description() const override;
   bool hostAddressable() const override { return true; }
   void setThreads(int threads) override { pool_.resize(threads); }
   int threads() const override { return pool_.size(); }
+  bool useConvLibrary(bool on) override {
+    onednnOn_ = on;
+    return on && onednn_ != nullptr;
+  }
 
   void* allocate(size_t bytes) override { return alloc_.allocate(bytes); }
   void release(void* p) override { alloc_.release(p); }
@@ -70,6 +77,16 @@ class CpuDevice : public Device {
   HostAllocator raw_;
   CachingAllocator alloc_{&raw_};
   ThreadPool pool_;
+  /** Plain convolution products by oneDNN where it is installed and faster; nullptr: conv.cc alone. */
+  std::unique_ptr<OnednnConv> onednn_;
+  bool onednnOn_ = true;
+  /** Whether oneDNN ran this product (`call` on it returned true), counted. */
+  template <class Call>
+  bool byLibrary(Call call) {
+    if (!onednn_ || !onednnOn_ || !call(*onednn_)) return false;
+    counters.libraryConvolutions++;
+    return true;
+  }
 };
 
 /** Elements per piece of work below which a loop runs on the calling thread alone. */

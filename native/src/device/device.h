@@ -18,6 +18,8 @@ namespace bp {
 struct DeviceCounters {
   uint64_t uploads = 0, downloads = 0;
   uint64_t uploadBytes = 0, downloadBytes = 0;
+  /** Convolution products a library (oneDNN) ran instead of the device's own kernels. */
+  uint64_t libraryConvolutions = 0;
 };
 
 class Device {
@@ -32,6 +34,12 @@ class Device {
   /** Kernel and GEMM threads of this device instance (cpu; ignored by cuda). */
   virtual void setThreads(int threads) = 0;
   virtual int threads() const = 0;
+  /**
+   * Whether plain convolution products may run on a convolution library (cpu: oneDNN where it is
+   * installed); returns whether one is now in use. Off runs every convolution on the device's own
+   * kernels: tests cover both paths this way.
+   */
+  virtual bool useConvLibrary(bool) { return false; }
 
   // Memory (through the device's caching allocator). allocate returns nullptr when out of memory.
   virtual void* allocate(size_t bytes) = 0;

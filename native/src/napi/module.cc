@@ -170,6 +170,20 @@ BINDING(SetThreads) {
   });
 }
 
+/** useConvLibrary(on): whether plain convolutions may run on oneDNN; returns whether it is in use. */
+BINDING(UseConvLibrary) {
+  return guarded(env, [&] {
+    size_t argc = 1;
+    napi_value argv[1];
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    bool on = true;
+    napi_get_value_bool(env, argv[0], &on);
+    napi_value out;
+    napi_get_boolean(env, core(env).device->useConvLibrary(on), &out);
+    return out;
+  });
+}
+
 BINDING(Alloc) {
   return guarded(env, [&] {
     size_t argc = 1;
@@ -500,6 +514,7 @@ BINDING(Stats) {
     napi_set_named_property(env, out, "downloads", number(env, double(c.device->counters.downloads)));
     napi_set_named_property(env, out, "uploadBytes", number(env, double(c.device->counters.uploadBytes)));
     napi_set_named_property(env, out, "downloadBytes", number(env, double(c.device->counters.downloadBytes)));
+    napi_set_named_property(env, out, "libraryConvolutions", number(env, double(c.device->counters.libraryConvolutions)));
     return out;
   });
 }
@@ -872,6 +887,7 @@ NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"init", nullptr, Init, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"useConvLibrary", nullptr, UseConvLibrary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"free", nullptr, Free, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"upload", nullptr, Upload, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -23,12 +23,16 @@ export interface NativeStats {
   downloads: number;
   uploadBytes: number;
   downloadBytes: number;
+  /** Convolution products oneDNN ran (cpu device, where installed) instead of the device's kernels. */
+  libraryConvolutions: number;
 }
 
 export interface NativeAddon {
   /** Creates this thread's device ('cpu' or 'cuda'); throws with what is missing (e.g. no BLAS). */
   init(kind: 'cpu' | 'cuda', threads: number): { kind: string; description: string; threads: number };
   setThreads(threads: number): void;
+  /** Whether plain convolutions may run on oneDNN (cpu, where installed); returns whether it is in use. */
+  useConvLibrary(on: boolean): boolean;
   alloc(bytes: number): number;
   free(handle: number): void;
   upload(handle: number, data: ArrayBufferView, byteOffset?: number): void;

@@ -66,10 +66,10 @@ const CHANNELS: [number, number, number][] = [[4, 6, 1], [4, 6, 2], [4, 4, 4]];
 const n = 3;
 const v = 2;
 
-function convCases(geoms: [string, WindowGeometry][], samples: number): Case[] {
+function convCases(geoms: [string, WindowGeometry][], samples: number, channels = CHANNELS): Case[] {
   const cases: Case[] = [];
   for (const [label, g] of geoms) {
-    for (const [C, O, G] of CHANNELS) {
+    for (const [C, O, G] of channels) {
       const attrs = (mode?: SquaresMode): ConvAttrs => ({ geom: g, groups: G, mode });
       const at = `${label} C${C} O${O} G${G}${samples === n ? '' : ` n${samples}`}`;
       const x = inp([samples, C, ...g.inSize]);
@@ -175,3 +175,14 @@ function linearCentredCases(): Case[] {
 }
 
 export const CONV_CASES = [...convCases(GEOMETRIES, n), ...convCases(CHUNKED, 20), ...linearCentredCases()];
+
+/** The plain products (forward, input Jᵀ, weight gradient): the kernels a convolution library may run. */
+export const isPlainProduct = (c: Case) => /^(forward|inputJacT|weightGrad) /.test(c.name);
+
+/**
+ * Plain products with 16 and more input channels per group, where the cpu device hands all three
+ * to oneDNN (fewer channels keep the input Jᵀ on its own kernels): every geometry, plain and
+ * grouped; and 20 samples, which oneDNN runs as chunks of 8, 8 and 4 (onednn_conv.cc).
+ */
+const WIDE: [number, number, number][] = [[32, 24, 1], [32, 16, 2]];
+export const WIDE_CONV_CASES = [...convCases(GEOMETRIES, 4, WIDE), ...convCases(CHUNKED, 20, WIDE)].filter(isPlainProduct);
