@@ -10,7 +10,7 @@ import { REDUCE_CASES } from './cases/reduce.ts';
 import { compareHost, describeNative, nativeBackend, nativeOutputs, type Case } from './harness.ts';
 
 const PICKED: Case[] = [
-  ...MATMUL_CASES.filter((c) => /M(200|301) /.test(c.name)),
+  ...MATMUL_CASES.filter((c) => /M(200|301|37) /.test(c.name)),
   ...CONV_CASES.filter((c) => c.name.endsWith(' n20') && /^(forward|inputJacT|weightGrad|weightSquares sum|weightSquares norms|inputGram) /.test(c.name)),
   ...WIDE_CONV_CASES.filter((c) => c.name.endsWith(' n20')), // on oneDNN where it is installed
   ...REDUCE_CASES.filter((c) => /normal \[(70,600|4,3,700|300,300)\]/.test(c.name)),

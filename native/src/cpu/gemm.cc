@@ -36,6 +36,21 @@ Split splitFor(i64 m, i64 n, i64 k) {
 /** Rows per block of a Gram matrix: at most 8 blocks, multiples of 16 (full micro-kernel tiles). */
 i64 gramBlockRows(i64 n) { return std::max<i64>(64, ((n + 7) / 8 + 15) / 16 * 16); }
 
+/** C [m, n] (row stride ldc) = T [n, m]ᵀ, in tiles of 32 × 32 (both sides stay in cache), over the pool. */
+void transposeInto(ThreadPool& pool, const float* T, i64 n, i64 m, float* C, i64 ldc) {
+  constexpr i64 kTile = 32;
+  pool.parallelFor((n + kTile - 1) / kTile, std::max<i64>(1, kGrain / (kTile * m)), [&](i64 a, i64 b) {
+    for (i64 i0 = a * kTile; i0 < std::min(n, b * kTile); i0 += kTile) {
+      const i64 i1 = std::min(n, i0 + kTile);
+      for (i64 j0 = 0; j0 < m; j0 += kTile) {
+        const i64 j1 = std::min(m, j0 + kTile);
+        for (i64 j = j0; j < j1; j++)
+          for (i64 i = i0; i < i1; i++) C[j * ldc + i] = T[i * m + j];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void mirrorUpper(ThreadPool& pool, float* C, i64 n, i64 ldc) {
@@ -65,6 +80,26 @@ void CpuDevice::gramBlocked(bool trans, i64 n, i64 k, float alpha, const float* 
 
 void CpuDevice::gemmBlocked(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* A, i64 lda, const float* B,
                             i64 ldb, float beta, float* C, i64 ldc) {
+  // NOTE: a short, wide product with a large right operand — a Linear layer's forward and input
+  // gradient on a shard, e.g. 2c2d's [128, 3136]·[3136, 1024] — runs faster as its transpose
+  // Cᵀ = op(B)ᵀ·op(A)ᵀ, transposed into C after, if the transposed product is cut into few tall
+  // blocks (≥ 512 rows; blocks of 128 rows, as splitFor cuts it, lose the gain). In the engine, one
+  // thread, min of 15: 7.7 → 6.4 ms on that product, 8.1 → 6.6 on [128, 1024]·[1024, 3136], 5.4 →
+  // 3.7 at M = 64; two threads 4.3 → 3.3, 4.3 → 3.2, 2.7 → 1.7. No gain once op(B) is below ~1 Mi
+  // elements (bench/blas/gemm-shapes.c, BLIS skx; docs/decisions.md).
+  if (beta == 0.0f && m <= 256 && n >= 4 * m && k * n >= (i64(2) << 20)) {
+    float* T = threadScratch(6, n * m);  // the calling thread's; slots 0–5 belong to other kernels
+    i64 blocks = std::clamp<i64>(n / 512, 1, 16);
+    while (blocks & (blocks - 1)) blocks &= blocks - 1;  // a power of two: 2, 4, … threads share them evenly
+    const i64 size = ((n + blocks - 1) / blocks + 15) / 16 * 16;
+    pool_.run((n + size - 1) / size, [&](i64 b) {
+      const i64 lo = b * size, len = std::min(size, n - lo);
+      const float* Bb = tb ? B + lo * ldb : B + lo;  // rows [lo, lo + len) of op(B)ᵀ
+      blas_->sgemm(!tb, !ta, len, m, k, alpha, Bb, ldb, A, lda, 0.0f, T + lo * m, m);
+    });
+    transposeInto(pool_, T, n, m, C, ldc);
+    return;
+  }
   const Split s = splitFor(m, n, k);
   pool_.run(s.blocks, [&](i64 b) {
     const i64 lo = b * s.size, len = std::min(s.size, (s.alongN ? n : m) - lo);

@@ -1,7 +1,8 @@
 /**
  * BatchMatMul: every transposeA × transposeB over batch dims equal, broadcast ([1, …] vs [b, …] on
  * either side, [2,1] vs [1,3]), of different ranks (2 vs 4, 3 vs 4), with K = 0, M = 0 and
- * 1-wide products; sizes that make the device split one GEMM into blocks along N and along M.
+ * 1-wide products; sizes that make the device split one GEMM into blocks along N and along M, or
+ * compute it transposed.
  */
 import { tf } from '../../../src/core/tf.ts';
 import { withFindings, type Case } from '../harness.ts';
@@ -48,6 +49,9 @@ function matMulCases(): Case[] {
       // One GEMM cut into blocks along N (N ≥ M) and along M, N and M not multiples of 16.
       add([], [], [200, 70, 301], ta, tb, true);
       add([], [], [301, 70, 200], ta, tb, true);
+      // Short and wide with a large right operand (K·N ≥ 2 Mi): computed as its transpose, then
+      // transposed into C; N not a multiple of the 32-wide tiles, M not of 16.
+      add([], [], [37, 1030, 2050], ta, tb, true);
     }
   }
   cases.push({
