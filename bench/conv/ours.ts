@@ -1,7 +1,8 @@
 /**
- * Single-thread time of our native convolution kernels (forward, input Jacobianᵀ = backward data,
- * weight gradient) on the benchmark problems' convolutions, the same shapes as onednn-conv.cc,
- * for the conv decision in docs/decisions.md.
+ * Single-thread time of the native backend's plain convolution kernels (forward, input Jacobianᵀ =
+ * backward data, weight gradient) on the benchmark problems' convolutions, the same shapes as
+ * onednn-conv.cc, for the conv decisions in docs/decisions.md: each shape on the device's own
+ * im2col + GEMM kernels and, where the addon runs them on oneDNN, on oneDNN, alternately.
  *   node --import tsx bench/conv/ours.ts
  */
 import { useBackend } from '../../src/backends/select.ts';
@@ -38,7 +39,9 @@ function msPerCall(f: () => tf.Tensor): number {
 }
 
 await useBackend('native', { threads: 1 });
-console.log(`${'conv'.padEnd(12)} ${'forward'.padStart(10)} ${'bwd data'.padStart(10)} ${'bwd weights'.padStart(11)}   (CPU ms per call; native backend)`);
+const addon = (tf.engine().findBackend('native') as unknown as { addon: { useConvLibrary(on: boolean): boolean } }).addon;
+const paths: [string, boolean][] = addon.useConvLibrary(true) ? [['im2col', false], ['oneDNN', true]] : [['im2col', false]];
+console.log(`${'conv'.padEnd(12)} ${'kernels'.padEnd(8)} ${'forward'.padStart(10)} ${'bwd data'.padStart(10)} ${'bwd weights'.padStart(11)}   (CPU ms per call; native backend)`);
 for (const [name, N, C, H, O, K, pad] of SHAPES) {
   const geom = windowGeometry([H, H], [K, K], [1, 1], [1, 1], [pad, pad], [pad, pad], name);
   const attrs: ConvAttrs = { geom, groups: 1 };
@@ -46,10 +49,14 @@ for (const [name, N, C, H, O, K, pad] of SHAPES) {
   const W = tf.randomNormal([O, C, K, K]);
   const bias = tf.randomNormal([O]);
   const V = tf.randomNormal([N, O, ...geom.outSize]);
-  const fwd = msPerCall(() => runKernel(CONV_FORWARD, { x, W, bias }, attrs));
-  const bwdData = msPerCall(() => runKernel(CONV_INPUT_JAC_T, { V, W }, attrs));
   const V1 = V.reshape([1, N, O, ...geom.outSize]);
-  const bwdWeights = msPerCall(() => runKernel(CONV_WEIGHT_GRAD, { x, V: V1 }, attrs));
-  console.log(`${name.padEnd(12)} ${fwd.toFixed(2).padStart(10)} ${bwdData.toFixed(2).padStart(10)} ${bwdWeights.toFixed(2).padStart(11)}`);
+  for (const [label, on] of paths) {
+    addon.useConvLibrary(on);
+    const fwd = msPerCall(() => runKernel(CONV_FORWARD, { x, W, bias }, attrs));
+    const bwdData = msPerCall(() => runKernel(CONV_INPUT_JAC_T, { V, W }, attrs));
+    const bwdWeights = msPerCall(() => runKernel(CONV_WEIGHT_GRAD, { x, V: V1 }, attrs));
+    console.log(`${name.padEnd(12)} ${label.padEnd(8)} ${fwd.toFixed(2).padStart(10)} ${bwdData.toFixed(2).padStart(10)} ${bwdWeights.toFixed(2).padStart(11)}`);
+  }
+  addon.useConvLibrary(true);
   tf.dispose([x, W, bias, V, V1]);
 }

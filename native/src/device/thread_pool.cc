@@ -14,8 +14,10 @@ namespace bp {
 
 namespace {
 // How long an idle thread spins before it sleeps: longer than the gaps between an MLP's kernels
-// (tens of microseconds of JS), far shorter than anything a user would see as a busy core.
-constexpr std::chrono::microseconds kSpin{200};
+// (tens to hundreds of microseconds of JS), far shorter than anything a user would see as a busy
+// core. 200 µs left the worker asleep at many of mlp_mnist's GEMMs: 2 threads ran its grad,
+// DiagGGNMC and KFAC 0–6 % faster than 1; with 1 ms 5–14 %, with 3 ms no better (docs/decisions.md).
+constexpr std::chrono::microseconds kSpin{1000};
 }  // namespace
 
 template <class Pred>
