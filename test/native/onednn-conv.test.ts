@@ -30,7 +30,7 @@ if (process.env.BACKPACK_EXPECT_ONEDNN === '1') {
 
 if (!withOnednn) {
   const why = native.ok
-    ? `SKIPPED: oneDNN is not in use (${native.library}); install libdnnl-dev and run \`npm run build:native\``
+    ? `SKIPPED: oneDNN is not in use (${native.library}); ${process.env.BACKPACK_CONV === 'im2col' ? 'BACKPACK_CONV=im2col turns it off' : 'install libdnnl-dev and run `npm run build:native`'}`
     : `SKIPPED: the native backend is unavailable (${native.reason})`;
   console.warn(`oneDNN convolutions: ${why}`);
   describe('oneDNN convolutions', () => it.skip(why, () => {}));
