@@ -7,16 +7,33 @@
  * Contents of a taken buffer are undefined: callers overwrite every element (or fill it first).
  */
 
+import os from 'node:os';
+
 /** Below this, V8's own allocator is as fast as a pool (and small arrays are not worth tracking). */
 const MIN_LENGTH = 1 << 14;
-/** What the free lists may hold per thread; beyond it buffers go to the garbage collector. */
-const MAX_FREE_BYTES = 1 << 30;
+/**
+ * What the free lists may hold per thread: a quarter of physical memory (at least 1 GiB), as the
+ * native device's cache keeps. A fixed 1 GiB could not hold one merged result of BatchGrad on 2c2d
+ * (1.67 GB of per-sample rows): with 2 workers every run faulted ~600 000 fresh pages, 12 s a run
+ * instead of 0.5 (docs/decisions.md). Past it, the buffers freed longest ago are dropped first, so
+ * sizes a loop no longer uses do not hold the pool.
+ */
+const DEFAULT_MAX_FREE_BYTES = Math.max(1 << 30, Math.floor(os.totalmem() / 4));
+let maxFreeBytes = DEFAULT_MAX_FREE_BYTES;
+
+/** Sets what this thread's free lists may hold (tests; none: the default above), dropping the oldest past it. */
+export function setFreeLimit(bytes = DEFAULT_MAX_FREE_BYTES): void {
+  maxFreeBytes = bytes;
+  makeRoom(0);
+}
 
 export type Pooled = Float64Array | Float32Array;
 
 const free = new Map<string, Pooled[]>();
 const ours = new WeakSet<Pooled>();
 const isFree = new WeakSet<Pooled>();
+/** The free arrays in the order they were given back (a Set iterates in insertion order). */
+const freedOrder = new Set<Pooled>();
 let freeBytes = 0;
 
 const keyOf = (kind: 'f64' | 'f32', length: number) => `${kind}:${length}`;
@@ -26,8 +43,21 @@ function popFree(kind: 'f64' | 'f32', length: number): Pooled | undefined {
   const reused = free.get(keyOf(kind, length))?.pop();
   if (!reused) return undefined;
   isFree.delete(reused);
+  freedOrder.delete(reused);
   freeBytes -= reused.byteLength;
   return reused;
+}
+
+/** Drops the arrays freed longest ago (to the garbage collector) until `bytes` more fit. */
+function makeRoom(bytes: number): void {
+  for (const old of freedOrder) {
+    if (freeBytes + bytes <= maxFreeBytes) return;
+    const list = free.get(keyOf(old instanceof Float64Array ? 'f64' : 'f32', old.length))!;
+    list.splice(list.indexOf(old), 1);
+    isFree.delete(old);
+    freedOrder.delete(old);
+    freeBytes -= old.byteLength;
+  }
 }
 
 function take<T extends Pooled>(kind: 'f64' | 'f32', length: number, make: (n: number) => T): T {
@@ -89,11 +119,13 @@ export function takeSpares(wants: readonly BufferWant[]): Pooled[] {
 export function recycle(data: ArrayBufferView): void {
   if (!(data instanceof Float64Array || data instanceof Float32Array)) return;
   if (!ours.has(data) || isFree.has(data) || data.byteLength === 0) return;
-  if (freeBytes + data.byteLength > MAX_FREE_BYTES) return;
+  if (data.byteLength > maxFreeBytes) return;
+  makeRoom(data.byteLength);
   const key = keyOf(data instanceof Float64Array ? 'f64' : 'f32', data.length);
   const list = free.get(key) ?? [];
   free.set(key, list);
   list.push(data);
   isFree.add(data);
+  freedOrder.add(data);
   freeBytes += data.byteLength;
 }

@@ -1,11 +1,11 @@
 /**
  * The host buffer pool: a recycled buffer is handed out again (same memory) for the same type and
  * length only, once; arrays it did not make, small ones, detached ones and double returns are
- * ignored. And a loop of runs that releases its results gets the same values every time (the
+ * ignored; past its limit the arrays freed longest ago are dropped first. And a loop of runs that releases its results gets the same values every time (the
  * pooled sums and results never leak one run's numbers into the next).
  */
 import { describe, expect, it } from 'vitest';
-import { recycle, takeFloat32, takeFloat64 } from '../../src/io/host-buffers.ts';
+import { recycle, setFreeLimit, takeFloat32, takeFloat64 } from '../../src/io/host-buffers.ts';
 import { releaseHostData } from '../../src/io/host-tensor.ts';
 import { runBatch, releaseResults } from '../../src/api/run.ts';
 import { useBackend } from '../../src/backends/select.ts';
@@ -23,6 +23,25 @@ describe('host buffer pool', () => {
     expect(takeFloat64(BIG + 1)).not.toBe(a);
     expect(takeFloat64(BIG)).toBe(a);
     expect(takeFloat64(BIG)).not.toBe(a); // handed out once
+  });
+
+  it('past its limit, drops the arrays freed longest ago, not the one given back now', () => {
+    const length = 1 << 18; // 1 MiB of float32
+    setFreeLimit(4 * 4 * length);
+    try {
+      const arrays = Array.from({ length: 5 }, () => takeFloat32(length));
+      for (const a of arrays) recycle(a); // the fifth pushes the first out
+      const again = Array.from({ length: 5 }, () => takeFloat32(length));
+      expect(new Set(again.slice(0, 4))).toEqual(new Set(arrays.slice(1)));
+      expect(arrays).not.toContain(again[4]); // made anew
+      // An array larger than the whole limit is not kept, and drops nothing.
+      const kept = takeFloat64(BIG);
+      recycle(kept);
+      recycle(takeFloat32(5 * length));
+      expect(takeFloat64(BIG)).toBe(kept);
+    } finally {
+      setFreeLimit();
+    }
   });
 
   it('ignores foreign, small, detached and twice-returned arrays', () => {
