@@ -15,6 +15,18 @@ struct Split {
   i64 blocks, size;
 };
 
+/**
+ * `dim` cut into about `wanted` blocks: a power of two of them, at most 16, so that 2, 4, …
+ * threads share them evenly; sizes multiples of 16, which keep BLAS's micro-kernels on full tiles.
+ * (alongN is left to the caller.)
+ */
+Split cutInto(i64 dim, i64 wanted) {
+  i64 blocks = std::clamp<i64>(wanted, 1, 16);
+  while (blocks & (blocks - 1)) blocks &= blocks - 1;
+  const i64 size = std::max<i64>(16, ((dim + blocks - 1) / blocks + 15) / 16 * 16);
+  return {true, (dim + size - 1) / size, size};
+}
+
 Split splitFor(i64 m, i64 n, i64 k) {
   // NOTE: every block is a BLAS call that packs the shared operand again: below ~16 MFLOP a block
   // runs far from peak ([128,784]·[784,256] in 12 blocks of 32 columns: 96 GFLOP/s, in 2 blocks
@@ -24,13 +36,8 @@ Split splitFor(i64 m, i64 n, i64 k) {
   const double flops = 2.0 * double(m) * double(n) * double(k);
   const bool alongN = n >= m;
   const i64 dim = alongN ? n : m;
-  i64 blocks = std::clamp<i64>(std::min<i64>(static_cast<i64>(flops / 16e6), dim / 128), 1, 16);
-  while (blocks & (blocks - 1)) blocks &= blocks - 1;
-  // Multiples of 16 keep BLAS's micro-kernels on full tiles.
-  i64 size = ((dim + blocks - 1) / blocks + 15) / 16 * 16;
-  size = std::max<i64>(16, size);
-  blocks = (dim + size - 1) / size;
-  return {alongN, blocks, size};
+  const Split cut = cutInto(dim, std::min<i64>(static_cast<i64>(flops / 16e6), dim / 128));
+  return {alongN, cut.blocks, cut.size};
 }
 
 /** Rows per block of a Gram matrix: at most 8 blocks, multiples of 16 (full micro-kernel tiles). */
@@ -89,11 +96,9 @@ void CpuDevice::gemmBlocked(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, 
   // elements (bench/blas/gemm-shapes.c, BLIS skx; docs/decisions.md).
   if (beta == 0.0f && m <= 256 && n >= 4 * m && k * n >= (i64(2) << 20)) {
     float* T = threadScratch(6, n * m);  // the calling thread's; slots 0–5 belong to other kernels
-    i64 blocks = std::clamp<i64>(n / 512, 1, 16);
-    while (blocks & (blocks - 1)) blocks &= blocks - 1;  // a power of two: 2, 4, … threads share them evenly
-    const i64 size = ((n + blocks - 1) / blocks + 15) / 16 * 16;
-    pool_.run((n + size - 1) / size, [&](i64 b) {
-      const i64 lo = b * size, len = std::min(size, n - lo);
+    const Split cut = cutInto(n, n / 512);
+    pool_.run(cut.blocks, [&](i64 b) {
+      const i64 lo = b * cut.size, len = std::min(cut.size, n - lo);
       const float* Bb = tb ? B + lo * ldb : B + lo;  // rows [lo, lo + len) of op(B)ᵀ
       blas_->sgemm(!tb, !ta, len, m, k, alpha, Bb, ldb, A, lda, 0.0f, T + lo * m, m);
     });

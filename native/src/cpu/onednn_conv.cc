@@ -122,7 +122,6 @@ dnnl_format_tag_t plainTag(int ndims) {
   }
 }
 
-
 /**
  * Samples per oneDNN call: the batch is cut into at most 16 chunks of at least 8 samples, fixed
  * by n alone. Each runs single-threaded on one thread of the device's pool, and the weight
@@ -365,14 +364,16 @@ struct OnednnConv::Impl {
   template <class Fn>
   bool forChunks(ThreadPool& pool, Direction dir, const ConvParams& p, Fn fn) {
     const Chunks ch = chunksOf(p.n);
-    SignalsHeld held;
-    const Plan& full = plan(dir, p, ch.size);
-    const i64 lastSize = p.n - (ch.count - 1) * ch.size;
-    const Plan& last = plan(dir, p, lastSize);
-    if (!full.ok || !last.ok || !reserveSlots(ch.count)) return false;
+    const Plan *full, *last;  // std::map: references stay valid as plans are added
+    {
+      SignalsHeld held;  // while oneDNN makes the plans (run() holds them while it executes)
+      full = &plan(dir, p, ch.size);
+      last = &plan(dir, p, p.n - (ch.count - 1) * ch.size);
+      if (!full->ok || !last->ok || !reserveSlots(ch.count)) return false;
+    }
     std::atomic<bool> ok{true};
     pool.run(ch.count, [&](i64 c) {
-      if (!fn(c, c * ch.size, c == ch.count - 1 ? last : full, slots[c])) ok = false;
+      if (!fn(c, c * ch.size, c == ch.count - 1 ? *last : *full, slots[c])) ok = false;
     });
     return ok;
   }
