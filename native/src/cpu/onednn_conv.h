@@ -1,6 +1,6 @@
 // The plain convolution products — forward, input gradient (Jᵀ), weight gradient — by oneDNN's
 // direct convolution kernels, where it is installed (Debian: libdnnl-dev to build, libdnnl2 to
-// run). They are 1.4–2.5× faster than our im2col + GEMM on the benchmark's convolutions
+// run). They are 1.2–2.4× faster than our im2col + GEMM on the benchmark's convolutions
 // (docs/decisions.md); the per-sample and squared forms, Gram matrices and everything the cuda
 // device shares stay ours (conv.cc). Found at run time by dlopen like the BLAS: a machine without
 // oneDNN, or BACKPACK_CONV=im2col, runs conv.cc alone.
