@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onLines } from './lines.ts';
 import { procAvailable, sampleTree } from './proc.ts';
+import { turnLines, type Turns } from './turns.ts';
 import type { BackpackBlock, BackpackCell, BackpackMeta, Cores } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -58,12 +59,15 @@ export function findBackpack(): BackpackPython | { skip: string } {
 export interface BackpackRunOptions {
   warmups: number;
   minWarmupS: number;
+  maxWarmups: number;
   repeats: number;
   minCellS: number;
   maxCellS: number;
   maxRssGB: number;
   /** Seconds without progress (one step) before the process counts as hung. */
   stepTimeoutS: number;
+  /** Take turns on the cores with our side, which runs beside (bench/turns.ts); side name 'backpack'. */
+  turns?: Turns;
 }
 
 interface Outcome {
@@ -79,9 +83,10 @@ interface Outcome {
 function runOnce(bp: BackpackPython, problem: string, N: number, threads: Cores, quantities: string[], o: BackpackRunOptions): Promise<Outcome> {
   const args = [
     SCRIPT, '--problems', problem, '--n', String(N), '--quantities', quantities.join(','), '--threads', String(threads),
-    '--warmup', String(o.warmups), '--min-warmup-s', String(o.minWarmupS), '--repeats', String(o.repeats), '--min-cell-s', String(o.minCellS), '--max-cell-s', String(o.maxCellS),
+    '--warmup', String(o.warmups), '--min-warmup-s', String(o.minWarmupS), '--max-warmups', String(o.maxWarmups), '--repeats', String(o.repeats), '--min-cell-s', String(o.minCellS), '--max-cell-s', String(o.maxCellS),
     // The output alone above the RSS budget: decided before allocating it (the watchdog would kill it later).
     '--max-output-gb', String((o.maxRssGB * 2 ** 30) / 1e9), '--ticks',
+    ...(o.turns ? ['--turns'] : []),
   ];
   const env = {
     ...process.env,
@@ -93,7 +98,8 @@ function runOnce(bp: BackpackPython, problem: string, N: number, threads: Cores,
     PYTHONWARNINGS: 'ignore',
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(bp.python, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bp.python, args, { env, stdio: [o.turns ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const turnLine = o.turns ? turnLines(o.turns, 'backpack', child) : () => false;
     const out: Outcome = { cells: [], peakBytes: 0, code: null, signal: null, stderrTail: '' };
     const kill = (why: string) => {
       if (out.killedFor) return;
@@ -109,7 +115,7 @@ function runOnce(bp: BackpackPython, problem: string, N: number, threads: Cores,
     };
     arm();
     onLines(child.stdout!, (line) => {
-      if (!line.trim()) return;
+      if (!line.trim() || turnLine(line)) return;
       let x: Record<string, unknown>;
       try {
         x = JSON.parse(line);
@@ -136,11 +142,13 @@ function runOnce(bp: BackpackPython, problem: string, N: number, threads: Cores,
     });
     child.on('error', (e) => {
       clearTimeout(timer);
+      o.turns?.exited('backpack');
       sampler?.stop();
       reject(e);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      o.turns?.exited('backpack');
       out.peakBytes = sampler?.stop() ?? 0;
       out.code = code;
       out.signal = signal;

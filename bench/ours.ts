@@ -15,7 +15,7 @@
  * zero-copy views whose memory is recycled only after GC and a turn of the event loop; without one
  * every run of a per-sample quantity would touch fresh pages, ~10 µs per 4 KiB page on these VMs),
  * at least --warmups untimed runs per variant (more while they total less than --min-warmup-s, at
- * most 50), then at least --repeats timed runs (more while the timed runs
+ * most --max-warmups), then at least --repeats timed runs (more while the timed runs
  * total less than --min-cell-s, at most 100; none beyond --repeats once --max-cell-s is spent);
  * median wall time, and the process's CPU time (every thread) per run beside it.
  *
@@ -26,11 +26,11 @@ import { verdict } from './limits.ts';
 import { kernelTimer, topKernels } from './kernel-timer.ts';
 import { loadProblem, makeVectors } from './problem.ts';
 import { startRssSampler } from './rss.ts';
-import { CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, TICK_TAG, type ChildSpec, type Cores, type CellProfile, type InProcessTiming, type NotRun, type OurCell, type PoolTiming, type ProcessMeta, type Timing } from './types.ts';
+import { TurnGate } from './turns.ts';
+import { CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, PROFILE_TAG, TICK_TAG, type ChildSpec, type Cores, type CellProfile, type InProcessTiming, type NotRun, type OurCell, type PoolTiming, type ProcessMeta, type Timing } from './types.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 
 const MAX_RUNS = 100;
-const MAX_WARMUPS = 50;
 const PROFILE_RUNS = 3;
 
 const median = (xs: number[]) => {
@@ -76,14 +76,18 @@ async function main(): Promise<void> {
   let vectors: Map<string, HostTensor> | undefined;
 
   /** Warm-ups, then timed runs, each after an event-loop turn. */
+  // With spec.turns, every run happens inside a turn lent by the parent (bench/turns.ts).
+  const gate = new TurnGate(spec.turns === true);
   const measure = async (run: () => Promise<RunSample> | RunSample): Promise<Timing> => {
-    // Warm-ups: at least --warmups, more while they total less than --min-warmup-s (at most 50):
-    // the pool's JS paths (partials into shared memory, merge) reach optimised code only after a
-    // few dozen shards per worker, which a fast cell's 2 warm-ups do not give them.
+    // Warm-ups: at least --warmups, more while they total less than --min-warmup-s (at most
+    // --max-warmups): the engine's JS (tfjs's op wrappers, backprop, the pool's partials and merge)
+    // reaches V8's optimised code only after some hundreds of runs of a fast cell.
     let warmups = 0;
-    for (let spentW = 0; warmups < spec.warmups || (spentW < spec.minWarmupS * 1000 && warmups < MAX_WARMUPS); warmups++) {
+    for (let spentW = 0; warmups < spec.warmups || (spentW < spec.minWarmupS * 1000 && warmups < spec.maxWarmups); warmups++) {
       await turn();
+      gate.before();
       spentW += (await run()).ms;
+      gate.after();
       emit(TICK_TAG, { warmup: warmups + 1 });
     }
     await turn();
@@ -92,11 +96,14 @@ async function main(): Promise<void> {
     let spent = 0;
     while (timed.length < spec.repeats || (spent < spec.minCellS * 1000 && spent < spec.maxCellS * 1000 && timed.length < MAX_RUNS)) {
       await turn();
+      gate.before();
       const t = await run();
+      gate.after();
       timed.push(t);
       spent += t.ms;
       emit(TICK_TAG, { run: timed.length });
     }
+    gate.release();
     await turn();
     return {
       medianMs: median(timed.map((t) => t.ms)),
@@ -122,6 +129,7 @@ async function main(): Promise<void> {
   };
 
   for (const quantity of spec.quantities) {
+    gate.for(quantity);
     const label = `  ours ${spec.cores} core${spec.cores > 1 ? 's' : ''} ${spec.problem} N=${spec.N} ${quantity.padEnd(18)}`;
     const v = quantity === 'grad' ? {} : verdict(p.net, quantity, spec.N, spec.backend, maxRssBytes);
     if (v.reason) {
@@ -167,6 +175,10 @@ async function main(): Promise<void> {
       );
       return { ...t, workers: 2, threadsPerWorker: 1, shardSize: poolShardSize, shards };
     };
+    if (spec.profileOnly) {
+      emit(PROFILE_TAG, { quantity, profile: await profileRun(native ? spec.cores : 1) });
+      continue;
+    }
     try {
       sampler.reset();
       const cell: Partial<OurCell> & { quantity: string; cores: Cores } = { quantity, cores: spec.cores };

@@ -14,6 +14,20 @@ export function rssOf(pid: number): number {
   }
 }
 
+/** CPU time (user + system, every thread) of one process in ms, from /proc/PID/stat; 0 once it is gone. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** sysconf(_SC_CLK_TCK): 100 on every Linux Node supports. */
+const CLOCK_TICKS = 100;
+
 /** The process and its descendants (via /proc/PID/task/TID/children). */
 export function treeOf(pid: number): number[] {
   const out: number[] = [];

@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack]
  *                    [--n 128[,1024]] [--problems a,b] [--extensions grad,BatchGrad,…]
- *                    [--warmups 2] [--min-warmup-s 1] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--out bench/RESULTS.md]
+ *                    [--warmups 2] [--min-warmup-s 2] [--max-warmups 1000] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--out bench/RESULTS.md]
  *   npm run bench -- --memory        the memory cell only (bench/memory-cell.ts), its section of --out
  *   npm run bench -- --scaling       worker scaling only (bench/scaling.ts), its section of --out
  *   npm run bench -- --startup       start-up CPU time only (bench/startup.ts), its section of --out
@@ -19,13 +19,15 @@
  *
  * BackPACK (bench/backpack.ts → bench/backpack/time_backpack.py): torch.set_num_threads(1) for the
  * 1-core table and 2 for the 2-core one, jemalloc with decay off. Interleaved so that drift of a
- * shared machine hits both sides alike: per (problem, N), BackPACK 1 thread, ours 1 core, BackPACK
- * 2 threads, ours 2 cores, back to back. BackPACK times the anchor quantities (grad, BatchGrad,
+ * shared machine hits both sides alike: per (problem, N, cores), BackPACK's process and ours run
+ * side by side and take turns on the cores in slices of 100 ms, quantity by quantity
+ * (bench/turns.ts); with --back-to-back, BackPACK 1 thread, ours 1 core, BackPACK 2 threads, ours
+ * 2 cores, one after the other. BackPACK times the anchor quantities (grad, BatchGrad,
  * BatchL2Grad, SumGradSquared, Variance, DiagGGNExact, DiagGGNMC, KFAC, KFLR, DiagHessian); the
  * other quantities run on our side only (their own tables).
  *
  * Hygiene, both sides alike: at least --warmups untimed runs (more while they total less than
- * --min-warmup-s, at most 50), then at least --repeats timed runs, more while
+ * --min-warmup-s, at most --max-warmups), then at least --repeats timed runs, more while
  * they total less than --min-cell-s (at most 100), none beyond --repeats once --max-cell-s is spent;
  * median wall time, median process CPU time beside it; an event-loop turn before each of our runs
  * (see bench/ours.ts); load average at the start and end of every (problem, N) and of the run.
@@ -50,7 +52,8 @@ import { listProblems } from './problem.ts';
 import { procAvailable, sampleTree } from './proc.ts';
 import { comparisonTable, detailsTable, missesSection, oursOnlyGrid, processTable, verdictLine } from './report.ts';
 import { RSS_KILL_TAG } from './rss.ts';
-import { ANCHOR_QUANTITIES, CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, TICK_TAG, type InProcessTiming, type ChildSpec, GEOMEAN_TARGET, ran, type BackpackBlock, type Cell, type Cores, type NotRun, type OurBlock, type ProblemRun, type ProcessMeta } from './types.ts';
+import { TURN_MS, Turns, turnLines } from './turns.ts';
+import { ANCHOR_QUANTITIES, CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, PROFILE_TAG, TICK_TAG, type CellProfile, type InProcessTiming, type ChildSpec, GEOMEAN_TARGET, ran, type BackpackBlock, type Cell, type Cores, type NotRun, type OurBlock, type ProblemRun, type ProcessMeta } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -66,6 +69,7 @@ interface Options {
   extensions: string[];
   warmups: number;
   minWarmupS: number;
+  maxWarmups: number;
   repeats: number;
   maxCellS: number;
   minCellS: number;
@@ -73,6 +77,8 @@ interface Options {
   maxRssGB: number;
   cellTimeoutS: number;
   profile: boolean;
+  /** Time BackPACK and ours side by side, taking turns (bench/turns.ts); false: back to back. */
+  turns: boolean;
   scaling: 'with' | 'only' | 'skip';
   scalingArgs: string[];
   memory: boolean;
@@ -92,19 +98,19 @@ async function vocabulary(): Promise<string[]> {
 }
 
 const USAGE =
-  'usage: npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack] [--n 128,1024] [--problems a,b] ' +
-  '[--extensions grad,BatchGrad,…] [--warmups 2] [--min-warmup-s 1] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--max-rss-gb 11] [--cell-timeout-s 600] ' +
+  'usage: npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack [--back-to-back]] [--n 128,1024] [--problems a,b] ' +
+  '[--extensions grad,BatchGrad,…] [--warmups 2] [--min-warmup-s 2] [--max-warmups 1000] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--max-rss-gb 11] [--cell-timeout-s 600] ' +
   '[--no-profile] [--out bench/RESULTS.md] [--no-scaling | --scaling] [--scaling-args "--workers 1,2 …"]\n' +
   '       npm run bench -- --memory [--memory-n 2000] [--memory-max-memory 1G] [--memory-workers 2] [--memory-dir DIR] [--memory-kill-gb 12] [--memory-timeout-s 3600] [--out bench/RESULTS.md]\n' +
   '       npm run bench -- --startup [--backend auto] [--out bench/RESULTS.md]';
 
 function parseArgs(argv: string[], all: string[]): Options {
   const valued = new Set([
-    '--backend', '--cores', '--n', '--problems', '--extensions', '--warmups', '--min-warmup-s', '--repeats', '--max-cell-s', '--min-cell-s', '--out',
+    '--backend', '--cores', '--n', '--problems', '--extensions', '--warmups', '--min-warmup-s', '--max-warmups', '--repeats', '--max-cell-s', '--min-cell-s', '--out',
     '--max-rss-gb', '--cell-timeout-s', '--scaling-args', '--memory-n', '--memory-max-memory', '--memory-workers', '--memory-dir',
     '--memory-kill-gb', '--memory-timeout-s',
   ]);
-  const flags = new Set(['--compare-backpack', '--no-profile', '--scaling', '--no-scaling', '--memory', '--startup']);
+  const flags = new Set(['--compare-backpack', '--back-to-back', '--no-profile', '--scaling', '--no-scaling', '--memory', '--startup']);
   const get = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     if (i < 0) return undefined;
@@ -156,15 +162,21 @@ function parseArgs(argv: string[], all: string[]): Options {
     problems,
     extensions,
     warmups: num('--warmups', 2, true),
-    minWarmupS: num('--min-warmup-s', 1),
+    // Our engine's JS reaches optimised code only after some hundreds of runs of a fast cell
+    // (docs/benchmarks.md, "Warm-up"); a training loop runs thousands. PyTorch needs no such warm-up
+    // but gets the same rule.
+    minWarmupS: num('--min-warmup-s', 2),
+    maxWarmups: num('--max-warmups', 1000, true),
     repeats: num('--repeats', 3, true),
     maxCellS: num('--max-cell-s', 5),
     minCellS: num('--min-cell-s', 1),
     out: get('--out') ?? path.join('bench', 'RESULTS.md'),
-    // Half the machine by default: the bench shares it with other work.
-    maxRssGB: num('--max-rss-gb', Math.floor(os.totalmem() / 2 ** 30 / 2)),
+    // Half the machine by default: the bench shares it with other work. Side by side (turns), both
+    // sides' processes are alive at once: a quarter each.
+    maxRssGB: num('--max-rss-gb', Math.floor(os.totalmem() / 2 ** 30 / (argv.includes('--compare-backpack') && !argv.includes('--back-to-back') ? 4 : 2))),
     cellTimeoutS: num('--cell-timeout-s', 600),
     profile: !argv.includes('--no-profile'),
+    turns: !argv.includes('--back-to-back'),
     scaling: argv.includes('--scaling') ? 'only' : argv.includes('--no-scaling') ? 'skip' : 'with',
     scalingArgs: (get('--scaling-args') ?? '').split(/\s+/).filter(Boolean),
     memory: argv.includes('--memory'),
@@ -183,6 +195,8 @@ function parseArgs(argv: string[], all: string[]): Options {
 interface ChildOutcome {
   meta?: ProcessMeta;
   cells: Cell[];
+  /** A profile-only child's profiles (ChildSpec.profileOnly). */
+  profiles: { quantity: string; profile: CellProfile }[];
   /** A 2-core cell's in-process variant, reported before its pool variant ran. */
   part?: { quantity: string; inProcess: InProcessTiming; peakRssMB: number };
   done: boolean;
@@ -194,11 +208,12 @@ interface ChildOutcome {
   peakBytes: number;
 }
 
-function spawnChild(spec: ChildSpec, timeoutS: number): Promise<ChildOutcome> {
-  const args = ['--import', 'tsx', path.join(HERE, 'ours.ts'), JSON.stringify(spec)];
+function spawnChild(spec: ChildSpec, timeoutS: number, turns?: Turns): Promise<ChildOutcome> {
+  const args = ['--import', 'tsx', path.join(HERE, 'ours.ts'), JSON.stringify({ ...spec, turns: turns !== undefined })];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const o: ChildOutcome = { cells: [], done: false, code: null, signal: null, stderrTail: '', timedOut: false, peakBytes: 0 };
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: [turns ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const turnLine = turns ? turnLines(turns, 'ours', child) : () => false;
+    const o: ChildOutcome = { cells: [], profiles: [], done: false, code: null, signal: null, stderrTail: '', timedOut: false, peakBytes: 0 };
     const sampler = procAvailable && child.pid ? sampleTree(child.pid, 20) : null;
     let timer: NodeJS.Timeout | undefined;
     // Re-armed at every run (warm-up or timed): the limit is per run, not per cell. Loading the
@@ -212,7 +227,9 @@ function spawnChild(spec: ChildSpec, timeoutS: number): Promise<ChildOutcome> {
     };
     arm(Math.max(timeoutS, 300));
     onLines(child.stdout!, (line) => {
+      if (turnLine(line)) return;
       if (line.startsWith(TICK_TAG)) arm();
+      else if (line.startsWith(PROFILE_TAG)) o.profiles.push(JSON.parse(line.slice(PROFILE_TAG.length)));
       else if (line.startsWith(PART_TAG)) {
         o.part = JSON.parse(line.slice(PART_TAG.length));
         arm();
@@ -235,11 +252,13 @@ function spawnChild(spec: ChildSpec, timeoutS: number): Promise<ChildOutcome> {
     });
     child.on('error', (e) => {
       clearTimeout(timer);
+      turns?.exited('ours');
       sampler?.stop();
       reject(e);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      turns?.exited('ours');
       o.peakBytes = sampler?.stop() ?? 0;
       o.code = code;
       o.signal = signal;
@@ -258,7 +277,7 @@ function crashReason(o: ChildOutcome, opts: Options): string {
 }
 
 /** Our side of one (problem, N, cores); after a failed cell a fresh child continues with the rest. */
-async function runOurBlock(opts: Options, backend: string, problem: string, N: number, cores: Cores, backpackMs: Record<string, number> | undefined): Promise<OurBlock> {
+async function runOurBlock(opts: Options, backend: string, problem: string, N: number, cores: Cores, backpackMs: Record<string, number> | undefined, turns?: Turns): Promise<OurBlock> {
   const t0 = performance.now();
   let remaining = [...opts.extensions];
   const cells: Cell[] = [];
@@ -269,10 +288,11 @@ async function runOurBlock(opts: Options, backend: string, problem: string, N: n
     processes++;
     const o = await spawnChild(
       {
-        backend, problem, N, cores, quantities: remaining, warmups: opts.warmups, minWarmupS: opts.minWarmupS, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS,
+        backend, problem, N, cores, quantities: remaining, warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS,
         maxRssGB: opts.maxRssGB, backpackMs, profile: opts.profile,
       },
       opts.cellTimeoutS,
+      turns,
     );
     meta ??= o.meta;
     peakBytes = Math.max(peakBytes, o.peakBytes);
@@ -307,6 +327,28 @@ async function runOurBlock(opts: Options, backend: string, problem: string, N: n
     cells,
     wallS: (performance.now() - t0) / 1000,
   };
+}
+
+const medians = (b: BackpackBlock): Record<string, number> => Object.fromEntries(b.cells.filter((c) => c.medianMs !== undefined).map((c) => [c.quantity, c.medianMs!]));
+
+/**
+ * Side by side, our child does not know BackPACK's times while it measures: the cells over target
+ * get their profiled runs afterwards, from a child of their own with the cores to itself.
+ */
+async function profileMisses(opts: Options, backend: string, block: OurBlock, backpackMs: Record<string, number>): Promise<void> {
+  const over = block.cells.filter((c) => ran(c) && backpackMs[c.quantity] !== undefined && c.medianMs / backpackMs[c.quantity]! > CELL_TARGET);
+  if (!over.length) return;
+  const o = await spawnChild(
+    {
+      backend, problem: block.problem, N: block.N, cores: block.cores, quantities: over.map((c) => c.quantity), warmups: opts.warmups, minWarmupS: opts.minWarmupS,
+      maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRssGB: opts.maxRssGB, profile: true, profileOnly: true,
+    },
+    opts.cellTimeoutS,
+  );
+  for (const { quantity, profile } of o.profiles) {
+    const cell = block.cells.find((c) => c.quantity === quantity);
+    if (cell && ran(cell)) cell.profile = profile;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,6 +446,30 @@ function withSection(doc: string, heading: string, section: string): string {
   return `${doc.slice(0, i)}${section.trim()}\n${next >= 0 ? rest.slice(next) : ''}`;
 }
 
+/**
+ * How idle the waiting side was: the CPU time the other process used during each side's turns, per
+ * second of turn (the waiting side blocks on a read; what remains is its threads winding down:
+ * OpenMP's and our kernel pool's spin after the last parallel region, V8's background work).
+ */
+function turnsLine(runs: ProblemRun[]): string[] {
+  const sum = (side: string) => {
+    let turnMs = 0;
+    let othersCpuMs = 0;
+    for (const r of runs) for (const l of Object.values(r.turns ?? {})) {
+      turnMs += l?.[side]?.turnMs ?? 0;
+      othersCpuMs += l?.[side]?.othersCpuMs ?? 0;
+    }
+    return { turnMs, othersCpuMs };
+  };
+  const bp = sum('backpack');
+  const ours = sum('ours');
+  if (!bp.turnMs || !ours.turnMs) return [];
+  const perS = (x: { turnMs: number; othersCpuMs: number }) => `${((1000 * x.othersCpuMs) / x.turnMs).toFixed(0)} ms per s`;
+  return [
+    `- side by side: during BackPACK's turns (${(bp.turnMs / 1000).toFixed(0)} s in all) our waiting process used ${perS(bp)} of CPU; during ours (${(ours.turnMs / 1000).toFixed(0)} s), BackPACK's waiting process used ${perS(ours)} (/proc/PID/stat, 10 ms ticks)`,
+  ];
+}
+
 /** A warning line when other work shared the cores (the load average above the machine's cores). */
 function loadWarning(runs: ProblemRun[], overall: number[]): string[] {
   const cores = os.cpus().length;
@@ -483,16 +549,31 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   console.log(
     `backpack-ts bench: backend ${backend}${library ? ` (${library})` : ''}${note ? ` [${note}]` : ''}, cores ${opts.cores.join(',')}, N ${opts.ns.join(',')}, problems ${opts.problems.join(',')}, ` +
-      `quantities ${opts.extensions.join(',')}, ≥ ${opts.warmups} warm-ups (≥ ${opts.minWarmupS} s) + ≥ ${opts.repeats} runs${bp ? `; BackPACK via ${bp.how}` : ''}`,
+      `quantities ${opts.extensions.join(',')}, ≥ ${opts.warmups} warm-ups (≥ ${opts.minWarmupS} s, ≤ ${opts.maxWarmups}) + ≥ ${opts.repeats} runs${bp ? `; BackPACK via ${bp.how}` : ''}`,
   );
   console.log(`load average at start: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
 
   const runs: ProblemRun[] = [];
-  const bpOptions = { warmups: opts.warmups, minWarmupS: opts.minWarmupS, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRssGB: opts.maxRssGB, stepTimeoutS: opts.cellTimeoutS };
+  const bpOptions = { warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRssGB: opts.maxRssGB, stepTimeoutS: opts.cellTimeoutS };
   for (const problem of opts.problems) {
     for (const N of opts.ns) {
       const run: ProblemRun = { problem, N, ours: {}, backpack: {}, loadStart: os.loadavg()[0], loadEnd: 0, order: [] };
       for (const cores of opts.cores) {
+        if (bp && comparable.length && opts.turns) {
+          // Side by side: both processes at once, taking turns on the cores (bench/turns.ts).
+          const turns = new Turns(['backpack', 'ours'], opts.extensions);
+          const [b, ours] = await Promise.all([
+            runBackpackBlock(bp, problem, N, cores, comparable, { ...bpOptions, turns }),
+            runOurBlock(opts, backend, problem, N, cores, undefined, turns),
+          ]);
+          run.backpack[cores] = b;
+          run.ours[cores] = ours;
+          run.order.push(`BackPACK ${cores} thread${cores > 1 ? 's' : ''} and ours ${cores} core${cores > 1 ? 's' : ''} side by side`);
+          (run.turns ??= {})[cores] = Object.fromEntries(turns.ledger);
+          if (b.error) console.log(`  BackPACK ${problem} N=${N} ${cores} thread(s): ${b.error}`);
+          if (opts.profile) await profileMisses(opts, backend, ours, medians(b));
+          continue;
+        }
         // Back to back: BackPACK's cells of this (problem, N, cores), then ours.
         let backpackMs: Record<string, number> | undefined;
         if (bp && comparable.length) {
@@ -500,7 +581,7 @@ async function main(): Promise<void> {
           run.backpack[cores] = b;
           run.order.push(`BackPACK ${cores} thread${cores > 1 ? 's' : ''}`);
           if (b.error) console.log(`  BackPACK ${problem} N=${N} ${cores} thread(s): ${b.error}`);
-          backpackMs = Object.fromEntries(b.cells.filter((c) => c.medianMs !== undefined).map((c) => [c.quantity, c.medianMs!]));
+          backpackMs = medians(b);
         }
         run.ours[cores] = await runOurBlock(opts, backend, problem, N, cores, backpackMs);
         run.order.push(`ours ${cores} core${cores > 1 ? 's' : ''}`);
@@ -520,6 +601,7 @@ async function main(): Promise<void> {
   }
   const misses = missesSection(comp, opts.profile);
   if (bp) console.log(`\ncells that miss a target:\n${misses}`);
+  for (const line of turnsLine(runs)) console.log(line.slice(2));
 
   let scaling: string | null = null;
   if (opts.scaling === 'with') {
@@ -543,12 +625,13 @@ async function main(): Promise<void> {
     `- machine: ${machine()}`,
     `- load average (1 / 5 / 15 min) at start: ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}; after the cells: ${loadAfterCells.map((x) => x.toFixed(2)).join(' / ')}${scaling ? `; end: ${loadEnd.map((x) => x.toFixed(2)).join(' / ')}` : ''} (this machine has ${os.cpus().length} cores; a load above the cores the bench uses means other work shared them)`,
     ...loadWarning(runs, [loadBefore[0], loadAfterCells[0], loadEnd[0]]),
+    ...turnsLine(runs),
     `- ours: Node ${process.version}; ${tfjsVersions()}; backend **${backend}**${library ? ` — ${library}` : ''}${note ? ` (${note})` : ''}${threadsNote}; float32`,
     bp
       ? `- BackPACK: ${bpMeta ? `BackPACK ${bpMeta.backpack ?? '?'} on PyTorch ${bpMeta.torch ?? '?'} (BLAS: ${bpMeta.blas ?? '?'}; oneDNN ${bpMeta.mkldnn ? 'on' : 'off'}), Python ${bpMeta.python ?? '?'}` : 'no version line received'}; ${bp.how}; LD_PRELOAD=${bp.jemalloc} MALLOC_CONF=${MALLOC_CONF}; torch.set_num_threads(T) and OMP_NUM_THREADS=T with T = the table's cores; bench/backpack/time_backpack.py (same problems, PyTorch default init, standard-normal inputs)`
       : `- BackPACK: ${bpSkip || 'not timed in this run (add --compare-backpack)'}${comparable.length ? `; where shown, † = ${ANCHOR_SOURCE}` : ''}`,
     `- measured: wall time of one run of the library's run loop — 1 core: one in-process \`runBatch\` (forward + extended backward + merge + finalise) with 1 kernel thread; 2 cores: the faster of \`runJobOnPool\` on \`createPool('threads', 2)\` with 1 kernel thread per worker and shards of ⌈N/2⌉ (dispatch, shards, merge, finalise) and one in-process \`runBatch\` with 2 kernel threads. BackPACK: one forward + backward with the extension active. \`grad\` = plain gradient (extensions []; BackPACK: backward inside an empty \`backpack()\` context).`,
-    `- hygiene: per cell ≥ ${opts.warmups} warm-up runs (more while they total < ${opts.minWarmupS} s, at most 50), then ≥ ${opts.repeats} timed runs (more while they total < ${opts.minCellS} s, at most 100; none beyond ${opts.repeats} once ${opts.maxCellS} s are spent), median; an event-loop turn before each of our runs (the native backend recycles the memory of zero-copy result views only after one); process CPU time (all threads) reported beside wall time; each (problem, N, cores) in its own process on each side, run back to back: ${runs[0]?.order.join(' → ') ?? '—'}`,
+    `- hygiene: per cell ≥ ${opts.warmups} warm-up runs (more while they total < ${opts.minWarmupS} s, at most ${opts.maxWarmups}: the engine's JS is optimised by V8 only after some hundreds of runs), then ≥ ${opts.repeats} timed runs (more while they total < ${opts.minCellS} s, at most 100; none beyond ${opts.repeats} once ${opts.maxCellS} s are spent), median; an event-loop turn before each of our runs (the native backend recycles the memory of zero-copy result views only after one); process CPU time (all threads) reported beside wall time; each (problem, N, cores) in its own process on each side, ${opts.turns && bp ? `each side's process runs beside the other's, and the two take turns on the cores in slices of ${TURN_MS} ms (bench/turns.ts; a side waits while the other is on an earlier quantity), so that both time a cell over the same stretch of a shared machine's drifting load: ${runs[0]?.order.join(' → ') ?? '—'}` : `run back to back: ${runs[0]?.order.join(' → ') ?? '—'}`}`,
     `- data: bench/problem.ts — PyTorch-like uniform(±1/√fan_in) weights (seeded), standard-normal inputs, labels uniform in [0, 10)`,
     `- limits: RSS watchdog --max-rss-gb ${opts.maxRssGB} (both sides); --cell-timeout-s ${opts.cellTimeoutS} per run; "cannot run" = decided from sizes before running (bench/limits.ts; BackPACK: its BatchGrad output alone above the limit)`,
     `- targets: ours / BackPACK ≤ ${CELL_TARGET.toFixed(1)} in every cell (misses bold, ✗), geometric mean ≤ ${GEOMEAN_TARGET} per table`,
@@ -573,7 +656,7 @@ async function main(): Promise<void> {
     ...(details.notes.length ? [details.notes.map((n) => `- ${n}`).join('\n'), ''] : []),
     '## Processes',
     '',
-    `Peak RSS per process (sampled from /proc every 20 ms by the bench, and inside our children every 2 ms; ours includes Node, tsx, the backend's caching allocator and, on 2 cores, both workers). Load average (1 min) per (problem, N), start → end: ${runs.map((r) => `${r.problem} N=${r.N} ${r.loadStart.toFixed(2)} → ${r.loadEnd.toFixed(2)}`).join('; ')}.`,
+    `Peak RSS per process (sampled from /proc every 20 ms by the bench; inside our children also the kernel's high-water mark VmHWM, reset per cell; BackPACK's own ru_maxrss; ours includes Node, tsx, the backend's caching allocator and, on 2 cores, both workers). Load average (1 min) per (problem, N), start → end: ${runs.map((r) => `${r.problem} N=${r.N} ${r.loadStart.toFixed(2)} → ${r.loadEnd.toFixed(2)}`).join('; ')}.`,
     '',
     processTable(runs, opts.cores),
     '',

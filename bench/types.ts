@@ -144,6 +144,8 @@ export interface ProblemRun {
   loadEnd: number;
   /** The order the processes ran in, e.g. ["BackPACK 1 thread", "ours 1 core", …]. */
   order: string[];
+  /** Side by side (bench/turns.ts): per cores and side, wall ms of its turns and the CPU ms the other side used meanwhile. */
+  turns?: Partial<Record<Cores, Record<string, { turnMs: number; othersCpuMs: number }>>>;
 }
 
 /** Tagged lines of bench/ours.ts on stdout. */
@@ -153,6 +155,8 @@ export const TICK_TAG = '@@BENCH_TICK ';
 export const DONE_TAG = '@@BENCH_DONE ';
 /** The 2-core cell's in-process variant, before its pool variant runs: { quantity, inProcess, peakRssMB }. */
 export const PART_TAG = '@@BENCH_PART ';
+/** A profile-only child's line per quantity: `{ quantity, profile }`. */
+export const PROFILE_TAG = '@@BENCH_PROFILE ';
 
 /** What bench/run.ts asks of one bench/ours.ts child. */
 export interface ChildSpec {
@@ -163,6 +167,7 @@ export interface ChildSpec {
   quantities: string[];
   warmups: number;
   minWarmupS: number;
+  maxWarmups: number;
   repeats: number;
   minCellS: number;
   maxCellS: number;
@@ -170,5 +175,9 @@ export interface ChildSpec {
   /** BackPACK's medians for this (problem, N, cores), when measured: cells slower than it get profiled. */
   backpackMs?: Record<string, number>;
   profile: boolean;
+  /** Every run inside a turn lent by the parent (bench/turns.ts): BackPACK runs beside this process. */
+  turns?: boolean;
+  /** Only the profiled runs of `quantities` (PROFILE_TAG lines), nothing timed: the paired bench's cells over target. */
+  profileOnly?: boolean;
 }
 

@@ -6,9 +6,11 @@ BackPACK extension active (`grad`: plain backward of the extended model), after 
 Prints one JSON object per line: {"problem", "N", "quantity", "median_ms", "runs", "cpu_ms",
 "peak_rss_mb"} or, for a cell BackPACK cannot run, {"problem", "N", "quantity", "error"}. A first
 line {"meta": …} names versions (torch, BackPACK, BLAS, allocator). With --ticks, a line {"tick": …}
-after every step (bench/run.ts uses it to tell a slow cell from a hung one).
+after every step (bench/run.ts uses it to tell a slow cell from a hung one). With --turns, every
+step runs inside a turn lent by the parent, which runs our side of the same cells beside this
+process (bench/turns.ts: `@@WANT {"quantity": q}` out, `go` in, `@@DONE {}` out).
 
-Warm-ups: at least --warmup steps, more while they total less than --min-warmup-s (at most 50).
+Warm-ups: at least --warmup steps, more while they total less than --min-warmup-s (at most --max-warmups).
 Timed runs: at least --repeats; more while they total less than --min-cell-s (at most 100), none
 beyond --repeats once --max-cell-s is spent — the same rule as bench/ours.ts. "cpu_ms": median
 process CPU time per step (all threads); "peak_rss_mb": the process's peak RSS so far (ru_maxrss).
@@ -16,7 +18,7 @@ process CPU time per step (all threads); "peak_rss_mb": the process's peak RSS s
     PYTHONPATH=$BP_PATH OMP_NUM_THREADS=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
       MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 python3 bench/backpack/time_backpack.py \
         --problems mlp_mnist --n 128 --quantities grad,BatchGrad --threads 1 [--warmup 2] [--repeats 3] \
-        [--min-warmup-s 0] [--min-cell-s 1] [--max-cell-s 5] [--max-output-gb G] [--ticks] [--device cpu]
+        [--min-warmup-s 0] [--min-cell-s 1] [--max-cell-s 5] [--max-output-gb G] [--ticks] [--turns] [--device cpu]
 """
 import argparse
 import json
@@ -77,7 +79,35 @@ def build(spec):
     return model, loss
 
 
-def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s, min_cell_s=1.0, ticks=False, min_warmup_s=0.0):
+class TurnGate:
+    """With --turns, every step runs inside a turn lent by the parent (bench/turns.ts): our
+    process runs beside this one, and the two take turns on the cores in slices of TURN_S."""
+    TURN_S = 0.1
+
+    def __init__(self, enabled):
+        self.enabled, self.held, self.since, self.quantity = enabled, False, 0.0, ""
+
+    def before(self):
+        if not self.enabled or self.held:
+            return
+        print("@@WANT " + json.dumps({"quantity": self.quantity}), flush=True)
+        if sys.stdin.readline() == "":
+            raise RuntimeError("the parent closed stdin while a turn was asked for")
+        self.held, self.since = True, time.perf_counter()
+
+    def after(self):
+        if self.held and time.perf_counter() - self.since >= self.TURN_S:
+            self.release()
+
+    def release(self):
+        if self.held:
+            self.held = False
+            print("@@DONE {}", flush=True)
+
+
+def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s, min_cell_s=1.0, ticks=False, min_warmup_s=0.0, max_warmups=50, gate=None):
+    gate = gate or TurnGate(False)
+    gate.quantity = quantity
     def step():
         model.zero_grad()
         loss = lossfn(model(X), y)
@@ -95,24 +125,29 @@ def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s, min_ce
             print(json.dumps({"tick": what}), flush=True)
 
     warmups, spent_w = 0, 0.0
-    while warmups < warmup or (spent_w < min_warmup_s and warmups < 50):
+    while warmups < warmup or (spent_w < min_warmup_s and warmups < max_warmups):
+        gate.before()
         t0 = time.perf_counter()
         step()
         spent_w += time.perf_counter() - t0
+        gate.after()
         warmups += 1
         tick(f"warmup {warmups}")
     times = []
     cpu = []
     spent = 0.0
     while len(times) < repeats or (spent < min_cell_s and spent < max_cell_s and len(times) < 100):
+        gate.before()
         c0 = time.process_time()
         t0 = time.perf_counter()
         step()
         dt = time.perf_counter() - t0
         cpu.append((time.process_time() - c0) * 1e3)
+        gate.after()
         times.append(dt * 1e3)
         spent += dt
         tick(f"run {len(times)}")
+    gate.release()
     return statistics.median(times), len(times), statistics.median(cpu)
 
 
@@ -157,10 +192,13 @@ def main():
     ap.add_argument("--max-cell-s", type=float, default=5.0)
     ap.add_argument("--min-cell-s", type=float, default=1.0)
     ap.add_argument("--min-warmup-s", type=float, default=0.0,
-                    help="more warm-up steps while they total less than this (at most 50)")
+                    help="more warm-up steps while they total less than this (at most --max-warmups)")
+    ap.add_argument("--max-warmups", type=int, default=50)
     ap.add_argument("--max-output-gb", type=float, default=0.0,
                     help="skip BatchGrad where its [N, θ] output alone exceeds this (0: no limit)")
     ap.add_argument("--ticks", action="store_true")
+    ap.add_argument("--turns", action="store_true",
+                    help="take turns on the cores with a process beside this one (bench/turns.ts)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -174,6 +212,7 @@ def main():
                                "blas": blas_info(), "mkldnn": torch.backends.mkldnn.is_available(),
                                "allocator": os.environ.get("LD_PRELOAD", ""),
                                "python": platform.python_version()}}), flush=True)
+    gate = TurnGate(a.turns)
     for problem in a.problems.split(","):
         with open(os.path.join(a.problem_dir, f"{problem}.json")) as f:
             spec = json.load(f)
@@ -191,7 +230,7 @@ def main():
                                       "error": f"output [N, θ] = {N}·{params} floats = {out_gb:.3g} GB > {a.max_output_gb:.3g} GB"}), flush=True)
                     continue
                 try:
-                    ms, runs, cpu_ms = time_cell(model, lossfn, X, y, q, a.warmup, a.repeats, a.max_cell_s, a.min_cell_s, a.ticks, a.min_warmup_s)
+                    ms, runs, cpu_ms = time_cell(model, lossfn, X, y, q, a.warmup, a.repeats, a.max_cell_s, a.min_cell_s, a.ticks, a.min_warmup_s, a.max_warmups, gate)
                     print(json.dumps({"problem": problem, "N": N, "quantity": q, "median_ms": ms, "runs": runs,
                                       "cpu_ms": cpu_ms, "peak_rss_mb": peak_rss_mb()}), flush=True)
                 except Exception as e:  # a cell BackPACK cannot run (memory, unsupported) is reported, not fatal
