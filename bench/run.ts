@@ -171,9 +171,9 @@ function parseArgs(argv: string[], all: string[]): Options {
     maxCellS: num('--max-cell-s', 5),
     minCellS: num('--min-cell-s', 1),
     out: get('--out') ?? path.join('bench', 'RESULTS.md'),
-    // Half the machine by default: the bench shares it with other work. Side by side (turns), both
-    // sides' processes are alive at once: a quarter each.
-    maxRssGB: num('--max-rss-gb', Math.floor(os.totalmem() / 2 ** 30 / (argv.includes('--compare-backpack') && !argv.includes('--back-to-back') ? 4 : 2))),
+    // Half the machine by default: the bench shares it with other work. (Side by side, both sides'
+    // processes are alive at once, each under this limit; at N = 128 neither comes near it.)
+    maxRssGB: num('--max-rss-gb', Math.floor(os.totalmem() / 2 ** 30 / 2)),
     cellTimeoutS: num('--cell-timeout-s', 600),
     profile: !argv.includes('--no-profile'),
     turns: !argv.includes('--back-to-back'),
@@ -566,6 +566,7 @@ async function main(): Promise<void> {
             runBackpackBlock(bp, problem, N, cores, comparable, { ...bpOptions, turns }),
             runOurBlock(opts, backend, problem, N, cores, undefined, turns),
           ]);
+          turns.close();
           run.backpack[cores] = b;
           run.ours[cores] = ours;
           run.order.push(`BackPACK ${cores} thread${cores > 1 ? 's' : ''} and ours ${cores} core${cores > 1 ? 's' : ''} side by side`);

@@ -15,6 +15,13 @@
  * want the cores alternate. A side is held back while the other is still on an earlier quantity
  * (in the bench's order), so that both time a quantity over the same stretch; a side that has
  * exited no longer holds anyone back.
+ *
+ * While a side has its turn, the others are stopped (SIGSTOP, SIGCONT when the turn ends). Merely
+ * waiting, a process is not idle: V8 compiles and collects garbage on background threads, our
+ * kernel pool and OpenMP spin after their last parallel region. With 2 threads on 2 cores, one
+ * such thread preempts a thread of the side being timed, and a fork–join region then waits for it.
+ * Before they were stopped, the waiting side used 40–47 ms of CPU per second of the other's turns
+ * (the ledger below), and BackPACK's 2-thread cells ran 16–44 % slower side by side than back to back.
  */
 import { readSync, writeSync } from 'node:fs';
 import { cpuMsOf, procAvailable } from './proc.ts';
@@ -40,6 +47,9 @@ export class Turns {
   /** Per side: wall ms of its turns, and CPU ms the other sides used meanwhile (they should idle). */
   readonly ledger = new Map<string, { turnMs: number; othersCpuMs: number }>();
   private turnStart = { at: 0, othersCpuMs: 0 };
+  /** Processes stopped for the current turn. */
+  private stopped: number[] = [];
+  private readonly continueOnExit = () => this.continueStopped();
 
   constructor(sides: string[], order: string[]) {
     for (const s of sides) {
@@ -47,6 +57,8 @@ export class Turns {
       this.ledger.set(s, { turnMs: 0, othersCpuMs: 0 });
     }
     this.order = new Map(order.map((q, i) => [q, i]));
+    // A stopped child must not outlive the bench stopped.
+    process.once('exit', this.continueOnExit);
   }
 
   /** The process of `side`, whose CPU time is read while the other side has its turn. */
@@ -71,6 +83,7 @@ export class Turns {
       l.turnMs += performance.now() - this.turnStart.at;
       l.othersCpuMs += Math.max(0, this.othersCpuMs(side) - this.turnStart.othersCpuMs);
       this.holder = null;
+      this.continueStopped();
     }
     this.grant();
   }
@@ -78,6 +91,7 @@ export class Turns {
   /** `side`'s process has exited (finished, killed or crashed): it neither holds nor waits. */
   exited(side: string): void {
     this.side(side).exited = true;
+    this.pids.delete(side);
     for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i]!.side === side) this.waiting.splice(i, 1);
     this.done(side);
   }
@@ -94,13 +108,42 @@ export class Turns {
     if (i < 0) return;
     const [w] = this.waiting.splice(i, 1);
     this.holder = w!.side;
+    this.stopOthers(w!.side);
     this.turnStart = { at: performance.now(), othersCpuMs: this.othersCpuMs(w!.side) };
     w!.go();
   }
 
+  private stopOthers(side: string): void {
+    for (const [s, pid] of this.pids) {
+      if (s === side || this.progress.get(s)!.exited) continue;
+      try {
+        process.kill(pid, 'SIGSTOP');
+        this.stopped.push(pid);
+      } catch {
+        // Already gone: its exit is on the way.
+      }
+    }
+  }
+
+  private continueStopped(): void {
+    for (const pid of this.stopped.splice(0)) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+
+  /** Detaches from process exit: call once both sides are done. */
+  close(): void {
+    this.continueStopped();
+    process.removeListener('exit', this.continueOnExit);
+  }
+
   private othersCpuMs(side: string): number {
     let ms = 0;
-    if (procAvailable) for (const [s, pid] of this.pids) if (s !== side && !this.progress.get(s)!.exited) ms += cpuMsOf(pid);
+    if (procAvailable) for (const [s, pid] of this.pids) if (s !== side) ms += cpuMsOf(pid);
     return ms;
   }
 

@@ -59,7 +59,8 @@ describe('Turns (the parent)', () => {
 describe('two child processes taking turns', () => {
   it('never overlap, alternate, and move to the next quantity together', async () => {
     const turns = new Turns(['a', 'b'], ['q0', 'q1']);
-    const spec = { quantities: ['q0', 'q1'], runs: 12, ms: 15 }; // 180 ms per quantity: about 2 slices of 100 ms
+    // 12 runs of 15 ms per quantity, 30 ms of untimed work after each: several slices of 100 ms.
+    const spec = { quantities: ['q0', 'q1'], runs: 12, ms: 15, between: 30 };
     const run = (side: string) =>
       new Promise<{ quantity: string; from: number; to: number }[]>((resolve, reject) => {
         const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/bench/turn-child.ts'), JSON.stringify(spec)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -77,6 +78,7 @@ describe('two child processes taking turns', () => {
         });
       });
     const [a, b] = await Promise.all([run('a'), run('b')]);
+    turns.close();
     expect(a).toHaveLength(24);
     expect(b).toHaveLength(24);
     // Never at the same time.
@@ -89,5 +91,12 @@ describe('two child processes taking turns', () => {
     const firstQ1 = Math.min(...merged.filter((x) => x.quantity === 'q1').map((x) => x.from));
     const lastQ0Start = Math.max(...merged.filter((x) => x.quantity === 'q0').map((x) => x.from));
     expect(firstQ1).toBeGreaterThan(lastQ0Start);
+    // The waiting side is stopped: its untimed work after the last run of a turn (30 ms) does not
+    // run during the other's turns. /proc counts CPU in 10 ms ticks.
+    for (const side of ['a', 'b']) {
+      const l = turns.ledger.get(side)!;
+      expect(l.turnMs).toBeGreaterThan(300);
+      expect(l.othersCpuMs).toBeLessThanOrEqual(30);
+    }
   });
 });
