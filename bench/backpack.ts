@@ -63,6 +63,7 @@ export interface BackpackRunOptions {
   repeats: number;
   minCellS: number;
   maxCellS: number;
+  maxRuns: number;
   maxRssGB: number;
   /** Seconds without progress (one step) before the process counts as hung. */
   stepTimeoutS: number;
@@ -83,7 +84,7 @@ interface Outcome {
 function runOnce(bp: BackpackPython, problem: string, N: number, threads: Cores, quantities: string[], o: BackpackRunOptions): Promise<Outcome> {
   const args = [
     SCRIPT, '--problems', problem, '--n', String(N), '--quantities', quantities.join(','), '--threads', String(threads),
-    '--warmup', String(o.warmups), '--min-warmup-s', String(o.minWarmupS), '--max-warmups', String(o.maxWarmups), '--repeats', String(o.repeats), '--min-cell-s', String(o.minCellS), '--max-cell-s', String(o.maxCellS),
+    '--warmup', String(o.warmups), '--min-warmup-s', String(o.minWarmupS), '--max-warmups', String(o.maxWarmups), '--repeats', String(o.repeats), '--min-cell-s', String(o.minCellS), '--max-cell-s', String(o.maxCellS), '--max-runs', String(o.maxRuns),
     // The output alone above the RSS budget: decided before allocating it (the watchdog would kill it later).
     '--max-output-gb', String((o.maxRssGB * 2 ** 30) / 1e9), '--ticks',
     ...(o.turns ? ['--turns'] : []),

@@ -16,7 +16,7 @@
  * every run of a per-sample quantity would touch fresh pages, ~10 µs per 4 KiB page on these VMs),
  * at least --warmups untimed runs per variant (more while they total less than --min-warmup-s, at
  * most --max-warmups), then at least --repeats timed runs (more while the timed runs
- * total less than --min-cell-s, at most 100; none beyond --repeats once --max-cell-s is spent);
+ * total less than --min-cell-s, at most --max-runs; none beyond --repeats once --max-cell-s is spent);
  * median wall time, and the process's CPU time (every thread) per run beside it.
  *
  * A cell whose ratio to BackPACK (passed in by the parent, measured just before) is above 1 gets one
@@ -30,7 +30,6 @@ import { TurnGate } from './turns.ts';
 import { CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, PROFILE_TAG, TICK_TAG, type ChildSpec, type Cores, type CellProfile, type InProcessTiming, type NotRun, type OurCell, type PoolTiming, type ProcessMeta, type Timing } from './types.ts';
 import type { HostTensor } from '../src/io/host-tensor.ts';
 
-const MAX_RUNS = 100;
 const PROFILE_RUNS = 3;
 
 const median = (xs: number[]) => {
@@ -94,7 +93,7 @@ async function main(): Promise<void> {
     const tensorsBefore = tf.memory().numTensors;
     const timed: RunSample[] = [];
     let spent = 0;
-    while (timed.length < spec.repeats || (spent < spec.minCellS * 1000 && spent < spec.maxCellS * 1000 && timed.length < MAX_RUNS)) {
+    while (timed.length < spec.repeats || (spent < spec.minCellS * 1000 && spent < spec.maxCellS * 1000 && timed.length < spec.maxRuns)) {
       await turn();
       gate.before();
       const t = await run();

@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack]
  *                    [--n 128[,1024]] [--problems a,b] [--extensions grad,BatchGrad,…]
- *                    [--warmups 2] [--min-warmup-s 2] [--max-warmups 1000] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--out bench/RESULTS.md]
+ *                    [--warmups 2] [--min-warmup-s 2] [--max-warmups 1000] [--repeats 3] [--min-cell-s 2] [--max-runs 1000] [--max-cell-s 5] [--out bench/RESULTS.md]
  *   npm run bench -- --memory        the memory cell only (bench/memory-cell.ts), its section of --out
  *   npm run bench -- --scaling       worker scaling only (bench/scaling.ts), its section of --out
  *   npm run bench -- --startup       start-up CPU time only (bench/startup.ts), its section of --out
@@ -28,7 +28,7 @@
  *
  * Hygiene, both sides alike: at least --warmups untimed runs (more while they total less than
  * --min-warmup-s, at most --max-warmups), then at least --repeats timed runs, more while
- * they total less than --min-cell-s (at most 100), none beyond --repeats once --max-cell-s is spent;
+ * they total less than --min-cell-s (at most --max-runs), none beyond --repeats once --max-cell-s is spent;
  * median wall time, median process CPU time beside it; an event-loop turn before each of our runs
  * (see bench/ours.ts); load average at the start and end of every (problem, N) and of the run.
  *
@@ -73,6 +73,7 @@ interface Options {
   repeats: number;
   maxCellS: number;
   minCellS: number;
+  maxRuns: number;
   out: string;
   maxRssGB: number;
   cellTimeoutS: number;
@@ -99,14 +100,14 @@ async function vocabulary(): Promise<string[]> {
 
 const USAGE =
   'usage: npm run bench -- [--backend auto|native|wasm|cpu] [--cores 1|2|1,2] [--compare-backpack [--back-to-back]] [--n 128,1024] [--problems a,b] ' +
-  '[--extensions grad,BatchGrad,…] [--warmups 2] [--min-warmup-s 2] [--max-warmups 1000] [--repeats 3] [--min-cell-s 1] [--max-cell-s 5] [--max-rss-gb 11] [--cell-timeout-s 600] ' +
+  '[--extensions grad,BatchGrad,…] [--warmups 2] [--min-warmup-s 2] [--max-warmups 1000] [--repeats 3] [--min-cell-s 2] [--max-runs 1000] [--max-cell-s 5] [--max-rss-gb 11] [--cell-timeout-s 600] ' +
   '[--no-profile] [--out bench/RESULTS.md] [--no-scaling | --scaling] [--scaling-args "--workers 1,2 …"]\n' +
   '       npm run bench -- --memory [--memory-n 2000] [--memory-max-memory 1G] [--memory-workers 2] [--memory-dir DIR] [--memory-kill-gb 12] [--memory-timeout-s 3600] [--out bench/RESULTS.md]\n' +
   '       npm run bench -- --startup [--backend auto] [--out bench/RESULTS.md]';
 
 function parseArgs(argv: string[], all: string[]): Options {
   const valued = new Set([
-    '--backend', '--cores', '--n', '--problems', '--extensions', '--warmups', '--min-warmup-s', '--max-warmups', '--repeats', '--max-cell-s', '--min-cell-s', '--out',
+    '--backend', '--cores', '--n', '--problems', '--extensions', '--warmups', '--min-warmup-s', '--max-warmups', '--repeats', '--max-cell-s', '--min-cell-s', '--max-runs', '--out',
     '--max-rss-gb', '--cell-timeout-s', '--scaling-args', '--memory-n', '--memory-max-memory', '--memory-workers', '--memory-dir',
     '--memory-kill-gb', '--memory-timeout-s',
   ]);
@@ -169,7 +170,10 @@ function parseArgs(argv: string[], all: string[]): Options {
     maxWarmups: num('--max-warmups', 1000, true),
     repeats: num('--repeats', 3, true),
     maxCellS: num('--max-cell-s', 5),
-    minCellS: num('--min-cell-s', 1),
+    // Timed runs over ≥ 2 s, up to 1 000 of them: a fast cell's runs then span some 20 turns of
+    // 100 ms per side (bench/turns.ts), not 3, and a burst of other work hits both sides alike.
+    minCellS: num('--min-cell-s', 2),
+    maxRuns: num('--max-runs', 1000, true),
     out: get('--out') ?? path.join('bench', 'RESULTS.md'),
     // Half the machine by default: the bench shares it with other work. (Side by side, both sides'
     // processes are alive at once, each under this limit; at N = 128 neither comes near it.)
@@ -288,7 +292,7 @@ async function runOurBlock(opts: Options, backend: string, problem: string, N: n
     processes++;
     const o = await spawnChild(
       {
-        backend, problem, N, cores, quantities: remaining, warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS,
+        backend, problem, N, cores, quantities: remaining, warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRuns: opts.maxRuns,
         maxRssGB: opts.maxRssGB, backpackMs, profile: opts.profile,
       },
       opts.cellTimeoutS,
@@ -341,7 +345,7 @@ async function profileMisses(opts: Options, backend: string, block: OurBlock, ba
   const o = await spawnChild(
     {
       backend, problem: block.problem, N: block.N, cores: block.cores, quantities: over.map((c) => c.quantity), warmups: opts.warmups, minWarmupS: opts.minWarmupS,
-      maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRssGB: opts.maxRssGB, profile: true, profileOnly: true,
+      maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRuns: opts.maxRuns, maxRssGB: opts.maxRssGB, profile: true, profileOnly: true,
     },
     opts.cellTimeoutS,
   );
@@ -554,7 +558,7 @@ async function main(): Promise<void> {
   console.log(`load average at start: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
 
   const runs: ProblemRun[] = [];
-  const bpOptions = { warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRssGB: opts.maxRssGB, stepTimeoutS: opts.cellTimeoutS };
+  const bpOptions = { warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRuns: opts.maxRuns, maxRssGB: opts.maxRssGB, stepTimeoutS: opts.cellTimeoutS };
   for (const problem of opts.problems) {
     for (const N of opts.ns) {
       const run: ProblemRun = { problem, N, ours: {}, backpack: {}, loadStart: os.loadavg()[0], loadEnd: 0, order: [] };
@@ -632,7 +636,7 @@ async function main(): Promise<void> {
       ? `- BackPACK: ${bpMeta ? `BackPACK ${bpMeta.backpack ?? '?'} on PyTorch ${bpMeta.torch ?? '?'} (BLAS: ${bpMeta.blas ?? '?'}; oneDNN ${bpMeta.mkldnn ? 'on' : 'off'}), Python ${bpMeta.python ?? '?'}` : 'no version line received'}; ${bp.how}; LD_PRELOAD=${bp.jemalloc} MALLOC_CONF=${MALLOC_CONF}; torch.set_num_threads(T) and OMP_NUM_THREADS=T with T = the table's cores; bench/backpack/time_backpack.py (same problems, PyTorch default init, standard-normal inputs)`
       : `- BackPACK: ${bpSkip || 'not timed in this run (add --compare-backpack)'}${comparable.length ? `; where shown, † = ${ANCHOR_SOURCE}` : ''}`,
     `- measured: wall time of one run of the library's run loop — 1 core: one in-process \`runBatch\` (forward + extended backward + merge + finalise) with 1 kernel thread; 2 cores: the faster of \`runJobOnPool\` on \`createPool('threads', 2)\` with 1 kernel thread per worker and shards of ⌈N/2⌉ (dispatch, shards, merge, finalise) and one in-process \`runBatch\` with 2 kernel threads. BackPACK: one forward + backward with the extension active. \`grad\` = plain gradient (extensions []; BackPACK: backward inside an empty \`backpack()\` context).`,
-    `- hygiene: per cell ≥ ${opts.warmups} warm-up runs (more while they total < ${opts.minWarmupS} s, at most ${opts.maxWarmups}: the engine's JS is optimised by V8 only after some hundreds of runs), then ≥ ${opts.repeats} timed runs (more while they total < ${opts.minCellS} s, at most 100; none beyond ${opts.repeats} once ${opts.maxCellS} s are spent), median; an event-loop turn before each of our runs (the native backend recycles the memory of zero-copy result views only after one); process CPU time (all threads) reported beside wall time; each (problem, N, cores) in its own process on each side, ${opts.turns && bp ? `each side's process runs beside the other's, and the two take turns on the cores in slices of ${TURN_MS} ms (bench/turns.ts; a side waits while the other is on an earlier quantity), so that both time a cell over the same stretch of a shared machine's drifting load: ${runs[0]?.order.join(' → ') ?? '—'}` : `run back to back: ${runs[0]?.order.join(' → ') ?? '—'}`}`,
+    `- hygiene: per cell ≥ ${opts.warmups} warm-up runs (more while they total < ${opts.minWarmupS} s, at most ${opts.maxWarmups}: the engine's JS is optimised by V8 only after some hundreds of runs), then ≥ ${opts.repeats} timed runs (more while they total < ${opts.minCellS} s, at most ${opts.maxRuns}; none beyond ${opts.repeats} once ${opts.maxCellS} s are spent), median; an event-loop turn before each of our runs (the native backend recycles the memory of zero-copy result views only after one); process CPU time (all threads) reported beside wall time; each (problem, N, cores) in its own process on each side, ${opts.turns && bp ? `each side's process runs beside the other's, and the two take turns on the cores in slices of ${TURN_MS} ms (bench/turns.ts; a side waits while the other is on an earlier quantity), so that both time a cell over the same stretch of a shared machine's drifting load: ${runs[0]?.order.join(' → ') ?? '—'}` : `run back to back: ${runs[0]?.order.join(' → ') ?? '—'}`}`,
     `- data: bench/problem.ts — PyTorch-like uniform(±1/√fan_in) weights (seeded), standard-normal inputs, labels uniform in [0, 10)`,
     `- limits: RSS watchdog --max-rss-gb ${opts.maxRssGB} (both sides); --cell-timeout-s ${opts.cellTimeoutS} per run; "cannot run" = decided from sizes before running (bench/limits.ts; BackPACK: its BatchGrad output alone above the limit)`,
     `- targets: ours / BackPACK ≤ ${CELL_TARGET.toFixed(1)} in every cell (misses bold, ✗), geometric mean ≤ ${GEOMEAN_TARGET} per table`,

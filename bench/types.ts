@@ -171,6 +171,7 @@ export interface ChildSpec {
   repeats: number;
   minCellS: number;
   maxCellS: number;
+  maxRuns: number;
   maxRssGB: number;
   /** BackPACK's medians for this (problem, N, cores), when measured: cells slower than it get profiled. */
   backpackMs?: Record<string, number>;

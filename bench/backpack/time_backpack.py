@@ -11,14 +11,14 @@ step runs inside a turn lent by the parent, which runs our side of the same cell
 process (bench/turns.ts: `@@WANT {"quantity": q}` out, `go` in, `@@DONE {}` out).
 
 Warm-ups: at least --warmup steps, more while they total less than --min-warmup-s (at most --max-warmups).
-Timed runs: at least --repeats; more while they total less than --min-cell-s (at most 100), none
+Timed runs: at least --repeats; more while they total less than --min-cell-s (at most --max-runs), none
 beyond --repeats once --max-cell-s is spent — the same rule as bench/ours.ts. "cpu_ms": median
 process CPU time per step (all threads); "peak_rss_mb": the process's peak RSS so far (ru_maxrss).
 
     PYTHONPATH=$BP_PATH OMP_NUM_THREADS=1 LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 \
       MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 python3 bench/backpack/time_backpack.py \
         --problems mlp_mnist --n 128 --quantities grad,BatchGrad --threads 1 [--warmup 2] [--repeats 3] \
-        [--min-warmup-s 0] [--min-cell-s 1] [--max-cell-s 5] [--max-output-gb G] [--ticks] [--turns] [--device cpu]
+        [--min-warmup-s 0] [--min-cell-s 1] [--max-runs 100] [--max-cell-s 5] [--max-output-gb G] [--ticks] [--turns] [--device cpu]
 """
 import argparse
 import json
@@ -105,7 +105,7 @@ class TurnGate:
             print("@@DONE {}", flush=True)
 
 
-def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s, min_cell_s=1.0, ticks=False, min_warmup_s=0.0, max_warmups=50, gate=None):
+def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s, min_cell_s=1.0, ticks=False, min_warmup_s=0.0, max_warmups=50, gate=None, max_runs=100):
     gate = gate or TurnGate(False)
     gate.quantity = quantity
     def step():
@@ -136,7 +136,7 @@ def time_cell(model, lossfn, X, y, quantity, warmup, repeats, max_cell_s, min_ce
     times = []
     cpu = []
     spent = 0.0
-    while len(times) < repeats or (spent < min_cell_s and spent < max_cell_s and len(times) < 100):
+    while len(times) < repeats or (spent < min_cell_s and spent < max_cell_s and len(times) < max_runs):
         gate.before()
         c0 = time.process_time()
         t0 = time.perf_counter()
@@ -194,6 +194,7 @@ def main():
     ap.add_argument("--min-warmup-s", type=float, default=0.0,
                     help="more warm-up steps while they total less than this (at most --max-warmups)")
     ap.add_argument("--max-warmups", type=int, default=50)
+    ap.add_argument("--max-runs", type=int, default=100)
     ap.add_argument("--max-output-gb", type=float, default=0.0,
                     help="skip BatchGrad where its [N, θ] output alone exceeds this (0: no limit)")
     ap.add_argument("--ticks", action="store_true")
@@ -230,7 +231,7 @@ def main():
                                       "error": f"output [N, θ] = {N}·{params} floats = {out_gb:.3g} GB > {a.max_output_gb:.3g} GB"}), flush=True)
                     continue
                 try:
-                    ms, runs, cpu_ms = time_cell(model, lossfn, X, y, q, a.warmup, a.repeats, a.max_cell_s, a.min_cell_s, a.ticks, a.min_warmup_s, a.max_warmups, gate)
+                    ms, runs, cpu_ms = time_cell(model, lossfn, X, y, q, a.warmup, a.repeats, a.max_cell_s, a.min_cell_s, a.ticks, a.min_warmup_s, a.max_warmups, gate, a.max_runs)
                     print(json.dumps({"problem": problem, "N": N, "quantity": q, "median_ms": ms, "runs": runs,
                                       "cpu_ms": cpu_ms, "peak_rss_mb": peak_rss_mb()}), flush=True)
                 except Exception as e:  # a cell BackPACK cannot run (memory, unsupported) is reported, not fatal
