@@ -164,7 +164,7 @@ function parseArgs(argv: string[], all: string[]): Options {
     extensions,
     warmups: num('--warmups', 2, true),
     // Our engine's JS reaches optimised code only after some hundreds of runs of a fast cell
-    // (docs/benchmarks.md, "Warm-up"); a training loop runs thousands. PyTorch needs no such warm-up
+    // (docs/benchmarks.md, "How a cell is timed"); a training loop runs thousands. PyTorch needs no such warm-up
     // but gets the same rule.
     minWarmupS: num('--min-warmup-s', 2),
     maxWarmups: num('--max-warmups', 1000, true),
@@ -452,8 +452,8 @@ function withSection(doc: string, heading: string, section: string): string {
 
 /**
  * How idle the waiting side was: the CPU time the other process used during each side's turns, per
- * second of turn (the waiting side blocks on a read; what remains is its threads winding down:
- * OpenMP's and our kernel pool's spin after the last parallel region, V8's background work).
+ * second of turn. It is stopped (SIGSTOP) for the turn; what remains falls between the parent's
+ * reading of its CPU time and the stop, and /proc counts in 10 ms ticks.
  */
 function turnsLine(runs: ProblemRun[]): string[] {
   const sum = (side: string) => {

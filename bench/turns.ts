@@ -26,7 +26,7 @@
 import { readSync, writeSync } from 'node:fs';
 import { cpuMsOf, procAvailable } from './proc.ts';
 
-/** The length of one slice: short against the drift, long against the cost of a switch (~0.1 ms). */
+/** The length of one slice: short against the drift, long against a switch (pipe messages, cold caches). */
 export const TURN_MS = 100;
 export const WANT_TAG = '@@WANT ';
 export const DONE_TAG_TURN = '@@DONE ';
@@ -50,6 +50,11 @@ export class Turns {
   /** Processes stopped for the current turn. */
   private stopped: number[] = [];
   private readonly continueOnExit = () => this.continueStopped();
+  /** Ctrl-C or a kill of the bench: its stopped children first continue (they would stay stopped), then the signal's default. */
+  private readonly continueOnSignal = (signal: NodeJS.Signals) => {
+    this.close();
+    process.kill(process.pid, signal);
+  };
 
   constructor(sides: string[], order: string[]) {
     for (const s of sides) {
@@ -59,6 +64,8 @@ export class Turns {
     this.order = new Map(order.map((q, i) => [q, i]));
     // A stopped child must not outlive the bench stopped.
     process.once('exit', this.continueOnExit);
+    process.once('SIGINT', this.continueOnSignal);
+    process.once('SIGTERM', this.continueOnSignal);
   }
 
   /** The process of `side`, whose CPU time is read while the other side has its turn. */
@@ -139,6 +146,8 @@ export class Turns {
   close(): void {
     this.continueStopped();
     process.removeListener('exit', this.continueOnExit);
+    process.removeListener('SIGINT', this.continueOnSignal);
+    process.removeListener('SIGTERM', this.continueOnSignal);
   }
 
   private othersCpuMs(side: string): number {
