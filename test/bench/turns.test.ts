@@ -36,6 +36,7 @@ describe('Turns (the parent)', () => {
     expect(granted.slice(4)).toEqual(['a q1']);
     turns.done('a');
     expect(granted.slice(5)).toEqual(['b q1']);
+    turns.close();
   });
 
   it('lets the other side go on alone once a side has exited, even while it held the cores', () => {
@@ -49,10 +50,13 @@ describe('Turns (the parent)', () => {
     turns.done('a');
     turns.want('a', 'q1', () => granted.push('a q1'));
     expect(granted).toEqual(['b', 'a', 'a q1']);
+    turns.close();
   });
 
   it('names an unknown side', () => {
-    expect(() => new Turns(['a'], []).want('c', 'q', () => {})).toThrow(/unknown side 'c'/);
+    const turns = new Turns(['a'], []);
+    expect(() => turns.want('c', 'q', () => {})).toThrow(/unknown side 'c'/);
+    turns.close();
   });
 });
 
