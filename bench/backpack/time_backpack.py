@@ -235,6 +235,7 @@ def main():
                     print(json.dumps({"problem": problem, "N": N, "quantity": q, "median_ms": ms, "runs": runs,
                                       "cpu_ms": cpu_ms, "peak_rss_mb": peak_rss_mb()}), flush=True)
                 except Exception as e:  # a cell BackPACK cannot run (memory, unsupported) is reported, not fatal
+                    gate.release()  # a step that raised inside a turn: the turn ends with the cell
                     print(json.dumps({"problem": problem, "N": N, "quantity": q, "error": f"{type(e).__name__}: {e}"[:300]}), flush=True)
 
 
