@@ -11,14 +11,15 @@
  *
  * Module timers are inclusive and nest: a rule's time includes the paramJacT it calls (shown as
  * "via rule"). Kernels of these backends run synchronously, so wall time around each call is the
- * kernel's time. Two warm-up runs, an event-loop turn before each run (the native backend recycles
- * the memory of zero-copy result views only after one). Monkey-patches the module tables in memory
+ * kernel's time. Warm-ups for ≥ 2 s (V8 optimises the engine's JS only after some hundreds of runs
+ * of a fast cell), results released after every run and an event-loop turn before each (the native
+ * backend recycles the memory of zero-copy result views only after one). Monkey-patches the module tables in memory
  * only; src/ is not changed.
  */
 import { DERIVATIVES } from '../src/core/derivatives/index.ts';
 import { QUANTITIES } from '../src/extensions/index.ts';
 import { resolveBackend, useBackend } from '../src/backends/select.ts';
-import { runBatch } from '../src/api/run.ts';
+import { releaseResults, runBatch } from '../src/api/run.ts';
 import { tf } from '../src/core/tf.ts';
 import type { Layer } from '../src/core/derivatives/types.ts';
 import { kernelTimer, topKernels } from './kernel-timer.ts';
@@ -85,8 +86,12 @@ const p = loadProblem(problem, N, 0);
 const extensions = quantity === 'grad' ? [] : [quantity as never];
 const opts = { extensions, shardSize, vectors: quantity === 'GGNMP' || quantity === 'HMP' ? makeVectors(p.net) : undefined };
 const turn = () => new Promise((r) => setImmediate(r));
-for (let i = 0; i < 2; i++) {
-  runBatch(p.net, p.inputs, p.targets, opts); // warm-ups (index maps, heap growth, allocator caches)
+// Warm-ups (index maps, allocator caches, oneDNN's primitives, V8's optimised code: some hundreds
+// of runs of a fast cell), each run's results released as a loop over batches does.
+for (let i = 0, spent = 0; i < 2 || (spent < 2000 && i < 1000); i++) {
+  const t = performance.now();
+  releaseResults(runBatch(p.net, p.inputs, p.targets, opts));
+  spent += performance.now() - t;
   await turn();
 }
 
@@ -95,6 +100,7 @@ const t0 = performance.now();
 const r = runBatch(p.net, p.inputs, p.targets, opts);
 const total = performance.now() - t0;
 enabled = false;
+releaseResults(r);
 
 const lib = backend === 'native' ? ` (${resolved.library || 'native'}, ${threads} thread${threads > 1 ? 's' : ''})` : '';
 console.log(`${problem} N=${N} ${quantity} on ${backend}${lib}: runBatch ${total.toFixed(0)} ms (compute ${r.timings.computeMs.toFixed(0)}, reduce ${r.timings.reduceMs.toFixed(0)})\n`);
@@ -107,9 +113,10 @@ await turn();
 const timer = kernelTimer();
 timer.start();
 const k0 = performance.now();
-runBatch(p.net, p.inputs, p.targets, opts);
+const kr = runBatch(p.net, p.inputs, p.targets, opts);
 const kernelRunMs = performance.now() - k0;
 timer.stop();
+releaseResults(kr);
 const kernelTotal = timer.totalMs();
 const byName = timer.byName();
 const calls = [...byName.values()].reduce((s, e) => s + e.calls, 0);
