@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { onLines } from './lines.ts';
 import { procAvailable, sampleTree } from './proc.ts';
 import { turnLines, type Turns } from './turns.ts';
-import type { BackpackBlock, BackpackCell, BackpackMeta, Cores } from './types.ts';
+import type { BackpackBlock, BackpackCell, BackpackMeta, CellRuns, Cores } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCRIPT = path.join(HERE, 'backpack', 'time_backpack.py');
@@ -56,14 +56,7 @@ export function findBackpack(): BackpackPython | { skip: string } {
   return { skip: `BackPACK comparison skipped: no python imports BackPACK (${tried.join('; ')})` };
 }
 
-export interface BackpackRunOptions {
-  warmups: number;
-  minWarmupS: number;
-  maxWarmups: number;
-  repeats: number;
-  minCellS: number;
-  maxCellS: number;
-  maxRuns: number;
+export interface BackpackRunOptions extends CellRuns {
   maxRssGB: number;
   /** Seconds without progress (one step) before the process counts as hung. */
   stepTimeoutS: number;

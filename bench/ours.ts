@@ -74,13 +74,14 @@ async function main(): Promise<void> {
   };
   let vectors: Map<string, HostTensor> | undefined;
 
-  /** Warm-ups, then timed runs, each after an event-loop turn. */
   // With spec.turns, every run happens inside a turn lent by the parent (bench/turns.ts).
   const gate = new TurnGate(spec.turns === true);
-  const measure = async (run: () => Promise<RunSample> | RunSample): Promise<Timing> => {
-    // Warm-ups: at least --warmups, more while they total less than --min-warmup-s (at most
-    // --max-warmups): the engine's JS (tfjs's op wrappers, backprop, the pool's partials and merge)
-    // reaches V8's optimised code only after some hundreds of runs of a fast cell.
+  /**
+   * Warm-ups: at least --warmups, more while they total less than --min-warmup-s (at most
+   * --max-warmups): the engine's JS (tfjs's op wrappers, backprop, the pool's partials and merge)
+   * reaches V8's optimised code only after some hundreds of runs of a fast cell. Returns their number.
+   */
+  const warmUp = async (run: () => Promise<{ ms: number }> | { ms: number }): Promise<number> => {
     let warmups = 0;
     for (let spentW = 0; warmups < spec.warmups || (spentW < spec.minWarmupS * 1000 && warmups < spec.maxWarmups); warmups++) {
       await turn();
@@ -89,6 +90,11 @@ async function main(): Promise<void> {
       gate.after();
       emit(TICK_TAG, { warmup: warmups + 1 });
     }
+    return warmups;
+  };
+  /** Warm-ups, then timed runs, each after an event-loop turn. */
+  const measure = async (run: () => Promise<RunSample> | RunSample): Promise<Timing> => {
+    const warmups = await warmUp(run);
     await turn();
     const tensorsBefore = tf.memory().numTensors;
     const timed: RunSample[] = [];
@@ -179,12 +185,11 @@ async function main(): Promise<void> {
       // optimises the JS only after some hundreds of runs), so the profile shows the timed runs' kernels.
       const threads = native ? spec.cores : 1;
       await setThreads(threads);
-      for (let i = 0, spent = 0; i < spec.warmups || (spent < spec.minWarmupS * 1000 && i < spec.maxWarmups); i++) {
-        await turn();
+      await warmUp(() => {
         const t0 = performance.now();
         releaseResults(runBatch(p.net, p.inputs, p.targets, inProcessOptions));
-        spent += performance.now() - t0;
-      }
+        return { ms: performance.now() - t0 };
+      });
       emit(PROFILE_TAG, { quantity, profile: await profileRun(threads) });
       continue;
     }

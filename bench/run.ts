@@ -53,27 +53,20 @@ import { procAvailable, sampleTree } from './proc.ts';
 import { comparisonTable, detailsTable, missesSection, oursOnlyGrid, processTable, verdictLine } from './report.ts';
 import { RSS_KILL_TAG } from './rss.ts';
 import { TURN_MS, Turns, turnLines } from './turns.ts';
-import { ANCHOR_QUANTITIES, CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, PROFILE_TAG, TICK_TAG, type CellProfile, type InProcessTiming, type ChildSpec, GEOMEAN_TARGET, ran, type BackpackBlock, type Cell, type Cores, type NotRun, type OurBlock, type ProblemRun, type ProcessMeta } from './types.ts';
+import { ANCHOR_QUANTITIES, CELL_TAG, CELL_TARGET, DONE_TAG, META_TAG, PART_TAG, PROFILE_TAG, TICK_TAG, type CellProfile, type InProcessTiming, type ChildSpec, GEOMEAN_TARGET, ran, type BackpackBlock, type Cell, type Cores, type NotRun, type OurBlock, type ProblemRun, type ProcessMeta, type CellRuns } from './types.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 /** The heading of bench/scaling.ts's section in --out. */
 export const SCALING_HEADING = '## Scaling over worker threads';
 
-interface Options {
+interface Options extends CellRuns {
   backendChoice: string;
   cores: Cores[];
   compareBackpack: boolean;
   ns: number[];
   problems: string[];
   extensions: string[];
-  warmups: number;
-  minWarmupS: number;
-  maxWarmups: number;
-  repeats: number;
-  maxCellS: number;
-  minCellS: number;
-  maxRuns: number;
   out: string;
   maxRssGB: number;
   cellTimeoutS: number;
@@ -292,8 +285,7 @@ async function runOurBlock(opts: Options, backend: string, problem: string, N: n
     processes++;
     const o = await spawnChild(
       {
-        backend, problem, N, cores, quantities: remaining, warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRuns: opts.maxRuns,
-        maxRssGB: opts.maxRssGB, backpackMs, profile: opts.profile,
+        ...cellRuns(opts), backend, problem, N, cores, quantities: remaining, maxRssGB: opts.maxRssGB, backpackMs, profile: opts.profile,
       },
       opts.cellTimeoutS,
       turns,
@@ -333,6 +325,11 @@ async function runOurBlock(opts: Options, backend: string, problem: string, N: n
   };
 }
 
+/** The run counts of Options, as both sides' children take them. */
+const cellRuns = (o: Options): CellRuns => ({
+  warmups: o.warmups, minWarmupS: o.minWarmupS, maxWarmups: o.maxWarmups, repeats: o.repeats, minCellS: o.minCellS, maxCellS: o.maxCellS, maxRuns: o.maxRuns,
+});
+
 const medians = (b: BackpackBlock): Record<string, number> => Object.fromEntries(b.cells.filter((c) => c.medianMs !== undefined).map((c) => [c.quantity, c.medianMs!]));
 
 /**
@@ -344,8 +341,8 @@ async function profileMisses(opts: Options, backend: string, block: OurBlock, ba
   if (!over.length) return;
   const o = await spawnChild(
     {
-      backend, problem: block.problem, N: block.N, cores: block.cores, quantities: over.map((c) => c.quantity), warmups: opts.warmups, minWarmupS: opts.minWarmupS,
-      maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRuns: opts.maxRuns, maxRssGB: opts.maxRssGB, profile: true, profileOnly: true,
+      ...cellRuns(opts), backend, problem: block.problem, N: block.N, cores: block.cores, quantities: over.map((c) => c.quantity), maxRssGB: opts.maxRssGB,
+      profile: true, profileOnly: true,
     },
     opts.cellTimeoutS,
   );
@@ -558,7 +555,7 @@ async function main(): Promise<void> {
   console.log(`load average at start: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
 
   const runs: ProblemRun[] = [];
-  const bpOptions = { warmups: opts.warmups, minWarmupS: opts.minWarmupS, maxWarmups: opts.maxWarmups, repeats: opts.repeats, minCellS: opts.minCellS, maxCellS: opts.maxCellS, maxRuns: opts.maxRuns, maxRssGB: opts.maxRssGB, stepTimeoutS: opts.cellTimeoutS };
+  const bpOptions = { ...cellRuns(opts), maxRssGB: opts.maxRssGB, stepTimeoutS: opts.cellTimeoutS };
   for (const problem of opts.problems) {
     for (const N of opts.ns) {
       const run: ProblemRun = { problem, N, ours: {}, backpack: {}, loadStart: os.loadavg()[0], loadEnd: 0, order: [] };

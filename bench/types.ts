@@ -158,13 +158,8 @@ export const PART_TAG = '@@BENCH_PART ';
 /** A profile-only child's line per quantity: `{ quantity, profile }`. */
 export const PROFILE_TAG = '@@BENCH_PROFILE ';
 
-/** What bench/run.ts asks of one bench/ours.ts child. */
-export interface ChildSpec {
-  backend: string;
-  problem: string;
-  N: number;
-  cores: Cores;
-  quantities: string[];
+/** How many runs a cell gets, on both sides alike (bench/run.ts: --warmups … --max-runs). */
+export interface CellRuns {
   warmups: number;
   minWarmupS: number;
   maxWarmups: number;
@@ -172,6 +167,15 @@ export interface ChildSpec {
   minCellS: number;
   maxCellS: number;
   maxRuns: number;
+}
+
+/** What bench/run.ts asks of one bench/ours.ts child. */
+export interface ChildSpec extends CellRuns {
+  backend: string;
+  problem: string;
+  N: number;
+  cores: Cores;
+  quantities: string[];
   maxRssGB: number;
   /** BackPACK's medians for this (problem, N, cores), when measured: cells slower than it get profiled. */
   backpackMs?: Record<string, number>;
