@@ -50,7 +50,9 @@ function toEntry(out: Pick<RuleOutput, 'kind' | 'value'> & { form?: 'rows' | 'sh
 }
 
 function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.Tensor, gOut: tf.Tensor, factors: Factors): ParamContext {
-  const jac = mathOf(layer.kind).paramJacT![param]!;
+  const math = mathOf(layer.kind);
+  const jac = math.paramJacT![param]!;
+  const withSum = math.paramJacTWithSum?.[param];
   const { rows } = state;
   const memo = new Map<unknown, tf.Tensor>();
   const remember = <K>(key: K, compute: () => tf.Tensor) => {
@@ -74,7 +76,14 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
     factors,
     paramSqrt: (f: Factor) => remember(f, () => jac(layer, x, f.S, false)),
     squares: (V, mode, opts = {}) => paramSquares(layer, param, opts.sub ? sub().x : x, V, mode, opts.shift),
-    gradBatch: () => remember('gradBatch', () => jac(layer, x, gOut.expandDims(0), false).squeeze([0])),
+    gradBatch: () =>
+      remember('gradBatch', () => {
+        // Where the module makes the rows and their sum in one pass, the sum is the gradient too.
+        const pair = memo.has('gradSum') ? null : withSum?.(layer, x, gOut.expandDims(0));
+        if (!pair) return jac(layer, x, gOut.expandDims(0), false).squeeze([0]);
+        memo.set('gradSum', pair[1].squeeze([0]));
+        return pair[0].squeeze([0]);
+      }),
     gradSum: () => remember('gradSum', () => jac(layer, x, gOut.expandDims(0), true).squeeze([0])),
     gradBatchSub: () => (rows ? remember('gradBatchSub', () => jac(layer, sub().x, sub().gOut.expandDims(0), false).squeeze([0])) : ctx.gradBatch()),
     // Vectors arrive as float32 from the CLI (checkVectors); library callers may pass float64.
@@ -115,17 +124,16 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       // A shard holding none of the subsampled samples still sends (empty) rows entries.
       const noRows = rows !== null && rows.local.length === 0;
       const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
+      // The quantities first: one may make the gradient on its way (BatchGrad's rows and their sum).
+      const outputs = req.extensions.filter((q) => !req.skip?.includes(skipKey(layer.name, q))).flatMap((q) => QUANTITIES[q].rule(p));
       entries[`${key}.${GRAD_FIELD}`] = toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
-      for (const q of req.extensions) {
-        if (req.skip?.includes(skipKey(layer.name, q))) continue;
-        for (const out of QUANTITIES[q].rule(p)) {
-          // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
-          // statistic: reduce it to host memory once.
-          if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
-          entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
-            ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
-            : toEntry(out, rowIndex, state.n);
-        }
+      for (const out of outputs) {
+        // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
+        // statistic: reduce it to host memory once.
+        if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
+        entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
+          ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
+          : toEntry(out, rowIndex, state.n);
       }
     });
   }

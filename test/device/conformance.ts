@@ -12,9 +12,9 @@ import { loadCudaAddon } from '../../src/backends/cuda/addon.ts';
 import { NATIVE_KERNELS } from '../../src/backends/native/register.ts';
 import { useBackend } from '../../src/backends/select.ts';
 import {
-  CONV_FORWARD, CONV_INPUT_GRAM, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, FOLD,
+  CONV_FORWARD, CONV_INPUT_GRAM, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, FOLD, OUTER_PRODUCTS,
 } from '../../src/core/ops/kernel-names.ts';
-import { runKernel } from '../../src/core/ops/fused.ts';
+import { runKernel, runKernelOutputs } from '../../src/core/ops/fused.ts';
 import { foldColumns, maxPool, maxPoolJacT, maxPoolJvp, unfold } from '../../src/core/ops/windows.ts';
 import { tf } from '../../src/core/tf.ts';
 import { mulberry32 } from '../../src/data/prng.ts';
@@ -39,6 +39,8 @@ interface Case {
   op: (t: Record<string, tf.Tensor>) => tf.Tensor | tf.Tensor[];
   /** Uses backpack-ts's fused convolutions: only the native backend has them as a reference. */
   fusedConv?: boolean;
+  /** Another kernel only the native backend has as a reference (no convolution chunks). */
+  nativeOnly?: boolean;
   rtol?: number;
 }
 
@@ -209,6 +211,9 @@ function cases(): Case[] {
       void P;
     }
   });
+  // A Linear layer's per-sample outer products and their sum (kernels/outer.h).
+  add({ name: 'outer products and their sum', nativeOnly: true, inputs: () => ({ V: f32([2, 5, 6], 351), x: f32([5, 37], 352) }),
+    op: ({ V, x }) => runKernelOutputs(OUTER_PRODUCTS, { V, x }, {}) });
   return out;
 }
 
@@ -262,7 +267,7 @@ export function conformanceChecks(): DeviceCheck[] {
     name: c.name,
     async run(env) {
       const status = deviceStatus();
-      if (c.fusedConv && status.reference !== 'native') {
+      if ((c.fusedConv || c.nativeOnly) && status.reference !== 'native') {
         env.log(`  (${c.name}: no reference: the fused convolutions need the native cpu device)`);
         return;
       }
@@ -292,7 +297,7 @@ export function conformanceChecks(): DeviceCheck[] {
     run() {
       const status = deviceStatus();
       const missing = NATIVE_KERNELS.map((k) => k.kernelName).filter((k) => !ran.has(k));
-      const allowed = status.reference === 'native' ? [] : missing.filter((k) => k.startsWith('BpConv'));
+      const allowed = status.reference === 'native' ? [] : missing.filter((k) => k.startsWith('BpConv') || k === OUTER_PRODUCTS);
       const left = missing.filter((k) => !allowed.includes(k));
       assert(left.length === 0, `kernels never run on cuda by the conformance cases: ${left.join(', ')}`);
     },

@@ -1,6 +1,6 @@
 /**
  * Products larger than any cache (BatchGrad's per-sample outer products) are written with
- * streaming stores (native/src/cpu/elementwise.cc): the values must be the plain loop's, bit for
+ * streaming stores (native/src/cpu/stream_store.h): the values must be the plain loop's, bit for
  * bit, for rows that start misaligned and end in a partial vector, on one thread and two.
  */
 import { expect, it } from 'vitest';
@@ -8,8 +8,8 @@ import { tf } from '../../src/core/tf.ts';
 import { describeNative, nativeBackend } from './harness.ts';
 
 describeNative('streamed outer products', () => {
-  // 24 × 700 × 1001 floats = 67 MB, above the 64 MiB threshold; 1001 columns misalign every other row.
-  const [B, I, J] = [24, 700, 1001];
+  // 24 × 200 × 1001 floats = 19 MB, above the 4 MiB threshold (stream_store.h); 1001 columns misalign rows.
+  const [B, I, J] = [24, 200, 1001];
   for (const threads of [1, 2]) {
     it(`[${B},${I},1]·[${B},1,${J}] equals float32 products of its factors (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
       await tf.setBackend('native');

@@ -6,6 +6,7 @@
 import { expect, it } from 'vitest';
 import { CONV_CASES, WIDE_CONV_CASES } from './cases/conv.ts';
 import { MATMUL_CASES } from './cases/matmul.ts';
+import { OUTER_CASES } from './cases/outer.ts';
 import { REDUCE_CASES } from './cases/reduce.ts';
 import { compareHost, describeNative, nativeBackend, nativeOutputs, type Case } from './harness.ts';
 
@@ -14,6 +15,7 @@ const PICKED: Case[] = [
   ...CONV_CASES.filter((c) => c.name.endsWith(' n20') && /^(forward|inputJacT|weightGrad|weightSquares sum|weightSquares norms|inputGram) /.test(c.name)),
   ...WIDE_CONV_CASES.filter((c) => c.name.endsWith(' n20')), // on oneDNN where it is installed
   ...REDUCE_CASES.filter((c) => /normal \[(70,600|4,3,700|300,300)\]/.test(c.name)),
+  ...OUTER_CASES.filter((c) => / n64 /.test(c.name)), // streamed rows, sums per block of rows
 ];
 
 describeNative('native results do not depend on the thread count', () => {

@@ -224,27 +224,32 @@ void outerProductCentredRow(const ConvParams& p, i64 o, double* s1, double* s2) 
 }
 
 /**
- * The same centred squares by two double GEMMs where the BLAS has dgemm: with a_n = Σ_v V_vn,
+ * The same centred squares by two GEMMs where the BLAS has dgemm: with a_n = Σ_v V_vn,
  * â_n = Σ_v V_vn², m = v·n samples and the shift s,
  *   Σ (J − s)  = Σ_n a_n x_nᵀ − m·s,     Σ (J − s)² = Σ_n â_n (x_n²)ᵀ − 2 s ∘ Σ_n a_n x_nᵀ + m·s².
- * This uses the exact products g·x where BatchGrad (and the loop below) has their float roundings
- * fl(g·x); the two definitions of J differ by ~1e-7·|J|, which matters only where the spread of J
- * is small next to its mean. So a row is recomputed by the loop (float products, centred in double)
- * wherever one of its elements has m·s² > 4·Σ (J − s)² (the mean's square above four variances):
- * the result then equals the per-sample rows' own variance to ~1e-7 everywhere, and the expansion's
- * cancellation (≤ 1e-16 of Σ J² in double) cannot show either. Typical gradients are far below that
- * ratio; test/reduce/variance-accuracy.test.ts has data where every row is above it.
- * A 784×256 layer at n = 128: 8.4 ms on the loop alone, ~4 ms here (1 thread). Row blocks are fixed
- * by the shapes: thread-count independent. False: the BLAS has no dgemm.
+ * Σ a x is a double GEMM: its error, times 2s, lands in Σ (J − s)², so it must be small next to
+ * that. Σ â x² is a float GEMM: its terms are ≥ 0, so its error is a few float roundings of
+ * Σ J² = Σ (J − s)² + m·s², and a row whose elements all have m·s² ≤ 4·Σ (J − s)² keeps that
+ * error within 5× of float round-off of its own result (an sgemm here: 0.51 ms against 1.01 for
+ * the dgemm, [256,128]ᵀ·[128,784], bench/blas/gemm-shapes.c, BLIS skx, one thread).
+ * Rows beyond that ratio are recomputed by the loop (float products, centred in double), and so is
+ * the other difference: this uses the exact products g·x where BatchGrad (and the loop below) has
+ * their float roundings fl(g·x); the two definitions of J differ by ~1e-7·|J|, which matters only
+ * where the spread of J is small next to its mean. The result then equals the per-sample rows' own
+ * variance to float round-off everywhere. Typical gradients are far below that ratio;
+ * test/reduce/variance-accuracy.test.ts has data where every row is above it.
+ * A 784×256 layer at n = 128: 8.4 ms on the loop alone, ~4 ms by two dgemms (1 thread). Row
+ * blocks are fixed by the shapes: thread-count independent. False: the BLAS has no dgemm.
  */
 bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvParams& p) {
   const i64 O = p.O, C = p.C, n = p.n;
   if (n == 0 || !blas.hasDgemm()) return false;
-  // The calling thread's slot 3 (pool threads use 0–2): a, â [n, O], x, x² [n, C] in double.
-  double* a = reinterpret_cast<double*>(threadScratch(3, 2 * n * (2 * O + 2 * C)));
-  double* aSq = a + n * O;
-  double* xs = aSq + n * O;
-  double* xSq = xs + n * C;
+  // The calling thread's slot 3 (pool threads use 0–2): a [n, O], x [n, C] in double, then
+  // â [n, O], x² [n, C] in float.
+  double* a = reinterpret_cast<double*>(threadScratch(3, 2 * n * (O + C) + n * (O + C)));
+  double* xs = a + n * O;
+  float* aSq = reinterpret_cast<float*>(xs + n * C);
+  float* xSq = aSq + n * O;
   for (i64 i = 0; i < n; i++) {
     for (i64 o = 0; o < O; o++) {
       double s1 = 0.0, s2 = 0.0;
@@ -254,36 +259,37 @@ bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvPara
         s2 += g * g;
       }
       a[i * O + o] = s1;
-      aSq[i * O + o] = s2;
+      aSq[i * O + o] = static_cast<float>(s2);
     }
     for (i64 c = 0; c < C; c++) {
-      const double x = p.x[i * C + c];
+      const float x = p.x[i * C + c];
       xs[i * C + c] = x;
       xSq[i * C + c] = x * x;
     }
   }
-  // NOTE: blocks of 128 rows: each block's two dgemms pack x and x² again, and small blocks run
+  // NOTE: blocks of 128 rows: each block's GEMMs pack x and x² again, and small blocks run
   // far from peak ([32, 128]ᵀ·[128, 784]: 58 GFLOP/s, 128 rows 90, 256 rows 106; bench/blas/gemm-shapes.c d, BLIS skx).
   constexpr i64 kRows = 128;
   const double m = static_cast<double>(p.v * n);
   pool.run((O + kRows - 1) / kRows, [&](i64 b) {
     const i64 o0 = b * kRows, rows = std::min(kRows, O - o0);
-    double* d1 = reinterpret_cast<double*>(threadScratch(0, 4 * kRows * C));
-    double* d2 = d1 + kRows * C;
+    double* d1 = reinterpret_cast<double*>(threadScratch(0, 5 * kRows * C));
+    double* d2 = d1 + kRows * C;  // the loop's second accumulator where a row is recomputed
+    float* f2 = reinterpret_cast<float*>(d2 + kRows * C);
     blas.dgemm(true, false, rows, C, n, 1.0, a + o0, O, xs, C, 0.0, d1, C);
-    blas.dgemm(true, false, rows, C, n, 1.0, aSq + o0, O, xSq, C, 0.0, d2, C);
+    blas.sgemm(true, false, rows, C, n, 1.0f, aSq + o0, O, xSq, C, 0.0f, f2, C);
     for (i64 r = 0; r < rows; r++) {
       const i64 o = o0 + r;
       bool nearMean = false;
       for (i64 j = 0; j < C; j++) {
         const i64 e = r * C + j;
         const double s = p.shift ? static_cast<double>(p.shift[o * C + j]) : 0.0;
-        const double sum2 = d2[e] - 2.0 * s * d1[e] + m * s * s;
+        const double sum2 = static_cast<double>(f2[e]) - 2.0 * s * d1[e] + m * s * s;
         nearMean = nearMean || m * s * s > 4.0 * sum2;
         p.y[o * C + j] = static_cast<float>(d1[e] - m * s);
         p.y[O * C + o * C + j] = static_cast<float>(sum2);
       }
-      if (nearMean) outerProductCentredRow(p, o, d1 + r * C, d2 + r * C);  // row r of the GEMMs is spent: reuse it
+      if (nearMean) outerProductCentredRow(p, o, d1 + r * C, d2 + r * C);  // row r of d1 is spent: reuse it
     }
   });
   return true;

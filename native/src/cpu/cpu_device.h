@@ -56,6 +56,7 @@ class CpuDevice : public Device {
   void maxPoolJacT(const MaxPoolRouteParams& p) override;
   void maxPoolJvp(const MaxPoolRouteParams& p) override;
   void gemm(const GemmParams& p) override;
+  void outerProducts(const OuterParams& p) override;
   void convForward(const ConvParams& p) override;
   void convInputJacT(const ConvParams& p) override;
   void convWeightGrad(const ConvParams& p) override;

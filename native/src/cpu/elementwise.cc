@@ -7,48 +7,10 @@
 #include "../device/space.h"
 #include "../kernels/elementwise.h"
 #include "cpu_device.h"
-
-#if defined(__AVX512F__) || defined(__AVX__)
-#include <immintrin.h>
-#endif
+#include "stream_store.h"
 
 namespace bp {
 namespace {
-
-// A product larger than any cache (BatchGrad's per-sample outer products: 1.6 GB on 2c2d) is
-// written with non-temporal stores: a plain store first reads the line it overwrites. 2c2d's
-// [128,1024,1]·[128,1,3136] here: 57–59 ms plain, 42 ms streamed (tmp timing, one thread; a
-// second thread adds nothing: the VM's memory bandwidth is the bound). Smaller products are likely
-// read again from cache by the next kernel, so they keep plain stores.
-constexpr i64 kStreamBytes = i64(64) << 20;
-
-/** yr[j] = av·br[j] with streaming stores; the same values as the plain loop. */
-void scaledRowStreamed(float* yr, float av, const float* br, i64 cols) {
-  i64 j = 0;
-#if defined(__AVX512F__) || defined(__AVX__)
-#if defined(__AVX512F__)
-  constexpr i64 kLanes = 16;
-#else
-  constexpr i64 kLanes = 8;
-#endif
-  for (; j < cols && (reinterpret_cast<uintptr_t>(yr + j) % (kLanes * sizeof(float))) != 0; j++) yr[j] = av * br[j];
-#if defined(__AVX512F__)
-  const __m512 va = _mm512_set1_ps(av);
-  for (; j + kLanes <= cols; j += kLanes) _mm512_stream_ps(yr + j, _mm512_mul_ps(va, _mm512_loadu_ps(br + j)));
-#else
-  const __m256 va = _mm256_set1_ps(av);
-  for (; j + kLanes <= cols; j += kLanes) _mm256_stream_ps(yr + j, _mm256_mul_ps(va, _mm256_loadu_ps(br + j)));
-#endif
-#endif
-  for (; j < cols; j++) yr[j] = av * br[j];
-}
-
-/** Makes streamed stores visible before the pool's join publishes the result. */
-inline void streamFence() {
-#if defined(__AVX512F__) || defined(__AVX__)
-  _mm_sfence();
-#endif
-}
 
 template <class A, class O, class F>
 void binaryLoop(ThreadPool& pool, Space s, const A* a, const A* b, O* y, F f, bool isFloatMul = false) {
@@ -77,7 +39,7 @@ void binaryLoop(ThreadPool& pool, Space s, const A* a, const A* b, O* y, F f, bo
         const A av = ar[0];
         if constexpr (std::is_same_v<A, float> && std::is_same_v<O, float>) {
           if (stream) {
-            scaledRowStreamed(yr, av, br, cols);
+            scaledRow(yr, nullptr, av, br, cols, true);
             continue;
           }
         }

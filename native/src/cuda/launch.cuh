@@ -17,6 +17,7 @@
 
 #include "../kernels/conv.h"
 #include "../kernels/elementwise.h"
+#include "../kernels/outer.h"
 #include "../kernels/windows.h"
 #include "cuda_device.h"
 #include "kernel_launch.h"

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../kernels/conv.h"
+#include "../kernels/outer.h"
 #include "../kernels/params.h"
 #include "caching_allocator.h"
 
@@ -71,6 +72,8 @@ class Device {
   virtual void maxPoolJacT(const MaxPoolRouteParams& p) = 0;
   virtual void maxPoolJvp(const MaxPoolRouteParams& p) = 0;
   virtual void gemm(const GemmParams& p) = 0;
+  /** A Linear layer's per-sample weight gradients and their sum (outer.h). */
+  virtual void outerProducts(const OuterParams& p) = 0;
 
   // Fused convolutions (conv.h): y [n, O, P].
   virtual void convForward(const ConvParams& p) = 0;

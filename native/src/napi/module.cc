@@ -700,6 +700,23 @@ BINDING(Softmax) {
   });
 }
 
+BINDING(OuterProducts) {
+  return guarded(env, [&] {
+    Args a = argsOf(env, info);
+    OuterParams p;
+    p.v = a.integer();
+    p.n = a.integer();
+    p.O = a.integer();
+    p.I = a.integer();
+    p.V = a.f32();
+    p.x = a.f32();
+    p.rows = a.f32();
+    p.sum = a.f32();
+    a.c->device->outerProducts(p);
+    return undefined(env);
+  });
+}
+
 UnfoldParams unfoldParams(Args& a) {
   UnfoldParams u;
   u.w = a.window();
@@ -911,6 +928,7 @@ NAPI_MODULE_INIT() {
       {"gather", nullptr, Gather, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"oneHot", nullptr, OneHot, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"outerProducts", nullptr, OuterProducts, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unfold", nullptr, Unfold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fold", nullptr, Fold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -76,6 +76,8 @@ export interface NativeAddon {
   oneHot(p: Float64Array): void;
   /** [x, y, rows, cols] */
   softmax(p: Float64Array): void;
+  /** [v, n, O, I, V, x, rows, sum (−1: none)] */
+  outerProducts(p: Float64Array): void;
   /** [window…, B, C, cb, cc, ck, cp, x, cols, padValue] */
   unfold(p: Float64Array): void;
   /** the same layout; x is the destination */

@@ -10,6 +10,7 @@ import { convKernels } from './kernels/conv.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
 import { gatherKernels } from './kernels/gather.ts';
 import { matMulKernels } from './kernels/matmul.ts';
+import { outerKernels } from './kernels/outer.ts';
 import { reduceKernels } from './kernels/reduce.ts';
 import { shapeKernels } from './kernels/shape.ts';
 import { BACKEND_NAME } from './kernels/util.ts';
@@ -17,7 +18,7 @@ import { windowKernels } from './kernels/windows.ts';
 
 const { registerBackend, registerKernel } = tf;
 
-export const NATIVE_KERNELS = [...elementwiseKernels, ...reduceKernels, ...shapeKernels, ...gatherKernels, ...matMulKernels, ...windowKernels, ...convKernels];
+export const NATIVE_KERNELS = [...elementwiseKernels, ...reduceKernels, ...shapeKernels, ...gatherKernels, ...matMulKernels, ...windowKernels, ...convKernels, ...outerKernels];
 
 export interface NativeOptions {
   device: 'cpu' | 'cuda';

@@ -5,6 +5,8 @@
 import { tf } from '../tf.ts';
 import { ShapeError } from '../../errors/index.ts';
 import { prod } from '../../nn/geometry.ts';
+import { hasKernel, runKernelOutputs } from '../ops/fused.ts';
+import { OUTER_PRODUCTS } from '../ops/kernel-names.ts';
 import { matMulT } from '../ops/matmul.ts';
 import { affineModule } from './affine.ts';
 import { derivedTensor } from './derived.ts';
@@ -54,6 +56,17 @@ const paramJacT: NonNullable<ModuleMath<'Linear', LinearCfg>['paramJacT']> = {
   },
 };
 
+/** Without leading dims: BatchGrad's rows V_vn x_nᵀ and the gradient in one pass where the backend has the kernel (native). */
+const paramJacTWithSum: NonNullable<ModuleMath<'Linear', LinearCfg>['paramJacTWithSum']> = {
+  weight: (layer, x, V) => {
+    const { inFeatures: I, outFeatures: O, lead: L } = layer.cfg;
+    if (L !== 1 || !hasKernel(OUTER_PRODUCTS)) return null;
+    const [v, N] = [V.shape[0]!, x.shape[0]!];
+    const [rows, sum] = runKernelOutputs(OUTER_PRODUCTS, { V: V.reshape([v, N, O]), x: x.reshape([N, I]) }, {});
+    return [rows!, sum!];
+  },
+};
+
 export const linear: ModuleMath<'Linear', LinearCfg> = affineModule({
   setup(spec, inShape, where) {
     const last = inShape[inShape.length - 1];
@@ -70,6 +83,7 @@ export const linear: ModuleMath<'Linear', LinearCfg> = affineModule({
   forward,
   jacTMatProd,
   paramJacT,
+  paramJacTWithSum,
   jacobianStructure: () => ({ kind: 'shared' }),
   // Leading dims are treated like conv's spatial positions (BackPACK refuses them).
   kronecker: () => ({

@@ -48,6 +48,12 @@ export interface LayerSetup<C> {
 export type ParamJacT<C> = (layer: Layer<C>, x: tf.Tensor, V: tf.Tensor, sumBatch: boolean) => tf.Tensor;
 
 /**
+ * paramJacT's per-sample rows [v, n, *θ] and their sum over the batch [v, *θ] in one pass, where the
+ * module (on this backend) has a kernel for it; null: paramJacT twice.
+ */
+export type ParamJacTWithSum<C> = (layer: Layer<C>, x: tf.Tensor, V: tf.Tensor) => [rows: tf.Tensor, sum: tf.Tensor] | null;
+
+/**
  * Squares of the parameter Jacobianᵀ without materialising [v, n, *θ]: with J = J_θᵀ V − shift,
  * 'sum' → Σ_{v,n} J² [*θ], 'rows' → Σ_v J² per sample [n, *θ], 'norms' → Σ_{v,θ} J² [n].
  */
@@ -110,6 +116,8 @@ export interface ModuleMath<K extends ModuleKind, C> {
   jacTMatProd(layer: Layer<C>, x: tf.Tensor, y: tf.Tensor, V: tf.Tensor): tf.Tensor;
   /** Present exactly for the parameters the module owns. */
   paramJacT?: Partial<Record<ParamName, ParamJacT<C>>>;
+  /** BatchGrad's rows and the gradient in one pass where the module (on this backend) has one. */
+  paramJacTWithSum?: Partial<Record<ParamName, ParamJacTWithSum<C>>>;
   /** A faster way to the squares of paramJacT where the module (on this backend) has one; null: compute them from paramJacT. */
   paramSquares?: Partial<Record<ParamName, ParamSquares<C>>>;
   /** Input Jacobian (forward mode): V [n, *in] → [n, *out]. Curvature-vector products. */

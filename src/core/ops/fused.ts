@@ -13,6 +13,11 @@ export function runKernel(name: string, inputs: Record<string, tf.Tensor | undef
   return tf.engine().runKernel(name, present, attrs as Attrs) as tf.Tensor;
 }
 
+/** A custom kernel with several outputs, in the kernel's order. */
+export function runKernelOutputs(name: string, inputs: Record<string, tf.Tensor>, attrs: object): tf.Tensor[] {
+  return tf.engine().runKernel(name, inputs, attrs as Attrs) as unknown as tf.Tensor[];
+}
+
 /** True when the active backend registers `name` (and no gradient tape needs a differentiable path). */
 export function hasKernel(name: string): boolean {
   const recording = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;

@@ -41,6 +41,12 @@ export const CONV_WEIGHT_JAC = 'BpConvWeightJac'; // {x, V} → [v, n, O, C/G, *
 export const CONV_WEIGHT_SQUARES = 'BpConvWeightSquares'; // {x, V, shift?} → mode 'sum' [θ] | 'rows' [n, θ] | 'norms' [n] | 'centred' [2, θ]
 export const CONV_INPUT_GRAM = 'BpConvInputGram'; // {x} → [C·K, C·K] = Σ_n U_n U_nᵀ (groups = 1)
 
+/**
+ * A Linear layer's per-sample weight gradients and their sum, in one pass (native only): {V [v, n, O],
+ * x [n, I]} → [rows [v, n, O, I] = V_vn x_nᵀ, sum [v, O, I] = Σ_n rows, summed as a GEMM sums].
+ */
+export const OUTER_PRODUCTS = 'BpOuterProducts';
+
 /** 'centred': [Σ (J − shift), Σ (J − shift)²] over v and n, accumulated in double (a variance's moments). */
 export type SquaresMode = 'sum' | 'rows' | 'norms' | 'centred';
 
