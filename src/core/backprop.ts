@@ -17,12 +17,23 @@ import { capabilityGap } from './capabilities.ts';
 import type { ParamContext, RuleOutput } from '../extensions/types.ts';
 import { releaseHostData } from '../io/host-tensor.ts';
 import { takeFloat64 } from '../io/host-buffers.ts';
-import { widenInto } from '../io/host-loops.ts';
+import { scaledInto, widenInto } from '../io/host-loops.ts';
 import { momentsOfRows, momentsOfShifted } from './shard-moments.ts';
 import type { Network } from '../nn/network.ts';
 import type { PartialEntry, SampleRange, ShardPartials } from './partials.ts';
 import { GRAD_FIELD, type ParamName } from '../vocabulary.ts';
 
+
+/**
+ * The shard's gradient from the moments of its per-sample gradients, mean × count in float64
+ * (exact to float64 rounding: the mean is s + S1/n of the shifted sums).
+ */
+function gradFromMoments(m: Extract<PartialEntry, { kind: 'moments' }>): PartialEntry {
+  const width = m.data.length / 2;
+  const data = takeFloat64(width);
+  scaledInto(data, m.data.subarray(0, width), m.count);
+  return { kind: 'sum', shape: m.shape, data };
+}
 
 /** A pooled float64 copy (host-buffers.ts): the run gives it back once merged. */
 function float64Copy(values: ArrayLike<number>): Float64Array {
@@ -49,7 +60,8 @@ function toEntry(out: Pick<RuleOutput, 'kind' | 'value'> & { form?: 'rows' | 'sh
   return { kind, rowShape: value.shape.slice(1), index: rowIndex, data: value.dataSync() as Float32Array };
 }
 
-function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.Tensor, gOut: tf.Tensor, factors: Factors): ParamContext {
+/** A parameter's context, and whether its gradient has been made so far (by a quantity on its way). */
+function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.Tensor, gOut: tf.Tensor, factors: Factors): { p: ParamContext; gradMade: () => boolean } {
   const math = mathOf(layer.kind);
   const jac = math.paramJacT![param]!;
   const withSum = math.paramJacTWithSum?.[param];
@@ -89,7 +101,7 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
     // Vectors arrive as float32 from the CLI (checkVectors); library callers may pass float64.
     vectors: vectors ? remember('vectors', () => tf.tensor(vectors.data instanceof Float32Array ? vectors.data : Float32Array.from(vectors.data as Float64Array), vectors.shape)) : undefined,
   };
-  return ctx;
+  return { p: ctx, gradMade: () => memo.has('gradSum') };
 }
 
 const withoutEmpty = (factors: Factors): Factors => Object.fromEntries(Object.entries(factors).filter(([, list]) => list !== undefined));
@@ -123,18 +135,25 @@ function layerPartials(state: ShardState, layer: Layer, x: tf.Tensor, gOut: tf.T
       const key = `${layer.name}.${param}`;
       // A shard holding none of the subsampled samples still sends (empty) rows entries.
       const noRows = rows !== null && rows.local.length === 0;
-      const p = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
-      // The quantities first: one may make the gradient on its way (BatchGrad's rows and their sum).
+      const { p, gradMade } = paramContext(noRows ? { ...state, rows: null } : state, layer, param, x, gOut, factors);
+      // The quantities first: one may make the gradient on its way (BatchGrad's rows and their sum,
+      // or the moments of the per-sample gradients).
       const outputs = req.extensions.filter((q) => !req.skip?.includes(skipKey(layer.name, q))).flatMap((q) => QUANTITIES[q].rule(p));
-      entries[`${key}.${GRAD_FIELD}`] = toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
+      const made: Record<string, PartialEntry> = {};
       for (const out of outputs) {
         // A field two quantities share (Variance's moments, also GradientNoiseScale's) is the same
         // statistic: reduce it to host memory once.
-        if (entries[`${key}.${out.field}`]?.kind === out.kind) continue;
-        entries[`${key}.${out.field}`] = noRows && out.kind === 'rows'
+        if (made[out.field]?.kind === out.kind) continue;
+        made[out.field] = noRows && out.kind === 'rows'
           ? { kind: 'rows', rowShape: out.value.shape.slice(1), index: new Int32Array(0), data: new Float32Array(0) }
           : toEntry(out, rowIndex, state.n);
       }
+      const moments = outputs.find((o) => o.kind === 'moments' && o.gradients);
+      const momentsEntry = moments && made[moments.field];
+      entries[`${key}.${GRAD_FIELD}`] = momentsEntry?.kind === 'moments' && !gradMade()
+        ? gradFromMoments(momentsEntry)
+        : toEntry({ kind: 'sum', value: p.gradSum() }, rowIndex, state.n);
+      for (const [field, entry] of Object.entries(made)) entries[`${key}.${field}`] = entry;
     });
   }
 }

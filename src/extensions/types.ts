@@ -49,10 +49,12 @@ export interface ParamContext {
  * A contribution to the shard's partials: summed over samples, one row per (subsampled) sample, or
  * 'moments' of a per-sample value over every shard sample (shared/moments.ts): as the per-sample
  * values [n, *θ] ('rows'), or as sums around a shift [s; Σ(g − s); Σ(g − s)²] ('shifted').
+ * `gradients`: the values are the parameter's per-sample gradients, so mean × count is the shard's
+ * gradient, and the engine takes it from there instead of computing it again.
  */
 export type RuleOutput =
   | { field: string; kind: 'sum' | 'rows'; value: tf.Tensor }
-  | { field: string; kind: 'moments'; form: 'rows' | 'shifted'; value: tf.Tensor };
+  | { field: string; kind: 'moments'; form: 'rows' | 'shifted'; value: tf.Tensor; gradients?: boolean };
 
 export type Rule = (p: ParamContext) => RuleOutput[];
 

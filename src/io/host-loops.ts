@@ -32,6 +32,12 @@ export function widenInto(out: Float64Array, src: ArrayLike<number>): void {
   else out.set(src);
 }
 
+/** out[j] = src[j]·scale in float64. */
+export function scaledInto(out: Float64Array, src: Float64Array, scale: number): void {
+  if (native && out.length >= NATIVE_MIN) native.convert(src, out, scale);
+  else for (let j = 0; j < out.length; j++) out[j] = src[j] * scale;
+}
+
 /** out[j] = src[j]·scale, computed in float64 and rounded to float32 once. */
 export function narrowInto(out: Float32Array, src: Float64Array, scale = 1): void {
   if (native && out.length >= NATIVE_MIN) native.convert(src, out, scale);

@@ -191,20 +191,22 @@ void sumGroups(ThreadPool& pool, const float* partials, i64 count, i64 width, fl
   });
 }
 
-/** One output row o of outerProductCentred below: y[o, :] and y[θ + o, :] over every (n, v). */
-void outerProductCentredRow(const ConvParams& p, i64 o, double* s1, double* s2) {
+/**
+ * Σ (J − s) and Σ (J − s)² of output row o over every (n, v) into y1[j], y2[j] (s: shiftRow, or 0
+ * where it is null), accumulated in the double scratch s1, s2 [C].
+ */
+void outerProductCentredRow(const ConvParams& p, i64 o, const float* shiftRow, float* y1, float* y2, double* s1, double* s2) {
   const i64 O = p.O, C = p.C;
   std::fill(s1, s1 + C, 0.0);
   std::fill(s2, s2 + C, 0.0);
-  const float* shift = p.shift ? p.shift + o * C : nullptr;
   for (i64 n = 0; n < p.n; n++) {
     const float* x = p.x + n * C;
     for (i64 v = 0; v < p.v; v++) {
       const float g = p.V[(v * p.n + n) * O + o];
       // As BatchGrad makes J: the float product, then centred in double.
-      if (shift) {
+      if (shiftRow) {
         for (i64 j = 0; j < C; j++) {
-          const double dj = static_cast<double>(g * x[j]) - static_cast<double>(shift[j]);
+          const double dj = static_cast<double>(g * x[j]) - static_cast<double>(shiftRow[j]);
           s1[j] += dj;
           s2[j] += dj * dj;
         }
@@ -218,8 +220,8 @@ void outerProductCentredRow(const ConvParams& p, i64 o, double* s1, double* s2) 
     }
   }
   for (i64 j = 0; j < C; j++) {
-    p.y[o * C + j] = static_cast<float>(s1[j]);
-    p.y[O * C + o * C + j] = static_cast<float>(s2[j]);
+    y1[j] = static_cast<float>(s1[j]);
+    y2[j] = static_cast<float>(s2[j]);
   }
 }
 
@@ -238,12 +240,18 @@ void outerProductCentredRow(const ConvParams& p, i64 o, double* s1, double* s2) 
  * where the spread of J is small next to its mean. The result then equals the per-sample rows' own
  * variance to float round-off everywhere. Typical gradients are far below that ratio;
  * test/reduce/variance-accuracy.test.ts has data where every row is above it.
+ * In Moments mode the shift is not an input: it is Σ a x / m rounded to float, and y = [s; S1; S2].
  * A 784×256 layer at n = 128: 8.4 ms on the loop alone, ~4 ms by two dgemms (1 thread). Row
  * blocks are fixed by the shapes: thread-count independent. False: the BLAS has no dgemm.
  */
-bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvParams& p) {
+bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvParams& p, SquaresMode mode) {
   const i64 O = p.O, C = p.C, n = p.n;
   if (n == 0 || !blas.hasDgemm()) return false;
+  // Moments: the shift is the mean, rounded to float, from the first GEMM; y = [s; S1; S2].
+  const bool moments = mode == SquaresMode::Moments;
+  float* const yShift = moments ? p.y : nullptr;
+  float* const y1 = p.y + (moments ? O * C : 0);
+  float* const y2 = y1 + O * C;
   // The calling thread's slot 3 (pool threads use 0–2): a [n, O], x [n, C] in double, then
   // â [n, O], x² [n, C] in float.
   double* a = reinterpret_cast<double*>(threadScratch(3, 2 * n * (O + C) + n * (O + C)));
@@ -280,16 +288,30 @@ bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvPara
     blas.sgemm(true, false, rows, C, n, 1.0f, aSq + o0, O, xSq, C, 0.0f, f2, C);
     for (i64 r = 0; r < rows; r++) {
       const i64 o = o0 + r;
-      bool nearMean = false;
-      for (i64 j = 0; j < C; j++) {
-        const i64 e = r * C + j;
-        const double s = p.shift ? static_cast<double>(p.shift[o * C + j]) : 0.0;
-        const double sum2 = static_cast<double>(f2[e]) - 2.0 * s * d1[e] + m * s * s;
-        nearMean = nearMean || m * s * s > 4.0 * sum2;
-        p.y[o * C + j] = static_cast<float>(d1[e] - m * s);
-        p.y[O * C + o * C + j] = static_cast<float>(sum2);
+      const double* a1 = d1 + r * C;
+      const float* b2 = f2 + r * C;
+      float* z1 = y1 + o * C;
+      float* z2 = y2 + o * C;
+      if (moments)
+        for (i64 j = 0; j < C; j++) yShift[o * C + j] = static_cast<float>(a1[j] / m);
+      const float* shiftRow = moments ? yShift + o * C : p.shift ? p.shift + o * C : nullptr;
+      // Branch-free loops over the row (they vectorise: this was a third of the kernel's time).
+      int nearMean = 0;
+      if (shiftRow) {
+        for (i64 j = 0; j < C; j++) {
+          const double s = shiftRow[j];
+          const double sum2 = static_cast<double>(b2[j]) - 2.0 * s * a1[j] + m * s * s;
+          nearMean |= m * s * s > 4.0 * sum2;
+          z1[j] = static_cast<float>(a1[j] - m * s);
+          z2[j] = static_cast<float>(sum2);
+        }
+      } else {
+        for (i64 j = 0; j < C; j++) {
+          z1[j] = static_cast<float>(a1[j]);
+          z2[j] = b2[j];
+        }
       }
-      if (nearMean) outerProductCentredRow(p, o, d1 + r * C, d2 + r * C);  // row r of d1 is spent: reuse it
+      if (nearMean) outerProductCentredRow(p, o, shiftRow, z1, z2, d1 + r * C, d2 + r * C);  // row r of d1 is spent: reuse it
     }
   });
   return true;
@@ -303,9 +325,10 @@ bool outerProductCentredDgemm(ThreadPool& pool, const Blas& blas, const ConvPara
  * of outerProductCentredDgemm where the BLAS has no dgemm.
  */
 void outerProductCentred(ThreadPool& pool, const ConvParams& p) {
-  pool.parallelFor(p.O, std::max<i64>(1, kGrain / (p.C * p.n * p.v)), [&](i64 o0, i64 o1) {
-    double* s1 = reinterpret_cast<double*>(threadScratch(0, 4 * p.C));
-    for (i64 o = o0; o < o1; o++) outerProductCentredRow(p, o, s1, s1 + p.C);
+  const i64 O = p.O, C = p.C;
+  pool.parallelFor(O, std::max<i64>(1, kGrain / (C * p.n * p.v)), [&](i64 o0, i64 o1) {
+    double* s1 = reinterpret_cast<double*>(threadScratch(0, 4 * C));
+    for (i64 o = o0; o < o1; o++) outerProductCentredRow(p, o, p.shift ? p.shift + o * C : nullptr, p.y + o * C, p.y + O * C + o * C, s1, s1 + C);
   });
 }
 
@@ -467,8 +490,24 @@ void CpuDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
     });
     return total;
   };
-  if (mode == SquaresMode::Centred && d.P == 1 && d.K == 1 && d.S == 1 && p.G == 1) {
-    if (!outerProductCentredDgemm(pool_, *blas_, p)) outerProductCentred(pool_, p);
+  const bool outerProducts = d.P == 1 && d.K == 1 && d.S == 1 && p.G == 1;
+  if (mode == SquaresMode::Moments) {
+    if (outerProducts && outerProductCentredDgemm(pool_, *blas_, p, mode)) return;
+    // By parts: the mean of J (its sum from the weight gradient), then squares centred on it.
+    const i64 theta = d.theta;
+    float* sums = threadScratch(6, p.v * theta);  // slot 5 is convWeightGrad's own
+    ConvParams grad = p;
+    grad.y = sums;
+    convWeightGrad(grad);
+    for (i64 j = 0; j < theta; j++) p.y[j] = momentsShift(sums, p.v, theta, p.v * p.n, j);
+    ConvParams centred = p;
+    centred.shift = p.y;
+    centred.y = p.y + theta;
+    convWeightSquares(centred, SquaresMode::Centred);
+    return;
+  }
+  if (mode == SquaresMode::Centred && outerProducts) {
+    if (!outerProductCentredDgemm(pool_, *blas_, p, mode)) outerProductCentred(pool_, p);
     return;
   }
   if (mode == SquaresMode::Centred) {

@@ -133,6 +133,20 @@ void CudaDevice::convWeightJac(const ConvParams& p) {
 
 void CudaDevice::convWeightSquares(const ConvParams& p, SquaresMode mode) {
   const ConvDims d = convDims(p);
+  if (mode == SquaresMode::Moments) {
+    // By parts: the mean of J (its sum from the weight gradient) into y's first row, then the
+    // squares centred on it into the other two.
+    Scratch grad(*this, p.v * d.theta);
+    ConvParams g = p;
+    g.y = grad.get();
+    convWeightGrad(g);
+    gpu::launch(stream(), d.theta, gpu::MomentsShift{grad.get(), p.y, p.v, d.theta, p.v * p.n});
+    ConvParams centred = p;
+    centred.shift = p.y;
+    centred.y = p.y + d.theta;
+    convWeightSquares(centred, SquaresMode::Centred);
+    return;
+  }
   if (mode == SquaresMode::Sum) fill(p.y, DType::F32, d.theta, 0.0);
   // Centred: double accumulators [2θ] (4θ floats of scratch), zeroed, converted at the end.
   Scratch acc(*this, mode == SquaresMode::Centred ? 4 * d.theta : 1);

@@ -422,6 +422,14 @@ struct DoubleToFloat {
   __device__ void operator()(i64 j) const { y[j] = static_cast<float>(x[j]); }
 };
 
+/** Moments mode, element j: the shift from the weight gradient per vector (conv.h). */
+struct MomentsShift {
+  const float* grad;
+  float* y;
+  i64 v, theta, m;
+  __device__ void operator()(i64 j) const { y[j] = momentsShift(grad, v, theta, m, j); }
+};
+
 /** Rows mode, element (n, j): row_n[j] = Σ_v (J[v, n, j] − shift[j])². */
 struct SquaresRows {
   const float* J;

@@ -50,6 +50,7 @@ enum class SquaresMode : int32_t {
   Rows = 1,   // [n, θ]:  Σ_v (J_n,v − shift)²
   Norms = 2,  // [n]:     Σ_{v,θ} (J_n,v − shift)²
   Centred = 3,  // [2, θ]: Σ_{v,n} (J_n,v − shift) and Σ_{v,n} (J_n,v − shift)², accumulated in double
+  Moments = 4,  // [3, θ]: [s; Σ (J − s); Σ (J − s)²] as Centred, about s = the mean of J over (v, n) in float
 };
 
 /** The unfold of one sample into ckp layout [C·K, P] (a thread's scratch), element (c, k, p). */
@@ -81,6 +82,14 @@ BP_HD void centredAccumulate(double* s1, double* s2, const float* J, const float
   const double d = static_cast<double>(J[j]) - (shift ? static_cast<double>(shift[j]) : 0.0);
   s1[j] += d;
   s2[j] += d * d;
+}
+
+/** Moments mode, element j: the shift, (Σ_v grad[v, j]) / m rounded to float, from the weight gradient per vector [v, θ]. */
+BP_HD float momentsShift(const float* grad, i64 v, i64 theta, i64 m, i64 j) {
+  if (m == 0) return 0.0f;
+  double total = 0.0;
+  for (i64 k = 0; k < v; k++) total += grad[k * theta + j];
+  return static_cast<float>(total / static_cast<double>(m));
 }
 
 }  // namespace bp

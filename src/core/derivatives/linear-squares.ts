@@ -3,7 +3,7 @@
  * BatchGrad's whole output, per call). J_vn = V_vn x_nᵀ summed over the leading positions l.
  * - no leading dims (l = 1), BackPACK's rank-one identities: Σ_v,n J² = (Σ_v V²)ᵀ(x²) (one matMul),
  *   per-sample rows (Σ_v V_vn²) ⊗ x_n², norms (Σ_v ‖V_vn‖²)·‖x_n‖²;
- * - 'centred' (a variance's Σ (J − s) and Σ (J − s)²) and leading dims: a Linear layer is a 1-d
+ * - 'centred' and 'moments' (a variance's Σ (J − s) and Σ (J − s)²) and leading dims: a Linear layer is a 1-d
  *   convolution with a kernel of one over the l positions, so the fused convolution kernel streams
  *   the Jacobians through a chunk-sized scratch where a backend has it (native, cuda);
  * - null elsewhere: the caller squares the materialised Jacobians.
@@ -18,7 +18,7 @@ import type { LinearCfg } from './linear.ts';
 export function linearWeightSquares(layer: Layer<LinearCfg>, x: tf.Tensor, V: tf.Tensor, mode: SquaresMode, shift?: tf.Tensor): tf.Tensor | null {
   const { inFeatures: I, outFeatures: O, lead: L } = layer.cfg;
   const [v, n] = [V.shape[0]!, x.shape[0]!];
-  if (L === 1 && mode !== 'centred') {
+  if (L === 1 && mode !== 'centred' && mode !== 'moments') {
     const vv = V.reshape([v, n, O]).square().sum(0); // [n, o]
     const xx = x.reshape([n, I]).square(); // [n, i]
     if (mode === 'sum') return matMulT(vv, xx, true, false);
@@ -32,5 +32,5 @@ export function linearWeightSquares(layer: Layer<LinearCfg>, x: tf.Tensor, V: tf
   const attrs: ConvAttrs = { geom, groups: 1, mode };
   const out = runKernel(CONV_WEIGHT_SQUARES, { x: xc, V: Vc, shift: shift?.reshape([O, I, 1]) }, attrs);
   if (mode === 'norms') return out;
-  return out.reshape(mode === 'centred' ? [2, O, I] : mode === 'rows' ? [n, O, I] : [O, I]);
+  return out.reshape(mode === 'centred' ? [2, O, I] : mode === 'moments' ? [3, O, I] : mode === 'rows' ? [n, O, I] : [O, I]);
 }

@@ -14,6 +14,11 @@ export function paramSquares(layer: Layer, param: ParamName, x: tf.Tensor, V: tf
   const fast = math.paramSquares?.[param]?.(layer, x, V, mode, shift);
   if (fast) return fast;
   const J = math.paramJacT![param]!(layer, x, V, false); // [v, n, *θ]
+  if (mode === 'moments') {
+    const mean = sumLeading(J, 2).div(Math.max(1, J.shape[0]! * J.shape[1]!)); // 0 where there are no samples, as the kernel
+    const c = J.sub(mean);
+    return tf.stack([mean, sumLeading(c, 2), sumLeading(c.square(), 2)]);
+  }
   const centred = shift ? J.sub(shift) : J;
   if (mode === 'centred') return tf.stack([sumLeading(centred, 2), sumLeading(centred.square(), 2)]);
   const sq = centred.square();

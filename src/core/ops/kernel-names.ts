@@ -38,7 +38,7 @@ export const CONV_FORWARD = 'BpConvForward'; // {x, W, bias?} → [n, O, *out]
 export const CONV_INPUT_JAC_T = 'BpConvInputJacT'; // {V [m, O, *out], W} → [m, C, *in]
 export const CONV_WEIGHT_GRAD = 'BpConvWeightGrad'; // {x, V} → [v, O, C/G, *k], summed over n
 export const CONV_WEIGHT_JAC = 'BpConvWeightJac'; // {x, V} → [v, n, O, C/G, *k]
-export const CONV_WEIGHT_SQUARES = 'BpConvWeightSquares'; // {x, V, shift?} → mode 'sum' [θ] | 'rows' [n, θ] | 'norms' [n] | 'centred' [2, θ]
+export const CONV_WEIGHT_SQUARES = 'BpConvWeightSquares'; // {x, V, shift?} → mode 'sum' [θ] | 'rows' [n, θ] | 'norms' [n] | 'centred' [2, θ] | 'moments' [3, θ]
 export const CONV_INPUT_GRAM = 'BpConvInputGram'; // {x} → [C·K, C·K] = Σ_n U_n U_nᵀ (groups = 1)
 
 /**
@@ -47,8 +47,12 @@ export const CONV_INPUT_GRAM = 'BpConvInputGram'; // {x} → [C·K, C·K] = Σ_n
  */
 export const OUTER_PRODUCTS = 'BpOuterProducts';
 
-/** 'centred': [Σ (J − shift), Σ (J − shift)²] over v and n, accumulated in double (a variance's moments). */
-export type SquaresMode = 'sum' | 'rows' | 'norms' | 'centred';
+/**
+ * 'centred': [Σ (J − shift), Σ (J − shift)²] over v and n, accumulated in double (a variance's moments);
+ * 'moments': [s; Σ (J − s); Σ (J − s)²] the same about s = the mean of J over v and n, rounded to float
+ * (no shift input: the kernel finds the mean on its way).
+ */
+export type SquaresMode = 'sum' | 'rows' | 'norms' | 'centred' | 'moments';
 
 export interface ConvAttrs extends WindowAttrs {
   groups: number;

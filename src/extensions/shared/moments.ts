@@ -19,12 +19,10 @@ const HOST_BACKENDS = new Set(['wasm', 'cpu']);
 
 export function momentsOutput(p: ParamContext): RuleOutput {
   if (HOST_BACKENDS.has(tf.getBackend())) return { field: VARIANCE_MOMENTS, kind: 'moments', form: 'rows', value: p.gradBatch() };
-  const value = p.memo('moments', () => {
-    const shift = p.gradSum().div(p.x.shape[0]!);
-    const sums = p.squares(p.gOut.expandDims(0), 'centred', { shift }); // [2, *θ]
-    return tf.concat([shift.expandDims(0), sums], 0);
-  });
-  return { field: VARIANCE_MOMENTS, kind: 'moments', form: 'shifted', value };
+  // [s; Σ (g − s); Σ (g − s)²] about the shard's mean gradient s, which the kernel finds on its way:
+  // the gradient then comes from these moments too (mean × n), not from a GEMM of its own.
+  const value = p.memo('moments', () => p.squares(p.gOut.expandDims(0), 'moments'));
+  return { field: VARIANCE_MOMENTS, kind: 'moments', form: 'shifted', value, gradients: true };
 }
 
 export const momentsRule = (p: ParamContext): RuleOutput[] => [momentsOutput(p)];

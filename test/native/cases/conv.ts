@@ -19,6 +19,18 @@ import { call } from './shape.ts';
 
 const t = (x: unknown) => x as tf.Tensor;
 
+/** [mean; M2] over the leading two axes ([v, n]) of J: what 'moments' mode's output stands for. */
+function meanAndM2(J: tf.Tensor): tf.Tensor {
+  const mean = J.mean([0, 1]);
+  return tf.stack([mean, J.sub(mean).square().sum([0, 1])]);
+}
+
+/** 'moments' output [s; Σ (J − s); Σ (J − s)²] over m = v·n Jacobians → [mean; M2] = [s + S1/m; S2 − S1²/m]. */
+export function momentsToMeanAndM2(out: tf.Tensor, m: number): tf.Tensor {
+  const [s, s1, s2] = tf.unstack(out);
+  return tf.stack([s.add(s1.div(m)), s2.sub(s1.square().div(m))]);
+}
+
 /** The composite references, on whatever backend is active (the cpu one in the suite). */
 export const reference = {
   forward(x: tf.Tensor, W: tf.Tensor, bias: tf.Tensor | undefined, g: WindowGeometry, G: number): tf.Tensor {
@@ -51,6 +63,7 @@ export const reference = {
     const J = reference.weightJac(x, V, g, G);
     const sq = (shift ? J.sub(shift) : J).square();
     if (mode === 'centred') return tf.stack([(shift ? J.sub(shift) : J).sum([0, 1]), sq.sum([0, 1])]);
+    if (mode === 'moments') return meanAndM2(J);
     if (mode === 'sum') return sq.sum([0, 1]);
     if (mode === 'rows') return sq.sum(0);
     return sq.reshape([V.shape[0], x.shape[0], -1]).sum([0, 2]);
@@ -106,8 +119,20 @@ function convCases(geoms: [string, WindowGeometry][], samples: number, channels 
         run: ([xx, vv]) => call(CONV_WEIGHT_JAC, { x: xx, V: vv }, attrs()),
         reference: ([xx, vv]) => reference.weightJac(xx, vv, g, G),
       });
-      for (const mode of ['sum', 'rows', 'norms', 'centred'] as SquaresMode[]) {
+      for (const mode of ['sum', 'rows', 'norms', 'centred', 'moments'] as SquaresMode[]) {
         for (const withShift of [false, true]) {
+          if (mode === 'moments') {
+            // The kernel finds the shift (the mean, rounded): compared as the mean and M2 it stands for.
+            if (withShift) continue;
+            cases.push({
+              name: `weightSquares moments ${at}`,
+              kernel: CONV_WEIGHT_SQUARES,
+              inputs: [x, V],
+              run: ([xx, vv]) => momentsToMeanAndM2(t(call(CONV_WEIGHT_SQUARES, { x: xx, V: vv }, attrs(mode))), vv.shape[0]! * vv.shape[1]!),
+              reference: ([xx, vv]) => reference.squares(xx, vv, undefined, g, G, mode),
+            });
+            continue;
+          }
           cases.push({
             name: `weightSquares ${mode}${withShift ? ' shift' : ''} ${at}`,
             kernel: CONV_WEIGHT_SQUARES,
@@ -165,7 +190,25 @@ function linearCentredCases(): Case[] {
     reference: ([xx, vv, sh]) => nearMean(reference.squares(xx, vv, sh, one, 1, 'centred')),
     rtol: 2e-6,
   };
-  return [block, ...[false, true].map((withShift) => ({
+  // 'moments': the kernel's own shift (the mean from the first GEMM), judged as [mean; M2] against
+  // float64 sums of the float products; the near-mean block's M2 as tightly as above.
+  const m = vs * N;
+  const m2 = new Float64Array(O * C);
+  for (let v = 0; v < vs; v++) for (let k = 0; k < N; k++) for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) m2[o * C + c] += (Math.fround(V[(v * N + k) * O + o] * x[k * C + c]) - mean[o * C + c] / m) ** 2;
+  const exact = () => tf.tensor([...Array.from(mean, (s) => s / m), ...m2], [2, O, C]);
+  const ofMoments = (xx: tf.Tensor, vv: tf.Tensor) => momentsToMeanAndM2(t(call(CONV_WEIGHT_SQUARES, { x: xx, V: vv }, { geom: one, groups: 1, mode: 'moments' })), m).reshape([2, O, C]);
+  const moments: Case[] = [
+    { name: `weightSquares moments linear C${C} O${O} n${N}`, kernel: CONV_WEIGHT_SQUARES, inputs: inputs.slice(0, 2), run: ([xx, vv]) => ofMoments(xx, vv), reference: exact },
+    {
+      name: `weightSquares moments linear near-mean rows C${C} O${O} n${N}`,
+      kernel: CONV_WEIGHT_SQUARES,
+      inputs: inputs.slice(0, 2),
+      run: ([xx, vv]) => nearMean(ofMoments(xx, vv)),
+      reference: () => nearMean(exact()),
+      rtol: 2e-6,
+    },
+  ];
+  return [block, ...moments, ...[false, true].map((withShift) => ({
     name: `weightSquares centred linear${withShift ? ' shift' : ''} C${C} O${O} n${N}`,
     kernel: CONV_WEIGHT_SQUARES,
     inputs: withShift ? inputs : inputs.slice(0, 2),

@@ -13,7 +13,7 @@ import { windowParams } from '../window-maps.ts';
 import { kernel } from './util.ts';
 
 const KIND = { forward: 0, inputJacT: 1, weightGrad: 2, weightJac: 3, squares: 4, inputGram: 5 } as const;
-const MODE = { sum: 0, rows: 1, norms: 2, centred: 3 } as const;
+const MODE = { sum: 0, rows: 1, norms: 2, centred: 3, moments: 4 } as const;
 
 interface Operands {
   n: number;
@@ -69,7 +69,7 @@ export const convKernels: KernelConfig[] = [
     const a = attrs as ConvAttrs;
     const [v, n, O] = V.shape;
     const theta = weightShape(a, x.shape[1], O);
-    const shape = a.mode === 'norms' ? [n] : a.mode === 'rows' ? [n, ...theta] : a.mode === 'centred' ? [2, ...theta] : theta;
+    const shape = a.mode === 'norms' ? [n] : a.mode === 'rows' ? [n, ...theta] : a.mode === 'centred' ? [2, ...theta] : a.mode === 'moments' ? [3, ...theta] : theta;
     return run(backend, 'squares', a, { n, v, C: x.shape[1], O, x, V, shift }, shape);
   }),
   kernel(CONV_INPUT_GRAM, ({ inputs, backend, attrs }) => {
