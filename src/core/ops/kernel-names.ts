@@ -43,7 +43,7 @@ export const CONV_INPUT_GRAM = 'BpConvInputGram'; // {x} → [C·K, C·K] = Σ_n
 
 /**
  * A Linear layer's per-sample weight gradients and their sum, in one pass (native only): {V [v, n, O],
- * x [n, I]} → [rows [v, n, O, I] = V_vn x_nᵀ, sum [v, O, I] = Σ_n rows, summed as a GEMM sums].
+ * x [n, I]} → [rows [v, n, O, I] = V_vn x_nᵀ, sum [v, O, I] = Σ_n V_vn x_nᵀ by fused multiply-adds in sample order].
  */
 export const OUTER_PRODUCTS = 'BpOuterProducts';
 
