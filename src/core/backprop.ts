@@ -91,8 +91,9 @@ function paramContext(state: ShardState, layer: Layer, param: ParamName, x: tf.T
     gradBatch: () =>
       remember('gradBatch', () => {
         // Where the module makes the rows and their sum in one pass, the sum is the gradient too.
-        const pair = memo.has('gradSum') ? null : withSum?.(layer, x, gOut.expandDims(0));
-        if (!pair) return jac(layer, x, gOut.expandDims(0), false).squeeze([0]);
+        const V = gOut.expandDims(0);
+        const pair = memo.has('gradSum') ? null : withSum?.(layer, x, V);
+        if (!pair) return jac(layer, x, V, false).squeeze([0]);
         memo.set('gradSum', pair[1].squeeze([0]));
         return pair[0].squeeze([0]);
       }),

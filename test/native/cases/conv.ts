@@ -26,7 +26,7 @@ function meanAndM2(J: tf.Tensor): tf.Tensor {
 }
 
 /** 'moments' output [s; Σ (J − s); Σ (J − s)²] over m = v·n Jacobians → [mean; M2] = [s + S1/m; S2 − S1²/m]. */
-export function momentsToMeanAndM2(out: tf.Tensor, m: number): tf.Tensor {
+function momentsToMeanAndM2(out: tf.Tensor, m: number): tf.Tensor {
   const [s, s1, s2] = tf.unstack(out);
   return tf.stack([s.add(s1.div(m)), s2.sub(s1.square().div(m))]);
 }
