@@ -3,7 +3,8 @@
  * sum over n, against the same math composed from tf ops on the cpu backend (a broadcast multiply
  * and a matMul). The rows are float products either way, so they must match exactly; the sum
  * to float tolerance. Shapes with one vector and two, widths that leave a partial vector at the end of
- * each row, empty batches and layers, and one product above the 4 MiB from which rows are streamed.
+ * each row, widths of whole vectors (register tiles), empty batches and layers, and products above
+ * the 4 MiB from which rows are streamed.
  */
 import { tf } from '../../../src/core/tf.ts';
 import { OUTER_PRODUCTS } from '../../../src/core/ops/kernel-names.ts';
@@ -18,6 +19,10 @@ const SHAPES: [v: number, n: number, O: number, I: number][] = [
   [1, 0, 3, 4],
   [2, 3, 0, 5],
   [1, 64, 20, 1001],
+  // Widths a multiple of 16 take the AVX-512 register tiles (64 and 16 columns wide, blocks of 4
+  // rows; the 9th row the row-by-row path), small and streamed.
+  [2, 7, 9, 80],
+  [1, 40, 32, 1040],
 ];
 
 const rowsOf = (V: tf.Tensor, x: tf.Tensor) => {
