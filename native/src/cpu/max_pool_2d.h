@@ -5,8 +5,9 @@
 // whole plane (columns past the output width are scratch, computed and dropped). Looping per row
 // instead ran the short rows of 3c3d's planes (14 outputs) through scalar remainders: 28 → 12 ms
 // for its first pooling (tmp C++ harness, one thread, bit-identical results). The cuda device
-// keeps the map-based body of kernels/windows.h, whose results this matches bit for bit
-// (test/native conformance).
+// keeps the map-based body of kernels/windows.h, whose results this matches bit for bit.
+// NOTE: builds with AVX-512 run max_pool_rows_avx512.h instead (3–6× faster again); this body
+// serves the others, so a machine without AVX-512 is where test/native's conformance cases run it.
 #pragma once
 
 #include <algorithm>

@@ -4,6 +4,7 @@
 #include "../kernels/windows.h"
 #include "cpu_device.h"
 #include "max_pool_2d.h"
+#include "max_pool_rows_avx512.h"
 
 namespace bp {
 
@@ -39,6 +40,14 @@ void CpuDevice::fold(const UnfoldParams& u) {
 
 void CpuDevice::maxPool(const MaxPoolParams& m) {
   const i64 P = m.w.P, S = m.w.S, K = m.w.K;
+#if defined(__AVX512F__)
+  if (m.w.nd == 2) {
+    pool_.parallelFor(m.BC, (kGrain + P * K - 1) / (P * K), [&](i64 r0, i64 r1) {
+      for (i64 bc = r0; bc < r1; bc++) maxPool2dPlaneRows(m.w, m.x + bc * S, m.y ? m.y + bc * P : nullptr, m.arg ? m.arg + bc * P : nullptr);
+    });
+    return;
+  }
+#endif
   if (m.w.nd == 2) {
     const i64 scratch = MaxPool2dLayout(m.w).scratch(m.w);
     pool_.parallelFor(m.BC, (kGrain + P * K - 1) / (P * K), [&](i64 r0, i64 r1) {

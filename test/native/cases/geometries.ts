@@ -1,6 +1,6 @@
 /**
  * Window geometries of the window and conv suites: 1-d, 2-d and 3-d; strides, dilations,
- * symmetric and asymmetric padding, pointwise and global windows.
+ * symmetric and asymmetric padding, pointwise and global windows, rows wider than a vector.
  */
 import { windowGeometry, type WindowGeometry } from '../../../src/nn/geometry.ts';
 import { windowMap } from '../../../src/core/ops/window-index.ts';
@@ -19,6 +19,9 @@ const TABLE: [string, number[], number[], number[], number[], number[], number[]
   ['2d k2x3 s2x3 d1x2 p0,1/1,0', [5, 7], [2, 3], [2, 3], [1, 2], [0, 1], [1, 0]],
   ['2d global k4', [4, 4], [4, 4], [1, 1], [1, 1], [0, 0], [0, 0]],
   ['2d k1 s2', [6, 6], [1, 1], [2, 2], [1, 1], [0, 0], [0, 0]],
+  // Output rows longer than one 16-lane vector (the native cpu's max pool runs rows in vectors).
+  ['2d k2 s2 wide', [4, 41], [2, 2], [2, 2], [1, 1], [0, 0], [0, 0]],
+  ['2d k3 p1 wide', [3, 35], [3, 3], [1, 1], [1, 1], [1, 1], [1, 1]],
   ['3d k2x3x2 s1x2x1 p0,1,1', [4, 5, 3], [2, 3, 2], [1, 2, 1], [1, 1, 1], [0, 1, 1], [0, 1, 1]],
   ['3d k3 s2x1x2 p1', [5, 4, 4], [3, 3, 3], [2, 1, 2], [1, 1, 1], [1, 1, 1], [1, 1, 1]],
   ['3d k2 s2 d2x1x1 p1,0,0/0,1,1', [6, 5, 4], [2, 2, 2], [2, 2, 2], [2, 1, 1], [1, 0, 0], [0, 1, 1]],

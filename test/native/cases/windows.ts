@@ -79,7 +79,7 @@ function windowCases(): Case[] {
     });
   }
   // NaN propagates through max pooling as in torch, wherever it sits in the window.
-  for (const [label, geom] of GEOMETRIES.filter(([l]) => ['1d k3 s2 p1', '2d k3 p1', '3d k3 s2x1x2 p1'].includes(l))) {
+  for (const [label, geom] of GEOMETRIES.filter(([l]) => ['1d k3 s2 p1', '2d k3 p1', '2d k2 s2 wide', '2d k4 s2 p1', '2d k2x3 s2x3 d1x2 p0,1/1,0', '3d k3 s2x1x2 p1'].includes(l))) {
     const values = Array.from({ length: 64 }, (_, i) => (i % 7 === 3 ? NaN : ((i * 5) % 11) - 5));
     cases.push({
       name: `maxPool NaN ${label}`,
