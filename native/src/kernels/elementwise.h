@@ -131,6 +131,8 @@ BP_HD T binaryArith(T a, T b) {
     return static_cast<T>(r);
   }
   else if constexpr (OP == BinaryOp::Atan2) return static_cast<T>(BP_MATH(atan2)(static_cast<float>(a), static_cast<float>(b)));
+  // a·step(b): a ReLU's Jacobian applied to a, as a·tf.step(b) computes it (NaN where b is NaN).
+  else if constexpr (OP == BinaryOp::MulStep) return a * (b != b ? b : b > T(0) ? T(1) : T(0));
   else return b == T(0) ? T(0) : a / b;  // DivNoNan
 }
 

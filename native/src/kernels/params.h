@@ -23,7 +23,7 @@ enum class UnaryOp : int32_t {
 
 enum class BinaryOp : int32_t {
   Add, Sub, Mul, Div, Max, Min, Pow, SquaredDifference, FloorDiv, Mod, Atan2, DivNoNan,
-  Greater, GreaterEqual, Less, LessEqual, Equal, NotEqual, LogicalAnd, LogicalOr, LogicalXor, Count
+  Greater, GreaterEqual, Less, LessEqual, Equal, NotEqual, LogicalAnd, LogicalOr, LogicalXor, MulStep, Count
 };
 
 enum class ReduceOp : int32_t { Sum, Max, Min, Prod, Any, All, Count };

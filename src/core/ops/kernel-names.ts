@@ -48,6 +48,12 @@ export const CONV_INPUT_GRAM = 'BpConvInputGram'; // {x} → [C·K, C·K] = Σ_n
 export const OUTER_PRODUCTS = 'BpOuterProducts';
 
 /**
+ * A ReLU's Jacobian products in one pass (native only): {V [..., *s], x [*s]} → V ⊙ step(x), x
+ * broadcast as numpy does (NaN where x is NaN, as V.mul(tf.step(x))).
+ */
+export const MUL_STEP = 'BpMulStep';
+
+/**
  * 'centred': [Σ (J − shift), Σ (J − shift)²] over v and n, accumulated in double (a variance's moments);
  * 'moments': [s; Σ (J − s); Σ (J − s)²] the same about s = the mean of J over v and n, rounded to float
  * (no shift input: the kernel finds the mean on its way).

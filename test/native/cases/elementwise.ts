@@ -2,12 +2,14 @@
  * Elementwise kernels: every unary op over shapes of rank 0–5 with size-0 and size-1 dims, special
  * values (NaN, ±Inf, ±0, round's ties), int32 and bool inputs; every binary op over a broadcast
  * sweep (each axis of ranks 0–5 broadcast on either side, lower ranks, scalars, both sides at
- * once, size-0 dims), all pairs of special values, int32 (small and beyond 2^24) and bool inputs.
+ * once, size-0 dims), all pairs of special values, int32 (small and beyond 2^24) and bool inputs;
+ * and MUL_STEP (V ⊙ step(x)) against its composition.
  */
 import { tf } from '../../../src/core/tf.ts';
 import { withFindings, type Case } from '../harness.ts';
 import { inp, SPECIAL, type Input, type Kind } from '../inputs.ts';
 import { binaryOracle, ieeePow, unaryOracle } from '../oracles.ts';
+import { MUL_STEP } from '../../../src/core/ops/kernel-names.ts';
 
 type Unary = (x: tf.Tensor) => tf.Tensor;
 
@@ -186,6 +188,22 @@ function binaryCases(): Case[] {
     why: "tfjs's cpu FloorDiv returns int32 even for float32 inputs (NaN and ±Inf become 0); the float32 floor of the float32 quotient instead",
     compute: ([a, b]) => [binaryOracle(a, b, (x, y) => Math.floor(Math.fround(x / y)), 'float32')],
   };
+  // MUL_STEP (a ReLU's Jᵀ): V ⊙ step(x), x broadcast over V's leading axes and both ways, special
+  // values on either side (NaN in x gives NaN, ±0 and ±Inf in V keep their signs), against the
+  // composed V.mul(tf.step(x)) on cpu; exact, being one multiply by 0, 1 or NaN either way.
+  const mulStep = (V: tf.Tensor, x: tf.Tensor) => tf.engine().runKernel(MUL_STEP, { V, x }) as tf.Tensor;
+  const mulStepPairs: [number[], number[]][] = [[[3, 2, 4], [2, 4]], [[2, 3, 5], [2, 3, 5]], [[1, 4], [3, 1]], [[0, 5], [5]], [[], []], [[10, 4, 3, 2, 2], [4, 3, 2, 2]]];
+  for (const [sv, sx] of mulStepPairs) {
+    cases.push({ name: `${MUL_STEP} [${sv}] ∘ [${sx}]`, kernel: MUL_STEP, inputs: [inp(sv, 'normal'), inp(sx, 'ties')], run: ([V, x]) => mulStep(V, x), reference: ([V, x]) => V.mul(tf.step(x)), exact: true });
+  }
+  cases.push({
+    name: `${MUL_STEP} special × special`,
+    kernel: MUL_STEP,
+    inputs: [inp([SPECIAL.length, 1], f32(SPECIAL)), inp([1, SPECIAL.length], f32(SPECIAL))],
+    run: ([V, x]) => mulStep(V, x),
+    reference: ([V, x]) => V.mul(tf.step(x)),
+    exact: true,
+  });
   // Mixed dtypes: tfjs casts the int32 operand first.
   cases.push({ name: 'Add int32 + float32', kernel: 'Add', inputs: [inp([2, 3], 'int'), inp([3], 'normal')], run: ([a, b]) => tf.add(a, b) });
   const extra = (name: string, kernel: string, op: Binary, a: Input['kind'], b: Input['kind'], n: number) =>

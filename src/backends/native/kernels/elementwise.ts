@@ -3,6 +3,7 @@
  * broadcasting (strides of 0), select, cast and the like. Op codes are native/src/kernels/params.h's.
  */
 import type { DataType, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { MUL_STEP } from '../../../core/ops/kernel-names.ts';
 import { NativeBackend } from '../backend.ts';
 import { params } from '../params.ts';
 import { broadcastShape, broadcastStrides, kernel, sizeOf } from './util.ts';
@@ -16,7 +17,7 @@ const UNARY = {
 const BINARY = {
   Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, Pow: 6, SquaredDifference: 7, FloorDiv: 8, Mod: 9,
   Atan2: 10, DivNoNan: 11, Greater: 12, GreaterEqual: 13, Less: 14, LessEqual: 15, Equal: 16, NotEqual: 17,
-  LogicalAnd: 18, LogicalOr: 19, LogicalXor: 20,
+  LogicalAnd: 18, LogicalOr: 19, LogicalXor: 20, MulStep: 21,
 } as const;
 
 const PREDICATES = new Set(['IsNan', 'IsInf', 'IsFinite', 'LogicalNot']);
@@ -109,9 +110,9 @@ const unaryKernels: KernelConfig[] = (Object.keys(UNARY) as (keyof typeof UNARY)
   }),
 );
 
-const binaryKernels: KernelConfig[] = (Object.keys(BINARY) as (keyof typeof BINARY)[]).map((name) =>
-  kernel(name, ({ inputs, backend }) => binary(backend, name, inputs.a, inputs.b)),
-);
+const binaryKernels: KernelConfig[] = (Object.keys(BINARY) as (keyof typeof BINARY)[])
+  .filter((name) => name !== 'MulStep')
+  .map((name) => kernel(name, ({ inputs, backend }) => binary(backend, name, inputs.a, inputs.b)));
 
 export const elementwiseKernels: KernelConfig[] = [
   ...unaryKernels,
@@ -128,6 +129,7 @@ export const elementwiseKernels: KernelConfig[] = [
     return acc;
   }),
   kernel('Select', ({ inputs, backend }) => select(backend, inputs.condition, inputs.t, inputs.e)),
+  kernel(MUL_STEP, ({ inputs, backend }) => binary(backend, 'MulStep', inputs.V, inputs.x)),
   kernel('Prelu', ({ inputs, backend }) => {
     // x < 0 ? α·x : x, as a select (so an infinite or NaN α never touches x ≥ 0).
     const { x, alpha } = inputs;
