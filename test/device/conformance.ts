@@ -12,7 +12,7 @@ import { loadCudaAddon } from '../../src/backends/cuda/addon.ts';
 import { NATIVE_KERNELS } from '../../src/backends/native/register.ts';
 import { useBackend } from '../../src/backends/select.ts';
 import {
-  CONV_FORWARD, CONV_INPUT_GRAM, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, FOLD, OUTER_PRODUCTS,
+  CONV_FORWARD, CONV_INPUT_GRAM, CONV_INPUT_JAC_T, CONV_WEIGHT_GRAD, CONV_WEIGHT_JAC, CONV_WEIGHT_SQUARES, FOLD, MUL_STEP, OUTER_PRODUCTS,
 } from '../../src/core/ops/kernel-names.ts';
 import { runKernel, runKernelOutputs } from '../../src/core/ops/fused.ts';
 import { foldColumns, maxPool, maxPoolJacT, maxPoolJvp, unfold } from '../../src/core/ops/windows.ts';
@@ -214,6 +214,9 @@ function cases(): Case[] {
   // A Linear layer's per-sample outer products and their sum (kernels/outer.h).
   add({ name: 'outer products and their sum', nativeOnly: true, inputs: () => ({ V: f32([2, 5, 6], 351), x: f32([5, 37], 352) }),
     op: ({ V, x }) => runKernelOutputs(OUTER_PRODUCTS, { V, x }, {}) });
+  // A ReLU's Jacobian products (the MulStep binary op), x broadcast over V's leading axis, NaN and ±0 among both.
+  add({ name: 'V ⊙ step(x)', nativeOnly: true, inputs: () => ({ V: f32([3, 4, 50], 353, -3, 3, true), x: f32([4, 50], 354, -3, 3, true) }),
+    op: ({ V, x }) => runKernel(MUL_STEP, { V, x }, {}) });
   return out;
 }
 
@@ -297,7 +300,7 @@ export function conformanceChecks(): DeviceCheck[] {
     run() {
       const status = deviceStatus();
       const missing = NATIVE_KERNELS.map((k) => k.kernelName).filter((k) => !ran.has(k));
-      const allowed = status.reference === 'native' ? [] : missing.filter((k) => k.startsWith('BpConv') || k === OUTER_PRODUCTS);
+      const allowed = status.reference === 'native' ? [] : missing.filter((k) => k.startsWith('BpConv') || k === OUTER_PRODUCTS || k === MUL_STEP);
       const left = missing.filter((k) => !allowed.includes(k));
       assert(left.length === 0, `kernels never run on cuda by the conformance cases: ${left.join(', ')}`);
     },
